@@ -1,0 +1,93 @@
+"""Campaigns and the tasks inside them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
+
+
+class CampaignStatus(enum.StrEnum):
+    draft = "draft"
+    planned = "planned"
+    active = "active"
+    on_hold = "on_hold"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class TaskStatus(enum.StrEnum):
+    todo = "todo"
+    in_progress = "in_progress"
+    blocked = "blocked"
+    done = "done"
+    cancelled = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (TaskStatus.done, TaskStatus.cancelled)
+
+
+OPEN_TASK_STATUSES = tuple(s.value for s in TaskStatus if s.is_open)
+
+
+class Priority(enum.StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class Campaign(IdMixin, TimestampMixin, Base):
+    __tablename__ = "campaigns"
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    department_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("departments.id", ondelete="SET NULL"), index=True
+    )
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    status: Mapped[CampaignStatus] = mapped_column(
+        str_enum(CampaignStatus, "campaign_status"), default=CampaignStatus.draft, index=True
+    )
+
+
+class Task(IdMixin, TimestampMixin, Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # The overdue sweep reads only open, not-yet-alerted tasks in due order: keep that scan tiny.
+        Index(
+            "ix_tasks_overdue_due",
+            "due_at",
+            postgresql_where=text(
+                "overdue_alerted_at IS NULL AND due_at IS NOT NULL "
+                "AND status IN ('todo', 'in_progress', 'blocked')"
+            ),
+        ),
+    )
+
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    campaign_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    reporter_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus, "task_status"), default=TaskStatus.todo)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority, "task_priority"), default=Priority.normal)
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    # Set when the overdue alert for the current due_at was written; cleared when due_at moves.
+    overdue_alerted_at: Mapped[datetime | None]
