@@ -177,7 +177,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_users_department_id"), "users", ["department_id"], unique=False)
     op.create_index(op.f("ix_users_manager_id"), "users", ["manager_id"], unique=False)
-    op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower('email')")], unique=True)
+    op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True)
     op.create_table(
         "api_tokens",
         sa.Column("user_id", sa.BigInteger(), nullable=False),

@@ -38,7 +38,6 @@ class Department(IdMixin, TimestampMixin, Base):
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (Index("uq_users_email_lower", func.lower("email"), unique=True),)
 
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254))
@@ -55,6 +54,10 @@ class User(IdMixin, TimestampMixin, Base):
     wecom_user_id: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[Locale] = mapped_column(str_enum(Locale, "user_locale"), default=Locale.zh_cn)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+# Emails are unique whatever their case.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
 
 
 class ApiToken(IdMixin, TimestampMixin, Base):

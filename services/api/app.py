@@ -1,0 +1,64 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from services.api import problems
+from services.api.routers import audit, health, notify, org, work
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine, make_sessionmaker, unit_of_work
+from shared.org.tokens import ensure_bootstrap_admin
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger("closeloop.api")
+
+DESCRIPTION = """Closeloop keeps marketing work closed-loop: every task has an owner, a deadline and
+an escalation path that lands in Feishu, DingTalk, WeCom or a signed webhook.
+
+Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`;
+validation errors list each offending field in `errors[].field`. Lists are cursor-paginated:
+pass `next_cursor` back as `cursor`."""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.require_database_url())
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.redis = Redis.from_url(settings.require_redis_url())
+        if settings.bootstrap_token is not None:
+            async with unit_of_work(app.state.sessions) as session:
+                await ensure_bootstrap_admin(session, token=settings.bootstrap_token.get_secret_value(),
+                                             email=settings.bootstrap_email)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="Closeloop API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  openapi_tags=[{"name": n} for n in ("departments", "users", "tokens", "campaigns", "tasks",
+                                                       "channels", "notifications", "audit", "health")])
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    problems.install(app)
+    for module in (health, org, work, notify, audit):
+        app.include_router(module.router)
+    return app
+
+
+def openapi_document(app: FastAPI | None = None) -> dict:
+    """The OpenAPI document, as committed to docs/openapi.json."""
+    from shared.settings import load_settings
+
+    app = app or create_app(load_settings(database_url=None, redis_url=None))
+    return app.openapi()

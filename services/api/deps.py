@@ -1,0 +1,77 @@
+"""Request-scoped dependencies: one transaction per request, the caller, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actor import Actor
+from shared.clock import Clock
+from shared.errors import Forbidden, Unauthorized
+from shared.models import Role
+from shared.org.tokens import authenticate
+from shared.settings import Settings
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One request, one transaction: committed when the endpoint returns, rolled back on error."""
+    async with request.app.state.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# scope="function": commit before the response is sent, so a failed commit is an error, not a lie.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock.now()  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+NowDep = Annotated[datetime, Depends(_now)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
+
+
+async def _actor(session: SessionDep, now: NowDep,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("send `Authorization: Bearer <token>`")
+    return await authenticate(session, bearer=credentials.credentials, now=now)
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+def require(role: Role) -> Callable[[Actor], Actor]:
+    def check(actor: ActorDep) -> Actor:
+        if not actor.at_least(role):
+            raise Forbidden(f"this needs the {role.value} role; you are {actor.role.value}")
+        return actor
+
+    return check
+
+
+ReaderDep = ActorDep
+WriterDep = Annotated[Actor, Depends(require(Role.member))]
+ManagerDep = Annotated[Actor, Depends(require(Role.manager))]
+AdminDep = Annotated[Actor, Depends(require(Role.admin))]

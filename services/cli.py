@@ -1,0 +1,261 @@
+"""`closeloop` — run the whole system locally, or one service, and do ops chores."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shared.settings import ENV_PREFIX, Settings, SettingsError, get_settings
+
+app = typer.Typer(help="Closeloop: closed-loop marketing work with working-calendar deadlines.",
+                  no_args_is_help=True, add_completion=False)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+console = Console(stderr=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("api", "worker", "notifier")
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def migrate_to_head(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), "head")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    try:
+        migrate_to_head(_settings().require_database_url())
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print("database is at the latest migration")
+
+
+@app.command()
+def api() -> None:
+    """Run the API server (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run("services.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
+                log_level="info", proxy_headers=True)
+
+
+def _run_arq(settings_dict: dict) -> None:  # type: ignore[type-arg]
+    import logging
+
+    from arq.worker import create_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # arq's run_worker wants a class; create_worker takes our runtime-built settings directly.
+    worker = create_worker(settings_dict)  # type: ignore[arg-type]
+    worker.run()
+
+
+@app.command()
+def worker() -> None:
+    """Run the deadline worker (arq)."""
+    from services.worker.main import worker_settings
+
+    _run_arq(worker_settings(_settings()))
+
+
+@app.command()
+def notifier() -> None:
+    """Run the notifier (arq)."""
+    from services.notifier.main import worker_settings
+
+    _run_arq(worker_settings(_settings()))
+
+
+async def _seed(url: str, token: str) -> None:
+    from shared.clock import SystemClock
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.demo import seed_demo
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            await seed_demo(session, admin_token=token, now=SystemClock().now())
+    finally:
+        await engine.dispose()
+
+
+def _demo_token(settings: Settings) -> str:
+    if settings.bootstrap_token is not None:
+        return settings.bootstrap_token.get_secret_value()
+    path = settings.data_dir / "demo-admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = "cl_demo_" + secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+@app.command()
+def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")] = True) -> None:
+    """Start everything: embedded PostgreSQL and Redis (unless URLs are set), migrations, demo data,
+    then the api, worker and notifier as separate processes. Ctrl-C stops all of them."""
+    from shared.embedded import start_embedded
+
+    settings = _settings()
+    env = dict(os.environ)
+    pg = redis = None
+    if not settings.database_url or not settings.redis_url:
+        console.print(f"starting embedded servers under {settings.data_dir.resolve()} …")
+        pg, redis = start_embedded(settings.data_dir)
+    db_url = settings.database_url or (pg.url if pg else "")
+    redis_url = settings.redis_url or (redis.url if redis else "")
+    if settings.redis_url and redis is not None:
+        redis.stop()
+        redis = None
+    if settings.database_url and pg is not None:
+        pg.stop()
+        pg = None
+    env[f"{ENV_PREFIX}DATABASE_URL"] = db_url
+    env[f"{ENV_PREFIX}REDIS_URL"] = redis_url
+    children: list[subprocess.Popen[bytes]] = []
+
+    def stop_everything(code: int) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis is not None:
+            redis.stop()
+        if pg is not None:
+            pg.stop()
+        console.print("all Closeloop processes stopped")
+        raise typer.Exit(code)
+
+    try:
+        migrate_to_head(db_url)
+        token = _demo_token(settings)
+        if seed:
+            asyncio.run(_seed(db_url, token))
+        env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
+        for name in SERVICES:
+            # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
+            children.append(subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env,
+                                             start_new_session=True))
+    except BaseException as exc:
+        console.print(f"[red]start-up failed: {type(exc).__name__}: {exc}[/red]")
+        stop_everything(1)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    console.print(f"\n[bold green]Closeloop is up[/bold green]\n  API docs:  {base}/docs\n"
+                  f"  admin token: [bold]{token}[/bold]\n"
+                  f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/tasks\n"
+                  "  Ctrl-C stops everything.\n")
+    try:
+        while True:
+            for name, child in zip(SERVICES, children, strict=True):
+                if child.poll() is not None:
+                    console.print(f"[red]{name} exited with {child.returncode}; stopping[/red]")
+                    stop_everything(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("\nstopping …")
+        stop_everything(0)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="the user's email")],
+    role: Annotated[str | None, typer.Option(help="admin|manager|member|viewer; creates the user with it if "
+                                                  "missing, else narrows this token to it")] = None,
+    name: Annotated[str, typer.Option(help="a label for the token")] = "cli",
+) -> None:
+    """Print a new API token for a user (created if missing)."""
+    from shared.models import Role
+
+    try:
+        role_value = Role(role) if role else None
+    except ValueError:
+        console.print(f"[red]--role must be one of {', '.join(r.value for r in Role)}[/red]")
+        raise typer.Exit(2) from None
+    token = asyncio.run(_token_create(_settings().require_database_url(), user, role_value, name))
+    print(token)
+
+
+async def _token_create(url: str, email: str, role, name: str) -> str:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from shared import crud
+    from shared.actor import Actor
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.models import Role, User
+    from shared.org.tokens import create_token
+
+    actor = Actor(label="cli", role=Role.admin)
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            user = (await session.scalars(select(User).where(func.lower(User.email) == email.lower()))).one_or_none()
+            created = user is None
+            if user is None:
+                user = await crud.create(session, actor=actor, entity_type="user", obj=User(
+                    name=email.split("@")[0], email=email, role=role or Role.member))
+            _, plaintext = await create_token(session, actor=actor, user_id=user.id, name=name,
+                                              role=None if created else role)
+            return plaintext
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path, typer.Option(help="where to write it")] = ROOT / "docs" / "openapi.json",
+    check: Annotated[bool, typer.Option(help="fail if the file is stale instead of writing")] = False,
+) -> None:
+    """Write (or check) the committed OpenAPI document."""
+    import json
+
+    from services.api.app import openapi_document
+
+    text = json.dumps(openapi_document(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    if check:
+        if not out.exists() or out.read_text() != text:
+            console.print(f"[red]{out} is stale: run `closeloop openapi`[/red]")
+            raise typer.Exit(1)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The notifier: delivers outbox rows to chat bots and webhooks."""

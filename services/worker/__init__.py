@@ -1,0 +1,1 @@
+"""The worker: sweeps deadlines and writes alerts to the outbox."""

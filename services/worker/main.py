@@ -1,0 +1,77 @@
+"""arq worker: every SWEEP_INTERVAL_S it claims overdue tasks and writes their alerts.
+
+Thin adapter: the rules live in shared/tasks/overdue.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from services.loop import run_every
+from shared.clock import SystemClock
+from shared.db import make_engine, make_sessionmaker, unit_of_work
+from shared.notify.queue import WORKER_QUEUE, enqueue_delivery
+from shared.settings import Settings, get_settings
+from shared.tasks.overdue import sweep_overdue_tasks
+
+log = logging.getLogger("closeloop.worker")
+
+
+async def sweep_once(ctx: dict[str, Any]) -> bool:
+    """One batch: claim, write outbox rows, commit, then ring the notifier. True if more may wait."""
+    settings: Settings = ctx["settings"]
+    async with unit_of_work(ctx["sessions"]) as session:
+        claimed, ids = await sweep_overdue_tasks(session, now=ctx["clock"].now(),
+                                                 batch_size=settings.sweep_batch_size,
+                                                 public_url=settings.public_url)
+    for notification_id in ids:  # after the commit: the notifier must find the rows
+        await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=0)
+    if ids:
+        log.info("overdue sweep: %d task(s), %d notification(s)", claimed, len(ids))
+    return claimed >= settings.sweep_batch_size
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """On-demand sweep job (ops: `enqueue sweep`)."""
+    n = 0
+    while await sweep_once(ctx):
+        n += 1
+    return n + 1
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or get_settings()
+    ctx["settings"] = settings
+    ctx["clock"] = ctx.get("clock") or SystemClock()
+    ctx["engine"] = make_engine(settings.require_database_url(), pool_size=5)
+    ctx["sessions"] = make_sessionmaker(ctx["engine"])
+    ctx["sweeper"] = asyncio.create_task(
+        run_every(settings.sweep_interval_s, lambda: sweep_once(ctx), name="overdue sweep"))
+    log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if sweeper := ctx.get("sweeper"):
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+    if engine := ctx.get("engine"):
+        await engine.dispose()
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        "functions": [func(sweep, name="sweep", keep_result=0)],
+        "queue_name": WORKER_QUEUE,
+        "redis_settings": RedisSettings.from_dsn(settings.require_redis_url()),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings},
+        "handle_signals": True,
+    }

@@ -1,0 +1,25 @@
+"""Who is acting: a user through a token, the CLI, or a background process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.models.org import Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str  # "user:3", "cli", "system:worker"
+    user_id: int | None = None
+    role: Role = Role.viewer
+
+    @classmethod
+    def user(cls, user_id: int, role: Role) -> Actor:
+        return cls(label=f"user:{user_id}", user_id=user_id, role=role)
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(label=f"system:{name}", role=Role.admin)
+
+    def at_least(self, role: Role) -> bool:
+        return self.role.rank >= role.rank

@@ -1,0 +1,76 @@
+"""Audit records, written in the caller's transaction so the change and its trace commit together."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actor import Actor
+from shared.models import AuditLog, Base
+
+# Never copied into the audit log.
+REDACTED_COLUMNS = {"secret": "***", "token_hash": None}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def snapshot(obj: Base) -> dict[str, Any]:
+    """A JSON-safe copy of an entity's columns, with secrets redacted."""
+    out: dict[str, Any] = {}
+    for attr in inspect(obj).mapper.column_attrs:
+        key = attr.key
+        if key in ("created_at", "updated_at"):
+            continue
+        value = getattr(obj, key)
+        if key in REDACTED_COLUMNS:
+            if REDACTED_COLUMNS[key] is None:
+                continue
+            value = REDACTED_COLUMNS[key] if value else None
+        out[key] = _jsonable(value)
+    return out
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit row to the session (committed with the change)."""
+    if before is not None and after is not None:
+        changed = {k for k in after if before.get(k) != after.get(k)}
+        before = {k: v for k, v in before.items() if k in changed}
+        after = {k: v for k, v in after.items() if k in changed}
+    session.add(
+        AuditLog(
+            actor_user_id=actor.user_id,
+            actor=actor.label,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
+    )

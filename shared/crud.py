@@ -1,0 +1,68 @@
+"""The few steps every entity write shares: reference checks, audit, 404s."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import audit
+from shared.actor import Actor
+from shared.errors import FieldError, InvalidInput, NotFound
+from shared.models import Base
+
+M = TypeVar("M", bound=Base)
+
+
+async def get_or_404(session: AsyncSession, model: type[M], entity_id: int, *, for_update: bool = False) -> M:
+    stmt = select(model).where(model.id == entity_id)  # type: ignore[attr-defined]
+    if for_update:
+        stmt = stmt.with_for_update()
+    obj = (await session.scalars(stmt)).one_or_none()
+    if obj is None:
+        raise NotFound(f"{model.__name__.lower()} {entity_id} does not exist")
+    return obj
+
+
+async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Base], int | None]]) -> None:
+    """Every referenced id must exist; one 422 names every field that points nowhere."""
+    errors: list[FieldError] = []
+    for field, (model, ref_id) in refs.items():
+        if ref_id is None:
+            continue
+        found = await session.scalar(select(model.id).where(model.id == ref_id))  # type: ignore[attr-defined]
+        if found is None:
+            errors.append(FieldError(f"body.{field}", f"{model.__name__.lower()} {ref_id} does not exist",
+                                     "reference"))
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
+async def create(session: AsyncSession, *, actor: Actor, obj: M, entity_type: str) -> M:
+    session.add(obj)
+    await session.flush()
+    await audit.record(session, actor=actor, action="create", entity_type=entity_type,
+                       entity_id=obj.id, after=audit.snapshot(obj))  # type: ignore[attr-defined]
+    return obj
+
+
+async def update(session: AsyncSession, *, actor: Actor, obj: M, changes: dict[str, Any], entity_type: str) -> M:
+    before = audit.snapshot(obj)
+    for key, value in changes.items():
+        setattr(obj, key, value)
+    await session.flush()
+    await session.refresh(obj)
+    after = audit.snapshot(obj)
+    if before != after:
+        await audit.record(session, actor=actor, action="update", entity_type=entity_type,
+                           entity_id=obj.id, before=before, after=after)  # type: ignore[attr-defined]
+    return obj
+
+
+async def delete(session: AsyncSession, *, actor: Actor, obj: M, entity_type: str) -> None:
+    before = audit.snapshot(obj)
+    await session.delete(obj)
+    await session.flush()
+    await audit.record(session, actor=actor, action="delete", entity_type=entity_type,
+                       entity_id=before.get("id"), before=before)

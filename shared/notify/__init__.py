@@ -1,0 +1,1 @@
+"""Channels, the outbox, rendering and delivery to chat bots and webhooks."""

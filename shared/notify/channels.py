@@ -1,0 +1,153 @@
+"""Channel configuration: per-kind validation, routing to departments, write-only secrets."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.errors import Conflict, FieldError, InvalidInput
+from shared.models import Channel, ChannelDepartment, ChannelKind, Department
+from shared.notify.ssrf import UnsafeUrl, check_url_target
+
+WHSEC_PREFIX = "whsec_"
+
+
+def new_webhook_secret() -> str:
+    return WHSEC_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _kind_url_error(kind: ChannelKind, url: str) -> str | None:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if kind == ChannelKind.feishu and not (parts.path.startswith("/open-apis/bot/v2/hook/")
+                                           and len(parts.path) > len("/open-apis/bot/v2/hook/")):
+        return "a Feishu/Lark bot URL looks like https://open.feishu.cn/open-apis/bot/v2/hook/<token>"
+    if kind == ChannelKind.dingtalk and not (parts.path == "/robot/send" and query.get("access_token")):
+        return "a DingTalk robot URL looks like https://oapi.dingtalk.com/robot/send?access_token=<token>"
+    if kind == ChannelKind.wecom and not (parts.path == "/cgi-bin/webhook/send" and query.get("key")):
+        return "a WeCom robot URL looks like https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=<key>"
+    return None
+
+
+def _secret_error(kind: ChannelKind, secret: str) -> str | None:
+    if kind == ChannelKind.wecom:
+        return "WeCom group robots are not signed: leave secret empty"
+    if kind == ChannelKind.webhook:
+        if not secret.startswith(WHSEC_PREFIX):
+            return "must be a Standard Webhooks secret: whsec_<base64>"
+        try:
+            key = base64.b64decode(secret[len(WHSEC_PREFIX):], validate=True)
+        except ValueError:
+            return "the part after whsec_ must be base64"
+        if not 24 <= len(key) <= 64:
+            return "the decoded key must be 24 to 64 bytes"
+    if kind == ChannelKind.dingtalk and not secret.startswith("SEC"):
+        return "a DingTalk signing secret starts with SEC"
+    return None
+
+
+async def validate_channel(kind: ChannelKind, url: str, secret: str | None, keywords: list[str],
+                           *, allow_private: bool) -> None:
+    errors: list[FieldError] = []
+    if (msg := _kind_url_error(kind, url)) is not None:
+        errors.append(FieldError("body.url", msg))
+    else:
+        try:
+            await check_url_target(url, allow_private=allow_private)
+        except UnsafeUrl as exc:
+            errors.append(FieldError("body.url", str(exc), "unsafe_url"))
+    if secret and (msg := _secret_error(kind, secret)) is not None:
+        errors.append(FieldError("body.secret", msg))
+    if keywords and kind == ChannelKind.webhook:
+        errors.append(FieldError("body.keywords", "keywords are a chat-bot security setting; webhooks are signed"))
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
+async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
+    stmt = select(Channel.id).where(func.lower(Channel.name) == name.lower())
+    if except_id is not None:
+        stmt = stmt.where(Channel.id != except_id)
+    if await session.scalar(stmt) is not None:
+        raise Conflict(f"a channel named {name!r} already exists",
+                       errors=[FieldError("body.name", "already taken", "unique")])
+
+
+async def _set_departments(session: AsyncSession, channel_id: int, department_ids: list[int]) -> None:
+    for dep_id in sorted(set(department_ids)):
+        await crud.check_references(session, {"department_ids": (Department, dep_id)})
+    await session.execute(delete(ChannelDepartment).where(ChannelDepartment.channel_id == channel_id))
+    session.add_all(ChannelDepartment(channel_id=channel_id, department_id=d) for d in sorted(set(department_ids)))
+    await session.flush()
+
+
+async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> dict[int, list[int]]:
+    rows = await session.execute(
+        select(ChannelDepartment.channel_id, ChannelDepartment.department_id)
+        .where(ChannelDepartment.channel_id.in_(channel_ids)).order_by(ChannelDepartment.department_id)
+    )
+    out: dict[int, list[int]] = {cid: [] for cid in channel_ids}
+    for cid, did in rows:
+        out[cid].append(did)
+    return out
+
+
+async def create_channel(session: AsyncSession, *, actor: Actor, data: dict[str, Any],
+                         allow_private: bool) -> tuple[Channel, str | None]:
+    """Create a channel. For a webhook without a secret one is generated and returned once."""
+    data = dict(data)
+    department_ids = data.pop("department_ids", None) or []
+    generated = None
+    if data["kind"] == ChannelKind.webhook and not data.get("secret"):
+        generated = data["secret"] = new_webhook_secret()
+    await _ensure_name_free(session, data["name"])
+    await validate_channel(data["kind"], data["url"], data.get("secret"), data.get("keywords") or [],
+                           allow_private=allow_private)
+    channel = await crud.create(session, actor=actor, obj=Channel(**data), entity_type="channel")
+    await _set_departments(session, channel.id, department_ids)
+    return channel, generated
+
+
+async def update_channel(session: AsyncSession, *, actor: Actor, channel_id: int, changes: dict[str, Any],
+                         allow_private: bool) -> Channel:
+    channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
+    changes = dict(changes)
+    department_ids = changes.pop("department_ids", None)
+    if changes.get("name"):
+        await _ensure_name_free(session, changes["name"], except_id=channel_id)
+    await validate_channel(channel.kind, changes.get("url", channel.url), changes.get("secret"),
+                           changes.get("keywords", channel.keywords) or [], allow_private=allow_private)
+    channel = await crud.update(session, actor=actor, obj=channel, changes=changes, entity_type="channel")
+    if department_ids is not None:
+        await _set_departments(session, channel.id, department_ids)
+    return channel
+
+
+async def channels_for_department(session: AsyncSession, department_id: int | None) -> list[Channel]:
+    """Routing: the department's channels plus every channel that names no department."""
+    named = select(ChannelDepartment.channel_id)
+    unscoped = Channel.id.not_in(named)
+    cond = unscoped
+    if department_id is not None:
+        cond = or_(unscoped, Channel.id.in_(named.where(ChannelDepartment.department_id == department_id)))
+    return list((await session.scalars(select(Channel).where(Channel.enabled.is_(True), cond)
+                                       .order_by(Channel.id))).all())
+
+
+def channel_filter(stmt: Select[Any], *, kind: ChannelKind | None, enabled: bool | None,
+                   department_id: int | None) -> Select[Any]:
+    if kind is not None:
+        stmt = stmt.where(Channel.kind == kind)
+    if enabled is not None:
+        stmt = stmt.where(Channel.enabled.is_(enabled))
+    if department_id is not None:
+        stmt = stmt.where(Channel.id.in_(select(ChannelDepartment.channel_id)
+                                         .where(ChannelDepartment.department_id == department_id)))
+    return stmt

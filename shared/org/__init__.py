@@ -1,0 +1,1 @@
+"""Departments, users and API tokens."""

@@ -1,0 +1,95 @@
+"""API tokens: random secrets, stored as SHA-256, shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import audit, crud
+from shared.actor import Actor
+from shared.errors import InvalidInput, Unauthorized
+from shared.models import ApiToken, Role, User
+
+TOKEN_PREFIX = "cl_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def effective_role(user: User, token: ApiToken) -> Role:
+    """A token may narrow its user's role, never widen it."""
+    if token.role is not None and token.role.rank < user.role.rank:
+        return token.role
+    return user.role
+
+
+async def create_token(session: AsyncSession, *, actor: Actor, user_id: int, name: str,
+                       role: Role | None = None, expires_at: datetime | None = None,
+                       secret: str | None = None) -> tuple[ApiToken, str]:
+    """Issue a token for a user; returns the row and the plaintext (never stored)."""
+    await crud.check_references(session, {"user_id": (User, user_id)})
+    plaintext = secret or new_token_secret()
+    token = ApiToken(user_id=user_id, name=name, token_hash=hash_token(plaintext),
+                     prefix=plaintext[:10], role=role, expires_at=expires_at)
+    await crud.create(session, actor=actor, obj=token, entity_type="api_token")
+    return token, plaintext
+
+
+async def revoke_token(session: AsyncSession, *, actor: Actor, token_id: int, now: datetime) -> ApiToken:
+    token = await crud.get_or_404(session, ApiToken, token_id, for_update=True)
+    if token.revoked_at is None:
+        await crud.update(session, actor=actor, obj=token, changes={"revoked_at": now}, entity_type="api_token")
+    return token
+
+
+async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> Actor:
+    """Resolve a bearer token to an actor, or raise Unauthorized."""
+    row = (await session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(bearer))
+    )).one_or_none()
+    if row is None:
+        raise Unauthorized("unknown token")
+    token, user = row
+    if token.revoked_at is not None:
+        raise Unauthorized("token revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized("token expired")
+    if not user.is_active:
+        raise Unauthorized("user is deactivated")
+    return Actor.user(user.id, effective_role(user, token))
+
+
+async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:
+    """Make sure an admin holding exactly `token` exists (ops scripts, CI). Idempotent."""
+    existing = (await session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    )).one_or_none()
+    actor = Actor.system("bootstrap")
+    if existing is not None:
+        token_row, user = existing
+        if token_row.revoked_at is not None or user.role != Role.admin or not user.is_active:
+            raise InvalidInput.for_field("CLOSELOOP_BOOTSTRAP_TOKEN",
+                                         "belongs to a revoked token or a non-admin user; choose another")
+        return user
+    user = (await session.scalars(select(User).where(User.email == email))).one_or_none()
+    if user is None:
+        user = await crud.create(session, actor=actor, obj=User(name="Ops bootstrap", email=email,
+                                                                role=Role.admin), entity_type="user")
+    elif user.role != Role.admin:
+        before = audit.snapshot(user)
+        user.role = Role.admin
+        await audit.record(session, actor=actor, action="update", entity_type="user", entity_id=user.id,
+                           before=before, after=audit.snapshot(user))
+    await create_token(session, actor=actor, user_id=user.id, name="bootstrap", secret=token)
+    return user

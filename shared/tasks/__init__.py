@@ -1,0 +1,1 @@
+"""Tasks: owner, deadline, status — and the overdue alert they raise."""
