@@ -1,0 +1,59 @@
+"""Factories: build the rows a test needs, committed, with sensible defaults and overrides."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import crud
+from shared.actor import Actor
+from shared.db import unit_of_work
+from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role, Task, User
+from shared.org.tokens import create_token
+
+_seq = itertools.count(1)
+SYSTEM = Actor.system("tests")
+
+
+async def make_department(sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> Department:
+    async with unit_of_work(sessions) as s:
+        return await crud.create(s, actor=SYSTEM, entity_type="department",
+                                 obj=Department(**{"name": f"Dept {next(_seq)}", **overrides}))
+
+
+async def make_user(sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> User:
+    n = next(_seq)
+    data = {"name": f"User {n}", "email": f"user{n}@example.com", "role": Role.member, **overrides}
+    async with unit_of_work(sessions) as s:
+        return await crud.create(s, actor=SYSTEM, entity_type="user", obj=User(**data))
+
+
+async def make_token(sessions: async_sessionmaker[AsyncSession], *, role: Role = Role.admin,
+                     user: User | None = None, token_role: Role | None = None) -> tuple[User, str]:
+    user = user or await make_user(sessions, role=role)
+    async with unit_of_work(sessions) as s:
+        _, plaintext = await create_token(s, actor=SYSTEM, user_id=user.id, name="test", role=token_role)
+    return user, plaintext
+
+
+async def auth(sessions: async_sessionmaker[AsyncSession], role: Role = Role.admin) -> dict[str, str]:
+    _, token = await make_token(sessions, role=role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def make_task(sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> Task:
+    async with unit_of_work(sessions) as s:
+        return await crud.create(s, actor=SYSTEM, entity_type="task",
+                                 obj=Task(**{"title": f"Task {next(_seq)}", **overrides}))
+
+
+async def make_channel(sessions: async_sessionmaker[AsyncSession], *, department_ids: list[int] | None = None,
+                       **overrides: Any) -> Channel:
+    data = {"name": f"channel {next(_seq)}", "kind": ChannelKind.webhook, "url": "http://127.0.0.1:9/hooks/x",
+            **overrides}
+    async with unit_of_work(sessions) as s:
+        channel = await crud.create(s, actor=SYSTEM, entity_type="channel", obj=Channel(**data))
+        s.add_all(ChannelDepartment(channel_id=channel.id, department_id=d) for d in department_ids or [])
+        return channel
