@@ -1,0 +1,202 @@
+"""Delivery to botsim over real HTTP: signing, body-code checking, retries, dead letters, leases."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.notifier.main import deliver, policy_from, sweep_outbox
+from services.worker.main import sweep_once
+from shared.db import unit_of_work
+from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
+from shared.notify import delivery
+from tests.factories import make_channel, make_department, make_task, make_user
+
+WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+@pytest.fixture
+async def ctx(settings, sessions, clock, arq_redis):
+    async with httpx.AsyncClient() as http:
+        yield {"settings": settings, "sessions": sessions, "clock": clock, "redis": arq_redis, "http": http,
+               "policy": policy_from(settings)}
+
+
+async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
+    """An overdue task for a fresh assignee, swept into the outbox; returns its (single) notification."""
+    dept = await make_department(sessions)
+    owner = await make_user(sessions, department_id=dept.id, **user)
+    await make_task(sessions, title="竞品分析", assignee_id=owner.id, due_at=clock.now() - timedelta(minutes=5))
+    await sweep_once(ctx)
+    async with unit_of_work(sessions) as s:
+        return (await s.scalars(select(Notification))).one()
+
+
+async def reload(sessions, notification_id: int) -> tuple[Notification, list[DeliveryAttempt]]:
+    async with unit_of_work(sessions) as s:
+        n = await s.get_one(Notification, notification_id)
+        attempts = list((await s.scalars(select(DeliveryAttempt).where(
+            DeliveryAttempt.notification_id == notification_id).order_by(DeliveryAttempt.id))).all())
+        return n, attempts
+
+
+async def test_feishu_card_is_signed_carries_the_keyword_and_is_recorded(ctx, sessions, clock, botsim):
+    botsim.add_bots({"fs1": {"kind": "feishu", "secret": "s3cret", "keywords": ["Closeloop"]}})
+    await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"), secret="s3cret",
+                       keywords=["Closeloop"])
+    n = await overdue_notification(ctx, sessions, clock, feishu_open_id="ou_123", name="张三")
+    assert await deliver(ctx, n.id) == "success"
+    (msg,) = botsim.messages("fs1")
+    card = msg["body"]["card"]
+    assert msg["body"]["msg_type"] == "interactive"
+    assert card["header"]["template"] == "red"
+    title = card["header"]["title"]["content"]
+    assert "Closeloop" in title and "竞品分析" in title
+    text = card["elements"][0]["text"]["content"]
+    assert "张三" in text and "<at id=ou_123></at>" in text and "已逾期" in text and "5分钟" in text
+    assert card["elements"][1]["actions"][0]["url"].endswith(f"/api/v1/tasks/{n.subject_id}")
+    n, (attempt,) = await reload(sessions, n.id)
+    assert n.status == NotificationStatus.delivered and n.delivered_at == clock.now()
+    assert (attempt.outcome, attempt.http_status, attempt.vendor_code) == ("success", 200, "0")
+
+
+async def test_english_recipient_gets_english_text(ctx, sessions, clock, botsim):
+    botsim.add_bots({"fs1": {"kind": "feishu"}})
+    await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"))
+    n = await overdue_notification(ctx, sessions, clock, locale="en-US")
+    await deliver(ctx, n.id)
+    card = botsim.messages("fs1")[0]["body"]["card"]
+    assert card["header"]["title"]["content"].startswith("Task overdue:")
+    assert "Overdue by" in card["elements"][0]["text"]["content"]
+
+
+async def test_http_200_rejection_is_never_counted_as_sent(ctx, sessions, clock, botsim):
+    botsim.add_bots({"fs1": {"kind": "feishu", "secret": "the-real-secret"}})
+    await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"), secret="wrong")
+    n = await overdue_notification(ctx, sessions, clock)
+    assert await deliver(ctx, n.id) == "permanent"
+    assert botsim.messages("fs1") == []
+    assert botsim.stats()["fs1"]["rejected"] == {"19021": 1}
+    n, (attempt,) = await reload(sessions, n.id)
+    assert n.status == NotificationStatus.dead and n.delivered_at is None
+    assert (attempt.http_status, attempt.vendor_code, attempt.outcome) == (200, "19021", "permanent")
+    async with unit_of_work(sessions) as s:
+        assert "sign match fail" in (await s.get_one(Channel, n.channel_id)).last_error
+
+
+async def test_webhook_retries_with_backoff_and_keeps_its_id(ctx, sessions, clock, botsim):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    botsim.faults("gw1", http_500=1.0)
+    await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
+    n = await overdue_notification(ctx, sessions, clock)
+    assert await deliver(ctx, n.id) == "retryable"
+    after_first, _ = await reload(sessions, n.id)
+    wait = (after_first.next_attempt_at - clock.now()).total_seconds()
+    assert 0.5 <= wait <= 1.0  # base 1 s, jittered
+    assert await deliver(ctx, n.id) == "not due or taken"  # too early: no second request
+    botsim.faults("gw1", http_500=0.0)
+    clock.advance(wait)
+    assert await deliver(ctx, n.id) == "success"
+    (msg,) = botsim.messages("gw1")
+    assert msg["webhook_id"] == str(n.message_id) and not msg["duplicate"]
+    assert msg["body"]["type"] == "task.overdue" and msg["body"]["version"] == "1"
+    assert msg["body"]["data"]["task"]["title"] == "竞品分析"
+    _, attempts = await reload(sessions, n.id)
+    assert [(a.attempt_no, a.outcome, a.http_status) for a in attempts] == [(1, "retryable", 500),
+                                                                          (2, "success", 204)]
+
+
+async def test_timeouts_and_dropped_connections_are_retried(ctx, sessions, clock, botsim):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
+    n = await overdue_notification(ctx, sessions, clock)
+    botsim.faults("gw1", drop_rate=1.0)
+    assert await deliver(ctx, n.id) == "retryable"
+    botsim.faults("gw1", delay_rate=1.0, delay_s=1.0)
+    ctx["policy"] = dataclasses.replace(ctx["policy"], timeout_s=0.2)
+    clock.advance(30)
+    assert await deliver(ctx, n.id) == "retryable"
+    _, attempts = await reload(sessions, n.id)
+    assert [a.outcome for a in attempts] == ["retryable", "retryable"]
+    assert attempts[0].http_status is None and "Error" in attempts[0].error
+    assert "Timeout" in attempts[1].error
+
+
+async def test_retries_are_bounded_then_dead_lettered(ctx, sessions, clock, botsim):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    botsim.faults("gw1", http_500=1.0)
+    await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
+    ctx["policy"] = dataclasses.replace(ctx["policy"], max_attempts=3)
+    n = await overdue_notification(ctx, sessions, clock)
+    outcomes = []
+    for _ in range(3):
+        outcomes.append(await deliver(ctx, n.id))
+        clock.advance(60)
+    assert outcomes == ["retryable"] * 3
+    n, attempts = await reload(sessions, n.id)
+    assert n.status == NotificationStatus.dead and len(attempts) == 3
+    assert await deliver(ctx, n.id) == "not due or taken"
+
+
+async def test_dingtalk_markdown_is_signed_and_mentions_for_real(ctx, sessions, clock, botsim):
+    botsim.add_bots({"dt1": {"kind": "dingtalk", "secret": "SECabc"}})
+    await make_channel(sessions, kind=ChannelKind.dingtalk, url=botsim.url("dingtalk", "dt1"), secret="SECabc")
+    n = await overdue_notification(ctx, sessions, clock, mobile="13800000000")
+    assert await deliver(ctx, n.id) == "success"
+    body = botsim.messages("dt1")[0]["body"]
+    assert body["msgtype"] == "markdown" and body["at"]["atMobiles"] == ["13800000000"]
+    assert "@13800000000" in body["markdown"]["text"]
+
+
+async def test_wecom_markdown_mentions_with_userid(ctx, sessions, clock, botsim):
+    botsim.add_bots({"wc1": {"kind": "wecom"}})
+    await make_channel(sessions, kind=ChannelKind.wecom, url=botsim.url("wecom", "wc1"))
+    n = await overdue_notification(ctx, sessions, clock, wecom_user_id="zhangsan")
+    assert await deliver(ctx, n.id) == "success"
+    assert "<@zhangsan>" in botsim.messages("wc1")[0]["body"]["markdown"]["content"]
+
+
+async def test_losing_redis_loses_nothing(ctx, sessions, clock, botsim, arq_redis):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
+    n = await overdue_notification(ctx, sessions, clock)
+    await arq_redis.flushall()  # the doorbell is gone
+    assert await arq_redis.queued_jobs(queue_name="closeloop:notify") == []
+    await sweep_outbox(ctx)  # the notifier's periodic outbox sweep rings it again
+    (job,) = await arq_redis.queued_jobs(queue_name="closeloop:notify")
+    assert job.function == "deliver" and job.args == (n.id,)
+    assert await deliver(ctx, *job.args) == "success"
+    assert len(botsim.messages("gw1")) == 1
+
+
+async def test_a_notifier_that_dies_mid_delivery_loses_nothing(ctx, sessions, clock, botsim, arq_redis):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
+    n = await overdue_notification(ctx, sessions, clock)
+    async with unit_of_work(sessions) as s:  # a notifier claims it … and dies before sending
+        assert await delivery.claim(s, n.id, now=clock.now()) is not None
+    await arq_redis.flushall()
+    await sweep_outbox(ctx)
+    assert await arq_redis.queued_jobs(queue_name="closeloop:notify") == []  # the lease still holds
+    clock.advance(delivery.LEASE + timedelta(seconds=1))
+    await sweep_outbox(ctx)
+    (job,) = await arq_redis.queued_jobs(queue_name="closeloop:notify")
+    assert await deliver(ctx, *job.args) == "success"
+    assert len(botsim.messages("gw1")) == 1
+
+
+async def test_a_disabled_channel_holds_its_notifications(ctx, sessions, clock, botsim):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"),
+                                 secret=WHSEC)
+    n = await overdue_notification(ctx, sessions, clock)
+    async with unit_of_work(sessions) as s:
+        (await s.get_one(Channel, channel.id)).enabled = False
+    assert await deliver(ctx, n.id) == "not due or taken"
+    n, attempts = await reload(sessions, n.id)
+    assert n.status == NotificationStatus.pending and n.attempts == 0 and attempts == []
