@@ -17,8 +17,11 @@ from rich.console import Console
 
 from shared.settings import ENV_PREFIX, Settings, SettingsError, get_settings
 
-app = typer.Typer(help="Closeloop: closed-loop marketing work with working-calendar deadlines.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Closeloop: closed-loop marketing work with working-calendar deadlines.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 console = Console(stderr=True)
@@ -63,8 +66,14 @@ def api() -> None:
     import uvicorn
 
     settings = _settings()
-    uvicorn.run("services.api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                log_level="info", proxy_headers=True)
+    uvicorn.run(
+        "services.api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        proxy_headers=True,
+    )
 
 
 def _run_arq(settings_dict: dict) -> None:  # type: ignore[type-arg]
@@ -169,17 +178,20 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
         env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
         for name in SERVICES:
             # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
-            children.append(subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env,
-                                             start_new_session=True))
+            children.append(
+                subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env, start_new_session=True)
+            )
     except BaseException as exc:
         console.print(f"[red]start-up failed: {type(exc).__name__}: {exc}[/red]")
         stop_everything(1)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     base = f"http://{settings.api_host}:{settings.api_port}"
-    console.print(f"\n[bold green]Closeloop is up[/bold green]\n  API docs:  {base}/docs\n"
-                  f"  admin token: [bold]{token}[/bold]\n"
-                  f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/tasks\n"
-                  "  Ctrl-C stops everything.\n")
+    console.print(
+        f"\n[bold green]Closeloop is up[/bold green]\n  API docs:  {base}/docs\n"
+        f"  admin token: [bold]{token}[/bold]\n"
+        f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/tasks\n"
+        "  Ctrl-C stops everything.\n"
+    )
     try:
         while True:
             for name, child in zip(SERVICES, children, strict=True):
@@ -195,8 +207,12 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
 @token_app.command("create")
 def token_create(
     user: Annotated[str, typer.Option("--user", help="the user's email")],
-    role: Annotated[str | None, typer.Option(help="admin|manager|member|viewer; creates the user with it if "
-                                                  "missing, else narrows this token to it")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="admin|manager|member|viewer; creates the user with it if missing, else narrows this token to it"
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="a label for the token")] = "cli",
 ) -> None:
     """Print a new API token for a user (created if missing)."""
@@ -227,10 +243,15 @@ async def _token_create(url: str, email: str, role, name: str) -> str:  # type: 
             user = (await session.scalars(select(User).where(func.lower(User.email) == email.lower()))).one_or_none()
             created = user is None
             if user is None:
-                user = await crud.create(session, actor=actor, entity_type="user", obj=User(
-                    name=email.split("@")[0], email=email, role=role or Role.member))
-            _, plaintext = await create_token(session, actor=actor, user_id=user.id, name=name,
-                                              role=None if created else role)
+                user = await crud.create(
+                    session,
+                    actor=actor,
+                    entity_type="user",
+                    obj=User(name=email.split("@")[0], email=email, role=role or Role.member),
+                )
+            _, plaintext = await create_token(
+                session, actor=actor, user_id=user.id, name=name, role=None if created else role
+            )
             return plaintext
     finally:
         await engine.dispose()

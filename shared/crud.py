@@ -33,8 +33,7 @@ async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Bas
             continue
         found = await session.scalar(select(model.id).where(model.id == ref_id))  # type: ignore[attr-defined]
         if found is None:
-            errors.append(FieldError(f"body.{field}", f"{model.__name__.lower()} {ref_id} does not exist",
-                                     "reference"))
+            errors.append(FieldError(f"body.{field}", f"{model.__name__.lower()} {ref_id} does not exist", "reference"))
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
@@ -42,8 +41,9 @@ async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Bas
 async def create(session: AsyncSession, *, actor: Actor, obj: M, entity_type: str) -> M:
     session.add(obj)
     await session.flush()
-    await audit.record(session, actor=actor, action="create", entity_type=entity_type,
-                       entity_id=obj.id, after=audit.snapshot(obj))  # type: ignore[attr-defined]
+    await audit.record(
+        session, actor=actor, action="create", entity_type=entity_type, entity_id=obj.id, after=audit.snapshot(obj)
+    )  # type: ignore[attr-defined]
     return obj
 
 
@@ -55,8 +55,9 @@ async def update(session: AsyncSession, *, actor: Actor, obj: M, changes: dict[s
     await session.refresh(obj)
     after = audit.snapshot(obj)
     if before != after:
-        await audit.record(session, actor=actor, action="update", entity_type=entity_type,
-                           entity_id=obj.id, before=before, after=after)  # type: ignore[attr-defined]
+        await audit.record(
+            session, actor=actor, action="update", entity_type=entity_type, entity_id=obj.id, before=before, after=after
+        )  # type: ignore[attr-defined]
     return obj
 
 
@@ -64,5 +65,6 @@ async def delete(session: AsyncSession, *, actor: Actor, obj: M, entity_type: st
     before = audit.snapshot(obj)
     await session.delete(obj)
     await session.flush()
-    await audit.record(session, actor=actor, action="delete", entity_type=entity_type,
-                       entity_id=before.get("id"), before=before)
+    await audit.record(
+        session, actor=actor, action="delete", entity_type=entity_type, entity_id=before.get("id"), before=before
+    )

@@ -14,14 +14,23 @@ from shared.models import Campaign, CampaignStatus, Department, Priority, Role, 
 from shared.org.tokens import ensure_bootstrap_admin
 
 DEMO_ADMIN_EMAIL = "admin@demo.closeloop.local"
-DEPARTMENTS = ["市场部 Marketing", "销售部 Sales", "产品部 Product", "设计部 Design", "法务部 Legal",
-               "财务部 Finance"]
+DEPARTMENTS = ["市场部 Marketing", "销售部 Sales", "产品部 Product", "设计部 Design", "法务部 Legal", "财务部 Finance"]
 PEOPLE = [  # email, name, role, department, manager email
     ("director@demo.closeloop.local", "王总监 Wang (director)", Role.manager, "市场部 Marketing", None),
-    ("manager@demo.closeloop.local", "李经理 Li (manager)", Role.manager, "市场部 Marketing",
-     "director@demo.closeloop.local"),
-    ("planner@demo.closeloop.local", "张策划 Zhang (planner)", Role.member, "市场部 Marketing",
-     "manager@demo.closeloop.local"),
+    (
+        "manager@demo.closeloop.local",
+        "李经理 Li (manager)",
+        Role.manager,
+        "市场部 Marketing",
+        "director@demo.closeloop.local",
+    ),
+    (
+        "planner@demo.closeloop.local",
+        "张策划 Zhang (planner)",
+        Role.member,
+        "市场部 Marketing",
+        "manager@demo.closeloop.local",
+    ),
     ("sales@demo.closeloop.local", "陈销售 Chen (sales)", Role.member, "销售部 Sales", None),
 ]
 
@@ -33,31 +42,55 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
     departments: dict[str, Department] = {}
     for name in DEPARTMENTS:
         dept = (await session.scalars(select(Department).where(Department.name == name))).one_or_none()
-        departments[name] = dept or await crud.create(session, actor=actor, obj=Department(name=name),
-                                                      entity_type="department")
+        departments[name] = dept or await crud.create(
+            session, actor=actor, obj=Department(name=name), entity_type="department"
+        )
     users: dict[str, User] = {}
     for email, name, role, dept_name, manager_email in PEOPLE:
         user = (await session.scalars(select(User).where(func.lower(User.email) == email))).one_or_none()
         if user is None:
-            user = await crud.create(session, actor=actor, entity_type="user", obj=User(
-                name=name, email=email, role=role, department_id=departments[dept_name].id,
-                manager_id=users[manager_email].id if manager_email else None))
+            user = await crud.create(
+                session,
+                actor=actor,
+                entity_type="user",
+                obj=User(
+                    name=name,
+                    email=email,
+                    role=role,
+                    department_id=departments[dept_name].id,
+                    manager_id=users[manager_email].id if manager_email else None,
+                ),
+            )
         users[email] = user
     marketing = departments["市场部 Marketing"]
     if marketing.head_user_id is None:
         marketing.head_user_id = users["director@demo.closeloop.local"].id
     campaign_name = "双十一大促 Singles' Day promotion"
     if await session.scalar(select(Campaign.id).where(Campaign.name == campaign_name)) is None:
-        campaign = await crud.create(session, actor=actor, entity_type="campaign", obj=Campaign(
-            name=campaign_name, owner_id=users["manager@demo.closeloop.local"].id, department_id=marketing.id,
-            budget=Decimal("500000.00"), start_date=date(2026, 10, 20), end_date=date(2026, 11, 30),
-            status=CampaignStatus.active))
+        campaign = await crud.create(
+            session,
+            actor=actor,
+            entity_type="campaign",
+            obj=Campaign(
+                name=campaign_name,
+                owner_id=users["manager@demo.closeloop.local"].id,
+                department_id=marketing.id,
+                budget=Decimal("500000.00"),
+                start_date=date(2026, 10, 20),
+                end_date=date(2026, 11, 30),
+                status=CampaignStatus.active,
+            ),
+        )
         planner = users["planner@demo.closeloop.local"].id
         for title, due, priority in (
             ("《需求调研报告》 research report", now + timedelta(days=3), Priority.high),
             ("《活动策划方案》 campaign plan", now + timedelta(days=8), Priority.normal),
             ("竞品分析 competitor scan (already late)", now - timedelta(hours=2), Priority.urgent),
         ):
-            await crud.create(session, actor=actor, entity_type="task", obj=Task(
-                title=title, campaign_id=campaign.id, assignee_id=planner, priority=priority, due_at=due))
+            await crud.create(
+                session,
+                actor=actor,
+                entity_type="task",
+                obj=Task(title=title, campaign_id=campaign.id, assignee_id=planner, priority=priority, due_at=due),
+            )
     await session.flush()

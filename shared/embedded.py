@@ -122,8 +122,9 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_permissions()
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
-                      "--locale=C", "-U", "postgres")
+            self._run(
+                "initdb", "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"
+            )
         existing = self.running_port()
         if existing:
             self.port = existing
@@ -131,15 +132,40 @@ class EmbeddedPostgres:
             opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir}"
             if self.fast_unsafe:
                 opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-                      "-o", opts, "-w", "-t", "60", "start", timeout=90)
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+                timeout=90,
+            )
         _wait_for_port(self.port, 30, "PostgreSQL")
         self.ensure_database(self.database)
         return self
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        return self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-                         "-v", "ON_ERROR_STOP=1", "-tAc", sql)
+        return self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+        )
 
     def ensure_database(self, name: str) -> None:
         if not self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip():
@@ -181,12 +207,25 @@ class EmbeddedRedis:
 
     def start(self) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [str(self.binary()), "--bind", "127.0.0.1", "--port", str(self.port),
-                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "no",
-                "--logfile", str(self.data_dir / "redis.log")]
+        args = [
+            str(self.binary()),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+        ]
         args += ["--appendonly", "yes"] if self.persistent else ["--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             _wait_for_port(self.port, 20, "Redis")
         except RuntimeError:
@@ -205,9 +244,15 @@ class EmbeddedRedis:
             self.process.wait(5)
 
 
-def start_embedded(data_dir: Path, *, database: str = "closeloop", pg_port: int | None = 54329,
-                   redis_port: int | None = 63799, fast_unsafe: bool = False,
-                   persistent_redis: bool = True) -> tuple[EmbeddedPostgres, EmbeddedRedis]:
+def start_embedded(
+    data_dir: Path,
+    *,
+    database: str = "closeloop",
+    pg_port: int | None = 54329,
+    redis_port: int | None = 63799,
+    fast_unsafe: bool = False,
+    persistent_redis: bool = True,
+) -> tuple[EmbeddedPostgres, EmbeddedRedis]:
     """Start (or reattach to) PostgreSQL and Redis under data_dir."""
     data_dir = data_dir.resolve()
     pg = EmbeddedPostgres(data_dir / "postgres", free_port(pg_port), database, fast_unsafe=fast_unsafe)

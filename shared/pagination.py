@@ -39,8 +39,9 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput.for_field("query.cursor", "is not a cursor returned by this API") from exc
 
 
-async def paginate(session: AsyncSession, stmt: Select[Any], id_column: Any, *, limit: int,
-                   cursor: str | None) -> Page[Any]:
+async def paginate(
+    session: AsyncSession, stmt: Select[Any], id_column: Any, *, limit: int, cursor: str | None
+) -> Page[Any]:
     """Run `stmt` (already filtered) one page at a time, ordered by id."""
     if cursor:
         stmt = stmt.where(id_column > decode_cursor(cursor))

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {v!r}") from exc
         return v
 
+    @field_validator("bootstrap_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
     @field_validator("bootstrap_token")
     @classmethod
     def _token_strength(cls, v: SecretStr | None) -> SecretStr | None:
@@ -93,9 +98,7 @@ class Settings(BaseSettings):
 
     def require_database_url(self) -> str:
         if not self.database_url:
-            raise SettingsError(
-                f"{ENV_PREFIX}DATABASE_URL is not set (use `closeloop run` for an embedded database)"
-            )
+            raise SettingsError(f"{ENV_PREFIX}DATABASE_URL is not set (use `closeloop run` for an embedded database)")
         return self.database_url
 
     def require_redis_url(self) -> str:

@@ -75,8 +75,14 @@ def stack() -> Iterator[Stack]:
     redis_url = os.environ.get("CLOSELOOP_REDIS_URL")
     pg = redis = None
     if not db_url or not redis_url:
-        pg, redis = start_embedded(REPO / ".closeloop" / "test", database="postgres", pg_port=None,
-                                   redis_port=None, fast_unsafe=True, persistent_redis=False)
+        pg, redis = start_embedded(
+            REPO / ".closeloop" / "test",
+            database="postgres",
+            pg_port=None,
+            redis_port=None,
+            fast_unsafe=True,
+            persistent_redis=False,
+        )
         if redis_url:
             redis.stop()
             redis = None
@@ -93,9 +99,15 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def settings(stack: Stack) -> Settings:
-    return load_settings(env="test", database_url=stack.database_url, redis_url=stack.redis_url,
-                         allow_private_webhooks=True, public_url="http://closeloop.test",
-                         retry_base_s=1.0, retry_cap_s=30.0)
+    return load_settings(
+        env="test",
+        database_url=stack.database_url,
+        redis_url=stack.redis_url,
+        allow_private_webhooks=True,
+        public_url="http://closeloop.test",
+        retry_base_s=1.0,
+        retry_cap_s=30.0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -190,8 +202,9 @@ def botsim_server() -> Iterator[str]:
     if not BOTSIM.exists():
         pytest.fail(f"botsim not found at {BOTSIM} (set CLOSELOOP_BOTSIM)")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(BOTSIM), "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(BOTSIM), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -19,8 +19,9 @@ SYSTEM = Actor.system("tests")
 
 async def make_department(sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> Department:
     async with unit_of_work(sessions) as s:
-        return await crud.create(s, actor=SYSTEM, entity_type="department",
-                                 obj=Department(**{"name": f"Dept {next(_seq)}", **overrides}))
+        return await crud.create(
+            s, actor=SYSTEM, entity_type="department", obj=Department(**{"name": f"Dept {next(_seq)}", **overrides})
+        )
 
 
 async def make_user(sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> User:
@@ -30,8 +31,13 @@ async def make_user(sessions: async_sessionmaker[AsyncSession], **overrides: Any
         return await crud.create(s, actor=SYSTEM, entity_type="user", obj=User(**data))
 
 
-async def make_token(sessions: async_sessionmaker[AsyncSession], *, role: Role = Role.admin,
-                     user: User | None = None, token_role: Role | None = None) -> tuple[User, str]:
+async def make_token(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    role: Role = Role.admin,
+    user: User | None = None,
+    token_role: Role | None = None,
+) -> tuple[User, str]:
     user = user or await make_user(sessions, role=role)
     async with unit_of_work(sessions) as s:
         _, plaintext = await create_token(s, actor=SYSTEM, user_id=user.id, name="test", role=token_role)
@@ -45,14 +51,20 @@ async def auth(sessions: async_sessionmaker[AsyncSession], role: Role = Role.adm
 
 async def make_task(sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> Task:
     async with unit_of_work(sessions) as s:
-        return await crud.create(s, actor=SYSTEM, entity_type="task",
-                                 obj=Task(**{"title": f"Task {next(_seq)}", **overrides}))
+        return await crud.create(
+            s, actor=SYSTEM, entity_type="task", obj=Task(**{"title": f"Task {next(_seq)}", **overrides})
+        )
 
 
-async def make_channel(sessions: async_sessionmaker[AsyncSession], *, department_ids: list[int] | None = None,
-                       **overrides: Any) -> Channel:
-    data = {"name": f"channel {next(_seq)}", "kind": ChannelKind.webhook, "url": "http://127.0.0.1:9/hooks/x",
-            **overrides}
+async def make_channel(
+    sessions: async_sessionmaker[AsyncSession], *, department_ids: list[int] | None = None, **overrides: Any
+) -> Channel:
+    data = {
+        "name": f"channel {next(_seq)}",
+        "kind": ChannelKind.webhook,
+        "url": "http://127.0.0.1:9/hooks/x",
+        **overrides,
+    }
     async with unit_of_work(sessions) as s:
         channel = await crud.create(s, actor=SYSTEM, entity_type="channel", obj=Channel(**data))
         s.add_all(ChannelDepartment(channel_id=channel.id, department_id=d) for d in department_ids or [])

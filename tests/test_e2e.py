@@ -28,15 +28,28 @@ WHSEC = "whsec_" + base64.b64encode(b"e2e-secret-e2e-secret-e2e-secret").decode(
 @pytest.fixture
 def processes(stack, engine, tmp_path) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "CLOSELOOP_DATABASE_URL": stack.database_url, "CLOSELOOP_REDIS_URL": stack.redis_url,
-           "CLOSELOOP_API_PORT": str(port), "CLOSELOOP_BOOTSTRAP_TOKEN": TOKEN,
-           "CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS": "true", "CLOSELOOP_SWEEP_INTERVAL_S": "0.5",
-           "CLOSELOOP_OUTBOX_SWEEP_INTERVAL_S": "1", "CLOSELOOP_PUBLIC_URL": "http://closeloop.e2e"}
+    env = {
+        **os.environ,
+        "CLOSELOOP_DATABASE_URL": stack.database_url,
+        "CLOSELOOP_REDIS_URL": stack.redis_url,
+        "CLOSELOOP_API_PORT": str(port),
+        "CLOSELOOP_BOOTSTRAP_TOKEN": TOKEN,
+        "CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS": "true",
+        "CLOSELOOP_SWEEP_INTERVAL_S": "0.5",
+        "CLOSELOOP_OUTBOX_SWEEP_INTERVAL_S": "1",
+        "CLOSELOOP_PUBLIC_URL": "http://closeloop.e2e",
+    }
     procs = []
     for name in ("api", "worker", "notifier"):
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 — closed with the process
-        procs.append((subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env, stdout=log,
-                                       stderr=subprocess.STDOUT), log))
+        procs.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "services.cli", name], env=env, stdout=log, stderr=subprocess.STDOUT
+                ),
+                log,
+            )
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -63,22 +76,39 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
 
 
 def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, botsim):
-    botsim.add_bots({"fs1": {"kind": "feishu", "secret": "e2e-secret", "keywords": ["Closeloop"]},
-                     "gw1": {"kind": "generic", "secret": WHSEC}})
+    botsim.add_bots(
+        {
+            "fs1": {"kind": "feishu", "secret": "e2e-secret", "keywords": ["Closeloop"]},
+            "gw1": {"kind": "generic", "secret": WHSEC},
+        }
+    )
     api = httpx.Client(base_url=processes, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     dept = api.post("/api/v1/departments", json={"name": "市场部"}).json()
-    owner = api.post("/api/v1/users", json={"name": "张策划", "email": "zhang@example.com",
-                                             "department_id": dept["id"], "feishu_open_id": "ou_e2e"}).json()
-    r = api.post("/api/v1/channels", json={"name": "市场群", "kind": "feishu", "url": botsim.url("feishu", "fs1"),
-                                           "secret": "e2e-secret", "keywords": ["Closeloop"],
-                                           "department_ids": [dept["id"]]})
+    owner = api.post(
+        "/api/v1/users",
+        json={"name": "张策划", "email": "zhang@example.com", "department_id": dept["id"], "feishu_open_id": "ou_e2e"},
+    ).json()
+    r = api.post(
+        "/api/v1/channels",
+        json={
+            "name": "市场群",
+            "kind": "feishu",
+            "url": botsim.url("feishu", "fs1"),
+            "secret": "e2e-secret",
+            "keywords": ["Closeloop"],
+            "department_ids": [dept["id"]],
+        },
+    )
     assert r.status_code == 201, r.text
-    r = api.post("/api/v1/channels", json={"name": "crm", "kind": "webhook", "url": botsim.url("webhook", "gw1"),
-                                           "secret": WHSEC})
+    r = api.post(
+        "/api/v1/channels",
+        json={"name": "crm", "kind": "webhook", "url": botsim.url("webhook", "gw1"), "secret": WHSEC},
+    )
     assert r.status_code == 201, r.text
     due = datetime.now(UTC) + timedelta(seconds=2)
-    task = api.post("/api/v1/tasks", json={"title": "提交《活动策划方案》", "assignee_id": owner["id"],
-                                           "due_at": due.isoformat()}).json()
+    task = api.post(
+        "/api/v1/tasks", json={"title": "提交《活动策划方案》", "assignee_id": owner["id"], "due_at": due.isoformat()}
+    ).json()
 
     arrived: dict[str, float] = {}
     deadline = due.timestamp() + 8

@@ -155,9 +155,7 @@ def upgrade() -> None:
         sa.Column("wecom_user_id", sa.String(length=64), nullable=True),
         sa.Column(
             "locale",
-            sa.Enum(
-                "zh-CN", "en-US", name="user_locale", native_enum=False, create_constraint=True, length=13
-            ),
+            sa.Enum("zh-CN", "en-US", name="user_locale", native_enum=False, create_constraint=True, length=13),
             nullable=False,
         ),
         sa.Column("is_active", sa.Boolean(), nullable=False),
@@ -312,9 +310,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_attempts")),
     )
-    op.create_index(
-        op.f("ix_delivery_attempts_channel_id"), "delivery_attempts", ["channel_id"], unique=False
-    )
+    op.create_index(op.f("ix_delivery_attempts_channel_id"), "delivery_attempts", ["channel_id"], unique=False)
     op.create_index(
         op.f("ix_delivery_attempts_notification_id"), "delivery_attempts", ["notification_id"], unique=False
     )

@@ -37,17 +37,35 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.redis = Redis.from_url(settings.require_redis_url())
         if settings.bootstrap_token is not None:
             async with unit_of_work(app.state.sessions) as session:
-                await ensure_bootstrap_admin(session, token=settings.bootstrap_token.get_secret_value(),
-                                             email=settings.bootstrap_email)
+                await ensure_bootstrap_admin(
+                    session, token=settings.bootstrap_token.get_secret_value(), email=settings.bootstrap_email
+                )
         try:
             yield
         finally:
             await app.state.redis.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="Closeloop API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  openapi_tags=[{"name": n} for n in ("departments", "users", "tokens", "campaigns", "tasks",
-                                                       "channels", "notifications", "audit", "health")])
+    app = FastAPI(
+        title="Closeloop API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": n}
+            for n in (
+                "departments",
+                "users",
+                "tokens",
+                "campaigns",
+                "tasks",
+                "channels",
+                "notifications",
+                "audit",
+                "health",
+            )
+        ],
+    )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     problems.install(app)

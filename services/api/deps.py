@@ -52,8 +52,9 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 
 
-async def _actor(session: SessionDep, now: NowDep,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+async def _actor(
+    session: SessionDep, now: NowDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("send `Authorization: Bearer <token>`")
     return await authenticate(session, bearer=credentials.credentials, now=now)

@@ -37,11 +37,26 @@ class Problem(BaseModel):
     errors: list[FieldProblem] = Field(default_factory=list)
 
 
-def problem_response(request: Request, *, status: int, slug: str, title: str, detail: str,
-                     errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
-                     **extra: Any) -> JSONResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
-            "instance": request.url.path, "errors": errors or [], **extra}
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "errors": errors or [],
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -55,8 +70,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(request, status=exc.status, slug=exc.slug, title=exc.title, detail=exc.detail,
-                                errors=[e.as_dict() for e in exc.errors], headers=headers, **exc.extra)
+        return problem_response(
+            request,
+            status=exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            errors=[e.as_dict() for e in exc.errors],
+            headers=headers,
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -67,41 +90,64 @@ def install(app: FastAPI) -> None:
             message = "unknown field (not accepted here)" if kind == "extra_forbidden" else str(err.get("msg"))
             errors.append({"field": field, "message": message, "type": kind})
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
-        return problem_response(request, status=422, slug="validation-error", title="Invalid input",
-                                detail=detail, errors=errors)
+        return problem_response(
+            request, status=422, slug="validation-error", title="Invalid input", detail=detail, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
-        return problem_response(request, status=exc.status_code, slug=f"http-{exc.status_code}",
-                                title=titles.get(exc.status_code, "Error"), detail=str(exc.detail),
-                                headers=getattr(exc, "headers", None))
+        return problem_response(
+            request,
+            status=exc.status_code,
+            slug=f"http-{exc.status_code}",
+            title=titles.get(exc.status_code, "Error"),
+            detail=str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # Services check uniqueness and references first; this only catches a race between two writers.
         log.info("integrity error: %s", exc.orig)
-        return problem_response(request, status=409, slug="conflict", title="Conflict",
-                                detail="the change conflicts with data written concurrently; retry")
+        return problem_response(
+            request,
+            status=409,
+            slug="conflict",
+            title="Conflict",
+            detail="the change conflicts with data written concurrently; retry",
+        )
 
     @app.exception_handler(DBAPIError)
     async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         log.warning("database error: %s", exc)
-        return problem_response(request, status=503, slug="unavailable", title="Service unavailable",
-                                detail="the database is unavailable or rejected the request; retry later")
+        return problem_response(
+            request,
+            status=503,
+            slug="unavailable",
+            title="Service unavailable",
+            detail="the database is unavailable or rejected the request; retry later",
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, status=500, slug="internal", title="Internal error",
-                                detail="an unexpected error occurred; it has been logged")
+        return problem_response(
+            request,
+            status=500,
+            slug="internal",
+            title="Internal error",
+            detail="an unexpected error occurred; it has been logged",
+        )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": desc, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for code, desc in ((401, "Missing or invalid bearer token"), (403, "Role not allowed"),
-                       (422, "Invalid input; `errors` names each field"))
+    for code, desc in (
+        (401, "Missing or invalid bearer token"),
+        (403, "Role not allowed"),
+        (422, "Invalid input; `errors` names each field"),
+    )
 }
 NOT_FOUND = {404: {"model": Problem, "description": "No such entity", "content": {PROBLEM_MEDIA_TYPE: {}}}}
-CONFLICT = {409: {"model": Problem, "description": "Conflicts with existing data",
-                  "content": {PROBLEM_MEDIA_TYPE: {}}}}
+CONFLICT = {409: {"model": Problem, "description": "Conflicts with existing data", "content": {PROBLEM_MEDIA_TYPE: {}}}}

@@ -28,9 +28,12 @@ log = logging.getLogger("closeloop.notifier")
 
 def policy_from(settings: Settings) -> delivery.DeliveryPolicy:
     return delivery.DeliveryPolicy(
-        timeout_s=settings.delivery_timeout_s, max_attempts=settings.delivery_max_attempts,
-        max_age_s=settings.delivery_max_age_s, retry_base_s=settings.retry_base_s,
-        retry_cap_s=settings.retry_cap_s, allow_private=settings.allow_private_webhooks,
+        timeout_s=settings.delivery_timeout_s,
+        max_attempts=settings.delivery_max_attempts,
+        max_age_s=settings.delivery_max_age_s,
+        retry_base_s=settings.retry_base_s,
+        retry_cap_s=settings.retry_cap_s,
+        allow_private=settings.allow_private_webhooks,
     )
 
 
@@ -45,8 +48,7 @@ async def deliver(ctx: dict[str, Any], notification_id: int) -> str:
     async with unit_of_work(ctx["sessions"]) as session:
         retry_at = await delivery.record(session, claimed, result, now=clock.now(), policy=ctx["policy"])
     if retry_at is not None:
-        await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=claimed.attempt_no,
-                               defer_until=retry_at)
+        await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=claimed.attempt_no, defer_until=retry_at)
     return result.classified.outcome.value
 
 
@@ -66,10 +68,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     # No redirects: a redirect could lead a webhook past the SSRF guard.
-    ctx["http"] = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100),
-                                    headers={"User-Agent": "Closeloop-Notifier/0.1"})
+    ctx["http"] = httpx.AsyncClient(
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=100),
+        headers={"User-Agent": "Closeloop-Notifier/0.1"},
+    )
     ctx["outbox_sweeper"] = asyncio.create_task(
-        run_every(settings.outbox_sweep_interval_s, lambda: sweep_outbox(ctx), name="outbox sweep"))
+        run_every(settings.outbox_sweep_interval_s, lambda: sweep_outbox(ctx), name="outbox sweep")
+    )
     log.info("notifier up")
 
 

@@ -27,9 +27,9 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
     """One batch: claim, write outbox rows, commit, then ring the notifier. True if more may wait."""
     settings: Settings = ctx["settings"]
     async with unit_of_work(ctx["sessions"]) as session:
-        claimed, ids = await sweep_overdue_tasks(session, now=ctx["clock"].now(),
-                                                 batch_size=settings.sweep_batch_size,
-                                                 public_url=settings.public_url)
+        claimed, ids = await sweep_overdue_tasks(
+            session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size, public_url=settings.public_url
+        )
     for notification_id in ids:  # after the commit: the notifier must find the rows
         await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=0)
     if ids:
@@ -52,7 +52,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=5)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     ctx["sweeper"] = asyncio.create_task(
-        run_every(settings.sweep_interval_s, lambda: sweep_once(ctx), name="overdue sweep"))
+        run_every(settings.sweep_interval_s, lambda: sweep_once(ctx), name="overdue sweep")
+    )
     log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)
 
 

@@ -51,9 +51,7 @@ class ChannelDepartment(Base):
 
     __tablename__ = "channel_departments"
 
-    channel_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
-    )
+    channel_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
     department_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -79,9 +77,7 @@ class Notification(IdMixin, TimestampMixin, Base):
     event_type: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[int] = mapped_column(BigInteger)
-    channel_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("channels.id", ondelete="CASCADE"), index=True
-    )
+    channel_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("channels.id", ondelete="CASCADE"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[NotificationStatus] = mapped_column(
         str_enum(NotificationStatus, "notification_status"), default=NotificationStatus.pending

@@ -44,9 +44,7 @@ class User(IdMixin, TimestampMixin, Base):
     department_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("departments.id", ondelete="SET NULL"), index=True
     )
-    manager_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    manager_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True)
     role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"), default=Role.member)
     mobile: Mapped[str | None] = mapped_column(String(32))
     feishu_open_id: Mapped[str | None] = mapped_column(String(64))

@@ -48,9 +48,7 @@ class Campaign(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    owner_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True)
     department_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("departments.id", ondelete="SET NULL"), index=True
     )
@@ -70,8 +68,7 @@ class Task(IdMixin, TimestampMixin, Base):
             "ix_tasks_overdue_due",
             "due_at",
             postgresql_where=text(
-                "overdue_alerted_at IS NULL AND due_at IS NOT NULL "
-                "AND status IN ('todo', 'in_progress', 'blocked')"
+                "overdue_alerted_at IS NULL AND due_at IS NOT NULL AND status IN ('todo', 'in_progress', 'blocked')"
             ),
         ),
     )
@@ -81,9 +78,7 @@ class Task(IdMixin, TimestampMixin, Base):
     campaign_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
     )
-    assignee_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True)
     reporter_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus, "task_status"), default=TaskStatus.todo)
     priority: Mapped[Priority] = mapped_column(str_enum(Priority, "task_priority"), default=Priority.normal)

@@ -26,8 +26,9 @@ def new_webhook_secret() -> str:
 def _kind_url_error(kind: ChannelKind, url: str) -> str | None:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
-    if kind == ChannelKind.feishu and not (parts.path.startswith("/open-apis/bot/v2/hook/")
-                                           and len(parts.path) > len("/open-apis/bot/v2/hook/")):
+    if kind == ChannelKind.feishu and not (
+        parts.path.startswith("/open-apis/bot/v2/hook/") and len(parts.path) > len("/open-apis/bot/v2/hook/")
+    ):
         return "a Feishu/Lark bot URL looks like https://open.feishu.cn/open-apis/bot/v2/hook/<token>"
     if kind == ChannelKind.dingtalk and not (parts.path == "/robot/send" and query.get("access_token")):
         return "a DingTalk robot URL looks like https://oapi.dingtalk.com/robot/send?access_token=<token>"
@@ -43,7 +44,7 @@ def _secret_error(kind: ChannelKind, secret: str) -> str | None:
         if not secret.startswith(WHSEC_PREFIX):
             return "must be a Standard Webhooks secret: whsec_<base64>"
         try:
-            key = base64.b64decode(secret[len(WHSEC_PREFIX):], validate=True)
+            key = base64.b64decode(secret[len(WHSEC_PREFIX) :], validate=True)
         except ValueError:
             return "the part after whsec_ must be base64"
         if not 24 <= len(key) <= 64:
@@ -53,8 +54,9 @@ def _secret_error(kind: ChannelKind, secret: str) -> str | None:
     return None
 
 
-async def validate_channel(kind: ChannelKind, url: str, secret: str | None, keywords: list[str],
-                           *, allow_private: bool) -> None:
+async def validate_channel(
+    kind: ChannelKind, url: str, secret: str | None, keywords: list[str], *, allow_private: bool
+) -> None:
     errors: list[FieldError] = []
     if (msg := _kind_url_error(kind, url)) is not None:
         errors.append(FieldError("body.url", msg))
@@ -76,8 +78,9 @@ async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int 
     if except_id is not None:
         stmt = stmt.where(Channel.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(f"a channel named {name!r} already exists",
-                       errors=[FieldError("body.name", "already taken", "unique")])
+        raise Conflict(
+            f"a channel named {name!r} already exists", errors=[FieldError("body.name", "already taken", "unique")]
+        )
 
 
 async def _set_departments(session: AsyncSession, channel_id: int, department_ids: list[int]) -> None:
@@ -91,7 +94,8 @@ async def _set_departments(session: AsyncSession, channel_id: int, department_id
 async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> dict[int, list[int]]:
     rows = await session.execute(
         select(ChannelDepartment.channel_id, ChannelDepartment.department_id)
-        .where(ChannelDepartment.channel_id.in_(channel_ids)).order_by(ChannelDepartment.department_id)
+        .where(ChannelDepartment.channel_id.in_(channel_ids))
+        .order_by(ChannelDepartment.department_id)
     )
     out: dict[int, list[int]] = {cid: [] for cid in channel_ids}
     for cid, did in rows:
@@ -99,8 +103,9 @@ async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> di
     return out
 
 
-async def create_channel(session: AsyncSession, *, actor: Actor, data: dict[str, Any],
-                         allow_private: bool) -> tuple[Channel, str | None]:
+async def create_channel(
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], allow_private: bool
+) -> tuple[Channel, str | None]:
     """Create a channel. For a webhook without a secret one is generated and returned once."""
     data = dict(data)
     department_ids = data.pop("department_ids", None) or []
@@ -108,22 +113,29 @@ async def create_channel(session: AsyncSession, *, actor: Actor, data: dict[str,
     if data["kind"] == ChannelKind.webhook and not data.get("secret"):
         generated = data["secret"] = new_webhook_secret()
     await _ensure_name_free(session, data["name"])
-    await validate_channel(data["kind"], data["url"], data.get("secret"), data.get("keywords") or [],
-                           allow_private=allow_private)
+    await validate_channel(
+        data["kind"], data["url"], data.get("secret"), data.get("keywords") or [], allow_private=allow_private
+    )
     channel = await crud.create(session, actor=actor, obj=Channel(**data), entity_type="channel")
     await _set_departments(session, channel.id, department_ids)
     return channel, generated
 
 
-async def update_channel(session: AsyncSession, *, actor: Actor, channel_id: int, changes: dict[str, Any],
-                         allow_private: bool) -> Channel:
+async def update_channel(
+    session: AsyncSession, *, actor: Actor, channel_id: int, changes: dict[str, Any], allow_private: bool
+) -> Channel:
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
     changes = dict(changes)
     department_ids = changes.pop("department_ids", None)
     if changes.get("name"):
         await _ensure_name_free(session, changes["name"], except_id=channel_id)
-    await validate_channel(channel.kind, changes.get("url", channel.url), changes.get("secret"),
-                           changes.get("keywords", channel.keywords) or [], allow_private=allow_private)
+    await validate_channel(
+        channel.kind,
+        changes.get("url", channel.url),
+        changes.get("secret"),
+        changes.get("keywords", channel.keywords) or [],
+        allow_private=allow_private,
+    )
     channel = await crud.update(session, actor=actor, obj=channel, changes=changes, entity_type="channel")
     if department_ids is not None:
         await _set_departments(session, channel.id, department_ids)
@@ -137,17 +149,20 @@ async def channels_for_department(session: AsyncSession, department_id: int | No
     cond = unscoped
     if department_id is not None:
         cond = or_(unscoped, Channel.id.in_(named.where(ChannelDepartment.department_id == department_id)))
-    return list((await session.scalars(select(Channel).where(Channel.enabled.is_(True), cond)
-                                       .order_by(Channel.id))).all())
+    return list(
+        (await session.scalars(select(Channel).where(Channel.enabled.is_(True), cond).order_by(Channel.id))).all()
+    )
 
 
-def channel_filter(stmt: Select[Any], *, kind: ChannelKind | None, enabled: bool | None,
-                   department_id: int | None) -> Select[Any]:
+def channel_filter(
+    stmt: Select[Any], *, kind: ChannelKind | None, enabled: bool | None, department_id: int | None
+) -> Select[Any]:
     if kind is not None:
         stmt = stmt.where(Channel.kind == kind)
     if enabled is not None:
         stmt = stmt.where(Channel.enabled.is_(enabled))
     if department_id is not None:
-        stmt = stmt.where(Channel.id.in_(select(ChannelDepartment.channel_id)
-                                         .where(ChannelDepartment.department_id == department_id)))
+        stmt = stmt.where(
+            Channel.id.in_(select(ChannelDepartment.channel_id).where(ChannelDepartment.department_id == department_id))
+        )
     return stmt

@@ -67,14 +67,19 @@ class AttemptResult:
 
 async def claim(session: AsyncSession, notification_id: int, *, now: datetime) -> Claimed | None:
     """Take a lease on a pending, due notification; None if it is not ours to send now."""
-    row = (await session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.status == NotificationStatus.pending,
-               Notification.next_attempt_at <= now,
-               (Notification.lease_until.is_(None)) | (Notification.lease_until < now))
-        .values(lease_until=now + LEASE, attempts=Notification.attempts + 1)
-        .returning(Notification)
-    )).scalar_one_or_none()
+    row = (
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.status == NotificationStatus.pending,
+                Notification.next_attempt_at <= now,
+                (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
+            )
+            .values(lease_until=now + LEASE, attempts=Notification.attempts + 1)
+            .returning(Notification)
+        )
+    ).scalar_one_or_none()
     if row is None:
         return None
     channel = await session.get_one(Channel, row.channel_id)
@@ -83,26 +88,33 @@ async def claim(session: AsyncSession, notification_id: int, *, now: datetime) -
         row.lease_until = None
         row.attempts -= 1
         return None
-    target = Target(id=channel.id, kind=channel.kind.value, url=channel.url, secret=channel.secret,
-                    keywords=list(channel.keywords or []))
-    envelope = Envelope(message_id=str(row.message_id), event_type=row.event_type, occurred_at=row.created_at,
-                        data=row.payload)
+    target = Target(
+        id=channel.id,
+        kind=channel.kind.value,
+        url=channel.url,
+        secret=channel.secret,
+        keywords=list(channel.keywords or []),
+    )
+    envelope = Envelope(
+        message_id=str(row.message_id), event_type=row.event_type, occurred_at=row.created_at, data=row.payload
+    )
     locale = (row.payload.get("assignee") or {}).get("locale")
     return Claimed(row.id, row.attempts, target, envelope, row.created_at, locale)
 
 
-async def send(client: httpx.AsyncClient, claimed: Claimed, *, now: datetime, tz: ZoneInfo,
-               policy: DeliveryPolicy) -> AttemptResult:
+async def send(
+    client: httpx.AsyncClient, claimed: Claimed, *, now: datetime, tz: ZoneInfo, policy: DeliveryPolicy
+) -> AttemptResult:
     """One HTTP attempt, signed afresh; never raises for transport or vendor errors."""
     adapter = ADAPTERS[claimed.target.kind]  # type: ignore[index]
-    message = render(claimed.envelope.event_type, claimed.envelope.data, locale=claimed.locale, tz=tz,
-                     sent_at=now)
+    message = render(claimed.envelope.event_type, claimed.envelope.data, locale=claimed.locale, tz=tz, sent_at=now)
     started = time.perf_counter()
     try:
         await check_url_target(claimed.target.url, allow_private=policy.allow_private)
         prepared = adapter.prepare(claimed.target, message, claimed.envelope, now)
-        response = await client.post(prepared.url, content=prepared.body, headers=prepared.headers,
-                                     timeout=policy.timeout_s)
+        response = await client.post(
+            prepared.url, content=prepared.body, headers=prepared.headers, timeout=policy.timeout_s
+        )
         body = await response.aread()
         status: int | None = response.status_code
         classified = adapter.classify(response.status_code, body)
@@ -114,18 +126,27 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, *, now: datetime, tz
     return AttemptResult(classified, status, latency_ms)
 
 
-async def record(session: AsyncSession, claimed: Claimed, result: AttemptResult, *, now: datetime,
-                 policy: DeliveryPolicy) -> datetime | None:
+async def record(
+    session: AsyncSession, claimed: Claimed, result: AttemptResult, *, now: datetime, policy: DeliveryPolicy
+) -> datetime | None:
     """Store the attempt and the notification's next state. Returns when to retry, if at all."""
     c = result.classified
-    session.add(DeliveryAttempt(
-        notification_id=claimed.notification_id, channel_id=claimed.target.id, attempt_no=claimed.attempt_no,
-        attempted_at=now, latency_ms=result.latency_ms, outcome=c.outcome, http_status=result.http_status,
-        vendor_code=c.vendor_code, error=c.error,
-    ))
-    notification = (await session.scalars(
-        select(Notification).where(Notification.id == claimed.notification_id).with_for_update()
-    )).one()
+    session.add(
+        DeliveryAttempt(
+            notification_id=claimed.notification_id,
+            channel_id=claimed.target.id,
+            attempt_no=claimed.attempt_no,
+            attempted_at=now,
+            latency_ms=result.latency_ms,
+            outcome=c.outcome,
+            http_status=result.http_status,
+            vendor_code=c.vendor_code,
+            error=c.error,
+        )
+    )
+    notification = (
+        await session.scalars(select(Notification).where(Notification.id == claimed.notification_id).with_for_update())
+    ).one()
     channel = await session.get_one(Channel, claimed.target.id)
     notification.lease_until = None
     retry_at: datetime | None = None

@@ -29,11 +29,22 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
         return []
     stmt = (
         insert(Notification)
-        .values([{
-            "dedupe_key": i.dedupe_key, "event_type": i.event_type, "subject_type": i.subject_type,
-            "subject_id": i.subject_id, "channel_id": i.channel_id, "payload": i.payload,
-            "status": NotificationStatus.pending, "attempts": 0, "next_attempt_at": now,
-        } for i in items])
+        .values(
+            [
+                {
+                    "dedupe_key": i.dedupe_key,
+                    "event_type": i.event_type,
+                    "subject_type": i.subject_type,
+                    "subject_id": i.subject_id,
+                    "channel_id": i.channel_id,
+                    "payload": i.payload,
+                    "status": NotificationStatus.pending,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for i in items
+            ]
+        )
         .on_conflict_do_nothing(index_elements=[Notification.dedupe_key])
         .returning(Notification.id)
     )
@@ -45,9 +56,12 @@ async def due_for_delivery(session: AsyncSession, *, now: datetime, limit: int) 
     stmt = (
         select(Notification.id, Notification.attempts)
         .join(Channel, Channel.id == Notification.channel_id)
-        .where(Notification.status == NotificationStatus.pending, Notification.next_attempt_at <= now,
-               (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
-               Channel.enabled.is_(True))
+        .where(
+            Notification.status == NotificationStatus.pending,
+            Notification.next_attempt_at <= now,
+            (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
+            Channel.enabled.is_(True),
+        )
         .order_by(Notification.next_attempt_at)
         .limit(limit)
     )

@@ -12,8 +12,14 @@ WORKER_QUEUE = "closeloop:worker"
 DELIVER_JOB = "deliver"
 
 
-async def enqueue_delivery(redis: ArqRedis, notification_id: int, *, attempts_so_far: int,
-                           defer_until: datetime | None = None) -> None:
+async def enqueue_delivery(
+    redis: ArqRedis, notification_id: int, *, attempts_so_far: int, defer_until: datetime | None = None
+) -> None:
     # One job id per attempt: a duplicate doorbell for the same attempt is dropped by arq.
-    await redis.enqueue_job(DELIVER_JOB, notification_id, _job_id=f"deliver:{notification_id}:{attempts_so_far}",
-                            _queue_name=NOTIFY_QUEUE, _defer_until=defer_until)
+    await redis.enqueue_job(
+        DELIVER_JOB,
+        notification_id,
+        _job_id=f"deliver:{notification_id}:{attempts_so_far}",
+        _queue_name=NOTIFY_QUEUE,
+        _defer_until=defer_until,
+    )

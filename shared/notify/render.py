@@ -22,7 +22,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign": "所属活动",
         "open": "查看任务",
         "unassigned": "未指派",
-        "d": "天", "h": "小时", "m": "分钟", "s": "秒",
+        "d": "天",
+        "h": "小时",
+        "m": "分钟",
+        "s": "秒",
     },
     "en-US": {
         "task.overdue.title": "Task overdue: {title}",
@@ -36,7 +39,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign": "Campaign",
         "open": "Open task",
         "unassigned": "unassigned",
-        "d": "d ", "h": "h ", "m": "m ", "s": "s",
+        "d": "d ",
+        "h": "h ",
+        "m": "m ",
+        "s": "s",
     },
 }
 DEFAULT_LOCALE = "zh-CN"
@@ -82,8 +88,7 @@ def format_local(iso: str | None, tz: ZoneInfo) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: ZoneInfo,
-           sent_at: datetime) -> Message:
+def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: ZoneInfo, sent_at: datetime) -> Message:
     """Turn an outbox payload into a Message in the given locale."""
     loc = locale if locale in TEXTS else DEFAULT_LOCALE
     t = TEXTS[loc]
@@ -102,11 +107,27 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
         ]
         if campaign:
             fields.append((t["campaign"], campaign["name"]))
-        mentions = [Mention(name=assignee["name"], feishu_open_id=assignee.get("feishu_open_id"),
-                            dingtalk_user_id=assignee.get("dingtalk_user_id"), mobile=assignee.get("mobile"),
-                            wecom_user_id=assignee.get("wecom_user_id"))] if assignee else []
-        return Message(title=t["task.overdue.title"].format(title=task["title"]), severity=severity,
-                       fields=fields, url=task.get("url"), url_label=t["open"], mentions=mentions)
+        mentions = (
+            [
+                Mention(
+                    name=assignee["name"],
+                    feishu_open_id=assignee.get("feishu_open_id"),
+                    dingtalk_user_id=assignee.get("dingtalk_user_id"),
+                    mobile=assignee.get("mobile"),
+                    wecom_user_id=assignee.get("wecom_user_id"),
+                )
+            ]
+            if assignee
+            else []
+        )
+        return Message(
+            title=t["task.overdue.title"].format(title=task["title"]),
+            severity=severity,
+            fields=fields,
+            url=task.get("url"),
+            url_label=t["open"],
+            mentions=mentions,
+        )
     if event_type == "channel.test":
         return Message(title=t["channel.test.title"], severity=severity, body=t["channel.test.body"])
     return Message(title=event_type, severity=severity, body=str(payload)[:500])

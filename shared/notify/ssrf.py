@@ -14,8 +14,14 @@ class UnsafeUrl(ValueError):
 
 def _is_public(ip: str) -> bool:
     addr = ipaddress.ip_address(ip)
-    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
-                or addr.is_reserved or addr.is_unspecified)
+    return not (
+        addr.is_private
+        or addr.is_loopback
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_reserved
+        or addr.is_unspecified
+    )
 
 
 def check_url_shape(url: str, *, allow_private: bool) -> None:

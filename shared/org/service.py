@@ -18,8 +18,9 @@ async def _ensure_department_name_free(session: AsyncSession, name: str, *, exce
     if except_id is not None:
         stmt = stmt.where(Department.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(f"a department named {name!r} already exists",
-                       errors=[FieldError("body.name", "already taken", "unique")])
+        raise Conflict(
+            f"a department named {name!r} already exists", errors=[FieldError("body.name", "already taken", "unique")]
+        )
 
 
 async def create_department(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> Department:
@@ -29,8 +30,9 @@ async def create_department(session: AsyncSession, *, actor: Actor, data: dict[s
     return await crud.create(session, actor=actor, obj=Department(**data), entity_type="department")
 
 
-async def update_department(session: AsyncSession, *, actor: Actor, department_id: int,
-                            changes: dict[str, Any]) -> Department:
+async def update_department(
+    session: AsyncSession, *, actor: Actor, department_id: int, changes: dict[str, Any]
+) -> Department:
     dept = await crud.get_or_404(session, Department, department_id, for_update=True)
     if changes.get("name"):
         await _ensure_department_name_free(session, changes["name"], except_id=department_id)
@@ -49,8 +51,9 @@ async def _ensure_email_free(session: AsyncSession, email: str, *, except_id: in
     if except_id is not None:
         stmt = stmt.where(User.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(f"a user with email {email!r} already exists",
-                       errors=[FieldError("body.email", "already taken", "unique")])
+        raise Conflict(
+            f"a user with email {email!r} already exists", errors=[FieldError("body.email", "already taken", "unique")]
+        )
 
 
 async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_id: int | None) -> None:
@@ -67,8 +70,10 @@ async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_
 async def create_user(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> User:
     """Create a user; email is unique regardless of case."""
     await _ensure_email_free(session, data["email"])
-    await crud.check_references(session, {"department_id": (Department, data.get("department_id")),
-                                           "manager_id": (User, data.get("manager_id"))})
+    await crud.check_references(
+        session,
+        {"department_id": (Department, data.get("department_id")), "manager_id": (User, data.get("manager_id"))},
+    )
     return await crud.create(session, actor=actor, obj=User(**data), entity_type="user")
 
 
@@ -76,8 +81,10 @@ async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, chan
     user = await crud.get_or_404(session, User, user_id, for_update=True)
     if changes.get("email"):
         await _ensure_email_free(session, changes["email"], except_id=user_id)
-    await crud.check_references(session, {"department_id": (Department, changes.get("department_id")),
-                                           "manager_id": (User, changes.get("manager_id"))})
+    await crud.check_references(
+        session,
+        {"department_id": (Department, changes.get("department_id")), "manager_id": (User, changes.get("manager_id"))},
+    )
     if "manager_id" in changes:
         await _ensure_no_manager_cycle(session, user_id, changes["manager_id"])
     if actor.user_id == user_id and changes.get("role") not in (None, Role.admin) and user.role == Role.admin:
@@ -85,8 +92,15 @@ async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, chan
     return await crud.update(session, actor=actor, obj=user, changes=changes, entity_type="user")
 
 
-def user_filter(stmt: Select[Any], *, department_id: int | None, role: Role | None, email: str | None,
-                q: str | None, manager_id: int | None) -> Select[Any]:
+def user_filter(
+    stmt: Select[Any],
+    *,
+    department_id: int | None,
+    role: Role | None,
+    email: str | None,
+    q: str | None,
+    manager_id: int | None,
+) -> Select[Any]:
     if department_id is not None:
         stmt = stmt.where(User.department_id == department_id)
     if role is not None:

@@ -32,14 +32,27 @@ def effective_role(user: User, token: ApiToken) -> Role:
     return user.role
 
 
-async def create_token(session: AsyncSession, *, actor: Actor, user_id: int, name: str,
-                       role: Role | None = None, expires_at: datetime | None = None,
-                       secret: str | None = None) -> tuple[ApiToken, str]:
+async def create_token(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    user_id: int,
+    name: str,
+    role: Role | None = None,
+    expires_at: datetime | None = None,
+    secret: str | None = None,
+) -> tuple[ApiToken, str]:
     """Issue a token for a user; returns the row and the plaintext (never stored)."""
     await crud.check_references(session, {"user_id": (User, user_id)})
     plaintext = secret or new_token_secret()
-    token = ApiToken(user_id=user_id, name=name, token_hash=hash_token(plaintext),
-                     prefix=plaintext[:10], role=role, expires_at=expires_at)
+    token = ApiToken(
+        user_id=user_id,
+        name=name,
+        token_hash=hash_token(plaintext),
+        prefix=plaintext[:10],
+        role=role,
+        expires_at=expires_at,
+    )
     await crud.create(session, actor=actor, obj=token, entity_type="api_token")
     return token, plaintext
 
@@ -53,10 +66,13 @@ async def revoke_token(session: AsyncSession, *, actor: Actor, token_id: int, no
 
 async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> Actor:
     """Resolve a bearer token to an actor, or raise Unauthorized."""
-    row = (await session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(bearer))
-    )).one_or_none()
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(bearer))
+        )
+    ).one_or_none()
     if row is None:
         raise Unauthorized("unknown token")
     token, user = row
@@ -71,25 +87,37 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:
     """Make sure an admin holding exactly `token` exists (ops scripts, CI). Idempotent."""
-    existing = (await session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(token))
-    )).one_or_none()
+    existing = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(token))
+        )
+    ).one_or_none()
     actor = Actor.system("bootstrap")
     if existing is not None:
         token_row, user = existing
         if token_row.revoked_at is not None or user.role != Role.admin or not user.is_active:
-            raise InvalidInput.for_field("CLOSELOOP_BOOTSTRAP_TOKEN",
-                                         "belongs to a revoked token or a non-admin user; choose another")
+            raise InvalidInput.for_field(
+                "CLOSELOOP_BOOTSTRAP_TOKEN", "belongs to a revoked token or a non-admin user; choose another"
+            )
         return user
     user = (await session.scalars(select(User).where(User.email == email))).one_or_none()
     if user is None:
-        user = await crud.create(session, actor=actor, obj=User(name="Ops bootstrap", email=email,
-                                                                role=Role.admin), entity_type="user")
+        user = await crud.create(
+            session, actor=actor, obj=User(name="Ops bootstrap", email=email, role=Role.admin), entity_type="user"
+        )
     elif user.role != Role.admin:
         before = audit.snapshot(user)
         user.role = Role.admin
-        await audit.record(session, actor=actor, action="update", entity_type="user", entity_id=user.id,
-                           before=before, after=audit.snapshot(user))
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            entity_type="user",
+            entity_id=user.id,
+            before=before,
+            after=audit.snapshot(user),
+        )
     await create_token(session, actor=actor, user_id=user.id, name="bootstrap", secret=token)
     return user

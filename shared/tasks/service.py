@@ -25,19 +25,23 @@ def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None
 
 async def create_task(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Task:
     """Create a task; the reporter is the caller."""
-    await crud.check_references(session, {"campaign_id": (Campaign, data.get("campaign_id")),
-                                           "assignee_id": (User, data.get("assignee_id"))})
+    await crud.check_references(
+        session, {"campaign_id": (Campaign, data.get("campaign_id")), "assignee_id": (User, data.get("assignee_id"))}
+    )
     data = {**data, "reporter_id": actor.user_id}
     _apply_status_side_effects(data, old=None, now=now)
     return await crud.create(session, actor=actor, obj=Task(**data), entity_type="task")
 
 
-async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any],
-                      now: datetime) -> Task:
+async def update_task(
+    session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any], now: datetime
+) -> Task:
     """Change a task. A new due date re-arms the overdue alert for that date."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
-    await crud.check_references(session, {"campaign_id": (Campaign, changes.get("campaign_id")),
-                                           "assignee_id": (User, changes.get("assignee_id"))})
+    await crud.check_references(
+        session,
+        {"campaign_id": (Campaign, changes.get("campaign_id")), "assignee_id": (User, changes.get("assignee_id"))},
+    )
     changes = dict(changes)
     if "due_at" in changes and changes["due_at"] != task.due_at:
         changes["overdue_alerted_at"] = None
@@ -45,9 +49,18 @@ async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, chan
     return await crud.update(session, actor=actor, obj=task, changes=changes, entity_type="task")
 
 
-def task_filter(stmt: Select[Any], *, status: TaskStatus | None, assignee_id: int | None,
-                campaign_id: int | None, priority: Priority | None, due_before: datetime | None,
-                due_after: datetime | None, overdue: bool | None, now: datetime) -> Select[Any]:
+def task_filter(
+    stmt: Select[Any],
+    *,
+    status: TaskStatus | None,
+    assignee_id: int | None,
+    campaign_id: int | None,
+    priority: Priority | None,
+    due_before: datetime | None,
+    due_after: datetime | None,
+    overdue: bool | None,
+    now: datetime,
+) -> Select[Any]:
     if status is not None:
         stmt = stmt.where(Task.status == status)
     if assignee_id is not None:

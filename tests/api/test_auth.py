@@ -50,8 +50,11 @@ async def test_tokens_are_stored_hashed_and_shown_once(client, sessions):
 async def test_revoked_and_expired_tokens_stop_working(client, sessions, clock):
     headers = await auth(sessions)
     user, token = await make_token(sessions, role=Role.member)
-    r = await client.post("/api/v1/tokens", headers=headers, json={
-        "user_id": user.id, "name": "short", "expires_at": (clock.now() + timedelta(hours=1)).isoformat()})
+    r = await client.post(
+        "/api/v1/tokens",
+        headers=headers,
+        json={"user_id": user.id, "name": "short", "expires_at": (clock.now() + timedelta(hours=1)).isoformat()},
+    )
     short = r.json()["token"]
     tokens = (await client.get("/api/v1/tokens", headers=headers, params={"user_id": user.id})).json()["items"]
     first = next(t for t in tokens if t["name"] == "test")
@@ -75,9 +78,11 @@ async def test_viewer_reads_but_cannot_write(client, sessions):
 
 async def test_only_admins_manage_users_tokens_and_channels(client, sessions):
     manager = await auth(sessions, Role.manager)
-    for path, body in (("/api/v1/users", {"name": "x", "email": "x@example.com"}),
-                       ("/api/v1/tokens", {"user_id": 1, "name": "x"}),
-                       ("/api/v1/channels", {"name": "c", "kind": "webhook", "url": "http://127.0.0.1/h"})):
+    for path, body in (
+        ("/api/v1/users", {"name": "x", "email": "x@example.com"}),
+        ("/api/v1/tokens", {"user_id": 1, "name": "x"}),
+        ("/api/v1/channels", {"name": "c", "kind": "webhook", "url": "http://127.0.0.1/h"}),
+    ):
         r = await client.post(path, headers=manager, json=body)
         assert r.status_code == 403, path
     assert (await client.get("/api/v1/channels", headers=manager)).status_code == 403
@@ -90,8 +95,7 @@ async def test_a_token_can_narrow_but_not_widen_its_users_role(client, sessions)
     assert (await client.post("/api/v1/tasks", headers=headers, json={"title": "x"})).status_code == 403
     member, _ = await make_token(sessions, role=Role.member)
     _, widened = await make_token(sessions, user=member, token_role=Role.admin)
-    r = await client.post("/api/v1/departments", headers={"Authorization": f"Bearer {widened}"},
-                          json={"name": "nope"})
+    r = await client.post("/api/v1/departments", headers={"Authorization": f"Bearer {widened}"}, json={"name": "nope"})
     assert r.status_code == 403
 
 

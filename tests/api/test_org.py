@@ -23,8 +23,9 @@ async def test_department_crud_with_head_and_audit(client, sessions):
     assert dept["name"] == "市场部" and dept["head_user_id"] == head.id
     r = await client.patch(f"/api/v1/departments/{dept['id']}", headers=admin, json={"name": "Marketing"})
     assert r.json()["name"] == "Marketing"
-    audit = (await client.get("/api/v1/audit", headers=admin,
-                              params={"entity_type": "department", "entity_id": dept["id"]})).json()["items"]
+    audit = (
+        await client.get("/api/v1/audit", headers=admin, params={"entity_type": "department", "entity_id": dept["id"]})
+    ).json()["items"]
     assert [a["action"] for a in audit] == ["create", "update"]
     me = (await client.get("/api/v1/me", headers=admin)).json()
     assert audit[1]["actor_user_id"] == me["id"] and audit[1]["actor"] == f"user:{me['id']}"
@@ -52,20 +53,23 @@ async def test_user_email_is_unique_regardless_of_case(client, sessions):
 async def test_unknown_field_is_rejected_and_nothing_is_written(client, sessions):
     admin = await auth(sessions)
     before = await count(sessions, User)
-    r = await client.post("/api/v1/users", headers=admin, json={"name": "A", "email": "a@example.com",
-                                                                 "salary": 1})
+    r = await client.post("/api/v1/users", headers=admin, json={"name": "A", "email": "a@example.com", "salary": 1})
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["errors"] == [{"field": "body.salary", "message": "unknown field (not accepted here)",
-                                   "type": "extra_forbidden"}]
+    assert r.json()["errors"] == [
+        {"field": "body.salary", "message": "unknown field (not accepted here)", "type": "extra_forbidden"}
+    ]
     assert await count(sessions, User) == before
 
 
 async def test_dangling_references_are_422_naming_each_field_and_write_nothing(client, sessions):
     admin = await auth(sessions)
     before_users, before_audit = await count(sessions, User), await count(sessions, AuditLog)
-    r = await client.post("/api/v1/users", headers=admin, json={
-        "name": "A", "email": "a@example.com", "department_id": 999, "manager_id": 998})
+    r = await client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={"name": "A", "email": "a@example.com", "department_id": 999, "manager_id": 998},
+    )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"body.department_id", "body.manager_id"}
     assert await count(sessions, User) == before_users

@@ -14,9 +14,18 @@ from tests.factories import auth, make_user
 async def test_campaign_crud_and_filters(client, sessions):
     member = await auth(sessions, Role.member)
     owner = await make_user(sessions)
-    r = await client.post("/api/v1/campaigns", headers=member, json={
-        "name": "双十一", "owner_id": owner.id, "budget": "500000.00", "start_date": "2026-11-01",
-        "end_date": "2026-11-30", "status": "active"})
+    r = await client.post(
+        "/api/v1/campaigns",
+        headers=member,
+        json={
+            "name": "双十一",
+            "owner_id": owner.id,
+            "budget": "500000.00",
+            "start_date": "2026-11-01",
+            "end_date": "2026-11-30",
+            "status": "active",
+        },
+    )
     assert r.status_code == 201, r.text
     campaign = r.json()
     assert campaign["budget"] == "500000.00" and campaign["status"] == "active"
@@ -36,8 +45,9 @@ async def test_campaign_defaults_owner_to_caller(client, sessions):
 
 async def test_campaign_end_before_start_and_negative_budget_are_422(client, sessions):
     member = await auth(sessions, Role.member)
-    r = await client.post("/api/v1/campaigns", headers=member, json={
-        "name": "x", "start_date": "2026-11-30", "end_date": "2026-11-01"})
+    r = await client.post(
+        "/api/v1/campaigns", headers=member, json={"name": "x", "start_date": "2026-11-30", "end_date": "2026-11-01"}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.end_date"
     r = await client.post("/api/v1/campaigns", headers=member, json={"name": "x", "budget": "-1"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.budget"
@@ -48,8 +58,11 @@ async def test_task_lifecycle_sets_reporter_and_completion(client, sessions, clo
     me = (await client.get("/api/v1/me", headers=member)).json()
     assignee = await make_user(sessions)
     due = clock.now() + timedelta(days=1)
-    r = await client.post("/api/v1/tasks", headers=member, json={
-        "title": "写《活动策划方案》", "assignee_id": assignee.id, "priority": "high", "due_at": due.isoformat()})
+    r = await client.post(
+        "/api/v1/tasks",
+        headers=member,
+        json={"title": "写《活动策划方案》", "assignee_id": assignee.id, "priority": "high", "due_at": due.isoformat()},
+    )
     assert r.status_code == 201, r.text
     task = r.json()
     assert task["reporter_id"] == me["id"] and task["status"] == "todo" and task["is_open"]
@@ -67,14 +80,16 @@ async def test_due_at_without_timezone_is_422(client, sessions):
 
 async def test_bad_task_input_writes_nothing(client, sessions):
     member = await auth(sessions, Role.member)
-    for body, field in (({"title": ""}, "body.title"), ({"title": "x", "priority": "asap"}, "body.priority"),
-                        ({"title": "x", "assignee_id": 12345}, "body.assignee_id"),
-                        ({"title": "x", "campaign_id": "abc"}, "body.campaign_id")):
+    for body, field in (
+        ({"title": ""}, "body.title"),
+        ({"title": "x", "priority": "asap"}, "body.priority"),
+        ({"title": "x", "assignee_id": 12345}, "body.assignee_id"),
+        ({"title": "x", "campaign_id": "abc"}, "body.campaign_id"),
+    ):
         r = await client.post("/api/v1/tasks", headers=member, json=body)
         assert r.status_code == 422, body
         assert r.json()["errors"][0]["field"] == field
-    r = await client.post("/api/v1/tasks", headers={**member, "content-type": "application/json"},
-                          content=b"{not json")
+    r = await client.post("/api/v1/tasks", headers={**member, "content-type": "application/json"}, content=b"{not json")
     assert r.status_code == 422
     async with unit_of_work(sessions) as s:
         assert await s.scalar(select(func.count()).select_from(Task)) == 0

@@ -23,8 +23,14 @@ WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode(
 @pytest.fixture
 async def ctx(settings, sessions, clock, arq_redis):
     async with httpx.AsyncClient() as http:
-        yield {"settings": settings, "sessions": sessions, "clock": clock, "redis": arq_redis, "http": http,
-               "policy": policy_from(settings)}
+        yield {
+            "settings": settings,
+            "sessions": sessions,
+            "clock": clock,
+            "redis": arq_redis,
+            "http": http,
+            "policy": policy_from(settings),
+        }
 
 
 async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
@@ -40,15 +46,23 @@ async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
 async def reload(sessions, notification_id: int) -> tuple[Notification, list[DeliveryAttempt]]:
     async with unit_of_work(sessions) as s:
         n = await s.get_one(Notification, notification_id)
-        attempts = list((await s.scalars(select(DeliveryAttempt).where(
-            DeliveryAttempt.notification_id == notification_id).order_by(DeliveryAttempt.id))).all())
+        attempts = list(
+            (
+                await s.scalars(
+                    select(DeliveryAttempt)
+                    .where(DeliveryAttempt.notification_id == notification_id)
+                    .order_by(DeliveryAttempt.id)
+                )
+            ).all()
+        )
         return n, attempts
 
 
 async def test_feishu_card_is_signed_carries_the_keyword_and_is_recorded(ctx, sessions, clock, botsim):
     botsim.add_bots({"fs1": {"kind": "feishu", "secret": "s3cret", "keywords": ["Closeloop"]}})
-    await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"), secret="s3cret",
-                       keywords=["Closeloop"])
+    await make_channel(
+        sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"), secret="s3cret", keywords=["Closeloop"]
+    )
     n = await overdue_notification(ctx, sessions, clock, feishu_open_id="ou_123", name="张三")
     assert await deliver(ctx, n.id) == "success"
     (msg,) = botsim.messages("fs1")
@@ -107,8 +121,7 @@ async def test_webhook_retries_with_backoff_and_keeps_its_id(ctx, sessions, cloc
     assert msg["body"]["type"] == "task.overdue" and msg["body"]["version"] == "1"
     assert msg["body"]["data"]["task"]["title"] == "竞品分析"
     _, attempts = await reload(sessions, n.id)
-    assert [(a.attempt_no, a.outcome, a.http_status) for a in attempts] == [(1, "retryable", 500),
-                                                                          (2, "success", 204)]
+    assert [(a.attempt_no, a.outcome, a.http_status) for a in attempts] == [(1, "retryable", 500), (2, "success", 204)]
 
 
 async def test_timeouts_and_dropped_connections_are_retried(ctx, sessions, clock, botsim):
@@ -192,8 +205,7 @@ async def test_a_notifier_that_dies_mid_delivery_loses_nothing(ctx, sessions, cl
 
 async def test_a_disabled_channel_holds_its_notifications(ctx, sessions, clock, botsim):
     botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
-    channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"),
-                                 secret=WHSEC)
+    channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
     n = await overdue_notification(ctx, sessions, clock)
     async with unit_of_work(sessions) as s:
         (await s.get_one(Channel, channel.id)).enabled = False

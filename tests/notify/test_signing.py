@@ -26,8 +26,9 @@ def test_dingtalk_signature_is_percent_encoded_once_in_the_query():
 
     now = datetime.fromtimestamp(1700000000, UTC)
     target = Target(1, "dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=t", "SECtest123", [])
-    prepared = dingtalk.prepare(target, Message(title="t", severity="info"),
-                                Envelope("m", "channel.test", now, {}), now)
+    prepared = dingtalk.prepare(
+        target, Message(title="t", severity="info"), Envelope("m", "channel.test", now, {}), now
+    )
     query = parse_qs(urlsplit(prepared.url).query)
     assert query["sign"] == ["w3RMHXzixTMdzr8OHJUmVLS4IoPJVdu+Ut1LE48MePE="]
     assert "%2B" in prepared.url and "%252B" not in prepared.url

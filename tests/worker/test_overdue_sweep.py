@@ -67,8 +67,13 @@ async def test_moving_the_due_date_rearms_the_alert(client, sessions, clock, set
 
     headers = await auth(sessions)
     await make_channel(sessions)
-    task = (await client.post("/api/v1/tasks", headers=headers, json={
-        "title": "x", "due_at": (clock.now() + timedelta(seconds=1)).isoformat()})).json()
+    task = (
+        await client.post(
+            "/api/v1/tasks",
+            headers=headers,
+            json={"title": "x", "due_at": (clock.now() + timedelta(seconds=1)).isoformat()},
+        )
+    ).json()
     ctx = worker_ctx(settings, sessions, clock, arq_redis)
     clock.advance(1)
     await sweep_once(ctx)
@@ -95,8 +100,9 @@ async def test_concurrent_sweeps_never_duplicate(sessions, clock, settings):
         total = 0
         while True:
             async with unit_of_work(sessions) as s:
-                claimed, ids = await sweep_overdue_tasks(s, now=clock.now(), batch_size=40,
-                                                         public_url=settings.public_url)
+                claimed, ids = await sweep_overdue_tasks(
+                    s, now=clock.now(), batch_size=40, public_url=settings.public_url
+                )
             total += len(ids)
             if claimed == 0:
                 return total

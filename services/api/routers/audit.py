@@ -30,13 +30,22 @@ class AuditRead(ReadModel):
 
 
 @router.get("/audit", response_model=PageOut[AuditRead], operation_id="listAuditLog")
-async def list_audit_log(session: SessionDep, actor: ManagerDep, limit: LimitQ = 50, cursor: CursorQ = None,
-                         entity_type: str | None = None, entity_id: int | None = None,
-                         actor_user_id: int | None = None) -> dict[str, Any]:
+async def list_audit_log(
+    session: SessionDep,
+    actor: ManagerDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    actor_user_id: int | None = None,
+) -> dict[str, Any]:
     """Who changed what, oldest first."""
     stmt = select(AuditLog)
-    for column, value in ((AuditLog.entity_type, entity_type), (AuditLog.entity_id, entity_id),
-                          (AuditLog.actor_user_id, actor_user_id)):
+    for column, value in (
+        (AuditLog.entity_type, entity_type),
+        (AuditLog.entity_id, entity_id),
+        (AuditLog.actor_user_id, actor_user_id),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     return page_out(await paginate(session, stmt, AuditLog.id, limit=limit, cursor=cursor), AuditRead)

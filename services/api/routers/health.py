@@ -34,8 +34,12 @@ async def _check_redis(request: Request) -> str:
     return "ok"
 
 
-@router.get("/readyz", response_model=Health, operation_id="readyz",
-            responses={503: {"model": Health, "description": "a dependency is unreachable"}})
+@router.get(
+    "/readyz",
+    response_model=Health,
+    operation_id="readyz",
+    responses={503: {"model": Health, "description": "a dependency is unreachable"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """PostgreSQL and Redis are reachable."""
     checks: dict[str, str] = {}
@@ -45,5 +49,4 @@ async def readyz(request: Request) -> JSONResponse:
         except Exception as exc:  # any failure means "not ready", with the reason
             checks[name] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)

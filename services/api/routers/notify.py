@@ -44,8 +44,7 @@ class ChannelCreate(WriteModel):
 class ChannelUpdate(WriteModel):
     name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
     url: HttpUrl | None = None
-    secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only; null removes it")] \
-        | None = None
+    secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only; null removes it")] | None = None
     keywords: Annotated[list[Keyword], Field(max_length=10)] | None = None
     department_ids: list[int] | None = None
     enabled: bool | None = None
@@ -68,52 +67,91 @@ class ChannelRead(ReadModel):
 
 class ChannelCreated(ChannelRead):
     signing_secret: str | None = Field(
-        default=None, description="generated Standard Webhooks secret (webhook kind only); shown once")
+        default=None, description="generated Standard Webhooks secret (webhook kind only); shown once"
+    )
 
 
 async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[ChannelRead]:
     deps = await channels.department_ids_of(session, [c.id for c in rows])
-    return [ChannelRead(id=c.id, name=c.name, kind=c.kind, url=c.url, has_secret=bool(c.secret),
-                        keywords=list(c.keywords or []), department_ids=deps[c.id], enabled=c.enabled,
-                        last_error=c.last_error, last_success_at=c.last_success_at, created_at=c.created_at,
-                        updated_at=c.updated_at) for c in rows]
+    return [
+        ChannelRead(
+            id=c.id,
+            name=c.name,
+            kind=c.kind,
+            url=c.url,
+            has_secret=bool(c.secret),
+            keywords=list(c.keywords or []),
+            department_ids=deps[c.id],
+            enabled=c.enabled,
+            last_error=c.last_error,
+            last_success_at=c.last_success_at,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+        for c in rows
+    ]
 
 
-@router.post("/channels", status_code=status.HTTP_201_CREATED, response_model=ChannelCreated,
-             tags=["channels"], operation_id="createChannel", responses=CONFLICT)
-async def create_channel(body: ChannelCreate, session: SessionDep, actor: AdminDep,
-                         settings: SettingsDep) -> ChannelCreated:
+@router.post(
+    "/channels",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChannelCreated,
+    tags=["channels"],
+    operation_id="createChannel",
+    responses=CONFLICT,
+)
+async def create_channel(
+    body: ChannelCreate, session: SessionDep, actor: AdminDep, settings: SettingsDep
+) -> ChannelCreated:
     """Add a chat bot or webhook (admin)."""
     data = body.model_dump()
     data["url"] = str(body.url)
-    channel, generated = await channels.create_channel(session, actor=actor, data=data,
-                                                       allow_private=settings.allow_private_webhooks)
+    channel, generated = await channels.create_channel(
+        session, actor=actor, data=data, allow_private=settings.allow_private_webhooks
+    )
     (out,) = await _channel_out(session, [channel])
     return ChannelCreated(**out.model_dump(), signing_secret=generated)
 
 
 @router.get("/channels", response_model=PageOut[ChannelRead], tags=["channels"], operation_id="listChannels")
-async def list_channels(session: SessionDep, actor: AdminDep, limit: LimitQ = 50, cursor: CursorQ = None,
-                        kind: ChannelKind | None = None, enabled: bool | None = None,
-                        department_id: int | None = None) -> dict[str, Any]:
+async def list_channels(
+    session: SessionDep,
+    actor: AdminDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    kind: ChannelKind | None = None,
+    enabled: bool | None = None,
+    department_id: int | None = None,
+) -> dict[str, Any]:
     """List channels (admin)."""
     stmt = channels.channel_filter(select(Channel), kind=kind, enabled=enabled, department_id=department_id)
     page = await paginate(session, stmt, Channel.id, limit=limit, cursor=cursor)
     return {"items": await _channel_out(session, list(page.items)), "next_cursor": page.next_cursor}
 
 
-@router.get("/channels/{channel_id}", response_model=ChannelRead, tags=["channels"], operation_id="getChannel",
-            responses=NOT_FOUND)
+@router.get(
+    "/channels/{channel_id}",
+    response_model=ChannelRead,
+    tags=["channels"],
+    operation_id="getChannel",
+    responses=NOT_FOUND,
+)
 async def get_channel(channel_id: int, session: SessionDep, actor: AdminDep) -> ChannelRead:
     """One channel (admin)."""
     (out,) = await _channel_out(session, [await crud.get_or_404(session, Channel, channel_id)])
     return out
 
 
-@router.patch("/channels/{channel_id}", response_model=ChannelRead, tags=["channels"],
-              operation_id="updateChannel", responses={**NOT_FOUND, **CONFLICT})
-async def update_channel(channel_id: int, body: ChannelUpdate, session: SessionDep, actor: AdminDep,
-                         settings: SettingsDep) -> ChannelRead:
+@router.patch(
+    "/channels/{channel_id}",
+    response_model=ChannelRead,
+    tags=["channels"],
+    operation_id="updateChannel",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def update_channel(
+    channel_id: int, body: ChannelUpdate, session: SessionDep, actor: AdminDep, settings: SettingsDep
+) -> ChannelRead:
     """Change a channel (admin). The kind cannot change: create another channel instead."""
     changes = body.model_dump(exclude_unset=True)
     for field in ("name", "url", "keywords", "department_ids", "enabled"):
@@ -121,14 +159,20 @@ async def update_channel(channel_id: int, body: ChannelUpdate, session: SessionD
             raise InvalidInput.for_field(f"body.{field}", "cannot be null")
     if "url" in changes:
         changes["url"] = str(body.url)
-    channel = await channels.update_channel(session, actor=actor, channel_id=channel_id, changes=changes,
-                                            allow_private=settings.allow_private_webhooks)
+    channel = await channels.update_channel(
+        session, actor=actor, channel_id=channel_id, changes=changes, allow_private=settings.allow_private_webhooks
+    )
     (out,) = await _channel_out(session, [channel])
     return out
 
 
-@router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["channels"],
-               operation_id="deleteChannel", responses=NOT_FOUND)
+@router.delete(
+    "/channels/{channel_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["channels"],
+    operation_id="deleteChannel",
+    responses=NOT_FOUND,
+)
 async def delete_channel(channel_id: int, session: SessionDep, actor: AdminDep) -> None:
     """Delete a channel and its undelivered notifications (admin). Prefer `enabled: false` to pause."""
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
@@ -165,33 +209,56 @@ class AttemptRead(ReadModel):
     error: str | None
 
 
-@router.get("/notifications", response_model=PageOut[NotificationRead], tags=["notifications"],
-            operation_id="listNotifications")
-async def list_notifications(session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None,
-                             status: NotificationStatus | None = None, channel_id: int | None = None,
-                             event_type: str | None = None, subject_type: str | None = None,
-                             subject_id: int | None = None) -> dict[str, Any]:
+@router.get(
+    "/notifications", response_model=PageOut[NotificationRead], tags=["notifications"], operation_id="listNotifications"
+)
+async def list_notifications(
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    status: NotificationStatus | None = None,
+    channel_id: int | None = None,
+    event_type: str | None = None,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+) -> dict[str, Any]:
     """The outbox: what was (or will be) sent where."""
     stmt = select(Notification)
-    for column, value in ((Notification.status, status), (Notification.channel_id, channel_id),
-                          (Notification.event_type, event_type), (Notification.subject_type, subject_type),
-                          (Notification.subject_id, subject_id)):
+    for column, value in (
+        (Notification.status, status),
+        (Notification.channel_id, channel_id),
+        (Notification.event_type, event_type),
+        (Notification.subject_type, subject_type),
+        (Notification.subject_id, subject_id),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     return page_out(await paginate(session, stmt, Notification.id, limit=limit, cursor=cursor), NotificationRead)
 
 
-@router.get("/notifications/{notification_id}", response_model=NotificationRead, tags=["notifications"],
-            operation_id="getNotification", responses=NOT_FOUND)
+@router.get(
+    "/notifications/{notification_id}",
+    response_model=NotificationRead,
+    tags=["notifications"],
+    operation_id="getNotification",
+    responses=NOT_FOUND,
+)
 async def get_notification(notification_id: int, session: SessionDep, actor: ActorDep) -> Notification:
     """One notification."""
     return await crud.get_or_404(session, Notification, notification_id)
 
 
-@router.get("/notifications/{notification_id}/attempts", response_model=PageOut[AttemptRead],
-            tags=["notifications"], operation_id="listNotificationAttempts", responses=NOT_FOUND)
-async def list_notification_attempts(notification_id: int, session: SessionDep, actor: ActorDep,
-                                     limit: LimitQ = 50, cursor: CursorQ = None) -> dict[str, Any]:
+@router.get(
+    "/notifications/{notification_id}/attempts",
+    response_model=PageOut[AttemptRead],
+    tags=["notifications"],
+    operation_id="listNotificationAttempts",
+    responses=NOT_FOUND,
+)
+async def list_notification_attempts(
+    notification_id: int, session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
+) -> dict[str, Any]:
     """Every delivery attempt of one notification: time, outcome, HTTP status, vendor code, latency."""
     await crud.get_or_404(session, Notification, notification_id)
     stmt = select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)

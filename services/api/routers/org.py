@@ -44,33 +44,56 @@ class DepartmentRead(ReadModel):
     updated_at: datetime
 
 
-@router.post("/departments", status_code=status.HTTP_201_CREATED, response_model=DepartmentRead,
-             tags=["departments"], operation_id="createDepartment", responses=CONFLICT)
+@router.post(
+    "/departments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DepartmentRead,
+    tags=["departments"],
+    operation_id="createDepartment",
+    responses=CONFLICT,
+)
 async def create_department(body: DepartmentCreate, session: SessionDep, actor: AdminDep) -> Department:
     """Create a department (admin)."""
     return await service.create_department(session, actor=actor, data=body.model_dump())
 
 
-@router.get("/departments", response_model=PageOut[DepartmentRead], tags=["departments"],
-            operation_id="listDepartments")
-async def list_departments(session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None,
-                           name: Annotated[str | None, Query(description="substring")] = None) -> dict:
+@router.get(
+    "/departments", response_model=PageOut[DepartmentRead], tags=["departments"], operation_id="listDepartments"
+)
+async def list_departments(
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    name: Annotated[str | None, Query(description="substring")] = None,
+) -> dict:
     """List departments."""
     stmt = service.department_filter(select(Department), name=name)
     return page_out(await paginate(session, stmt, Department.id, limit=limit, cursor=cursor), DepartmentRead)
 
 
-@router.get("/departments/{department_id}", response_model=DepartmentRead, tags=["departments"],
-            operation_id="getDepartment", responses=NOT_FOUND)
+@router.get(
+    "/departments/{department_id}",
+    response_model=DepartmentRead,
+    tags=["departments"],
+    operation_id="getDepartment",
+    responses=NOT_FOUND,
+)
 async def get_department(department_id: int, session: SessionDep, actor: ActorDep) -> Department:
     """One department."""
     return await crud.get_or_404(session, Department, department_id)
 
 
-@router.patch("/departments/{department_id}", response_model=DepartmentRead, tags=["departments"],
-              operation_id="updateDepartment", responses={**NOT_FOUND, **CONFLICT})
-async def update_department(department_id: int, body: DepartmentUpdate, session: SessionDep,
-                            actor: AdminDep) -> Department:
+@router.patch(
+    "/departments/{department_id}",
+    response_model=DepartmentRead,
+    tags=["departments"],
+    operation_id="updateDepartment",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def update_department(
+    department_id: int, body: DepartmentUpdate, session: SessionDep, actor: AdminDep
+) -> Department:
     """Change a department (admin)."""
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
@@ -78,8 +101,13 @@ async def update_department(department_id: int, body: DepartmentUpdate, session:
     return await service.update_department(session, actor=actor, department_id=department_id, changes=changes)
 
 
-@router.delete("/departments/{department_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["departments"],
-               operation_id="deleteDepartment", responses=NOT_FOUND)
+@router.delete(
+    "/departments/{department_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["departments"],
+    operation_id="deleteDepartment",
+    responses=NOT_FOUND,
+)
 async def delete_department(department_id: int, session: SessionDep, actor: AdminDep) -> None:
     """Delete a department (admin); its users and campaigns keep existing without one."""
     dept = await crud.get_or_404(session, Department, department_id, for_update=True)
@@ -134,21 +162,35 @@ class UserRead(ReadModel):
 NOT_NULL_USER_FIELDS = ("name", "email", "role", "locale", "is_active")
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserRead, tags=["users"],
-             operation_id="createUser", responses=CONFLICT)
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    tags=["users"],
+    operation_id="createUser",
+    responses=CONFLICT,
+)
 async def create_user(body: UserCreate, session: SessionDep, actor: AdminDep) -> User:
     """Create a user (admin)."""
     return await service.create_user(session, actor=actor, data=body.model_dump())
 
 
 @router.get("/users", response_model=PageOut[UserRead], tags=["users"], operation_id="listUsers")
-async def list_users(session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None,
-                     department_id: int | None = None, manager_id: int | None = None, role: Role | None = None,
-                     email: str | None = None,
-                     q: Annotated[str | None, Query(description="substring of name or email")] = None) -> dict:
+async def list_users(
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    department_id: int | None = None,
+    manager_id: int | None = None,
+    role: Role | None = None,
+    email: str | None = None,
+    q: Annotated[str | None, Query(description="substring of name or email")] = None,
+) -> dict:
     """List users."""
-    stmt = service.user_filter(select(User), department_id=department_id, role=role, email=email, q=q,
-                               manager_id=manager_id)
+    stmt = service.user_filter(
+        select(User), department_id=department_id, role=role, email=email, q=q, manager_id=manager_id
+    )
     return page_out(await paginate(session, stmt, User.id, limit=limit, cursor=cursor), UserRead)
 
 
@@ -159,15 +201,19 @@ async def get_me(session: SessionDep, actor: ActorDep) -> User:
     return await crud.get_or_404(session, User, actor.user_id)
 
 
-@router.get("/users/{user_id}", response_model=UserRead, tags=["users"], operation_id="getUser",
-            responses=NOT_FOUND)
+@router.get("/users/{user_id}", response_model=UserRead, tags=["users"], operation_id="getUser", responses=NOT_FOUND)
 async def get_user(user_id: int, session: SessionDep, actor: ActorDep) -> User:
     """One user."""
     return await crud.get_or_404(session, User, user_id)
 
 
-@router.patch("/users/{user_id}", response_model=UserRead, tags=["users"], operation_id="updateUser",
-              responses={**NOT_FOUND, **CONFLICT})
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserRead,
+    tags=["users"],
+    operation_id="updateUser",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 async def update_user(user_id: int, body: UserUpdate, session: SessionDep, actor: AdminDep) -> User:
     """Change a user (admin). Deactivate with `is_active: false`: history keeps the person."""
     changes = body.model_dump(exclude_unset=True)
@@ -200,20 +246,27 @@ class TokenCreated(TokenRead):
     token: str = Field(description="the bearer token; shown only in this response")
 
 
-@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated, tags=["tokens"],
-             operation_id="createToken")
+@router.post(
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenCreated,
+    tags=["tokens"],
+    operation_id="createToken",
+)
 async def create_token(body: TokenCreate, session: SessionDep, actor: AdminDep, now: NowDep) -> dict:
     """Issue an API token (admin). The secret is in this response only."""
     if body.expires_at is not None and body.expires_at <= now:
         raise InvalidInput.for_field("body.expires_at", "must be in the future")
-    row, plaintext = await tokens.create_token(session, actor=actor, user_id=body.user_id, name=body.name,
-                                               role=body.role, expires_at=body.expires_at)
+    row, plaintext = await tokens.create_token(
+        session, actor=actor, user_id=body.user_id, name=body.name, role=body.role, expires_at=body.expires_at
+    )
     return {**TokenRead.model_validate(row).model_dump(), "token": plaintext}
 
 
 @router.get("/tokens", response_model=PageOut[TokenRead], tags=["tokens"], operation_id="listTokens")
-async def list_tokens(session: SessionDep, actor: AdminDep, limit: LimitQ = 50, cursor: CursorQ = None,
-                      user_id: int | None = None) -> dict:
+async def list_tokens(
+    session: SessionDep, actor: AdminDep, limit: LimitQ = 50, cursor: CursorQ = None, user_id: int | None = None
+) -> dict:
     """List tokens (admin); secrets are never shown again."""
     stmt = select(ApiToken)
     if user_id is not None:
@@ -221,8 +274,13 @@ async def list_tokens(session: SessionDep, actor: AdminDep, limit: LimitQ = 50, 
     return page_out(await paginate(session, stmt, ApiToken.id, limit=limit, cursor=cursor), TokenRead)
 
 
-@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["tokens"],
-               operation_id="revokeToken", responses=NOT_FOUND)
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["tokens"],
+    operation_id="revokeToken",
+    responses=NOT_FOUND,
+)
 async def revoke_token(token_id: int, session: SessionDep, actor: AdminDep, now: NowDep) -> None:
     """Revoke a token (admin); it stops working at once."""
     await tokens.revoke_token(session, actor=actor, token_id=token_id, now=now)

@@ -33,8 +33,13 @@ class Envelope:
     data: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.message_id, "type": self.event_type, "version": "1",
-                "timestamp": self.occurred_at.isoformat(), "data": self.data}
+        return {
+            "id": self.message_id,
+            "type": self.event_type,
+            "version": "1",
+            "timestamp": self.occurred_at.isoformat(),
+            "data": self.data,
+        }
 
 
 @dataclass
@@ -71,8 +76,9 @@ def classify_http(status: int) -> Classified | None:
     return None
 
 
-def classify_vendor_code(status: int, body: bytes, *, code_key: str, msg_key: str,
-                         retryable: dict[int, float | None], permanent: set[int]) -> Classified:
+def classify_vendor_code(
+    status: int, body: bytes, *, code_key: str, msg_key: str, retryable: dict[int, float | None], permanent: set[int]
+) -> Classified:
     """Chat bots answer HTTP 200 even when they reject: the body's code is the verdict."""
     if (verdict := classify_http(status)) is not None:
         return verdict

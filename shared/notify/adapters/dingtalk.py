@@ -55,8 +55,9 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
 
 
 def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE,
-                                permanent=PERMANENT)
+    return classify_vendor_code(
+        status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT
+    )
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

@@ -40,14 +40,25 @@ def card(target: Target, message: Message) -> dict[str, Any]:
         lines.append(mentions)
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": "\n".join(lines)}}]
     if message.url:
-        elements.append({"tag": "action", "actions": [{
-            "tag": "button", "type": "primary", "url": message.url,
-            "text": {"tag": "plain_text", "content": message.url_label or message.url},
-        }]})
+        elements.append(
+            {
+                "tag": "action",
+                "actions": [
+                    {
+                        "tag": "button",
+                        "type": "primary",
+                        "url": message.url,
+                        "text": {"tag": "plain_text", "content": message.url_label or message.url},
+                    }
+                ],
+            }
+        )
     return {
         "config": {"wide_screen_mode": True},
-        "header": {"template": HEADER_TEMPLATE.get(message.severity, "blue"),
-                   "title": {"tag": "plain_text", "content": title}},
+        "header": {
+            "template": HEADER_TEMPLATE.get(message.severity, "blue"),
+            "title": {"tag": "plain_text", "content": title},
+        },
         "elements": elements,
     }
 
@@ -61,8 +72,7 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
 
 
 def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(status, body, code_key="code", msg_key="msg", retryable=RETRYABLE,
-                                permanent=PERMANENT)
+    return classify_vendor_code(status, body, code_key="code", msg_key="msg", retryable=RETRYABLE, permanent=PERMANENT)
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

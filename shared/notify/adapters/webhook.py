@@ -26,8 +26,7 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     body = dumps(envelope.as_json())
     ts = int(now.timestamp())
     # The id stays the same on every retry so receivers can dedupe; the timestamp and signature are fresh.
-    headers = {"Content-Type": "application/json", "webhook-id": envelope.message_id,
-               "webhook-timestamp": str(ts)}
+    headers = {"Content-Type": "application/json", "webhook-id": envelope.message_id, "webhook-timestamp": str(ts)}
     if target.secret:
         headers["webhook-signature"] = sign(target.secret, envelope.message_id, ts, body)
     return Prepared(url=target.url, body=body, headers=headers)

@@ -29,8 +29,7 @@ def _truncate_utf8(text: str, limit: int) -> str:
 
 def prepare(target: Target, message: Message, envelope: Envelope, now: datetime) -> Prepared:
     color = {"critical": "warning", "warning": "comment"}.get(message.severity, "info")
-    lines = [f'**<font color="{color}">{message.title}</font>**',
-             *[f"> {k}: {v}" for k, v in message.fields]]
+    lines = [f'**<font color="{color}">{message.title}</font>**', *[f"> {k}: {v}" for k, v in message.fields]]
     if message.body:
         lines.append(message.body)
     mentions = " ".join(f"<@{m.wecom_user_id}>" for m in message.mentions if m.wecom_user_id)
@@ -44,8 +43,9 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
 
 
 def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE,
-                                permanent=PERMANENT)
+    return classify_vendor_code(
+        status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT
+    )
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

@@ -1,0 +1,30 @@
+"""`make run` seeds demo data on every start: doing it twice must change nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from shared.db import unit_of_work
+from shared.demo import seed_demo
+from shared.models import ApiToken, AuditLog, Campaign, Department, Task, User
+
+
+async def counts(sessions) -> dict[str, int]:
+    async with unit_of_work(sessions) as s:
+        return {
+            m.__name__: await s.scalar(select(func.count()).select_from(m))
+            for m in (Department, User, Campaign, Task, ApiToken, AuditLog)
+        }
+
+
+async def test_demo_seed_is_idempotent(sessions, clock, client):
+    token = "cl_demo_" + "d" * 30
+    async with unit_of_work(sessions) as s:
+        await seed_demo(s, admin_token=token, now=clock.now())
+    first = await counts(sessions)
+    assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
+    async with unit_of_work(sessions) as s:
+        await seed_demo(s, admin_token=token, now=clock.now())
+    assert await counts(sessions) == first
+    tasks = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}, params={"overdue": "true"})
+    assert len(tasks.json()["items"]) == 1
