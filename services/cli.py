@@ -140,15 +140,11 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
     pg = redis = None
     if not settings.database_url or not settings.redis_url:
         console.print(f"starting embedded servers under {settings.data_dir.resolve()} …")
-        pg, redis = start_embedded(settings.data_dir)
+        pg, redis = start_embedded(
+            settings.data_dir, need_postgres=not settings.database_url, need_redis=not settings.redis_url
+        )
     db_url = settings.database_url or (pg.url if pg else "")
     redis_url = settings.redis_url or (redis.url if redis else "")
-    if settings.redis_url and redis is not None:
-        redis.stop()
-        redis = None
-    if settings.database_url and pg is not None:
-        pg.stop()
-        pg = None
     env[f"{ENV_PREFIX}DATABASE_URL"] = db_url
     env[f"{ENV_PREFIX}REDIS_URL"] = redis_url
     children: list[subprocess.Popen[bytes]] = []
@@ -184,7 +180,12 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
     except BaseException as exc:
         console.print(f"[red]start-up failed: {type(exc).__name__}: {exc}[/red]")
         stop_everything(1)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # Explicit handlers: a shell may start us with SIGINT ignored (e.g. `make run &`).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(
         f"\n[bold green]Closeloop is up[/bold green]\n  API docs:  {base}/docs\n"

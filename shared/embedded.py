@@ -252,17 +252,22 @@ def start_embedded(
     redis_port: int | None = 63799,
     fast_unsafe: bool = False,
     persistent_redis: bool = True,
-) -> tuple[EmbeddedPostgres, EmbeddedRedis]:
-    """Start (or reattach to) PostgreSQL and Redis under data_dir."""
+    need_postgres: bool = True,
+    need_redis: bool = True,
+) -> tuple[EmbeddedPostgres | None, EmbeddedRedis | None]:
+    """Start (or reattach to) whichever of PostgreSQL and Redis is needed, under data_dir."""
     data_dir = data_dir.resolve()
-    pg = EmbeddedPostgres(data_dir / "postgres", free_port(pg_port), database, fast_unsafe=fast_unsafe)
-    if pg.running_port() is None:
-        pg.port = free_port(pg_port)
-    pg.start()
-    redis = EmbeddedRedis(data_dir / "redis", free_port(redis_port), persistent=persistent_redis)
-    try:
-        redis.start()
-    except Exception:
-        pg.stop()
-        raise
+    pg = redis = None
+    if need_postgres:
+        pg = EmbeddedPostgres(data_dir / "postgres", 0, database, fast_unsafe=fast_unsafe)
+        pg.port = pg.running_port() or free_port(pg_port)
+        pg.start()
+    if need_redis:
+        redis = EmbeddedRedis(data_dir / "redis", free_port(redis_port), persistent=persistent_redis)
+        try:
+            redis.start()
+        except Exception:
+            if pg is not None:
+                pg.stop()
+            raise
     return pg, redis

@@ -82,10 +82,9 @@ def stack() -> Iterator[Stack]:
             redis_port=None,
             fast_unsafe=True,
             persistent_redis=False,
+            need_postgres=not db_url,
+            need_redis=not redis_url,
         )
-        if redis_url:
-            redis.stop()
-            redis = None
     base_url = load_settings(database_url=db_url or pg.url).database_url  # type: ignore[union-attr]
     assert base_url is not None
     test_url = recreate_database(base_url, TEST_DB)

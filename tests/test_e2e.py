@@ -35,7 +35,6 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
         "CLOSELOOP_API_PORT": str(port),
         "CLOSELOOP_BOOTSTRAP_TOKEN": TOKEN,
         "CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS": "true",
-        "CLOSELOOP_SWEEP_INTERVAL_S": "0.5",
         "CLOSELOOP_OUTBOX_SWEEP_INTERVAL_S": "1",
         "CLOSELOOP_PUBLIC_URL": "http://closeloop.e2e",
     }
