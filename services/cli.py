@@ -180,6 +180,7 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
     except BaseException as exc:
         console.print(f"[red]start-up failed: {type(exc).__name__}: {exc}[/red]")
         stop_everything(1)
+
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 

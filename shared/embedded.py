@@ -52,7 +52,10 @@ class EmbeddedPostgres:
     port: int
     database: str
     fast_unsafe: bool = False  # tests: no fsync
-    _run_as: str | None = field(default=None, repr=False)
+
+    @property
+    def _run_as(self) -> str | None:
+        return PG_SYSTEM_USER if platform.system() != "Windows" and os.geteuid() == 0 else None
 
     @property
     def bin_dir(self) -> Path:
@@ -97,7 +100,6 @@ class EmbeddedPostgres:
             )
 
         ensure_user_exists(PG_SYSTEM_USER)
-        self._run_as = PG_SYSTEM_USER
         ensure_prefix_permissions(self.data_dir)
         ensure_prefix_permissions(self.bin_dir)
         read = stat.S_IRGRP | stat.S_IROTH

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
 from shared.clock import Clock
+from shared.db import unit_of_work
 from shared.errors import Forbidden, Unauthorized
 from shared.models import Role
 from shared.org.tokens import authenticate
@@ -20,13 +21,8 @@ from shared.settings import Settings
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one transaction: committed when the endpoint returns, rolled back on error."""
-    async with request.app.state.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with unit_of_work(request.app.state.sessions) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is an error, not a lie.

@@ -64,15 +64,15 @@ async def revoke_token(session: AsyncSession, *, actor: Actor, token_id: int, no
     return token
 
 
+async def _token_and_user(session: AsyncSession, plaintext: str) -> tuple[ApiToken, User] | None:
+    stmt = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    row = (await session.execute(stmt.where(ApiToken.token_hash == hash_token(plaintext)))).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> Actor:
     """Resolve a bearer token to an actor, or raise Unauthorized."""
-    row = (
-        await session.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == hash_token(bearer))
-        )
-    ).one_or_none()
+    row = await _token_and_user(session, bearer)
     if row is None:
         raise Unauthorized("unknown token")
     token, user = row
@@ -87,13 +87,7 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:
     """Make sure an admin holding exactly `token` exists (ops scripts, CI). Idempotent."""
-    existing = (
-        await session.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == hash_token(token))
-        )
-    ).one_or_none()
+    existing = await _token_and_user(session, token)
     actor = Actor.system("bootstrap")
     if existing is not None:
         token_row, user = existing
