@@ -1,0 +1,372 @@
+"""Business calendars and deadline arithmetic — pure functions, no I/O, no clock.
+
+A calendar is a timezone, weekly working intervals, statutory holidays from the `holidays`
+package *including weekend make-up workdays* (调休), the hours of a make-up workday, and per-date
+overrides. Precedence for a date: override → make-up workday → statutory holiday → weekly hours.
+Intervals are half-open `[start, end)` in local wall time; instants in and out are aware datetimes.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SEARCH_LIMIT_DAYS = 3 * 366  # a calendar with no working time in three years is a misconfiguration
+
+Minutes = tuple[int, int]  # [start, end) in minutes after local midnight, end <= 1440
+
+
+class CalendarError(ValueError):
+    """Invalid calendar definition or target; `field` names the offending part."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NoWorkingTime(CalendarError):
+    pass
+
+
+class TargetKind(enum.StrEnum):
+    calendar = "calendar"
+    working_hours = "working_hours"
+    working_days = "working_days"
+    daily_at = "daily_at"
+
+
+_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str, field: str = "value") -> timedelta:
+    """ISO-8601 duration without years/months (`PT16H`, `P1D` = 24 h, `PT10S`)."""
+    m = _DURATION.match(text.strip().upper()) if isinstance(text, str) else None
+    if not m or text.strip().upper() in ("P", "PT"):
+        raise CalendarError(field, f"{text!r} is not an ISO-8601 duration such as PT24H, PT30M or P2D")
+    parts = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
+    return timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+
+
+def format_duration(td: timedelta) -> str:
+    total = int(td.total_seconds())
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "") + (f"{s}S" if s or not (h or m) else "")
+
+
+def _parse_hhmm(text: str, field: str) -> int:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(text))
+    if not m:
+        raise CalendarError(field, f"{text!r} is not a HH:MM time")
+    h, mi = int(m.group(1)), int(m.group(2))
+    if mi >= 60 or h > 24 or (h == 24 and mi):
+        raise CalendarError(field, f"{text!r} is not a time of day (00:00–24:00)")
+    return h * 60 + mi
+
+
+def _parse_intervals(raw: Any, field: str) -> tuple[Minutes, ...]:
+    if not isinstance(raw, list | tuple):
+        raise CalendarError(field, 'must be a list of [start, end] pairs such as [["09:00", "18:00"]]')
+    out: list[Minutes] = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise CalendarError(f"{field}[{i}]", "must be a [start, end] pair")
+        start, end = _parse_hhmm(pair[0], f"{field}[{i}]"), _parse_hhmm(pair[1], f"{field}[{i}]")
+        if end <= start:
+            raise CalendarError(f"{field}[{i}]", "end must be after start")
+        out.append((start, end))
+    out.sort()
+    for (_, prev_end), (start, _) in itertools.pairwise(out):
+        if start < prev_end:
+            raise CalendarError(field, "intervals overlap")
+    return tuple(out)
+
+
+def _fmt(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@lru_cache(maxsize=256)
+def _country_year(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """(statutory holidays, weekend make-up workdays) of one country and year."""
+    cal = holidays.country_holidays(country, years=year)
+    off = frozenset(d for d in cal if d.year == year)
+    makeup = frozenset(d for d in getattr(cal, "weekend_workdays", ()) if d.year == year)
+    return off, makeup
+
+
+DEFAULT_HOURS: tuple[Minutes, ...] = ((9 * 60, 18 * 60),)
+
+
+@dataclass(frozen=True, eq=False)
+class BusinessCalendar:
+    timezone: str = "Asia/Shanghai"
+    weekly_hours: Mapping[int, tuple[Minutes, ...]] = field(
+        default_factory=lambda: {d: DEFAULT_HOURS for d in range(5)}
+    )
+    holiday_country: str | None = "CN"
+    workday_hours: tuple[Minutes, ...] = DEFAULT_HOURS
+    overrides: Mapping[date, tuple[Minutes, ...]] = field(default_factory=dict)  # () = day off
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "tz", ZoneInfo(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise CalendarError("timezone", f"unknown IANA timezone {self.timezone!r}") from exc
+        if self.holiday_country is not None:
+            try:
+                holidays.country_holidays(self.holiday_country)
+            except NotImplementedError as exc:
+                raise CalendarError("holiday_country", f"unknown country code {self.holiday_country!r}") from exc
+        object.__setattr__(self, "_day_cache", {})
+        if not any(self.weekly_hours.get(d) for d in range(7)) and not any(self.overrides.values()):
+            raise NoWorkingTime("weekly_hours", "the calendar has no working time at all")
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BusinessCalendar:
+        """Build from the JSON shape of ../shared/vectors/sla_deadlines.json (field errors named)."""
+        weekly_raw = data.get("weekly_hours")
+        weekly: dict[int, tuple[Minutes, ...]] = {d: DEFAULT_HOURS for d in range(5)}
+        if weekly_raw is not None:
+            if not isinstance(weekly_raw, Mapping):
+                raise CalendarError("weekly_hours", "must map mon…sun to interval lists")
+            unknown = set(weekly_raw) - set(WEEKDAYS)
+            if unknown:
+                raise CalendarError("weekly_hours", f"unknown day(s) {sorted(unknown)}; use mon…sun")
+            weekly = {WEEKDAYS.index(k): _parse_intervals(v, f"weekly_hours.{k}") for k, v in weekly_raw.items()}
+        overrides: dict[date, tuple[Minutes, ...]] = {}
+        for key, value in (data.get("overrides") or {}).items():
+            try:
+                day = date.fromisoformat(key)
+            except (TypeError, ValueError):
+                raise CalendarError(f"overrides.{key}", "keys must be YYYY-MM-DD dates") from None
+            if value == "off":
+                overrides[day] = ()
+            else:
+                overrides[day] = _parse_intervals(value, f"overrides.{key}")
+        country = data.get("holiday_country", "CN")
+        return cls(
+            timezone=data.get("timezone") or "Asia/Shanghai",
+            weekly_hours=weekly,
+            holiday_country=(country or None),
+            workday_hours=_parse_intervals(data["workday_hours"], "workday_hours")
+            if data.get("workday_hours") is not None
+            else DEFAULT_HOURS,
+            overrides=overrides,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "timezone": self.timezone,
+            "holiday_country": self.holiday_country,
+            "weekly_hours": {
+                WEEKDAYS[d]: [[_fmt(s), _fmt(e)] for s, e in iv] for d, iv in sorted(self.weekly_hours.items()) if iv
+            },
+            "workday_hours": [[_fmt(s), _fmt(e)] for s, e in self.workday_hours],
+            "overrides": {
+                d.isoformat(): ("off" if not iv else [[_fmt(s), _fmt(e)] for s, e in iv])
+                for d, iv in sorted(self.overrides.items())
+            },
+        }
+
+    # ---- days ---------------------------------------------------------------------------------
+    def intervals_on(self, day: date) -> tuple[Minutes, ...]:
+        """Working intervals of a local date (override → make-up workday → holiday → weekly)."""
+        if day in self.overrides:
+            return self.overrides[day]
+        if self.holiday_country:
+            off, makeup = _country_year(self.holiday_country, day.year)
+            if day in makeup:
+                return self.workday_hours
+            if day in off:
+                return ()
+        return self.weekly_hours.get(day.weekday(), ())
+
+    def is_working_day(self, day: date) -> bool:
+        return bool(self.intervals_on(day))
+
+    def spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's working intervals as aware datetimes (cached)."""
+        cache: dict[date, tuple[tuple[datetime, datetime], ...]] = self._day_cache  # type: ignore[attr-defined]
+        hit = cache.get(day)
+        if hit is None:
+            midnight = datetime.combine(day, time(0), self.tz)
+            hit = tuple((_wall(midnight, s), _wall(midnight, e)) for s, e in self.intervals_on(day))
+            if len(cache) > 20_000:
+                cache.clear()
+            cache[day] = hit
+        return hit
+
+    def local_date(self, t: datetime) -> date:
+        return t.astimezone(self.tz).date()
+
+    def _days_from(self, day: date, step: int = 1) -> Iterator[date]:
+        for i in range(SEARCH_LIMIT_DAYS):
+            yield day + timedelta(days=i * step)
+        raise NoWorkingTime("calendar", "no working time within three years")
+
+    # ---- instants -----------------------------------------------------------------------------
+    def roll_forward(self, t: datetime) -> datetime:
+        """`t` if it is working time, else the start of the next working interval."""
+        _require_aware(t)
+        for day in self._days_from(self.local_date(t) - timedelta(days=1)):
+            for start, end in self.spans(day):
+                if t < end:
+                    return max(t, start)
+        raise AssertionError("unreachable")
+
+    def is_working_time(self, t: datetime) -> bool:
+        return any(s <= t < e for s, e in self.spans(self.local_date(t)))
+
+    def add_working(self, start: datetime, amount: timedelta) -> datetime:
+        """Walk forward from roll_forward(start) until `amount` of working time has passed."""
+        _require_aware(start)
+        remaining = amount.total_seconds()
+        if remaining < 0:
+            return self.subtract_working(start, -amount)
+        t = self.roll_forward(start)
+        for day in self._days_from(self.local_date(t)):
+            for s, e in self.spans(day):
+                if e <= t:
+                    continue
+                s = max(s, t)
+                available = (e - s).total_seconds()
+                if remaining <= available:
+                    return s + timedelta(seconds=remaining)
+                remaining -= available
+        raise AssertionError("unreachable")
+
+    def subtract_working(self, end: datetime, amount: timedelta) -> datetime:
+        """The instant from which `amount` of working time ends at `end` (walking backwards)."""
+        _require_aware(end)
+        remaining = amount.total_seconds()
+        if remaining <= 0:
+            return end
+        for day in self._days_from(self.local_date(end), step=-1):
+            for s, e in reversed(self.spans(day)):
+                if s >= end:
+                    continue
+                e = min(e, end)
+                available = (e - s).total_seconds()
+                if remaining <= available:
+                    return e - timedelta(seconds=remaining)
+                remaining -= available
+        raise AssertionError("unreachable")
+
+    def working_between(self, a: datetime, b: datetime) -> timedelta:
+        """Working time inside [a, b) (zero when b <= a)."""
+        if b <= a:
+            return timedelta(0)
+        total = 0.0
+        day, last = self.local_date(a) - timedelta(days=1), self.local_date(b) + timedelta(days=1)
+        while day <= last:
+            for s, e in self.spans(day):
+                lo, hi = max(s, a), min(e, b)
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
+            day += timedelta(days=1)
+        return timedelta(seconds=total)
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """N working days after roll_forward(start)'s date, at its local time of day (clamped)."""
+        _require_aware(start)
+        r = self.roll_forward(start).astimezone(self.tz)
+        target = r.date()
+        counted = 0
+        for day in self._days_from(r.date() + timedelta(days=1)):
+            if counted == days:
+                break
+            if self.is_working_day(day):
+                counted += 1
+                target = day
+        return self._at_time_on(target, r.timetz().replace(tzinfo=None))
+
+    def _at_time_on(self, day: date, tod: time) -> datetime:
+        spans = self.spans(day)
+        t = datetime.combine(day, tod, self.tz)
+        if t <= spans[0][0]:
+            return spans[0][0]
+        if t >= spans[-1][1]:
+            return spans[-1][1]
+        for s, e in spans:
+            if t < e:
+                return max(t, s)  # inside a gap (e.g. lunch): the next interval's start
+        return spans[-1][1]
+
+    def daily_at(self, start: datetime, at: str) -> datetime:
+        """The first working day's local `at` (HH:MM) at or after `start`."""
+        minutes = _parse_hhmm(at, "value")
+        for day in self._days_from(self.local_date(start)):
+            if self.is_working_day(day):
+                t = _wall(datetime.combine(day, time(0), self.tz), minutes)
+                if t >= start:
+                    return t
+        raise AssertionError("unreachable")
+
+    def deadline(self, start: datetime, target: Target) -> datetime:
+        """The deadline of `target` started at `start`."""
+        if target.kind == TargetKind.calendar:
+            return start + target.duration
+        if target.kind == TargetKind.working_hours:
+            return self.add_working(start, target.duration)
+        if target.kind == TargetKind.working_days:
+            return self.add_working_days(start, target.days)
+        return self.daily_at(start, target.at)
+
+
+def _wall(midnight: datetime, minutes: int) -> datetime:
+    """Local midnight + minutes of wall time, resolved to a real instant (DST-safe)."""
+    day_offset, rem = divmod(minutes, 1440)
+    naive = datetime.combine(midnight.date() + timedelta(days=day_offset), time(rem // 60, rem % 60))
+    return naive.replace(tzinfo=midnight.tzinfo)
+
+
+def _require_aware(t: datetime) -> None:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise CalendarError("start", "must be a timezone-aware instant")
+
+
+@dataclass(frozen=True)
+class Target:
+    """An SLA target: `calendar`/`working_hours` take a duration, `working_days` a count,
+    `daily_at` a local HH:MM."""
+
+    kind: TargetKind
+    value: str
+    duration: timedelta = timedelta(0)
+    days: int = 0
+    at: str = ""
+
+    @classmethod
+    def parse(cls, kind: str, value: str | int, *, field: str = "value") -> Target:
+        try:
+            k = TargetKind(kind)
+        except ValueError:
+            raise CalendarError("kind", f"must be one of {', '.join(t.value for t in TargetKind)}") from None
+        text = str(value).strip()
+        if k in (TargetKind.calendar, TargetKind.working_hours):
+            duration = parse_duration(text, field)
+            if duration <= timedelta(0):
+                raise CalendarError(field, "must be a positive duration")
+            return cls(k, text, duration=duration)
+        if k == TargetKind.working_days:
+            if not text.isdigit() or int(text) < 1 or int(text) > 365:
+                raise CalendarError(field, "working_days takes a whole number of days from 1 to 365")
+            return cls(k, text, days=int(text))
+        _parse_hhmm(text, field)
+        return cls(k, text, at=text)
