@@ -103,7 +103,7 @@ def notifier() -> None:
     _run_arq(worker_settings(_settings()))
 
 
-async def _seed(url: str, token: str) -> None:
+async def _seed(url: str, token: str, public_url: str) -> None:
     from shared.clock import SystemClock
     from shared.db import make_engine, make_sessionmaker, unit_of_work
     from shared.demo import seed_demo
@@ -111,7 +111,7 @@ async def _seed(url: str, token: str) -> None:
     engine = make_engine(url, pool_size=1)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
-            await seed_demo(session, admin_token=token, now=SystemClock().now())
+            await seed_demo(session, admin_token=token, now=SystemClock().now(), public_url=public_url)
     finally:
         await engine.dispose()
 
@@ -170,7 +170,7 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
         migrate_to_head(db_url)
         token = _demo_token(settings)
         if seed:
-            asyncio.run(_seed(db_url, token))
+            asyncio.run(_seed(db_url, token, settings.public_url))
         env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
         for name in SERVICES:
             # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.

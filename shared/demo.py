@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.models import Campaign, CampaignStatus, Department, Priority, Role, Task, User
+from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
+from shared.sla.policies import ensure_sla_defaults
+from shared.tasks.service import create_task
 
 DEMO_ADMIN_EMAIL = "admin@demo.closeloop.local"
 DEPARTMENTS = ["市场部 Marketing", "销售部 Sales", "产品部 Product", "设计部 Design", "法务部 Legal", "财务部 Finance"]
@@ -35,10 +37,11 @@ PEOPLE = [  # email, name, role, department, manager email
 ]
 
 
-async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -> None:
+async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime, public_url: str) -> None:
     """Create the demo org once; later calls change nothing."""
     actor = Actor.system("demo-seed")
     await ensure_bootstrap_admin(session, token=admin_token, email=DEMO_ADMIN_EMAIL)
+    await ensure_sla_defaults(session)
     departments: dict[str, Department] = {}
     for name in DEPARTMENTS:
         dept = (await session.scalars(select(Department).where(Department.name == name))).one_or_none()
@@ -87,10 +90,17 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
             ("《活动策划方案》 campaign plan", now + timedelta(days=8), Priority.normal),
             ("竞品分析 competitor scan (already late)", now - timedelta(hours=2), Priority.urgent),
         ):
-            await crud.create(
+            await create_task(
                 session,
                 actor=actor,
-                entity_type="task",
-                obj=Task(title=title, campaign_id=campaign.id, assignee_id=planner, priority=priority, due_at=due),
+                now=now,
+                public_url=public_url,
+                data={
+                    "title": title,
+                    "campaign_id": campaign.id,
+                    "assignee_id": planner,
+                    "priority": priority,
+                    "due_at": due,
+                },
             )
     await session.flush()

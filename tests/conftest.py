@@ -109,9 +109,14 @@ def settings(stack: Stack) -> Settings:
     )
 
 
+TABLES = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+
+
 @pytest.fixture(scope="session")
 async def shared_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(settings.require_database_url(), pool_size=20)
+    async with engine.begin() as conn:  # every test starts empty, the first one too (no seeded rows)
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     yield engine
     await engine.dispose()
 
@@ -121,9 +126,6 @@ async def arq_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
     pool = await create_pool(RedisSettings.from_dsn(settings.require_redis_url()))
     yield pool
     await pool.aclose()
-
-
-TABLES = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import crud
 from shared.actor import Actor
 from shared.db import unit_of_work
-from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role, Task, User
+from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role, SlaPolicy, Task, User
 from shared.org.tokens import create_token
+from shared.sla import policies
 
 _seq = itertools.count(1)
 SYSTEM = Actor.system("tests")
@@ -69,3 +70,32 @@ async def make_channel(
         channel = await crud.create(s, actor=SYSTEM, entity_type="channel", obj=Channel(**data))
         s.add_all(ChannelDepartment(channel_id=channel.id, department_id=d) for d in department_ids or [])
         return channel
+
+
+async def make_policy(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    levels: list[dict[str, Any]],
+    target_kind: str = "calendar",
+    target_value: str = "PT1H",
+    **overrides: Any,
+) -> SlaPolicy:
+    """An escalation policy plus an SLA policy for tasks, through the validating service."""
+    n = next(_seq)
+    async with unit_of_work(sessions) as s:
+        esc = await policies.create_escalation_policy(s, actor=SYSTEM, data={"name": f"esc {n}", "levels": levels})
+        return await policies.create_sla_policy(
+            s,
+            actor=SYSTEM,
+            data={
+                "name": f"policy {n}",
+                "subject_type": "task",
+                "target_kind": target_kind,
+                "target_value": target_value,
+                "escalation_policy_id": esc.id,
+                **overrides,
+            },
+        )
+
+
+BREACH_ONLY = [{"offset": "0", "recipients": ["assignee"]}]

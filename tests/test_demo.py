@@ -6,25 +6,26 @@ from sqlalchemy import func, select
 
 from shared.db import unit_of_work
 from shared.demo import seed_demo
-from shared.models import ApiToken, AuditLog, Campaign, Department, Task, User
+from shared.models import ApiToken, AuditLog, Campaign, Department, SlaPolicy, SlaTimer, Task, User
 
 
 async def counts(sessions) -> dict[str, int]:
     async with unit_of_work(sessions) as s:
         return {
             m.__name__: await s.scalar(select(func.count()).select_from(m))
-            for m in (Department, User, Campaign, Task, ApiToken, AuditLog)
+            for m in (Department, User, Campaign, Task, ApiToken, AuditLog, SlaPolicy, SlaTimer)
         }
 
 
 async def test_demo_seed_is_idempotent(sessions, clock, client):
     token = "cl_demo_" + "d" * 30
     async with unit_of_work(sessions) as s:
-        await seed_demo(s, admin_token=token, now=clock.now())
+        await seed_demo(s, admin_token=token, now=clock.now(), public_url="http://closeloop.test")
     first = await counts(sessions)
     assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
+    assert first["SlaPolicy"] == 1 and first["SlaTimer"] == 3  # the default task policy runs on each task
     async with unit_of_work(sessions) as s:
-        await seed_demo(s, admin_token=token, now=clock.now())
+        await seed_demo(s, admin_token=token, now=clock.now(), public_url="http://closeloop.test")
     assert await counts(sessions) == first
     tasks = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}, params={"overdue": "true"})
     assert len(tasks.json()["items"]) == 1

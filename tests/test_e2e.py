@@ -1,7 +1,7 @@
 """End to end with the real processes: api + worker + notifier, real PostgreSQL, Redis and botsim.
 
-A task due 2 s from now produces exactly one signed Feishu card and one signed webhook delivery,
-within a few seconds after the due time and none before it.
+A task due 2 s from now breaches its SLA timer: exactly one signed Feishu card and one signed webhook
+delivery, within a few seconds after the due time and none before it.
 """
 
 from __future__ import annotations
@@ -104,6 +104,11 @@ def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, bot
         json={"name": "crm", "kind": "webhook", "url": botsim.url("webhook", "gw1"), "secret": WHSEC},
     )
     assert r.status_code == 201, r.text
+    esc = api.post("/api/v1/escalation-policies", json={
+        "name": "breach", "levels": [{"offset": "0", "recipients": ["assignee", "assignee_manager"]}]}).json()
+    r = api.post("/api/v1/sla/policies", json={"name": "tasks", "target_kind": "working_days", "target_value": "2",
+                                               "escalation_policy_id": esc["id"]})
+    assert r.status_code == 201, r.text
     due = datetime.now(UTC) + timedelta(seconds=2)
     task = api.post(
         "/api/v1/tasks", json={"title": "提交《活动策划方案》", "assignee_id": owner["id"], "due_at": due.isoformat()}
@@ -125,7 +130,8 @@ def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, bot
     (card,) = botsim.messages("fs1")
     (hook,) = botsim.messages("gw1")
     assert "提交《活动策划方案》" in card["body"]["card"]["header"]["title"]["content"]
-    assert hook["body"]["data"]["task"]["id"] == task["id"]
+    assert hook["body"]["data"]["subject"]["id"] == task["id"] and hook["body"]["type"] == "sla.breach"
+    assert task["sla"][0]["due_at"].startswith(due.isoformat()[:19])
     assert botsim.stats()["fs1"]["rejected"] == {} and botsim.stats()["gw1"]["rejected"] == {}
     delivered = api.get("/api/v1/notifications", params={"subject_id": task["id"]}).json()["items"]
     assert sorted(n["status"] for n in delivered) == ["delivered", "delivered"]

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.api import problems
-from services.api.routers import audit, health, notify, org, work
+from services.api.routers import audit, campaigns, health, notify, org, sla, tasks
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.org.tokens import ensure_bootstrap_admin
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "tokens",
                 "campaigns",
                 "tasks",
+                "calendars",
+                "sla",
                 "channels",
                 "notifications",
                 "audit",
@@ -69,7 +71,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     problems.install(app)
-    for module in (health, org, work, notify, audit):
+    for module in (health, org, campaigns, tasks, sla, notify, audit):
         app.include_router(module.router)
     return app
 

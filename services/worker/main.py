@@ -1,6 +1,6 @@
-"""arq worker: every SWEEP_INTERVAL_S it claims overdue tasks and writes their alerts.
+"""arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels.
 
-Thin adapter: the rules live in shared/tasks/overdue.py.
+Thin adapter: the rules live in shared/sla/.
 """
 
 from __future__ import annotations
@@ -18,23 +18,29 @@ from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.notify.queue import WORKER_QUEUE, enqueue_delivery
 from shared.settings import Settings, get_settings
-from shared.tasks.overdue import sweep_overdue_tasks
+from shared.sla.engine import sweep_due_timers
 
 log = logging.getLogger("closeloop.worker")
 
 
 async def sweep_once(ctx: dict[str, Any]) -> bool:
-    """One batch: claim, write outbox rows, commit, then ring the notifier. True if more may wait."""
+    """One batch: claim, fire, write escalations and outbox rows, commit, then ring the notifier.
+    True when the batch was full (more may be waiting)."""
     settings: Settings = ctx["settings"]
     async with unit_of_work(ctx["sessions"]) as session:
-        claimed, ids = await sweep_overdue_tasks(
+        result = await sweep_due_timers(
             session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size, public_url=settings.public_url
         )
-    for notification_id in ids:  # after the commit: the notifier must find the rows
+    for notification_id in result.notification_ids:  # after the commit: the notifier must find the rows
         await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=0)
-    if ids:
-        log.info("overdue sweep: %d task(s), %d notification(s)", claimed, len(ids))
-    return claimed >= settings.sweep_batch_size
+    if result.fired:
+        log.info(
+            "sla sweep: %d timer(s), %d level(s) fired, %d notification(s)",
+            result.claimed,
+            result.fired,
+            len(result.notification_ids),
+        )
+    return result.claimed >= settings.sweep_batch_size
 
 
 async def sweep(ctx: dict[str, Any]) -> int:

@@ -12,6 +12,7 @@ from shared.models.notify import (
     NotificationStatus,
 )
 from shared.models.org import ApiToken, Department, Locale, Role, User
+from shared.models.sla import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.models.work import OPEN_TASK_STATUSES, Campaign, CampaignStatus, Priority, Task, TaskStatus
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "AttemptOutcome",
     "AuditLog",
     "Base",
+    "Calendar",
     "Campaign",
     "CampaignStatus",
     "Channel",
@@ -27,12 +29,18 @@ __all__ = [
     "ChannelKind",
     "DeliveryAttempt",
     "Department",
+    "Escalation",
+    "EscalationKind",
+    "EscalationPolicy",
     "Locale",
     "Notification",
     "NotificationStatus",
     "Priority",
     "Role",
+    "SlaPolicy",
+    "SlaTimer",
     "Task",
     "TaskStatus",
+    "TimerState",
     "User",
 ]

@@ -6,7 +6,8 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
@@ -62,17 +63,6 @@ class Campaign(IdMixin, TimestampMixin, Base):
 
 class Task(IdMixin, TimestampMixin, Base):
     __tablename__ = "tasks"
-    __table_args__ = (
-        # The overdue sweep reads only open, not-yet-alerted tasks in due order: keep that scan tiny.
-        Index(
-            "ix_tasks_overdue_due",
-            "due_at",
-            postgresql_where=text(
-                "overdue_alerted_at IS NULL AND due_at IS NOT NULL AND status IN ('todo', 'in_progress', 'blocked')"
-            ),
-        ),
-    )
-
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     campaign_id: Mapped[int | None] = mapped_column(
@@ -84,5 +74,4 @@ class Task(IdMixin, TimestampMixin, Base):
     priority: Mapped[Priority] = mapped_column(str_enum(Priority, "task_priority"), default=Priority.normal)
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
-    # Set when the overdue alert for the current due_at was written; cleared when due_at moves.
-    overdue_alerted_at: Mapped[datetime | None]
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")

@@ -98,7 +98,7 @@ async def claim(session: AsyncSession, notification_id: int, *, now: datetime) -
     envelope = Envelope(
         message_id=str(row.message_id), event_type=row.event_type, occurred_at=row.created_at, data=row.payload
     )
-    locale = (row.payload.get("assignee") or {}).get("locale")
+    locale = row.payload.get("locale") or (row.payload.get("assignee") or {}).get("locale")
     return Claimed(row.id, row.attempts, target, envelope, row.created_at, locale)
 
 

@@ -7,11 +7,29 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-SEVERITY_BY_EVENT = {"task.overdue": "critical", "channel.test": "info"}
+SEVERITY_BY_EVENT = {
+    "sla.warning": "warning",
+    "sla.breach": "critical",
+    "sla.escalation": "critical",
+    "sla.resolved": "info",
+    "channel.test": "info",
+}
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
-        "task.overdue.title": "任务逾期：{title}",
+        "sla.warning.title": "即将超时：{title}",
+        "sla.breach.title": "已超时：{title}",
+        "sla.escalation.title": "超时升级：{title}",
+        "sla.resolved.title": "已解决：{title}",
+        "item": "事项",
+        "remaining": "剩余",
+        "level": "升级级别",
+        "notify": "通知",
+        "late": "补发",
+        "late_note": "服务中断期间到期，晚 {late} 发出",
+        "resolved_after": "已完成，用时",
+        "repeat": "第 {n} 次提醒",
+        "fallback": "（代：{via}）",
         "channel.test.title": "Closeloop 测试消息",
         "channel.test.body": "这是一条来自 Closeloop 的测试消息。",
         "task": "任务",
@@ -20,7 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "overdue_by": "已逾期",
         "priority": "优先级",
         "campaign": "所属活动",
-        "open": "查看任务",
+        "open": "查看详情",
         "unassigned": "未指派",
         "d": "天",
         "h": "小时",
@@ -28,7 +46,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "s": "秒",
     },
     "en-US": {
-        "task.overdue.title": "Task overdue: {title}",
+        "sla.warning.title": "Due soon: {title}",
+        "sla.breach.title": "Overdue: {title}",
+        "sla.escalation.title": "Escalated: {title}",
+        "sla.resolved.title": "Resolved: {title}",
+        "item": "Item",
+        "remaining": "Time left",
+        "level": "Escalation level",
+        "notify": "Notified",
+        "late": "Late",
+        "late_note": "fell due while the service was down; sent {late} late",
+        "resolved_after": "Done after",
+        "repeat": "reminder #{n}",
+        "fallback": " (standing in: {via})",
         "channel.test.title": "Closeloop test message",
         "channel.test.body": "This is a test message from Closeloop.",
         "task": "Task",
@@ -37,7 +67,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "overdue_by": "Overdue by",
         "priority": "Priority",
         "campaign": "Campaign",
-        "open": "Open task",
+        "open": "Open",
         "unassigned": "unassigned",
         "d": "d ",
         "h": "h ",
@@ -93,44 +123,72 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
     loc = locale if locale in TEXTS else DEFAULT_LOCALE
     t = TEXTS[loc]
     severity = SEVERITY_BY_EVENT.get(event_type, "info")
-    if event_type == "task.overdue":
-        task = payload["task"]
-        assignee = payload.get("assignee")
-        campaign = payload.get("campaign")
-        due = datetime.fromisoformat(task["due_at"])
-        fields = [
-            (t["task"], f"#{task['id']} {task['title']}"),
-            (t["owner"], assignee["name"] if assignee else t["unassigned"]),
-            (t["deadline"], format_local(task["due_at"], tz)),
-            (t["overdue_by"], humanize_seconds((sent_at - due).total_seconds(), loc)),
-            (t["priority"], task["priority"]),
-        ]
-        if campaign:
-            fields.append((t["campaign"], campaign["name"]))
-        mentions = (
-            [
-                Mention(
-                    name=assignee["name"],
-                    feishu_open_id=assignee.get("feishu_open_id"),
-                    dingtalk_user_id=assignee.get("dingtalk_user_id"),
-                    mobile=assignee.get("mobile"),
-                    wecom_user_id=assignee.get("wecom_user_id"),
-                )
-            ]
-            if assignee
-            else []
-        )
-        return Message(
-            title=t["task.overdue.title"].format(title=task["title"]),
-            severity=severity,
-            fields=fields,
-            url=task.get("url"),
-            url_label=t["open"],
-            mentions=mentions,
-        )
+    if event_type.startswith("sla."):
+        return _render_sla(event_type, payload, t, loc, tz, sent_at, severity)
     if event_type == "channel.test":
         return Message(title=t["channel.test.title"], severity=severity, body=t["channel.test.body"])
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
+
+
+def _render_sla(
+    event_type: str,
+    payload: dict[str, Any],
+    t: dict[str, str],
+    loc: str,
+    tz: ZoneInfo,
+    sent_at: datetime,
+    severity: str,
+) -> Message:
+    subject = payload["subject"]
+    due = datetime.fromisoformat(payload["timer"]["due_at"])
+    assignee = payload.get("assignee")
+    campaign = payload.get("campaign")
+    fields = [
+        (t["item"], f"#{subject['id']} {subject['title']}"),
+        (t["owner"], assignee["name"] if assignee else t["unassigned"]),
+        (t["deadline"], format_local(payload["timer"]["due_at"], tz)),
+    ]
+    if event_type == "sla.resolved":
+        started = datetime.fromisoformat(payload["timer"]["started_at"])
+        fields.append((t["resolved_after"], humanize_seconds((sent_at - started).total_seconds(), loc)))
+    elif sent_at < due:
+        fields.append((t["remaining"], humanize_seconds((due - sent_at).total_seconds(), loc)))
+    else:
+        fields.append((t["overdue_by"], humanize_seconds((sent_at - due).total_seconds(), loc)))
+    if subject.get("priority"):
+        fields.append((t["priority"], subject["priority"]))
+    if campaign:
+        fields.append((t["campaign"], campaign["name"]))
+    if event_type == "sla.escalation":
+        fields.append((t["level"], str(payload["level"] + 1)))
+    if payload.get("repeat"):
+        fields.append(("↻", t["repeat"].format(n=payload["repeat"])))
+    names = []
+    for r in payload.get("recipients", []):
+        if "user_id" in r:
+            names.append(r["name"] + (t["fallback"].format(via=r["via"]) if r.get("via") else ""))
+    if names:
+        fields.append((t["notify"], "、".join(names) if loc == "zh-CN" else ", ".join(names)))
+    if payload.get("late_by_s", 0) >= 2:
+        fields.append((t["late"], t["late_note"].format(late=humanize_seconds(payload["late_by_s"], loc))))
+    mentions = [
+        Mention(
+            name=m["name"],
+            feishu_open_id=m.get("feishu_open_id"),
+            dingtalk_user_id=m.get("dingtalk_user_id"),
+            mobile=m.get("mobile"),
+            wecom_user_id=m.get("wecom_user_id"),
+        )
+        for m in payload.get("mentions", [])
+    ]
+    return Message(
+        title=t[f"{event_type}.title"].format(title=subject["title"]),
+        severity=severity,
+        fields=fields,
+        url=subject.get("url"),
+        url_label=t["open"],
+        mentions=mentions,
+    )
 
 
 def ensure_keyword(text: str, keywords: list[str]) -> str:

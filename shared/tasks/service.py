@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.models import OPEN_TASK_STATUSES, Campaign, Priority, Task, TaskStatus, User
+from shared.sla.timers import sync_subject
 
 
 def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None, now: datetime) -> None:
@@ -23,30 +24,45 @@ def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None
         task_changes["completed_at"] = None
 
 
-async def create_task(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Task:
-    """Create a task; the reporter is the caller."""
+async def _sync_sla(session: AsyncSession, task_id: int, *, now: datetime, public_url: str) -> None:
+    await sync_subject(session, subject_type="task", subject_id=task_id, now=now, public_url=public_url)
+
+
+async def create_task(
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
+) -> Task:
+    """Create a task (the caller is its reporter) and start its SLA timers."""
     await crud.check_references(
         session, {"campaign_id": (Campaign, data.get("campaign_id")), "assignee_id": (User, data.get("assignee_id"))}
     )
     data = {**data, "reporter_id": actor.user_id}
     _apply_status_side_effects(data, old=None, now=now)
-    return await crud.create(session, actor=actor, obj=Task(**data), entity_type="task")
+    task = await crud.create(session, actor=actor, obj=Task(**data), entity_type="task")
+    await _sync_sla(session, task.id, now=now, public_url=public_url)
+    return task
 
 
 async def update_task(
-    session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any], now: datetime
+    session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any], now: datetime, public_url: str
 ) -> Task:
-    """Change a task. A new due date re-arms the overdue alert for that date."""
+    """Change a task; its SLA timers follow (pause, resume, meet, cancel, new deadline) in this transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
     await crud.check_references(
         session,
         {"campaign_id": (Campaign, changes.get("campaign_id")), "assignee_id": (User, changes.get("assignee_id"))},
     )
     changes = dict(changes)
-    if "due_at" in changes and changes["due_at"] != task.due_at:
-        changes["overdue_alerted_at"] = None
     _apply_status_side_effects(changes, old=task, now=now)
-    return await crud.update(session, actor=actor, obj=task, changes=changes, entity_type="task")
+    task = await crud.update(session, actor=actor, obj=task, changes=changes, entity_type="task")
+    await _sync_sla(session, task.id, now=now, public_url=public_url)
+    return task
+
+
+async def delete_task(session: AsyncSession, *, actor: Actor, task_id: int, now: datetime, public_url: str) -> None:
+    """Delete a task; its running timers are cancelled in the same transaction."""
+    task = await crud.get_or_404(session, Task, task_id, for_update=True)
+    await crud.delete(session, actor=actor, obj=task, entity_type="task")
+    await _sync_sla(session, task_id, now=now, public_url=public_url)
 
 
 def task_filter(
@@ -60,6 +76,7 @@ def task_filter(
     due_after: datetime | None,
     overdue: bool | None,
     now: datetime,
+    tag: str | None = None,
 ) -> Select[Any]:
     if status is not None:
         stmt = stmt.where(Task.status == status)
@@ -73,6 +90,8 @@ def task_filter(
         stmt = stmt.where(Task.due_at < due_before)
     if due_after is not None:
         stmt = stmt.where(Task.due_at >= due_after)
+    if tag:
+        stmt = stmt.where(Task.tags.any(tag))
     if overdue is True:
         stmt = stmt.where(Task.due_at <= now, Task.status.in_(OPEN_TASK_STATUSES))
     elif overdue is False:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 from datetime import timedelta
@@ -15,7 +16,8 @@ from services.worker.main import sweep_once
 from shared.db import unit_of_work
 from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify import delivery
-from tests.factories import make_channel, make_department, make_task, make_user
+from shared.tasks.service import create_task
+from tests.factories import BREACH_ONLY, SYSTEM, make_channel, make_department, make_policy, make_user
 
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -37,7 +39,15 @@ async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
     """An overdue task for a fresh assignee, swept into the outbox; returns its (single) notification."""
     dept = await make_department(sessions)
     owner = await make_user(sessions, department_id=dept.id, **user)
-    await make_task(sessions, title="竞品分析", assignee_id=owner.id, due_at=clock.now() - timedelta(minutes=5))
+    await make_policy(sessions, levels=BREACH_ONLY)
+    async with unit_of_work(sessions) as s:
+        await create_task(
+            s,
+            actor=SYSTEM,
+            now=clock.now(),
+            public_url="http://closeloop.test",
+            data={"title": "竞品分析", "assignee_id": owner.id, "due_at": clock.now() - timedelta(minutes=5)},
+        )
     await sweep_once(ctx)
     async with unit_of_work(sessions) as s:
         return (await s.scalars(select(Notification))).one()
@@ -73,6 +83,7 @@ async def test_feishu_card_is_signed_carries_the_keyword_and_is_recorded(ctx, se
     assert "Closeloop" in title and "竞品分析" in title
     text = card["elements"][0]["text"]["content"]
     assert "张三" in text and "<at id=ou_123></at>" in text and "已逾期" in text and "5分钟" in text
+    assert title.startswith("[Closeloop] 已超时：")
     assert card["elements"][1]["actions"][0]["url"].endswith(f"/api/v1/tasks/{n.subject_id}")
     n, (attempt,) = await reload(sessions, n.id)
     assert n.status == NotificationStatus.delivered and n.delivered_at == clock.now()
@@ -85,7 +96,7 @@ async def test_english_recipient_gets_english_text(ctx, sessions, clock, botsim)
     n = await overdue_notification(ctx, sessions, clock, locale="en-US")
     await deliver(ctx, n.id)
     card = botsim.messages("fs1")[0]["body"]["card"]
-    assert card["header"]["title"]["content"].startswith("Task overdue:")
+    assert card["header"]["title"]["content"].startswith("Overdue:")
     assert "Overdue by" in card["elements"][0]["text"]["content"]
 
 
@@ -118,8 +129,8 @@ async def test_webhook_retries_with_backoff_and_keeps_its_id(ctx, sessions, cloc
     assert await deliver(ctx, n.id) == "success"
     (msg,) = botsim.messages("gw1")
     assert msg["webhook_id"] == str(n.message_id) and not msg["duplicate"]
-    assert msg["body"]["type"] == "task.overdue" and msg["body"]["version"] == "1"
-    assert msg["body"]["data"]["task"]["title"] == "竞品分析"
+    assert msg["body"]["type"] == "sla.breach" and msg["body"]["version"] == "1"
+    assert msg["body"]["data"]["subject"]["title"] == "竞品分析"
     _, attempts = await reload(sessions, n.id)
     assert [(a.attempt_no, a.outcome, a.http_status) for a in attempts] == [(1, "retryable", 500), (2, "success", 204)]
 
@@ -138,6 +149,14 @@ async def test_timeouts_and_dropped_connections_are_retried(ctx, sessions, clock
     assert [a.outcome for a in attempts] == ["retryable", "retryable"]
     assert attempts[0].http_status is None and "Error" in attempts[0].error
     assert "Timeout" in attempts[1].error
+    # The slow receiver still accepts the request we gave up on: that is the one case where the
+    # retry will be a duplicate, and it carries the same webhook-id for the receiver to dedupe.
+    for _ in range(100):
+        if botsim.messages("gw1"):
+            break
+        await asyncio.sleep(0.05)
+    (late,) = botsim.messages("gw1")
+    assert late["webhook_id"] == str(n.message_id)
 
 
 async def test_retries_are_bounded_then_dead_lettered(ctx, sessions, clock, botsim):

@@ -1,4 +1,4 @@
-"""Campaigns and tasks."""
+"""Campaigns."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, Field, computed_field
+from pydantic import Field
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
-from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
+from services.api.deps import ActorDep, SessionDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.campaigns import service as campaigns
 from shared.errors import InvalidInput
-from shared.models import Campaign, CampaignStatus, Priority, Task, TaskStatus
+from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
-from shared.tasks import service as tasks
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -135,112 +134,3 @@ async def delete_campaign(campaign_id: int, session: SessionDep, actor: WriterDe
     """Delete a campaign and its tasks."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     await crud.delete(session, actor=actor, obj=campaign, entity_type="campaign")
-
-
-# ---- tasks ---------------------------------------------------------------------------------------
-class TaskCreate(WriteModel):
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    description: Annotated[str, Field(max_length=20_000)] | None = None
-    campaign_id: int | None = None
-    assignee_id: int | None = None
-    priority: Priority = Priority.normal
-    status: TaskStatus = TaskStatus.todo
-    due_at: AwareDatetime | None = Field(default=None, description="ISO-8601 with offset")
-
-
-class TaskUpdate(WriteModel):
-    title: Annotated[str, Field(min_length=1, max_length=300)] | None = None
-    description: Annotated[str, Field(max_length=20_000)] | None = None
-    campaign_id: int | None = None
-    assignee_id: int | None = None
-    priority: Priority | None = None
-    status: TaskStatus | None = None
-    due_at: AwareDatetime | None = None
-
-
-class TaskRead(ReadModel):
-    id: int
-    title: str
-    description: str | None
-    campaign_id: int | None
-    assignee_id: int | None
-    reporter_id: int | None
-    status: TaskStatus
-    priority: Priority
-    due_at: datetime | None
-    completed_at: datetime | None
-    overdue_alerted_at: datetime | None = Field(description="when the overdue alert for this due_at was raised")
-    created_at: datetime
-    updated_at: datetime
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def is_open(self) -> bool:
-        return self.status.is_open
-
-
-@router.post(
-    "/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskRead, tags=["tasks"], operation_id="createTask"
-)
-async def create_task(body: TaskCreate, session: SessionDep, actor: WriterDep, now: NowDep) -> Task:
-    """Create a task; the caller is its reporter."""
-    return await tasks.create_task(session, actor=actor, data=body.model_dump(), now=now)
-
-
-@router.get("/tasks", response_model=PageOut[TaskRead], tags=["tasks"], operation_id="listTasks")
-async def list_tasks(
-    session: SessionDep,
-    actor: ActorDep,
-    now: NowDep,
-    limit: LimitQ = 50,
-    cursor: CursorQ = None,
-    status: TaskStatus | None = None,
-    assignee_id: int | None = None,
-    campaign_id: int | None = None,
-    priority: Priority | None = None,
-    due_before: AwareDatetime | None = None,
-    due_after: AwareDatetime | None = None,
-    overdue: Annotated[bool | None, Query(description="open and past due")] = None,
-) -> dict:
-    """List tasks with board filters."""
-    stmt = tasks.task_filter(
-        select(Task),
-        status=status,
-        assignee_id=assignee_id,
-        campaign_id=campaign_id,
-        priority=priority,
-        due_before=due_before,
-        due_after=due_after,
-        overdue=overdue,
-        now=now,
-    )
-    return page_out(await paginate(session, stmt, Task.id, limit=limit, cursor=cursor), TaskRead)
-
-
-@router.get("/tasks/{task_id}", response_model=TaskRead, tags=["tasks"], operation_id="getTask", responses=NOT_FOUND)
-async def get_task(task_id: int, session: SessionDep, actor: ActorDep) -> Task:
-    """One task."""
-    return await crud.get_or_404(session, Task, task_id)
-
-
-@router.patch(
-    "/tasks/{task_id}", response_model=TaskRead, tags=["tasks"], operation_id="updateTask", responses=NOT_FOUND
-)
-async def update_task(task_id: int, body: TaskUpdate, session: SessionDep, actor: WriterDep, now: NowDep) -> Task:
-    """Change a task. Moving `due_at` re-arms its overdue alert."""
-    changes = body.model_dump(exclude_unset=True)
-    _reject_nulls(changes, ("title", "priority", "status"))
-    return await tasks.update_task(session, actor=actor, task_id=task_id, changes=changes, now=now)
-
-
-@router.delete(
-    "/tasks/{task_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    tags=["tasks"],
-    operation_id="deleteTask",
-    responses=NOT_FOUND,
-)
-async def delete_task(task_id: int, session: SessionDep, actor: WriterDep) -> None:
-    """Delete a task."""
-    task = await crud.get_or_404(session, Task, task_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=task, entity_type="task")

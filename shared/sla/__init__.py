@@ -1,0 +1,1 @@
+"""SLA engine: policies, timers, escalation levels, and the sweep that fires them exactly once."""

@@ -1,0 +1,271 @@
+"""Timer lifecycle, run in the same transaction as the subject change that causes it.
+
+start → (pause ↔ resume)* → met | cancelled. Paused time never counts: on resume the remaining
+target is re-applied from the resume instant in the target's own kind (calendar seconds, working
+seconds, or whole working days plus the remaining part of a day).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.calendar import BusinessCalendar, Target, TargetKind
+from shared.models import EscalationPolicy, SlaPolicy, SlaTimer, TimerState
+from shared.sla.directory import load_calendars
+from shared.sla.levels import Clockwork, Level, level_moment, levels_from_json, next_fire_at
+from shared.sla.subjects import SUBJECT_TYPES, SubjectContext, matches
+
+ACTIVE_STATES = (TimerState.running, TimerState.paused)
+WORKING_KINDS = (TargetKind.working_hours, TargetKind.working_days)
+
+
+@lru_cache(maxsize=512)
+def _parsed_levels(levels_json: str) -> tuple[Level, ...]:
+    return tuple(levels_from_json(json.loads(levels_json)))
+
+
+def timer_levels(timer: SlaTimer) -> tuple[Level, ...]:
+    """Parsed levels, cached by content: every timer of a policy shares one parse."""
+    return _parsed_levels(json.dumps(timer.levels, sort_keys=True))
+
+
+def clockwork(timer: SlaTimer, cal: BusinessCalendar) -> Clockwork:
+    return Clockwork(cal, timer.target_kind, timer.due_at, timer.target_s)
+
+
+def target_length(cal: BusinessCalendar, kind: str, start: datetime, due: datetime) -> float:
+    if kind in WORKING_KINDS:
+        return cal.working_between(start, due).total_seconds()
+    return max(0.0, (due - start).total_seconds())
+
+
+def reschedule(timer: SlaTimer, cal: BusinessCalendar) -> None:
+    if timer.state != TimerState.running:
+        timer.next_fire_at = None
+        return
+    timer.next_fire_at = next_fire_at(
+        timer_levels(timer), clockwork(timer, cal), set(timer.fired), breached=timer.breached_at is not None
+    )
+
+
+def new_timer(
+    *,
+    policy: SlaPolicy,
+    escalation: EscalationPolicy | None,
+    ctx: SubjectContext,
+    cal: BusinessCalendar,
+    now: datetime,
+    started_at: datetime | None = None,
+    fired: Sequence[str] = (),
+) -> SlaTimer:
+    start = started_at or now
+    target = Target.parse(policy.target_kind, policy.target_value)
+    due = ctx.explicit_due_at or cal.deadline(start, target)
+    timer = SlaTimer(
+        subject_type=ctx.type,
+        subject_id=ctx.id,
+        policy_id=policy.id,
+        calendar_id=policy.calendar_id,
+        department_id=ctx.department_id,
+        target_kind=policy.target_kind,
+        target_value=policy.target_value,
+        subject_due_at=ctx.explicit_due_at,
+        target_s=target_length(cal, policy.target_kind, start, due),
+        levels=list(escalation.levels) if escalation else [],
+        state=TimerState.running,
+        started_at=start,
+        due_at=due,
+        paused_total_s=0.0,
+        fired=list(fired),
+    )
+    reschedule(timer, cal)
+    return timer
+
+
+def pause(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> None:
+    """Stop the clock, remembering what is left in the target's own kind."""
+    if timer.target_kind == TargetKind.working_days:
+        days = 0
+        while days < 366 and cal.add_working_days(now, days + 1) <= timer.due_at:
+            days += 1
+        anchor = cal.add_working_days(now, days) if days else now
+        timer.remaining_days = days
+        timer.remaining_s = cal.working_between(anchor, timer.due_at).total_seconds()
+    elif timer.target_kind == TargetKind.working_hours:
+        timer.remaining_days = 0
+        timer.remaining_s = cal.working_between(now, timer.due_at).total_seconds()
+    else:
+        timer.remaining_days = 0
+        timer.remaining_s = max(0.0, (timer.due_at - now).total_seconds())
+    timer.state = TimerState.paused
+    timer.paused_at = now
+    timer.next_fire_at = None
+
+
+def resume(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> None:
+    """Re-apply the remaining target from `now`."""
+    assert timer.paused_at is not None
+    remaining = timedelta(seconds=timer.remaining_s or 0.0)
+    if timer.target_kind == TargetKind.working_days:
+        anchor = cal.add_working_days(now, timer.remaining_days) if timer.remaining_days else now
+        timer.due_at = cal.add_working(anchor, remaining) if remaining else anchor
+    elif timer.target_kind == TargetKind.working_hours:
+        timer.due_at = cal.add_working(now, remaining)
+    else:
+        timer.due_at = now + remaining
+    timer.paused_total_s += (now - timer.paused_at).total_seconds()
+    timer.paused_at = None
+    timer.remaining_days = timer.remaining_s = None
+    timer.state = TimerState.running
+    reschedule(timer, cal)
+
+
+def cancel(timer: SlaTimer, now: datetime, reason: str) -> None:
+    if timer.state == TimerState.paused and timer.paused_at is not None:
+        timer.paused_total_s += (now - timer.paused_at).total_seconds()
+    timer.state = TimerState.cancelled
+    timer.cancelled_at = now
+    timer.cancel_reason = reason
+    timer.next_fire_at = None
+
+
+def remaining(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> float:
+    """Seconds left, in the target's own kind (negative once breached); frozen while paused."""
+    if timer.state == TimerState.paused:
+        return float(timer.remaining_s or 0.0)  # plus remaining_days whole days for working_days targets
+    if timer.state != TimerState.running:
+        return 0.0
+    if timer.target_kind in WORKING_KINDS:
+        if now <= timer.due_at:
+            return cal.working_between(now, timer.due_at).total_seconds()
+        return -cal.working_between(timer.due_at, now).total_seconds()
+    return (timer.due_at - now).total_seconds()
+
+
+async def sync_subject(
+    session: AsyncSession, *, subject_type: str, subject_id: int, now: datetime, public_url: str
+) -> None:
+    """Bring a subject's timers in line with its current state (call after every change)."""
+    from shared.sla.engine import meet  # the resolved notice lives with firing
+
+    subject = SUBJECT_TYPES[subject_type]
+    ctx = (await subject.load(session, [subject_id])).get(subject_id)
+    active = {
+        t.policy_id: t
+        for t in await session.scalars(
+            select(SlaTimer)
+            .where(
+                SlaTimer.subject_type == subject_type,
+                SlaTimer.subject_id == subject_id,
+                SlaTimer.state.in_(ACTIVE_STATES),
+            )
+            .with_for_update()
+        )
+    }
+    if ctx is None:
+        for timer in active.values():
+            cancel(timer, now, "subject deleted")
+        await session.flush()
+        return
+    policies = list(
+        await session.scalars(
+            select(SlaPolicy)
+            .where(SlaPolicy.subject_type == subject_type, SlaPolicy.enabled.is_(True))
+            .order_by(SlaPolicy.id)
+        )
+    )
+    cals = await load_calendars(session, [p.calendar_id for p in policies] + [t.calendar_id for t in active.values()])
+    escalations = {
+        e.id: e
+        for e in await session.scalars(
+            select(EscalationPolicy).where(
+                EscalationPolicy.id.in_({p.escalation_policy_id for p in policies if p.escalation_policy_id})
+            )
+        )
+    }
+    for policy in policies:
+        timer = active.get(policy.id)
+        cal = cals.get(policy.calendar_id, cals[None]) if timer is None else cals.get(timer.calendar_id, cals[None])
+        applies = matches(policy.conditions or {}, ctx)
+        status = ctx.status
+        escalation = escalations.get(policy.escalation_policy_id or -1)
+        if timer is None:
+            if applies and status in policy.start_statuses:
+                session.add(new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now))
+            continue
+        if status in (policy.cancel_statuses or []):
+            cancel(timer, now, f"subject {status}")
+        elif not applies:
+            cancel(timer, now, "policy no longer matches")
+        elif status in policy.stop_statuses:
+            await meet(session, timer, now=now, ctx=ctx, public_url=public_url)
+        elif status in (policy.pause_statuses or []):
+            if timer.state == TimerState.running:
+                pause(timer, cal, now)
+        else:
+            if timer.state == TimerState.paused:
+                resume(timer, cal, now)
+            timer.department_id = ctx.department_id
+            if ctx.explicit_due_at != timer.subject_due_at:
+                _supersede(session, timer, policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now)
+    await session.flush()
+
+
+def _supersede(
+    session: AsyncSession,
+    old: SlaTimer,
+    *,
+    policy: SlaPolicy,
+    escalation: EscalationPolicy | None,
+    ctx: SubjectContext,
+    cal: BusinessCalendar,
+    now: datetime,
+) -> None:
+    """The deadline itself changed: re-arm. Levels that already fired and would now lie in the
+    past stay fired (no burst of stale warnings); the rest fire again against the new deadline."""
+    cancel(old, now, "deadline changed")
+    draft = new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now, started_at=old.started_at)
+    levels, cw = timer_levels(draft), clockwork(draft, cal)
+    keep = [k for k in old.fired if _moment(levels, cw, k) <= now]
+    session.add(
+        new_timer(
+            policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now, started_at=old.started_at, fired=keep
+        )
+    )
+
+
+def _moment(levels: Sequence[Level], cw: Clockwork, key: str) -> datetime:
+    level, repeat = (int(x) for x in key.split(":"))
+    if level >= len(levels):
+        return datetime.max.replace(tzinfo=cw.due_at.tzinfo)
+    return level_moment(cw, levels[level], repeat)
+
+
+def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, Any]:
+    """What a board shows about a timer."""
+    left = remaining(timer, cal, now)
+    return {
+        "id": timer.id,
+        "policy_id": timer.policy_id,
+        "state": timer.state.value,
+        "target": {"kind": timer.target_kind, "value": timer.target_value},
+        "started_at": timer.started_at,
+        "due_at": timer.due_at,
+        "remaining_s": round(left, 3),
+        "remaining_days": timer.remaining_days if timer.state == TimerState.paused else None,
+        "breached": timer.breached_at is not None or (timer.state == TimerState.running and now >= timer.due_at),
+        "breached_at": timer.breached_at,
+        "paused": timer.state == TimerState.paused,
+        "paused_total_s": round(timer.paused_total_s, 3),
+        "met_at": timer.met_at,
+        "cancelled_at": timer.cancelled_at,
+        "levels_fired": list(timer.fired),
+        "next_fire_at": timer.next_fire_at,
+    }
