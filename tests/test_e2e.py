@@ -104,10 +104,14 @@ def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, bot
         json={"name": "crm", "kind": "webhook", "url": botsim.url("webhook", "gw1"), "secret": WHSEC},
     )
     assert r.status_code == 201, r.text
-    esc = api.post("/api/v1/escalation-policies", json={
-        "name": "breach", "levels": [{"offset": "0", "recipients": ["assignee", "assignee_manager"]}]}).json()
-    r = api.post("/api/v1/sla/policies", json={"name": "tasks", "target_kind": "working_days", "target_value": "2",
-                                               "escalation_policy_id": esc["id"]})
+    esc = api.post(
+        "/api/v1/escalation-policies",
+        json={"name": "breach", "levels": [{"offset": "0", "recipients": ["assignee", "assignee_manager"]}]},
+    ).json()
+    r = api.post(
+        "/api/v1/sla/policies",
+        json={"name": "tasks", "target_kind": "working_days", "target_value": "2", "escalation_policy_id": esc["id"]},
+    )
     assert r.status_code == 201, r.text
     due = datetime.now(UTC) + timedelta(seconds=2)
     task = api.post(

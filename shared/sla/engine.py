@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -194,7 +194,7 @@ async def meet(session: AsyncSession, timer: SlaTimer, *, now: datetime, ctx: Su
         return
     channel_ids = list(
         await session.scalars(
-            select(distinct(Notification.channel_id)).where(Notification.dedupe_key.like(f"sla:{timer.id}:%"))
+            select(Notification.channel_id).distinct().where(Notification.dedupe_key.like(f"sla:{timer.id}:%"))
         )
     )
     d = Directory(session)
