@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -33,3 +34,30 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction (for COPY and array-bound statements)."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def copy_rows(
+    session: AsyncSession, table: str, columns: Sequence[str], records: Iterable[tuple[Any, ...]]
+) -> bool:
+    """COPY records into `table` inside a savepoint, in the session's transaction.
+
+    Returns False — with nothing written — when a unique key already exists, so the caller can
+    fall back to `INSERT … ON CONFLICT DO NOTHING`. COPY is the fast path for the sweep's bulk
+    writes; the unique keys, not this function, are what make firing idempotent.
+    """
+    import asyncpg
+
+    apg = await driver_connection(session)
+    try:
+        async with apg.transaction():  # a savepoint: the outer transaction is the session's
+            await apg.copy_records_to_table(table, records=list(records), columns=list(columns))
+    except asyncpg.UniqueViolationError:
+        return False
+    return True

@@ -129,7 +129,7 @@ def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, bot
     for bot, at in arrived.items():
         lateness = at - due.timestamp()
         print(f"{bot}: delivered {lateness:.2f}s after due")
-        assert 0 <= lateness <= 4, f"{bot} delivered {lateness:.2f}s after due"
+        assert 0 <= lateness <= 2, f"{bot} delivered {lateness:.2f}s after due (the bar is T + 2 s)"
     time.sleep(2.5)  # several more sweeps: still exactly one each
     (card,) = botsim.messages("fs1")
     (hook,) = botsim.messages("gw1")

@@ -20,7 +20,7 @@ from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.notify import delivery
 from shared.notify.outbox import due_for_delivery
-from shared.notify.queue import DELIVER_JOB, NOTIFY_QUEUE, enqueue_delivery
+from shared.notify.queue import DELIVER_JOB, DELIVER_MANY_JOB, NOTIFY_QUEUE, enqueue_delivery
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("closeloop.notifier")
@@ -52,6 +52,19 @@ async def deliver(ctx: dict[str, Any], notification_id: int) -> str:
     return result.classified.outcome.value
 
 
+async def deliver_many(ctx: dict[str, Any], notification_ids: list[int]) -> dict[str, int]:
+    """A chunk of fresh notifications, delivered concurrently (bounded per process)."""
+
+    async def one(notification_id: int) -> str:
+        async with ctx["send_slots"]:
+            return await deliver(ctx, notification_id)
+
+    outcomes: dict[str, int] = {}
+    for outcome in await asyncio.gather(*(one(i) for i in notification_ids)):
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
 async def sweep_outbox(ctx: dict[str, Any]) -> bool:
     async with unit_of_work(ctx["sessions"]) as session:
         due = await due_for_delivery(session, now=ctx["clock"].now(), limit=500)
@@ -65,6 +78,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = settings
     ctx["clock"] = ctx.get("clock") or SystemClock()
     ctx["policy"] = policy_from(settings)
+    ctx["send_slots"] = asyncio.Semaphore(100)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     # No redirects: a redirect could lead a webhook past the SSRF guard.
@@ -92,7 +106,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
-        "functions": [func(deliver, name=DELIVER_JOB, keep_result=0, max_tries=1)],
+        "functions": [
+            func(deliver, name=DELIVER_JOB, keep_result=0, max_tries=1),
+            func(deliver_many, name=DELIVER_MANY_JOB, keep_result=0, max_tries=1),
+        ],
         "queue_name": NOTIFY_QUEUE,
         "redis_settings": RedisSettings.from_dsn(settings.require_redis_url()),
         "on_startup": startup,

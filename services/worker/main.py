@@ -16,7 +16,7 @@ from arq.worker import func
 from services.loop import run_every
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
-from shared.notify.queue import WORKER_QUEUE, enqueue_delivery
+from shared.notify.queue import WORKER_QUEUE, enqueue_deliveries
 from shared.settings import Settings, get_settings
 from shared.sla.engine import sweep_due_timers
 
@@ -31,8 +31,8 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
         result = await sweep_due_timers(
             session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size, public_url=settings.public_url
         )
-    for notification_id in result.notification_ids:  # after the commit: the notifier must find the rows
-        await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=0)
+    # After the commit: the notifier must find the rows.
+    await enqueue_deliveries(ctx["redis"], result.notification_ids)
     if result.fired:
         log.info(
             "sla sweep: %d timer(s), %d level(s) fired, %d notification(s)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import copy_rows, driver_connection
 from shared.models import Channel, Notification, NotificationStatus
 
 
@@ -27,28 +30,64 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
     """Insert notifications; ones whose key already exists are skipped. Returns the new ids."""
     if not items:
         return []
-    stmt = (
-        insert(Notification)
-        .values(
-            [
-                {
-                    "dedupe_key": i.dedupe_key,
-                    "event_type": i.event_type,
-                    "subject_type": i.subject_type,
-                    "subject_id": i.subject_id,
-                    "channel_id": i.channel_id,
-                    "payload": i.payload,
-                    "status": NotificationStatus.pending,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                }
-                for i in items
-            ]
+    # Fast path: ids from the sequence, rows by COPY. Any existing dedupe key makes it fall back,
+    # with nothing written, to the idempotent INSERT … ON CONFLICT DO NOTHING below.
+    apg = await driver_connection(session)
+    ids = [
+        r[0]
+        for r in await apg.fetch(
+            "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, $1)", len(items)
         )
-        .on_conflict_do_nothing(index_elements=[Notification.dedupe_key])
-        .returning(Notification.id)
+    ]
+    pending = NotificationStatus.pending.value
+    records = [
+        (
+            nid,
+            i.dedupe_key,
+            uuid.uuid4(),
+            i.event_type,
+            i.subject_type,
+            i.subject_id,
+            i.channel_id,
+            json.dumps(i.payload, ensure_ascii=False),
+            pending,
+            0,
+            now,
+            now,
+            now,
+        )
+        for nid, i in zip(ids, items, strict=True)
+    ]
+    if await copy_rows(session, "notifications", COPY_COLUMNS, records):
+        return ids
+    table = Notification.__table__
+    stmt = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(table.c.id, sort_by_parameter_order=True)
     )
-    return list((await session.scalars(stmt)).all())
+    rows = [
+        dict(zip(COPY_COLUMNS, r, strict=True)) | {"payload": i.payload} for r, i in zip(records, items, strict=True)
+    ]
+    conn = await session.connection()
+    return list((await conn.execute(stmt, rows)).scalars().all())
+
+
+COPY_COLUMNS = (
+    "id",
+    "dedupe_key",
+    "message_id",
+    "event_type",
+    "subject_type",
+    "subject_id",
+    "channel_id",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
 
 
 async def due_for_delivery(session: AsyncSession, *, now: datetime, limit: int) -> list[tuple[int, int]]:

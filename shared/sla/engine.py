@@ -8,22 +8,24 @@ or a crash-restart is a no-op.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import copy_rows, driver_connection
 from shared.models import Escalation, EscalationKind, Notification, SlaTimer, TimerState
 from shared.notify.outbox import OutboxItem, add_to_outbox
 from shared.sla.directory import Directory, Person, load_calendars
 from shared.sla.levels import Due, pending, user_ids
 from shared.sla.recipients import resolve, route
 from shared.sla.subjects import SUBJECT_TYPES, SubjectContext
-from shared.sla.timers import clockwork, reschedule, timer_levels
+from shared.sla.timers import clockwork, levels_from_text, reschedule
 
 
 @dataclass
@@ -36,7 +38,7 @@ class SweepResult:
 def _payload(
     *,
     ctx: SubjectContext,
-    timer: SlaTimer,
+    timer: Any,
     kind: EscalationKind,
     due: Due | None,
     now: datetime,
@@ -73,17 +75,119 @@ def _payload(
     }
 
 
-async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: int, public_url: str) -> SweepResult:
-    """Claim up to batch_size due timers and fire what is due. Safe with any number of workers."""
-    timers = list(
-        await session.scalars(
-            select(SlaTimer)
-            .where(SlaTimer.state == TimerState.running, SlaTimer.next_fire_at <= now)
-            .order_by(SlaTimer.next_fire_at)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
+@dataclass
+class TimerRow:
+    """A claimed timer as plain data: the hot path skips ORM identity tracking and flush."""
+
+    id: int
+    subject_type: str
+    subject_id: int
+    policy_id: int | None
+    calendar_id: int | None
+    target_kind: str
+    target_value: str
+    target_s: float
+    levels: str  # JSON text, as claimed
+    state: TimerState
+    started_at: datetime
+    due_at: datetime
+    breached_at: datetime | None
+    fired: list[str]
+    next_fire_at: datetime | None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+
+
+_T = SlaTimer.__table__
+_ROW_FIELDS = [f for f in TimerRow.__dataclass_fields__]
+# levels and fired come back as JSON text: the levels text is the parse-cache key as it stands, so
+# 10 000 timers of one policy cost one parse, not 10 000 decodes and re-encodes.
+_CLAIM = (
+    select(*(cast(_T.c[f], Text).label(f) if f in ("levels", "fired") else _T.c[f] for f in _ROW_FIELDS))
+    .where(_T.c.state == TimerState.running.value, _T.c.next_fire_at <= bindparam("now"))
+    .order_by(_T.c.next_fire_at)
+    .limit(bindparam("batch"))
+    .with_for_update(skip_locked=True)
+)
+_ESCALATION_COLUMNS = (
+    "timer_id",
+    "subject_type",
+    "subject_id",
+    "level",
+    "repeat",
+    "kind",
+    "scheduled_at",
+    "fired_at",
+    "late_by_s",
+    "recipients",
+    "notes",
+    "suppressed",
+    "notification_count",
+)
+
+
+async def _save(session: AsyncSession, timers: list[TimerRow], now: datetime) -> None:
+    """One set-based UPDATE for the whole batch (unnest of arrays), not one statement per timer."""
+    apg = await driver_connection(session)
+    await apg.execute(
+        """UPDATE sla_timers AS t
+           SET fired = v.fired::jsonb, next_fire_at = v.next_fire_at, breached_at = v.breached_at,
+               state = v.state, cancelled_at = v.cancelled_at, cancel_reason = v.cancel_reason, updated_at = $8
+           FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::varchar[],
+                       $6::timestamptz[], $7::varchar[])
+                AS v(id, fired, next_fire_at, breached_at, state, cancelled_at, cancel_reason)
+           WHERE t.id = v.id""",
+        [t.id for t in timers],
+        [json.dumps(t.fired) for t in timers],
+        [t.next_fire_at for t in timers],
+        [t.breached_at for t in timers],
+        [t.state.value for t in timers],
+        [t.cancelled_at for t in timers],
+        [t.cancel_reason for t in timers],
+        now,
+    )
+
+
+async def _record_escalations(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Write the batch's escalation rows; returns how many are new. COPY when no key exists yet,
+    else INSERT … ON CONFLICT DO NOTHING, so a level that somehow fired already stays single."""
+    records = [
+        tuple(
+            json.dumps(r[c], ensure_ascii=False) if c in ("recipients", "notes") else r[c] for c in _ESCALATION_COLUMNS
+        )
+        for r in rows
+    ]
+    if await copy_rows(session, "escalations", _ESCALATION_COLUMNS, records):
+        return len(rows)
+    table = Escalation.__table__
+    conn = await session.connection()
+    inserted = await conn.execute(
+        insert(table).on_conflict_do_nothing(index_elements=["timer_id", "level", "repeat"]).returning(table.c.id),
+        rows,
+    )
+    return len(inserted.all())
+
+
+async def _keys_recorded_now(
+    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+) -> set[tuple[int, int, int]]:
+    """After a conflict: the (timer, level, repeat) keys this sweep wrote (fired_at == now)."""
+    table = Escalation.__table__
+    conn = await session.connection()
+    found = await conn.execute(
+        select(table.c.timer_id, table.c.level, table.c.repeat).where(
+            table.c.timer_id.in_({r["timer_id"] for r in rows}), table.c.fired_at == now
         )
     )
+    return {(a, b, c) for a, b, c in found}
+
+
+async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: int, public_url: str) -> SweepResult:
+    """Claim up to batch_size due timers and fire what is due. Safe with any number of workers."""
+    conn = await session.connection()
+    claimed = (await conn.execute(_CLAIM, {"now": now, "batch": batch_size})).mappings().all()
+    parsed = {row["id"]: levels_from_text(row["levels"]) for row in claimed}
+    timers = [TimerRow(**{**row, "fired": json.loads(row["fired"])}) for row in claimed]
     result = SweepResult(claimed=len(timers))
     if not timers:
         return result
@@ -96,7 +200,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
     await d.load_static()
     ctxs = [c for per_type in contexts.values() for c in per_type.values()]
     await d.prefetch_chain([c.assignee_id for c in ctxs], [c.campaign_id for c in ctxs])
-    await d.prefetch_people({u for t in timers for u in user_ids(timer_levels(t))})
+    await d.prefetch_people({u for levels in parsed.values() for u in user_ids(levels)})
 
     rows: list[dict[str, Any]] = []
     items: dict[tuple[int, int, int], list[OutboxItem]] = {}
@@ -107,7 +211,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
             timer.next_fire_at = None
             continue
         cal = cals.get(timer.calendar_id, cals[None])
-        levels, cw = timer_levels(timer), clockwork(timer, cal)
+        levels, cw = parsed[timer.id], clockwork(timer, cal)
         fired = set(timer.fired)
         due_now = [e for e in pending(levels, cw, fired) if e.at <= now]
         if timer.breached_at is None and timer.due_at <= now:
@@ -129,7 +233,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
                     "subject_id": timer.subject_id,
                     "level": e.level,
                     "repeat": e.repeat,
-                    "kind": e.kind,
+                    "kind": e.kind.value,
                     "scheduled_at": e.at,
                     "fired_at": now,
                     "late_by_s": max(0.0, (now - e.at).total_seconds()),
@@ -162,17 +266,16 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
                 for channel_id, people in routes.items()
             ]
         timer.fired = sorted(fired)
-        reschedule(timer, cal)
+        reschedule(timer, cal, levels)
+    await _save(session, timers, now)
     if rows:
-        inserted = await session.execute(
-            insert(Escalation)
-            .on_conflict_do_nothing(index_elements=["timer_id", "level", "repeat"])
-            .returning(Escalation.timer_id, Escalation.level, Escalation.repeat),
-            rows,
+        result.fired = await _record_escalations(session, rows)
+        new_keys = (
+            {(r["timer_id"], r["level"], r["repeat"]) for r in rows}
+            if result.fired == len(rows)
+            else await _keys_recorded_now(session, rows, now)
         )
-        new_keys = {tuple(r) for r in inserted}
-        result.fired = len(new_keys)
-        outbox = [item for key in new_keys for item in items.get(key, [])]  # type: ignore[arg-type]
+        outbox = [item for key in new_keys for item in items.get(key, [])]
         result.notification_ids = await add_to_outbox(session, outbox, now=now)
     await session.flush()
     return result

@@ -58,23 +58,35 @@ class SubjectType:
 
 async def _load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
     rows = await session.execute(
-        select(Task, User.department_id).outerjoin(User, User.id == Task.assignee_id).where(Task.id.in_(list(ids)))
+        select(
+            Task.id,
+            Task.title,
+            Task.status,
+            Task.priority,
+            Task.assignee_id,
+            Task.campaign_id,
+            Task.tags,
+            Task.due_at,
+            User.department_id,
+        )
+        .outerjoin(User, User.id == Task.assignee_id)
+        .where(Task.id.in_(list(ids)))
     )
     return {
-        task.id: SubjectContext(
+        r.id: SubjectContext(
             type="task",
-            id=task.id,
-            title=task.title,
-            status=str(task.status),
-            path=f"/api/v1/tasks/{task.id}",
-            priority=str(task.priority),
-            assignee_id=task.assignee_id,
-            department_id=department_id,
-            campaign_id=task.campaign_id,
-            tags=tuple(task.tags or ()),
-            explicit_due_at=task.due_at,
+            id=r.id,
+            title=r.title,
+            status=str(r.status),
+            path=f"/api/v1/tasks/{r.id}",
+            priority=str(r.priority),
+            assignee_id=r.assignee_id,
+            department_id=r.department_id,
+            campaign_id=r.campaign_id,
+            tags=tuple(r.tags or ()),
+            explicit_due_at=r.due_at,
         )
-        for task, department_id in rows
+        for r in rows
     }
 
 

@@ -31,12 +31,17 @@ def _parsed_levels(levels_json: str) -> tuple[Level, ...]:
     return tuple(levels_from_json(json.loads(levels_json)))
 
 
-def timer_levels(timer: SlaTimer) -> tuple[Level, ...]:
+def levels_from_text(levels_json: str) -> tuple[Level, ...]:
+    """Parse levels straight from their JSON text (cached by that text)."""
+    return _parsed_levels(levels_json)
+
+
+def timer_levels(timer: Any) -> tuple[Level, ...]:
     """Parsed levels, cached by content: every timer of a policy shares one parse."""
     return _parsed_levels(json.dumps(timer.levels, sort_keys=True))
 
 
-def clockwork(timer: SlaTimer, cal: BusinessCalendar) -> Clockwork:
+def clockwork(timer: Any, cal: BusinessCalendar) -> Clockwork:
     return Clockwork(cal, timer.target_kind, timer.due_at, timer.target_s)
 
 
@@ -46,12 +51,17 @@ def target_length(cal: BusinessCalendar, kind: str, start: datetime, due: dateti
     return max(0.0, (due - start).total_seconds())
 
 
-def reschedule(timer: SlaTimer, cal: BusinessCalendar) -> None:
+def reschedule(timer: Any, cal: BusinessCalendar, levels: Sequence[Level] | None = None) -> None:
+    """Set next_fire_at: the next unfired level's moment, or the breach itself (works on ORM rows
+    and on the sweep's plain rows alike)."""
     if timer.state != TimerState.running:
         timer.next_fire_at = None
         return
     timer.next_fire_at = next_fire_at(
-        timer_levels(timer), clockwork(timer, cal), set(timer.fired), breached=timer.breached_at is not None
+        levels if levels is not None else timer_levels(timer),
+        clockwork(timer, cal),
+        set(timer.fired),
+        breached=timer.breached_at is not None,
     )
 
 
