@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     sweep_interval_s: float = Field(default=1.0, gt=0, le=3600, description="deadline sweep period")
     sweep_batch_size: int = Field(default=500, ge=1, le=100_000)
+    sweep_concurrency: int = Field(default=2, ge=1, le=16, description="sweep loops per worker process")
     outbox_sweep_interval_s: float = Field(default=2.0, gt=0, le=3600)
     public_url: str = Field(default="http://127.0.0.1:8000", description="base of links in messages")
     bootstrap_token: SecretStr | None = Field(default=None, description="admin bearer token ensured at start")

@@ -55,16 +55,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
     ctx["clock"] = ctx.get("clock") or SystemClock()
-    ctx["engine"] = make_engine(settings.require_database_url(), pool_size=5)
+    ctx["engine"] = make_engine(settings.require_database_url(), pool_size=settings.sweep_concurrency + 3)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
-    ctx["sweeper"] = asyncio.create_task(
-        run_every(settings.sweep_interval_s, lambda: sweep_once(ctx), name="overdue sweep")
-    )
+    # Several sweep loops per process: while one waits on PostgreSQL the other computes; SKIP LOCKED
+    # hands them disjoint timers, exactly as it does across worker processes.
+    ctx["sweepers"] = [
+        asyncio.create_task(run_every(settings.sweep_interval_s, lambda: sweep_once(ctx), name=f"sla sweep {i}"))
+        for i in range(settings.sweep_concurrency)
+    ]
     log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    if sweeper := ctx.get("sweeper"):
+    for sweeper in ctx.get("sweepers", []):
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper

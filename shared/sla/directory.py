@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.calendar import BusinessCalendar
@@ -39,19 +40,18 @@ class Person:
         }
 
 
-def _person(u: User) -> Person:
-    return Person(
-        u.id,
-        u.name,
-        u.department_id,
-        u.manager_id,
-        u.is_active,
-        u.mobile,
-        u.feishu_open_id,
-        u.dingtalk_user_id,
-        u.wecom_user_id,
-        u.locale.value,
-    )
+_PEOPLE = select(
+    User.id,
+    User.name,
+    User.department_id,
+    User.manager_id,
+    User.is_active,
+    User.mobile,
+    User.feishu_open_id,
+    User.dingtalk_user_id,
+    User.wecom_user_id,
+    User.locale,
+).where(User.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
 
 
 class Directory:
@@ -79,8 +79,20 @@ class Directory:
         missing = {i for i in ids if i is not None and i not in self._people}
         if not missing:
             return
-        for user in await self.session.scalars(select(User).where(User.id.in_(missing))):
-            self._people[user.id] = _person(user)
+        conn = await self.session.connection()
+        for row in await conn.execute(_PEOPLE, {"ids": list(missing)}):
+            self._people[row.id] = Person(
+                row.id,
+                row.name,
+                row.department_id,
+                row.manager_id,
+                row.is_active,
+                row.mobile,
+                row.feishu_open_id,
+                row.dingtalk_user_id,
+                row.wecom_user_id,
+                str(row.locale),
+            )
         for i in missing:
             self._people.setdefault(i, None)
 

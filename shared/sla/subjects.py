@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Task, User
@@ -54,6 +55,23 @@ class SubjectType:
     default_pause: tuple[str, ...] = ()
     default_stop: tuple[str, ...] = ()
     default_cancel: tuple[str, ...] = field(default=())
+
+
+_TASKS = (
+    select(
+        Task.id,
+        Task.title,
+        Task.status,
+        Task.priority,
+        Task.assignee_id,
+        Task.campaign_id,
+        Task.tags,
+        Task.due_at,
+        User.department_id,
+    )
+    .outerjoin(User, User.id == Task.assignee_id)
+    .where(Task.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+)
 
 
 async def _load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
