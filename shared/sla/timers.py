@@ -268,7 +268,7 @@ def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, 
         "target": {"kind": timer.target_kind, "value": timer.target_value},
         "started_at": timer.started_at,
         "due_at": timer.due_at,
-        "remaining_s": round(left, 3),
+        "remaining_s": round(left, 3) + 0.0,  # never -0.0
         "remaining_days": timer.remaining_days if timer.state == TimerState.paused else None,
         "breached": timer.breached_at is not None or (timer.state == TimerState.running and now >= timer.due_at),
         "breached_at": timer.breached_at,
