@@ -78,7 +78,7 @@ async def seed_timers(conn: asyncpg.Connection, *, first: int, last: int, fire_a
 
 async def claim_plan(conn: asyncpg.Connection, at: datetime) -> tuple[float, str]:
     best, plan = float("inf"), ""
-    for _ in range(5):
+    for _ in range(40):  # sub-millisecond queries on a shared machine: take the best of many
         async with conn.transaction():
             started = time.perf_counter()
             rows = await conn.fetch(CLAIM, at)
