@@ -13,7 +13,7 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -206,7 +206,12 @@ class BusinessCalendar:
         hit = cache.get(day)
         if hit is None:
             midnight = datetime.combine(day, time(0), self.tz)
-            hit = tuple((_wall(midnight, s), _wall(midnight, e)) for s, e in self.intervals_on(day))
+            # In UTC: arithmetic between two datetimes sharing one ZoneInfo is wall-clock arithmetic,
+            # which is an hour off across a DST change. UTC instants subtract and add exactly.
+            hit = tuple(
+                (_wall(midnight, s).astimezone(UTC), _wall(midnight, e).astimezone(UTC))
+                for s, e in self.intervals_on(day)
+            )
             if len(cache) > 20_000:
                 cache.clear()
             cache[day] = hit
@@ -227,7 +232,7 @@ class BusinessCalendar:
         for day in self._days_from(self.local_date(t) - timedelta(days=1)):
             for start, end in self.spans(day):
                 if t < end:
-                    return max(t, start)
+                    return max(t, start).astimezone(self.tz)
         raise AssertionError("unreachable")
 
     def is_working_time(self, t: datetime) -> bool:
@@ -247,7 +252,7 @@ class BusinessCalendar:
                 s = max(s, t)
                 available = (e - s).total_seconds()
                 if remaining <= available:
-                    return s + timedelta(seconds=remaining)
+                    return (s + timedelta(seconds=remaining)).astimezone(self.tz)
                 remaining -= available
         raise AssertionError("unreachable")
 
@@ -256,7 +261,7 @@ class BusinessCalendar:
         _require_aware(end)
         remaining = amount.total_seconds()
         if remaining <= 0:
-            return end
+            return end.astimezone(self.tz)
         for day in self._days_from(self.local_date(end), step=-1):
             for s, e in reversed(self.spans(day)):
                 if s >= end:
@@ -264,7 +269,7 @@ class BusinessCalendar:
                 e = min(e, end)
                 available = (e - s).total_seconds()
                 if remaining <= available:
-                    return e - timedelta(seconds=remaining)
+                    return (e - timedelta(seconds=remaining)).astimezone(self.tz)
                 remaining -= available
         raise AssertionError("unreachable")
 
@@ -300,13 +305,13 @@ class BusinessCalendar:
         spans = self.spans(day)
         t = datetime.combine(day, tod, self.tz)
         if t <= spans[0][0]:
-            return spans[0][0]
+            return spans[0][0].astimezone(self.tz)
         if t >= spans[-1][1]:
-            return spans[-1][1]
+            return spans[-1][1].astimezone(self.tz)
         for s, e in spans:
             if t < e:
-                return max(t, s)  # inside a gap (e.g. lunch): the next interval's start
-        return spans[-1][1]
+                return max(t, s).astimezone(self.tz)  # inside a gap (e.g. lunch): the next interval's start
+        return spans[-1][1].astimezone(self.tz)
 
     def daily_at(self, start: datetime, at: str) -> datetime:
         """The first working day's local `at` (HH:MM) at or after `start`."""

@@ -151,3 +151,24 @@ def test_working_between_inverts_add_working(cal, start, amount):
     due = cal.add_working(start, amount)
     assert abs((cal.working_between(start, due) - amount).total_seconds()) < 1e-6
     assert cal.subtract_working(due, amount) <= cal.roll_forward(start) or amount == timedelta(0)
+
+
+ROUND_THE_CLOCK = BusinessCalendar.from_json(
+    {
+        "timezone": "America/New_York",
+        "weekly_hours": {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    }
+)
+
+
+def test_working_time_is_real_time_across_a_dst_change():
+    """On 2025-03-09 New York springs forward: that local day has 23 real hours. A 24 h working
+    target on an always-open calendar is 24 real hours, not 24 wall-clock hours."""
+    start = datetime.fromisoformat("2025-03-08T12:00:00-05:00")
+    due = ROUND_THE_CLOCK.add_working(start, timedelta(hours=24))
+    assert due == start + timedelta(hours=24)
+    assert due.isoformat() == "2025-03-09T13:00:00-04:00"
+    assert ROUND_THE_CLOCK.working_between(start, due) == timedelta(hours=24)
+    sunday = datetime.fromisoformat("2025-03-09T00:00:00-05:00")
+    assert ROUND_THE_CLOCK.working_between(sunday, sunday + timedelta(days=1)) == timedelta(days=1)
+    assert ROUND_THE_CLOCK.subtract_working(due, timedelta(hours=24)) == start
