@@ -9,15 +9,17 @@ or a crash-restart is a no-op.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, select
+from sqlalchemy import Text, bindparam, cast, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.calendar import CalendarError
 from shared.db import copy_rows, driver_connection
 from shared.models import Escalation, EscalationKind, Notification, SlaTimer, TimerState
 from shared.notify.outbox import OutboxItem, add_to_outbox
@@ -25,7 +27,10 @@ from shared.sla.directory import Directory, Person, load_calendars
 from shared.sla.levels import Due, pending, user_ids
 from shared.sla.recipients import resolve, route
 from shared.sla.subjects import SUBJECT_TYPES, SubjectContext
-from shared.sla.timers import clockwork, levels_from_text, reschedule
+from shared.sla.timers import clockwork, end_pause, levels_from_text
+
+log = logging.getLogger(__name__)
+CALENDAR_RETRY = timedelta(minutes=5)
 
 
 @dataclass
@@ -213,7 +218,21 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
         cal = cals.get(timer.calendar_id, cals[None])
         levels, cw = parsed[timer.id], clockwork(timer, cal)
         fired = set(timer.fired)
-        due_now = [e for e in pending(levels, cw, fired) if e.at <= now]
+        try:
+            upcoming = pending(levels, cw, fired, until=now)
+        except CalendarError as exc:
+            # One timer's schedule cannot be computed (say its calendar lost all working time):
+            # it must not hold up the batch. Look again later, loudly.
+            log.error("sla timer %s: cannot schedule (%s); retrying in %s", timer.id, exc, CALENDAR_RETRY)
+            timer.next_fire_at = now + CALENDAR_RETRY
+            continue
+        due_now = [e for e in upcoming if e.at <= now]
+        # What is left holds each level's next moment after now: the earliest is the next look,
+        # unless the breach itself comes first.
+        later = [e.at for e in upcoming if e.at > now][:1]
+        if timer.due_at > now:
+            later.append(timer.due_at)
+        next_at = min(later, default=None)
         if timer.breached_at is None and timer.due_at <= now:
             timer.breached_at = timer.due_at
         latest = {e.level: e for e in due_now}  # sorted by time: the last repeat of each level wins
@@ -266,7 +285,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
                 for channel_id, people in routes.items()
             ]
         timer.fired = sorted(fired)
-        reschedule(timer, cal, levels)
+        timer.next_fire_at = next_at
     await _save(session, timers, now)
     if rows:
         result.fired = await _record_escalations(session, rows)
@@ -283,21 +302,33 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
 
 async def meet(session: AsyncSession, timer: SlaTimer, *, now: datetime, ctx: SubjectContext, public_url: str) -> None:
     """Stop the clock as met; if any level had fired, tell the same audience it is resolved."""
+    end_pause(timer, now)
     timer.state = TimerState.met
     timer.met_at = now
     timer.next_fire_at = None
+    # The audience is everyone this episode reached: this timer and the ones it superseded when
+    # the deadline moved (same subject and policy, same start).
+    episode = select(SlaTimer.id).where(
+        SlaTimer.subject_type == timer.subject_type,
+        SlaTimer.subject_id == timer.subject_id,
+        SlaTimer.policy_id == timer.policy_id,
+        SlaTimer.started_at == timer.started_at,
+    )
     fired = list(
         await session.scalars(
             select(Escalation).where(
-                Escalation.timer_id == timer.id, Escalation.suppressed.is_(False), Escalation.level >= 0
+                Escalation.timer_id.in_(episode), Escalation.suppressed.is_(False), Escalation.level >= 0
             )
         )
     )
     if not fired:
         return
+    timer_ids = sorted({e.timer_id for e in fired})
     channel_ids = list(
         await session.scalars(
-            select(Notification.channel_id).distinct().where(Notification.dedupe_key.like(f"sla:{timer.id}:%"))
+            select(Notification.channel_id)
+            .distinct()
+            .where(or_(*(Notification.dedupe_key.like(f"sla:{tid}:%") for tid in timer_ids)))
         )
     )
     d = Directory(session)

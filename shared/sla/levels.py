@@ -7,6 +7,7 @@ after it. Offsets and repeats use working time for working-time targets unless `
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ RECIPIENT_KINDS = ("assignee", "assignee_manager", "director", "department_head"
 _RECIPIENT = re.compile(r"^(assignee|assignee_manager|director|department_head|campaign_owner|user:\d+|channel:\d+)$")
 _PERCENT = re.compile(r"^([+-]?)(\d{1,3}(?:\.\d+)?)%$")
 MAX_REPEATS = 100
+log = logging.getLogger(__name__)
+MAX_REPEAT_SPAN = timedelta(days=30)
+MAX_OFFSET = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def parse_offset(raw: Any, field: str) -> Offset:
         raise LevelError(field, f"{raw!r} is not an offset such as -20%, -PT2H, 0 or +PT24H") from None
     if duration == timedelta(0):
         return Offset(0)
+    if duration > MAX_OFFSET:
+        raise LevelError(field, f"an offset must be at most {MAX_OFFSET.days} days from the deadline")
     return Offset(sign, duration=duration)
 
 
@@ -103,6 +109,11 @@ def parse_level(raw: Any, field: str) -> Level:
         max_repeats = raw.get("max_repeats", 3)
         if not isinstance(max_repeats, int) or isinstance(max_repeats, bool) or not 1 <= max_repeats <= MAX_REPEATS:
             raise LevelError(f"{field}.max_repeats", f"must be a whole number from 1 to {MAX_REPEATS}")
+        if repeat_every * max_repeats > MAX_REPEAT_SPAN:
+            raise LevelError(
+                f"{field}.max_repeats",
+                f"repeat_every × max_repeats must stay within {MAX_REPEAT_SPAN.days} days",
+            )
     elif raw.get("max_repeats") is not None:
         raise LevelError(f"{field}.max_repeats", "needs repeat_every")
     return Level(offset, tuple(recipients), tuple(channels), calendar_time, repeat_every, max_repeats)
@@ -199,13 +210,23 @@ def level_moment(cw: Clockwork, level: Level, repeat: int = 0) -> datetime:
     return moment
 
 
-def pending(levels: Sequence[Level], cw: Clockwork, fired: set[str]) -> list[Due]:
-    """Every (level, repeat) not yet fired, with its moment, in firing order."""
+def pending(levels: Sequence[Level], cw: Clockwork, fired: set[str], until: datetime | None = None) -> list[Due]:
+    """The (level, repeat) pairs not yet fired, with their moments, in firing order: every one due
+    by `until`, plus each level's first one after it (with no `until`, each level's next one).
+    Moments grow with the repeat number, so no moment past the first future one is computed."""
     out: list[Due] = []
     for i, level in enumerate(levels):
         for r in range(level.max_repeats + 1):
-            if f"{i}:{r}" not in fired:
-                out.append(Due(i, r, level_moment(cw, level, r), level.offset.kind))
+            if f"{i}:{r}" in fired:
+                continue
+            try:
+                at = level_moment(cw, level, r)
+            except CalendarError:  # e.g. the calendar has no working time that far out: it never comes
+                log.warning("level %s repeat %s has no moment in the calendar; it will not fire", i, r)
+                break
+            out.append(Due(i, r, at, level.offset.kind))
+            if until is None or at > until:
+                break
     out.sort(key=lambda d: (d.at, d.level, d.repeat))
     return out
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
 from shared.calendar import BusinessCalendar, CalendarError, Target
 from shared.errors import Conflict, FieldError, InvalidInput
-from shared.models import Calendar, Channel, EscalationPolicy, SlaPolicy, User
+from shared.models import Calendar, Channel, EscalationPolicy, SlaPolicy, SlaTimer, TimerState, User
 from shared.sla import defaults
 from shared.sla.levels import channel_ids, parse_levels, user_ids
 from shared.sla.subjects import SUBJECT_TYPES
@@ -196,7 +197,7 @@ async def create_sla_policy(session: AsyncSession, *, actor: Actor, data: dict[s
 
 
 async def update_sla_policy(
-    session: AsyncSession, *, actor: Actor, policy_id: int, changes: dict[str, Any]
+    session: AsyncSession, *, actor: Actor, policy_id: int, changes: dict[str, Any], now: datetime
 ) -> SlaPolicy:
     row = await crud.get_or_404(session, SlaPolicy, policy_id, for_update=True)
     if changes.get("name"):
@@ -218,7 +219,33 @@ async def update_sla_policy(
     }
     merged = await _validate_policy(session, {**current, **changes})
     applied = {k: merged[k] for k in changes if k in merged} | {k: v for k, v in changes.items() if k not in merged}
+    if changes.get("enabled") is False and row.enabled:
+        await cancel_policy_timers(session, policy_id, now=now, reason="policy disabled")
     return await crud.update(session, actor=actor, obj=row, changes=applied, entity_type="sla_policy")
+
+
+async def cancel_policy_timers(session: AsyncSession, policy_id: int, *, now: datetime, reason: str) -> int:
+    """Cancel every running or paused timer of a policy (pause time counted up to now)."""
+    result = await session.execute(
+        update(SlaTimer)
+        .where(SlaTimer.policy_id == policy_id, SlaTimer.state.in_((TimerState.running, TimerState.paused)))
+        .values(
+            paused_total_s=case(
+                (
+                    SlaTimer.paused_at.is_not(None),
+                    SlaTimer.paused_total_s + func.extract("epoch", now - SlaTimer.paused_at),
+                ),
+                else_=SlaTimer.paused_total_s,
+            ),
+            paused_at=None,
+            state=TimerState.cancelled,
+            cancelled_at=now,
+            cancel_reason=reason,
+            next_fire_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 async def ensure_sla_defaults(session: AsyncSession) -> None:

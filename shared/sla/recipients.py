@@ -108,7 +108,7 @@ def route(res: Resolution, d: Directory) -> dict[int, list[Person]]:
     and `channel:<id>` recipients add whole channels (mentioning everyone resolved)."""
     out: dict[int, list[Person]] = {}
     people = [p for _, p in res.people]
-    explicit = res.only_channels or res.extra_channels
+    explicit = res.only_channels | res.extra_channels
     for channel_id in sorted(explicit):
         if channel_id in d.channels:
             out[channel_id] = list(people)

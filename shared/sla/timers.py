@@ -74,10 +74,12 @@ def new_timer(
     now: datetime,
     started_at: datetime | None = None,
     fired: Sequence[str] = (),
+    paused_total_s: float = 0.0,
 ) -> SlaTimer:
     start = started_at or now
     target = Target.parse(policy.target_kind, policy.target_value)
-    due = ctx.explicit_due_at or cal.deadline(start, target)
+    # Time spent paused pushes a computed deadline out (the clock started that much later).
+    due = ctx.explicit_due_at or cal.deadline(start + timedelta(seconds=paused_total_s), target)
     timer = SlaTimer(
         subject_type=ctx.type,
         subject_id=ctx.id,
@@ -92,7 +94,7 @@ def new_timer(
         state=TimerState.running,
         started_at=start,
         due_at=due,
-        paused_total_s=0.0,
+        paused_total_s=paused_total_s,
         fired=list(fired),
     )
     reschedule(timer, cal)
@@ -100,23 +102,30 @@ def new_timer(
 
 
 def pause(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> None:
-    """Stop the clock, remembering what is left in the target's own kind."""
-    if timer.target_kind == TargetKind.working_days:
+    """Stop the clock, remembering what is left in the target's own kind. Paused after the
+    breach, what is left is negative (how overdue it was): resuming keeps it overdue by as much."""
+    if timer.target_kind == TargetKind.working_days and now < timer.due_at:
         days = 0
         while days < 366 and cal.add_working_days(now, days + 1) <= timer.due_at:
             days += 1
         anchor = cal.add_working_days(now, days) if days else now
         timer.remaining_days = days
         timer.remaining_s = cal.working_between(anchor, timer.due_at).total_seconds()
-    elif timer.target_kind == TargetKind.working_hours:
+    elif timer.target_kind in WORKING_KINDS:
         timer.remaining_days = 0
-        timer.remaining_s = cal.working_between(now, timer.due_at).total_seconds()
+        timer.remaining_s = _signed_working(cal, now, timer.due_at)
     else:
         timer.remaining_days = 0
-        timer.remaining_s = max(0.0, (timer.due_at - now).total_seconds())
+        timer.remaining_s = (timer.due_at - now).total_seconds()
     timer.state = TimerState.paused
     timer.paused_at = now
     timer.next_fire_at = None
+
+
+def _signed_working(cal: BusinessCalendar, now: datetime, due: datetime) -> float:
+    if now <= due:
+        return cal.working_between(now, due).total_seconds()
+    return -cal.working_between(due, now).total_seconds()
 
 
 def resume(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> None:
@@ -137,9 +146,16 @@ def resume(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> None:
     reschedule(timer, cal)
 
 
-def cancel(timer: SlaTimer, now: datetime, reason: str) -> None:
+def end_pause(timer: SlaTimer, now: datetime) -> None:
+    """A paused timer that ends (met or cancelled) counts its pause up to now."""
     if timer.state == TimerState.paused and timer.paused_at is not None:
         timer.paused_total_s += (now - timer.paused_at).total_seconds()
+        timer.paused_at = None
+        timer.remaining_days = timer.remaining_s = None
+
+
+def cancel(timer: SlaTimer, now: datetime, reason: str) -> None:
+    end_pause(timer, now)
     timer.state = TimerState.cancelled
     timer.cancelled_at = now
     timer.cancel_reason = reason
@@ -153,9 +169,7 @@ def remaining(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> float:
     if timer.state != TimerState.running:
         return 0.0
     if timer.target_kind in WORKING_KINDS:
-        if now <= timer.due_at:
-            return cal.working_between(now, timer.due_at).total_seconds()
-        return -cal.working_between(timer.due_at, now).total_seconds()
+        return _signed_working(cal, now, timer.due_at)
     return (timer.due_at - now).total_seconds()
 
 
@@ -167,20 +181,20 @@ async def sync_subject(
 
     subject = SUBJECT_TYPES[subject_type]
     ctx = (await subject.load(session, [subject_id])).get(subject_id)
-    active = {
-        t.policy_id: t
-        for t in await session.scalars(
+    timers = list(
+        await session.scalars(
             select(SlaTimer)
             .where(
                 SlaTimer.subject_type == subject_type,
                 SlaTimer.subject_id == subject_id,
                 SlaTimer.state.in_(ACTIVE_STATES),
             )
+            .order_by(SlaTimer.id)
             .with_for_update()
         )
-    }
+    )
     if ctx is None:
-        for timer in active.values():
+        for timer in timers:
             cancel(timer, now, "subject deleted")
         await session.flush()
         return
@@ -191,7 +205,15 @@ async def sync_subject(
             .order_by(SlaPolicy.id)
         )
     )
-    cals = await load_calendars(session, [p.calendar_id for p in policies] + [t.calendar_id for t in active.values()])
+    enabled = {p.id for p in policies}
+    active: dict[int, SlaTimer] = {}
+    for timer in timers:
+        if timer.policy_id is None or timer.policy_id not in enabled:
+            # Its policy was disabled or deleted: nothing will ever meet it. Stop it now, visibly.
+            cancel(timer, now, "policy disabled" if timer.policy_id is not None else "policy deleted")
+        else:
+            active[timer.policy_id] = timer
+    cals = await load_calendars(session, [p.calendar_id for p in policies] + [t.calendar_id for t in timers])
     escalations = {
         e.id: e
         for e in await session.scalars(
@@ -241,14 +263,22 @@ def _supersede(
     """The deadline itself changed: re-arm. Levels that already fired and would now lie in the
     past stay fired (no burst of stale warnings); the rest fire again against the new deadline."""
     cancel(old, now, "deadline changed")
-    draft = new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now, started_at=old.started_at)
-    levels, cw = timer_levels(draft), clockwork(draft, cal)
-    keep = [k for k in old.fired if _moment(levels, cw, k) <= now]
-    session.add(
-        new_timer(
-            policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now, started_at=old.started_at, fired=keep
+
+    def arm(fired: Sequence[str] = ()) -> SlaTimer:
+        return new_timer(
+            policy=policy,
+            escalation=escalation,
+            ctx=ctx,
+            cal=cal,
+            now=now,
+            started_at=old.started_at,
+            fired=fired,
+            paused_total_s=old.paused_total_s,
         )
-    )
+
+    draft = arm()
+    levels, cw = timer_levels(draft), clockwork(draft, cal)
+    session.add(arm(fired=[k for k in old.fired if _moment(levels, cw, k) <= now]))
 
 
 def _moment(levels: Sequence[Level], cw: Clockwork, key: str) -> datetime:
@@ -270,7 +300,9 @@ def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, 
         "due_at": timer.due_at,
         "remaining_s": round(left, 3) + 0.0,  # never -0.0
         "remaining_days": timer.remaining_days if timer.state == TimerState.paused else None,
-        "breached": timer.breached_at is not None or (timer.state == TimerState.running and now >= timer.due_at),
+        "breached": timer.breached_at is not None
+        or (timer.state == TimerState.running and now >= timer.due_at)
+        or (timer.state == TimerState.paused and left < 0),
         "breached_at": timer.breached_at,
         "paused": timer.state == TimerState.paused,
         "paused_total_s": round(timer.paused_total_s, 3),

@@ -106,6 +106,11 @@ async def test_deadline_preview_validates_its_query(client, manager):
             "body.levels[0].max_repeats",
         ),
         ([{"offset": "0", "recipients": ["user:999"]}], "body.levels"),
+        (  # 100 reminders ten days apart: past any useful horizon
+            [{"offset": "0", "recipients": ["assignee"], "repeat_every": "P10D", "max_repeats": 100}],
+            "body.levels[0].max_repeats",
+        ),
+        ([{"offset": "+P400D", "recipients": ["assignee"]}], "body.levels[0].offset"),
     ],
 )
 async def test_bad_escalation_levels_are_422_naming_the_field(client, manager, levels, field):

@@ -390,13 +390,16 @@ async def get_sla_policy(policy_id: int, session: SessionDep, actor: ActorDep) -
     operation_id="updateSlaPolicy",
     responses={**NOT_FOUND, **CONFLICT},
 )
-async def update_sla_policy(policy_id: int, body: SlaPolicyUpdate, session: SessionDep, actor: ManagerDep) -> SlaPolicy:
-    """Change an SLA policy. Timers already running or finished are never rewritten."""
+async def update_sla_policy(
+    policy_id: int, body: SlaPolicyUpdate, session: SessionDep, actor: ManagerDep, now: NowDep
+) -> SlaPolicy:
+    """Change an SLA policy. Timers already running or finished are never rewritten, except that
+    disabling a policy cancels its running and paused timers (nothing would ever meet them)."""
     data = _policy_data(body, partial=True)
     for field in ("name", "enabled", "target_kind", "target_value", "start_statuses", "stop_statuses"):
         if field in data and data[field] is None:
             raise InvalidInput.for_field(f"body.{field}", "cannot be null")
-    return await policies.update_sla_policy(session, actor=actor, policy_id=policy_id, changes=data)
+    return await policies.update_sla_policy(session, actor=actor, policy_id=policy_id, changes=data, now=now)
 
 
 # ---- timers and escalations (read) ---------------------------------------------------------------
