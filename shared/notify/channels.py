@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.crypto import encrypt_secret
+from shared.crypto import encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Channel, ChannelDepartment, ChannelKind, Department
 from shared.notify.ssrf import UnsafeUrl, check_url_target
@@ -202,6 +202,16 @@ async def update_channel(
     if department_ids is not None:
         await _set_departments(session, channel.id, department_ids)
     return channel
+
+
+async def reencrypt_secrets(session: AsyncSession) -> int:
+    """Key rotation: re-encrypt every stored channel secret under the current key; returns how many."""
+    rows = (await session.scalars(select(Channel).where(Channel.secret_encrypted.is_not(None)).with_for_update())).all()
+    for channel in rows:
+        # Not audited: the secret itself is unchanged, only the key that wraps it.
+        channel.secret_encrypted = rotate_secret(channel.secret_encrypted)  # type: ignore[arg-type]
+    await session.flush()
+    return len(rows)
 
 
 async def channels_for_department(session: AsyncSession, department_id: int | None) -> list[Channel]:
