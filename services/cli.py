@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+secrets_app = typer.Typer(help="The key that encrypts channel secrets at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 console = Console(stderr=True)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,6 +257,39 @@ async def _token_create(url: str, email: str, role, name: str) -> str:  # type: 
                 session, actor=actor, user_id=user.id, name=name, role=None if created else role
             )
             return plaintext
+    finally:
+        await engine.dispose()
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key for CLOSELOOP_SECRET_KEY."""
+    from shared.crypto import new_key
+
+    print(new_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every channel secret under CLOSELOOP_SECRET_KEY (old keys in CLOSELOOP_SECRET_KEY_PREVIOUS)."""
+    from shared.crypto import SecretDecryptionError
+
+    try:
+        count = asyncio.run(_secrets_rotate(_settings().require_database_url()))
+    except (SettingsError, SecretDecryptionError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"re-encrypted {count} channel secret(s) under the current key")
+
+
+async def _secrets_rotate(url: str) -> int:
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.notify.channels import reencrypt_secrets
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            return await reencrypt_secrets(session)
     finally:
         await engine.dispose()
 

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CLOSELOOP_"
+
+# Development/test only: encrypts channel secrets when CLOSELOOP_SECRET_KEY is unset. Public (it is
+# in the source), so start-up refuses it when CLOSELOOP_ENV=prod.
+DEV_SECRET_KEY = "Y2xvc2Vsb29wLWRldi1vbmx5LWtleS1ub3Qtc2VjcmU="
+
+
+def _fernet_key_error(key: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return "must be a Fernet key: urlsafe base64 of 32 bytes (generate one with `closeloop secrets new-key`)"
+    if len(raw) != 32:
+        return (
+            f"must be a Fernet key: urlsafe base64 of 32 bytes, this decodes to {len(raw)} bytes "
+            "(generate one with `closeloop secrets new-key`)"
+        )
+    return None
 
 
 class Settings(BaseSettings):
@@ -42,6 +61,14 @@ class Settings(BaseSettings):
     delivery_max_age_s: float = Field(default=24 * 3600, gt=0)
     retry_base_s: float = Field(default=1.0, gt=0)
     retry_cap_s: float = Field(default=600.0, gt=0)
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET_KEY),
+        validate_default=True,
+        description="Fernet key encrypting channel secrets at rest; required when env=prod",
+    )
+    secret_key_previous: SecretStr | None = Field(
+        default=None, description="comma-separated older Fernet keys, still accepted for decryption (rotation)"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -92,6 +119,46 @@ class Settings(BaseSettings):
         if v is not None and len(v.get_secret_value()) < 20:
             raise ValueError("must be at least 20 characters")
         return v
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_key_is_default(cls, v: object) -> object:
+        return SecretStr(DEV_SECRET_KEY) if v is None or v == "" else v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, v: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = v.get_secret_value().strip()
+        if key == DEV_SECRET_KEY and info.data.get("env", "dev") not in ("dev", "test"):
+            raise ValueError(
+                "must be set when CLOSELOOP_ENV=prod (the built-in development key is public); "
+                "generate one with `closeloop secrets new-key`"
+            )
+        if (msg := _fernet_key_error(key)) is not None:
+            raise ValueError(msg)
+        return SecretStr(key)
+
+    @field_validator("secret_key_previous", mode="before")
+    @classmethod
+    def _empty_previous_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _previous_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return None
+        keys = [k.strip() for k in v.get_secret_value().split(",") if k.strip()]
+        for i, key in enumerate(keys):
+            if (msg := _fernet_key_error(key)) is not None:
+                raise ValueError(f"key #{i + 1}: {msg}")
+        return SecretStr(",".join(keys)) if keys else None
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The current key first (it encrypts), then older ones (they only decrypt)."""
+        previous = self.secret_key_previous.get_secret_value().split(",") if self.secret_key_previous else []
+        return [self.secret_key.get_secret_value(), *previous]
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import crud
 from shared.actor import Actor
+from shared.crypto import encrypt_secret
 from shared.db import unit_of_work
 from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role, SlaPolicy, Task, User
 from shared.org.tokens import create_token
@@ -58,9 +59,15 @@ async def make_task(sessions: async_sessionmaker[AsyncSession], **overrides: Any
 
 
 async def make_channel(
-    sessions: async_sessionmaker[AsyncSession], *, department_ids: list[int] | None = None, **overrides: Any
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    department_ids: list[int] | None = None,
+    secret: str | None = None,
+    **overrides: Any,
 ) -> Channel:
+    """A channel; `secret` is plaintext and stored encrypted, as the service layer does."""
     data = {
+        "secret_encrypted": encrypt_secret(secret) if secret else None,
         "name": f"channel {next(_seq)}",
         "kind": ChannelKind.webhook,
         "url": "http://127.0.0.1:9/hooks/x",

@@ -8,12 +8,20 @@ import sys
 
 from sqlalchemy import select
 
+from shared.crypto import decrypt_secret, encrypt_secret, new_key
 from shared.db import unit_of_work
-from shared.models import Role, User
+from shared.models import Channel, Role, User
+from shared.settings import load_settings
+from tests.factories import make_channel
 
 
-def closeloop(stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CLOSELOOP_DATABASE_URL": stack.database_url, "CLOSELOOP_REDIS_URL": stack.redis_url}
+def closeloop(stack, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CLOSELOOP_DATABASE_URL": stack.database_url,
+        "CLOSELOOP_REDIS_URL": stack.redis_url,
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -56,3 +64,29 @@ async def test_bootstrap_token_gives_an_admin(settings, clock, sessions):
         ):
             me = await c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200 and me.json()["role"] == "admin"
+
+
+def test_secrets_new_key_prints_a_usable_key():
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "secrets", "new-key"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    key = proc.stdout.strip()
+    assert load_settings(env="prod", secret_key=key).secret_keys == [key]
+
+
+async def test_secrets_rotate_re_encrypts_every_channel_secret_under_the_new_key(stack, sessions):
+    old, new = new_key(), new_key()
+    signed = await make_channel(sessions, name="signed")
+    unsigned = await make_channel(sessions, name="unsigned")
+    async with unit_of_work(sessions) as s:
+        (await s.get_one(Channel, signed.id)).secret_encrypted = encrypt_secret("whsec_x", keys=[old])
+    proc = closeloop(stack, "secrets", "rotate", env={"CLOSELOOP_SECRET_KEY": new})
+    assert proc.returncode == 2 and "CLOSELOOP_SECRET_KEY_PREVIOUS" in proc.stderr  # the old key is needed
+    rotating = {"CLOSELOOP_SECRET_KEY": new, "CLOSELOOP_SECRET_KEY_PREVIOUS": old}
+    proc = closeloop(stack, "secrets", "rotate", env=rotating)
+    assert proc.returncode == 0, proc.stderr
+    assert "re-encrypted 1 channel secret" in proc.stderr
+    async with unit_of_work(sessions) as s:
+        assert decrypt_secret((await s.get_one(Channel, signed.id)).secret_encrypted, keys=[new]) == "whsec_x"
+        assert (await s.get_one(Channel, unsigned.id)).secret_encrypted is None

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from shared.settings import SettingsError, load_settings
+from shared.crypto import new_key
+from shared.settings import DEV_SECRET_KEY, SettingsError, load_settings
 
 
 def test_defaults():
@@ -36,6 +37,9 @@ def test_environment_is_read_with_the_prefix(monkeypatch):
         ("CLOSELOOP_REDIS_URL", "http://x"),
         ("CLOSELOOP_BOOTSTRAP_TOKEN", "short"),
         ("CLOSELOOP_PUBLIC_URL", "closeloop.example.com"),
+        ("CLOSELOOP_SECRET_KEY", "not-a-fernet-key"),
+        ("CLOSELOOP_SECRET_KEY", "c2hvcnQ="),  # valid base64, but 5 bytes
+        ("CLOSELOOP_SECRET_KEY_PREVIOUS", "not-a-fernet-key"),
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch, var, value):
@@ -66,3 +70,41 @@ def test_services_refuse_to_start_without_a_database_url():
     )
     assert proc.returncode == 2
     assert "CLOSELOOP_DATABASE_URL" in proc.stderr
+
+
+def test_the_built_in_secret_key_serves_dev_and_test(monkeypatch):
+    monkeypatch.delenv("CLOSELOOP_SECRET_KEY", raising=False)
+    for env in ("dev", "test"):
+        s = load_settings(env=env)
+        assert s.secret_key.get_secret_value() == DEV_SECRET_KEY and s.secret_keys == [DEV_SECRET_KEY]
+    assert DEV_SECRET_KEY not in repr(load_settings())  # SecretStr: never printed
+
+
+@pytest.mark.parametrize("key", [None, "", DEV_SECRET_KEY])
+def test_prod_refuses_a_missing_or_built_in_secret_key(monkeypatch, key):
+    monkeypatch.setenv("CLOSELOOP_ENV", "prod")
+    if key is None:
+        monkeypatch.delenv("CLOSELOOP_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("CLOSELOOP_SECRET_KEY", key)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "CLOSELOOP_SECRET_KEY" in str(err.value) and "prod" in str(err.value)
+
+
+def test_prod_accepts_its_own_key_and_previous_keys_for_rotation(monkeypatch):
+    current, old1, old2 = new_key(), new_key(), new_key()
+    monkeypatch.setenv("CLOSELOOP_ENV", "prod")
+    monkeypatch.setenv("CLOSELOOP_SECRET_KEY", current)
+    monkeypatch.setenv("CLOSELOOP_SECRET_KEY_PREVIOUS", f"{old1}, {old2}")
+    assert load_settings().secret_keys == [current, old1, old2]
+
+
+def test_a_production_process_without_a_secret_key_stops_naming_the_variable():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_")}
+    env |= {"CLOSELOOP_ENV": "prod", "CLOSELOOP_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/x"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "api"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "CLOSELOOP_SECRET_KEY" in proc.stderr

@@ -15,7 +15,7 @@ from shared.actor import Actor
 from shared.models import AuditLog, Base
 
 # Never copied into the audit log.
-REDACTED_COLUMNS = {"secret": "***", "token_hash": None}
+REDACTED_COLUMNS = {"secret": "***", "secret_encrypted": "***", "token_hash": None}
 
 
 def _jsonable(value: Any) -> Any:

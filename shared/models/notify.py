@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, false, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,11 +39,23 @@ class Channel(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[ChannelKind] = mapped_column(str_enum(ChannelKind, "channel_kind"))
     url: Mapped[str] = mapped_column(String(2048))
-    secret: Mapped[str | None] = mapped_column(String(512))
+    # Fernet ciphertext (shared/crypto.py); the service layer encrypts, delivery decrypts.
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
     enabled: Mapped[bool] = mapped_column(default=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_success_at: Mapped[datetime | None]
+    # Per-channel override of the vendor's rate limits: [{"limit": 20, "per_s": 60}, …]; NULL = vendor default.
+    rate_limits: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # A permanent vendor error (bad token, signature, IP) marks the channel unhealthy until an admin fixes it.
+    healthy: Mapped[bool] = mapped_column(default=True, server_default=true())
+    unhealthy_since: Mapped[datetime | None]
+    unhealthy_reason: Mapped[str | None] = mapped_column(Text)
+    ops_alerts: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    @property
+    def has_secret(self) -> bool:
+        return self.secret_encrypted is not None
 
 
 class ChannelDepartment(Base):

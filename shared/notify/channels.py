@@ -1,4 +1,5 @@
-"""Channel configuration: per-kind validation, routing to departments, write-only secrets."""
+"""Channel configuration: per-kind validation, routing to departments, write-only secrets
+(encrypted at rest), per-channel rate limits and health."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.crypto import encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Channel, ChannelDepartment, ChannelKind, Department
 from shared.notify.ssrf import UnsafeUrl, check_url_target
 
 WHSEC_PREFIX = "whsec_"
+MAX_RATE_LIMIT_WINDOWS = 5
+MAX_RATE_LIMIT_PER_S = 86_400.0
+MAX_RATE_LIMIT = 100_000
 
 
 def new_webhook_secret() -> str:
@@ -54,8 +59,45 @@ def _secret_error(kind: ChannelKind, secret: str) -> str | None:
     return None
 
 
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def rate_limit_errors(rate_limits: list[dict[str, Any]] | None) -> list[FieldError]:
+    """Problems with a per-channel override: windows of at least 1 message per more than 0 seconds."""
+    if rate_limits is None:
+        return []
+    if not isinstance(rate_limits, list) or not rate_limits:
+        return [FieldError("body.rate_limits", "give at least one window, or null for the vendor's default limits")]
+    if len(rate_limits) > MAX_RATE_LIMIT_WINDOWS:
+        return [FieldError("body.rate_limits", f"at most {MAX_RATE_LIMIT_WINDOWS} windows")]
+    errors: list[FieldError] = []
+    seen: set[float] = set()
+    for i, window in enumerate(rate_limits):
+        at = f"body.rate_limits[{i}]"
+        if not isinstance(window, dict) or set(window) != {"limit", "per_s"}:
+            errors.append(FieldError(at, 'a window is {"limit": <messages>, "per_s": <seconds>}'))
+            continue
+        limit, per_s = window["limit"], window["per_s"]
+        if not (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_RATE_LIMIT):
+            errors.append(FieldError(f"{at}.limit", f"must be a whole number from 1 to {MAX_RATE_LIMIT}"))
+        if not (_is_number(per_s) and 0 < per_s <= MAX_RATE_LIMIT_PER_S):
+            errors.append(FieldError(f"{at}.per_s", f"must be seconds above 0, at most {MAX_RATE_LIMIT_PER_S:g}"))
+        elif per_s in seen:
+            errors.append(FieldError(f"{at}.per_s", "two windows with the same per_s: keep the stricter one"))
+        else:
+            seen.add(per_s)
+    return errors
+
+
 async def validate_channel(
-    kind: ChannelKind, url: str, secret: str | None, keywords: list[str], *, allow_private: bool
+    kind: ChannelKind,
+    url: str,
+    secret: str | None,
+    keywords: list[str],
+    *,
+    allow_private: bool,
+    rate_limits: list[dict[str, Any]] | None = None,
 ) -> None:
     errors: list[FieldError] = []
     if (msg := _kind_url_error(kind, url)) is not None:
@@ -69,6 +111,7 @@ async def validate_channel(
         errors.append(FieldError("body.secret", msg))
     if keywords and kind == ChannelKind.webhook:
         errors.append(FieldError("body.keywords", "keywords are a chat-bot security setting; webhooks are signed"))
+    errors.extend(rate_limit_errors(rate_limits))
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
@@ -114,16 +157,29 @@ async def create_channel(
         generated = data["secret"] = new_webhook_secret()
     await _ensure_name_free(session, data["name"])
     await validate_channel(
-        data["kind"], data["url"], data.get("secret"), data.get("keywords") or [], allow_private=allow_private
+        data["kind"],
+        data["url"],
+        data.get("secret"),
+        data.get("keywords") or [],
+        allow_private=allow_private,
+        rate_limits=data.get("rate_limits"),
     )
+    secret = data.pop("secret", None)
+    data["secret_encrypted"] = encrypt_secret(secret) if secret else None
     channel = await crud.create(session, actor=actor, obj=Channel(**data), entity_type="channel")
     await _set_departments(session, channel.id, department_ids)
     return channel, generated
 
 
+def _fixes_config(channel: Channel, changes: dict[str, Any]) -> bool:
+    """An admin touched what a permanent failure points at: give the channel another chance."""
+    return ("url" in changes and changes["url"] != channel.url) or "secret" in changes or changes.get("enabled") is True
+
+
 async def update_channel(
     session: AsyncSession, *, actor: Actor, channel_id: int, changes: dict[str, Any], allow_private: bool
 ) -> Channel:
+    """Change a channel; a new url or secret, or `enabled: true`, marks it healthy again."""
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
     changes = dict(changes)
     department_ids = changes.pop("department_ids", None)
@@ -135,11 +191,27 @@ async def update_channel(
         changes.get("secret"),
         changes.get("keywords", channel.keywords) or [],
         allow_private=allow_private,
+        rate_limits=changes.get("rate_limits"),
     )
+    if _fixes_config(channel, changes):
+        changes.update(healthy=True, unhealthy_since=None, unhealthy_reason=None)
+    if "secret" in changes:
+        secret = changes.pop("secret")
+        changes["secret_encrypted"] = encrypt_secret(secret) if secret else None
     channel = await crud.update(session, actor=actor, obj=channel, changes=changes, entity_type="channel")
     if department_ids is not None:
         await _set_departments(session, channel.id, department_ids)
     return channel
+
+
+async def reencrypt_secrets(session: AsyncSession) -> int:
+    """Key rotation: re-encrypt every stored channel secret under the current key; returns how many."""
+    rows = (await session.scalars(select(Channel).where(Channel.secret_encrypted.is_not(None)).with_for_update())).all()
+    for channel in rows:
+        # Not audited: the secret itself is unchanged, only the key that wraps it.
+        channel.secret_encrypted = rotate_secret(channel.secret_encrypted)  # type: ignore[arg-type]
+    await session.flush()
+    return len(rows)
 
 
 async def channels_for_department(session: AsyncSession, department_id: int | None) -> list[Channel]:

@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.crypto import SecretDecryptionError, decrypt_secret
 from shared.models import (
     AttemptOutcome,
     Channel,
@@ -56,6 +57,8 @@ class Claimed:
     envelope: Envelope
     created_at: datetime
     locale: str | None
+    # Set when the channel cannot be sent to as configured (e.g. its secret no longer decrypts).
+    config_error: str | None = None
 
 
 @dataclass
@@ -88,24 +91,33 @@ async def claim(session: AsyncSession, notification_id: int, *, now: datetime) -
         row.lease_until = None
         row.attempts -= 1
         return None
+    secret, config_error = None, None
+    if channel.secret_encrypted is not None:
+        try:
+            secret = decrypt_secret(channel.secret_encrypted)
+        except SecretDecryptionError as exc:
+            config_error = str(exc)
     target = Target(
         id=channel.id,
         kind=channel.kind.value,
         url=channel.url,
-        secret=channel.secret,
+        secret=secret,
         keywords=list(channel.keywords or []),
     )
     envelope = Envelope(
         message_id=str(row.message_id), event_type=row.event_type, occurred_at=row.created_at, data=row.payload
     )
     locale = row.payload.get("locale") or (row.payload.get("assignee") or {}).get("locale")
-    return Claimed(row.id, row.attempts, target, envelope, row.created_at, locale)
+    return Claimed(row.id, row.attempts, target, envelope, row.created_at, locale, config_error)
 
 
 async def send(
     client: httpx.AsyncClient, claimed: Claimed, *, now: datetime, tz: ZoneInfo, policy: DeliveryPolicy
 ) -> AttemptResult:
     """One HTTP attempt, signed afresh; never raises for transport or vendor errors."""
+    if claimed.config_error is not None:
+        # Sending unsigned would only earn a vendor rejection; no retry fixes a key mismatch.
+        return AttemptResult(Classified(AttemptOutcome.permanent, error=claimed.config_error), None, 0)
     adapter = ADAPTERS[claimed.target.kind]  # type: ignore[index]
     message = render(claimed.envelope.event_type, claimed.envelope.data, locale=claimed.locale, tz=tz, sent_at=now)
     started = time.perf_counter()

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from shared.crypto import decrypt_secret
+from shared.db import unit_of_work
+from shared.models import Channel
 from shared.settings import load_settings
 from tests.factories import auth, make_department
 
 FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/abc"
+DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=t"
 
 
 async def test_secret_is_write_only(client, sessions):
@@ -108,3 +117,141 @@ async def test_private_targets_are_refused_unless_allowed(settings, clock, sessi
             r = await c.post("/api/v1/channels", headers=admin, json={"name": "x", "kind": "webhook", "url": url})
             assert r.status_code == 422, url
             assert r.json()["errors"][0]["field"] == "body.url"
+
+
+async def test_secrets_are_stored_encrypted_never_as_plaintext(client, sessions, engine):
+    admin = await auth(sessions)
+    r = await client.post(
+        "/api/v1/channels", headers=admin, json={"name": "dt", "kind": "dingtalk", "url": DINGTALK, "secret": "SECabc"}
+    )
+    assert r.status_code == 201, r.text
+    channel_id = r.json()["id"]
+
+    async def raw_row() -> dict:
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT * FROM channels WHERE id = :id"), {"id": channel_id})).mappings()
+            return dict(row.one())
+
+    row = await raw_row()
+    assert "secret" not in row  # the plaintext column is gone
+    assert "SECabc" not in str(row)
+    assert decrypt_secret(row["secret_encrypted"]) == "SECabc"
+    audit = (await client.get("/api/v1/audit", headers=admin, params={"entity_type": "channel"})).json()
+    assert row["secret_encrypted"] not in str(audit)  # not even the ciphertext is copied around
+
+    r = await client.patch(f"/api/v1/channels/{channel_id}", headers=admin, json={"secret": "SECnew"})
+    assert r.status_code == 200 and r.json()["has_secret"] is True
+    row = await raw_row()
+    assert "SECnew" not in str(row) and decrypt_secret(row["secret_encrypted"]) == "SECnew"
+
+
+async def test_rate_limits_override_the_vendor_default(client, sessions):
+    admin = await auth(sessions)
+    r = await client.post("/api/v1/channels", headers=admin, json={"name": "fs", "kind": "feishu", "url": FEISHU})
+    assert r.status_code == 201 and r.json()["rate_limits"] is None  # null: the vendor's limits
+    channel_id = r.json()["id"]
+    windows = [{"limit": 3, "per_s": 1}, {"limit": 50, "per_s": 60}]
+    r = await client.patch(f"/api/v1/channels/{channel_id}", headers=admin, json={"rate_limits": windows})
+    assert r.status_code == 200, r.text
+    assert r.json()["rate_limits"] == [{"limit": 3, "per_s": 1.0}, {"limit": 50, "per_s": 60.0}]
+    got = (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()
+    assert got["rate_limits"] == r.json()["rate_limits"]
+    r = await client.patch(f"/api/v1/channels/{channel_id}", headers=admin, json={"rate_limits": None})
+    assert r.json()["rate_limits"] is None
+    r = await client.post(
+        "/api/v1/channels",
+        headers=admin,
+        json={"name": "dt", "kind": "dingtalk", "url": DINGTALK, "rate_limits": [{"limit": 20, "per_s": 60}]},
+    )
+    assert r.status_code == 201 and r.json()["rate_limits"] == [{"limit": 20, "per_s": 60.0}]
+
+
+@pytest.mark.parametrize(
+    ("rate_limits", "field"),
+    [
+        ([{"limit": 0, "per_s": 60}], "body.rate_limits[0].limit"),
+        ([{"limit": 20, "per_s": 60}, {"limit": -1, "per_s": 1}], "body.rate_limits[1].limit"),
+        ([{"limit": 20, "per_s": 0}], "body.rate_limits[0].per_s"),
+        ([{"limit": 20, "per_s": -5}], "body.rate_limits[0].per_s"),
+        ([{"limit": 20, "per_s": 60}, {"limit": 5, "per_s": 60}], "body.rate_limits[1].per_s"),
+        ([], "body.rate_limits"),
+        ([{"limit": 20}], "body.rate_limits.0.per_s"),
+        ([{"limit": "many", "per_s": 60}], "body.rate_limits.0.limit"),
+        ([{"limit": 20, "per_s": 60, "burst": 5}], "body.rate_limits.0.burst"),
+    ],
+)
+async def test_bad_rate_limits_are_refused_naming_the_field(client, sessions, rate_limits, field):
+    admin = await auth(sessions)
+    body = {"name": "fs", "kind": "feishu", "url": FEISHU, "rate_limits": rate_limits}
+    r = await client.post("/api/v1/channels", headers=admin, json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    assert (await client.get("/api/v1/channels", headers=admin)).json()["items"] == []  # nothing written
+    ok = (await client.post("/api/v1/channels", headers=admin, json={**body, "rate_limits": None})).json()
+    r = await client.patch(f"/api/v1/channels/{ok['id']}", headers=admin, json={"rate_limits": rate_limits})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == [field]
+
+
+async def test_ops_alerts_is_writable_and_health_is_read_only(client, sessions):
+    admin = await auth(sessions)
+    r = await client.post("/api/v1/channels", headers=admin, json={"name": "ops", "kind": "feishu", "url": FEISHU})
+    body = r.json()
+    assert (body["ops_alerts"], body["healthy"], body["unhealthy_since"], body["unhealthy_reason"]) == (
+        False,
+        True,
+        None,
+        None,
+    )
+    r = await client.patch(f"/api/v1/channels/{body['id']}", headers=admin, json={"ops_alerts": True})
+    assert r.status_code == 200 and r.json()["ops_alerts"] is True
+    r = await client.post(
+        "/api/v1/channels", headers=admin, json={"name": "ops2", "kind": "feishu", "url": FEISHU, "ops_alerts": True}
+    )
+    assert r.status_code == 201 and r.json()["ops_alerts"] is True
+    for field, value in (("healthy", True), ("unhealthy_reason", "x"), ("unhealthy_since", None)):
+        r = await client.patch(f"/api/v1/channels/{body['id']}", headers=admin, json={field: value})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == f"body.{field}"
+    r = await client.patch(f"/api/v1/channels/{body['id']}", headers=admin, json={"ops_alerts": None})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.ops_alerts"
+
+
+async def _mark_unhealthy(sessions, channel_id: int) -> None:
+    async with unit_of_work(sessions) as s:
+        channel = await s.get_one(Channel, channel_id)
+        channel.healthy = False
+        channel.unhealthy_since = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        channel.unhealthy_reason = "vendor code 19001: token invalid"
+
+
+@pytest.mark.parametrize(
+    ("change", "resets"),
+    [
+        ({"url": FEISHU + "def"}, True),
+        ({"secret": "new-secret"}, True),
+        ({"secret": None}, True),
+        ({"enabled": True}, True),
+        ({"url": FEISHU}, False),  # the same URL fixes nothing
+        ({"name": "renamed"}, False),
+        ({"keywords": ["Closeloop"]}, False),
+        ({"enabled": False}, False),
+        ({"ops_alerts": True}, False),
+    ],
+)
+async def test_fixing_a_channels_config_marks_it_healthy_again(client, sessions, change, resets):
+    admin = await auth(sessions)
+    r = await client.post(
+        "/api/v1/channels", headers=admin, json={"name": "fs", "kind": "feishu", "url": FEISHU, "secret": "old"}
+    )
+    channel_id = r.json()["id"]
+    await _mark_unhealthy(sessions, channel_id)
+    got = (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()
+    assert got["healthy"] is False and got["unhealthy_reason"] == "vendor code 19001: token invalid"
+    assert got["unhealthy_since"].startswith("2026-01-05T09:00:00")
+
+    r = await client.patch(f"/api/v1/channels/{channel_id}", headers=admin, json=change)
+    assert r.status_code == 200, r.text
+    if resets:
+        assert (r.json()["healthy"], r.json()["unhealthy_since"], r.json()["unhealthy_reason"]) == (True, None, None)
+    else:
+        assert r.json()["healthy"] is False and r.json()["unhealthy_reason"] is not None

@@ -44,6 +44,7 @@ def test_environment_points_every_service_at_the_real_servers():
         assert env["CLOSELOOP_DATABASE_URL"] == "postgresql+asyncpg://closeloop:closeloop@postgres:5432/closeloop"
         assert env["CLOSELOOP_REDIS_URL"] == "redis://redis:6379/0"
         assert env["CLOSELOOP_ENV"] == "prod"
+        assert env["CLOSELOOP_SECRET_KEY"].startswith("${CLOSELOOP_SECRET_KEY:?")  # compose refuses when unset
         assert set(env) <= known, set(env) - known  # no typo'd variable silently ignored
     pg_env = services["postgres"]["environment"]
     assert (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"], pg_env["POSTGRES_DB"]) == (

@@ -13,11 +13,12 @@ from sqlalchemy import select
 
 from services.notifier.main import deliver, policy_from, sweep_outbox
 from services.worker.main import sweep_once
+from shared.crypto import encrypt_secret, new_key
 from shared.db import unit_of_work
 from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify import delivery
 from shared.tasks.service import create_task
-from tests.factories import BREACH_ONLY, SYSTEM, make_channel, make_department, make_policy, make_user
+from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
 
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -231,3 +232,31 @@ async def test_a_disabled_channel_holds_its_notifications(ctx, sessions, clock, 
     assert await deliver(ctx, n.id) == "not due or taken"
     n, attempts = await reload(sessions, n.id)
     assert n.status == NotificationStatus.pending and n.attempts == 0 and attempts == []
+
+
+async def test_a_channel_configured_through_the_api_is_signed_with_its_decrypted_secret(
+    ctx, sessions, clock, botsim, client
+):
+    botsim.add_bots({"dt1": {"kind": "dingtalk", "secret": "SECviaapi"}})
+    r = await client.post(
+        "/api/v1/channels",
+        headers=await auth(sessions),
+        json={"name": "dt", "kind": "dingtalk", "url": botsim.url("dingtalk", "dt1"), "secret": "SECviaapi"},
+    )
+    assert r.status_code == 201, r.text
+    n = await overdue_notification(ctx, sessions, clock)
+    assert await deliver(ctx, n.id) == "success"
+    assert len(botsim.messages("dt1")) == 1
+
+
+async def test_a_secret_no_configured_key_opens_is_a_permanent_failure_naming_the_setting(ctx, sessions, clock, botsim):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"))
+    async with unit_of_work(sessions) as s:  # as if CLOSELOOP_SECRET_KEY changed without _PREVIOUS
+        (await s.get_one(Channel, channel.id)).secret_encrypted = encrypt_secret(WHSEC, keys=[new_key()])
+    n = await overdue_notification(ctx, sessions, clock)
+    assert await deliver(ctx, n.id) == "permanent"
+    assert botsim.messages("gw1") == []  # never sent unsigned
+    n, (attempt,) = await reload(sessions, n.id)
+    assert n.status == NotificationStatus.dead and "CLOSELOOP_SECRET_KEY" in n.last_error
+    assert (attempt.outcome, attempt.http_status) == ("permanent", None)

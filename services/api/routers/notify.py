@@ -31,6 +31,21 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Keyword = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class RateLimitWindow(WriteModel):
+    """At most `limit` messages per `per_s` seconds to this channel (shared by every notifier)."""
+
+    # Ranges are checked in shared/notify/channels.py so errors name `body.rate_limits[i].limit`;
+    # the schema states them for clients.
+    limit: Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1}, examples=[20])]
+    per_s: Annotated[float, Field(strict=True, json_schema_extra={"exclusiveMinimum": 0}, examples=[60])]
+
+
+RateLimits = Annotated[
+    list[RateLimitWindow],
+    Field(description="per-channel override of the vendor's rate limits; null = the vendor default"),
+]
+
+
 class ChannelCreate(WriteModel):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     kind: ChannelKind
@@ -39,6 +54,8 @@ class ChannelCreate(WriteModel):
     keywords: Annotated[list[Keyword], Field(max_length=10)] = []
     department_ids: list[int] = Field(default=[], description="empty: receives every department's alerts")
     enabled: bool = True
+    rate_limits: RateLimits | None = None
+    ops_alerts: bool = Field(default=False, description="this channel receives operator alerts")
 
 
 class ChannelUpdate(WriteModel):
@@ -47,7 +64,9 @@ class ChannelUpdate(WriteModel):
     secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only; null removes it")] | None = None
     keywords: Annotated[list[Keyword], Field(max_length=10)] | None = None
     department_ids: list[int] | None = None
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, description="`true` also marks an unhealthy channel healthy again")
+    rate_limits: RateLimits | None = None
+    ops_alerts: bool | None = None
 
 
 class ChannelRead(ReadModel):
@@ -59,6 +78,11 @@ class ChannelRead(ReadModel):
     keywords: list[str]
     department_ids: list[int]
     enabled: bool
+    rate_limits: list[RateLimitWindow] | None = Field(description="null: the vendor's default limits")
+    healthy: bool = Field(description="false after a permanent vendor error, until url/secret change or enabled=true")
+    unhealthy_since: datetime | None
+    unhealthy_reason: str | None
+    ops_alerts: bool
     last_error: str | None
     last_success_at: datetime | None
     created_at: datetime
@@ -79,10 +103,15 @@ async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[Channel
             name=c.name,
             kind=c.kind,
             url=c.url,
-            has_secret=bool(c.secret),
+            has_secret=c.has_secret,
             keywords=list(c.keywords or []),
             department_ids=deps[c.id],
             enabled=c.enabled,
+            rate_limits=c.rate_limits,
+            healthy=c.healthy,
+            unhealthy_since=c.unhealthy_since,
+            unhealthy_reason=c.unhealthy_reason,
+            ops_alerts=c.ops_alerts,
             last_error=c.last_error,
             last_success_at=c.last_success_at,
             created_at=c.created_at,
@@ -154,7 +183,7 @@ async def update_channel(
 ) -> ChannelRead:
     """Change a channel (admin). The kind cannot change: create another channel instead."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "url", "keywords", "department_ids", "enabled"):
+    for field in ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts"):
         if field in changes and changes[field] is None:
             raise InvalidInput.for_field(f"body.{field}", "cannot be null")
     if "url" in changes:
