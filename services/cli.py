@@ -26,6 +26,8 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 secrets_app = typer.Typer(help="The key that encrypts channel secrets at rest.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+channel_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
+app.add_typer(channel_app, name="channel")
 console = Console(stderr=True)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -290,6 +292,60 @@ async def _secrets_rotate(url: str) -> int:
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
             return await reencrypt_secrets(session)
+    finally:
+        await engine.dispose()
+
+
+@channel_app.command("test")
+def channel_test(
+    channel_id: Annotated[int, typer.Argument(help="the channel's id")],
+    locale: Annotated[str | None, typer.Option(help="zh-CN or en-US")] = None,
+) -> None:
+    """Send a test message to a channel now and print the vendor's answer (exit 1 unless accepted)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared.errors import NotFound
+
+    settings = _settings()
+    try:
+        result = asyncio.run(_channel_test(settings, channel_id, locale))
+    except NotFound:
+        print(f"closeloop: no channel {channel_id}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    table = Table(title=f"channel {channel_id} test")
+    row = result.as_dict()
+    for key in row:
+        table.add_column(key)
+    table.add_row(*(str(v) if v is not None else "—" for v in row.values()))
+    Console().print(table)
+    if result.outcome != "success":
+        raise typer.Exit(1)
+
+
+async def _channel_test(settings: Settings, channel_id: int, locale: str | None):  # type: ignore[no-untyped-def]
+    import httpx
+
+    from shared.actor import Actor
+    from shared.clock import SystemClock
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.models import Role
+    from shared.notify.admin import test_channel
+    from shared.notify.delivery import policy_from
+
+    engine = make_engine(settings.require_database_url(), pool_size=1)
+    try:
+        async with httpx.AsyncClient(follow_redirects=False) as http, unit_of_work(make_sessionmaker(engine)) as s:
+            return await test_channel(
+                s,
+                actor=Actor(label="cli", role=Role.admin),
+                channel_id=channel_id,
+                http=http,
+                now=SystemClock().now(),
+                policy=policy_from(settings),
+                tz=settings.tz,
+                locale=locale,
+            )
     finally:
         await engine.dispose()
 

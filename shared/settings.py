@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     delivery_max_age_s: float = Field(default=24 * 3600, gt=0)
     retry_base_s: float = Field(default=1.0, gt=0)
     retry_cap_s: float = Field(default=600.0, gt=0)
+    rate_window_scale: float = Field(
+        default=1.0, gt=0, le=1, description="shortens every bot rate-limit window (tests and drills only)"
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(DEV_SECRET_KEY),
         validate_default=True,

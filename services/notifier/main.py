@@ -1,7 +1,7 @@
-"""arq worker for deliveries: one `deliver` job per notification attempt, plus an outbox sweep
-that re-enqueues anything pending that Redis lost (Redis is never the source of truth).
+"""arq worker for deliveries: one `drain` job empties one channel's queue (rate limits, digests,
+retries), plus an outbox sweep that rings for anything pending that Redis lost.
 
-Thin adapter: claiming, signing, classifying and retry policy live in shared/notify/.
+Thin adapter: claiming, signing, classifying, limits and digests live in shared/notify/.
 """
 
 from __future__ import annotations
@@ -18,58 +18,43 @@ from arq.worker import func
 from services.loop import run_every
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
-from shared.notify import delivery
-from shared.notify.outbox import due_for_delivery
-from shared.notify.queue import DELIVER_JOB, DELIVER_MANY_JOB, NOTIFY_QUEUE, enqueue_delivery
+from shared.notify import delivery, dispatch
+from shared.notify.outbox import channels_with_due
+from shared.notify.queue import DRAIN_JOB, NOTIFY_QUEUE, ring, ring_at
+from shared.notify.ratelimit import RateLimiter
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("closeloop.notifier")
 
 
-def policy_from(settings: Settings) -> delivery.DeliveryPolicy:
-    return delivery.DeliveryPolicy(
-        timeout_s=settings.delivery_timeout_s,
-        max_attempts=settings.delivery_max_attempts,
-        max_age_s=settings.delivery_max_age_s,
-        retry_base_s=settings.retry_base_s,
-        retry_cap_s=settings.retry_cap_s,
-        allow_private=settings.allow_private_webhooks,
+def dispatcher(ctx: dict[str, Any]) -> dispatch.Dispatcher:
+    settings: Settings = ctx["settings"]
+    return dispatch.Dispatcher(
+        sessions=ctx["sessions"],
+        http=ctx["http"],
+        limiter=RateLimiter(ctx["redis"]),
+        clock=ctx["clock"],
+        policy=ctx["policy"],
+        tz=settings.tz,
+        public_url=settings.public_url,
+        window_scale=settings.rate_window_scale,
     )
 
 
-async def deliver(ctx: dict[str, Any], notification_id: int) -> str:
-    """Claim → send (outside any transaction) → record → maybe schedule the retry."""
-    clock, settings = ctx["clock"], ctx["settings"]
-    async with unit_of_work(ctx["sessions"]) as session:
-        claimed = await delivery.claim(session, notification_id, now=clock.now())
-    if claimed is None:
-        return "not due or taken"
-    result = await delivery.send(ctx["http"], claimed, now=clock.now(), tz=settings.tz, policy=ctx["policy"])
-    async with unit_of_work(ctx["sessions"]) as session:
-        retry_at = await delivery.record(session, claimed, result, now=clock.now(), policy=ctx["policy"])
-    if retry_at is not None:
-        await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=claimed.attempt_no, defer_until=retry_at)
-    return result.classified.outcome.value
-
-
-async def deliver_many(ctx: dict[str, Any], notification_ids: list[int]) -> dict[str, int]:
-    """A chunk of fresh notifications, delivered concurrently (bounded per process)."""
-
-    async def one(notification_id: int) -> str:
-        async with ctx["send_slots"]:
-            return await deliver(ctx, notification_id)
-
-    outcomes: dict[str, int] = {}
-    for outcome in await asyncio.gather(*(one(i) for i in notification_ids)):
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+async def drain(ctx: dict[str, Any], channel_id: int) -> dict[str, Any]:
+    """Send what one channel has waiting; book the next look if something must wait."""
+    report = await dispatch.drain(dispatcher(ctx), channel_id)
+    if report.more:
+        await ring(ctx["redis"], [channel_id])
+    elif report.retry_at is not None:
+        await ring_at(ctx["redis"], channel_id, report.retry_at)
+    return {"outcomes": dict(report.outcomes), "messages": report.messages, "digests": report.digests}
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> bool:
     async with unit_of_work(ctx["sessions"]) as session:
-        due = await due_for_delivery(session, now=ctx["clock"].now(), limit=500)
-    for notification_id, attempts in due:
-        await enqueue_delivery(ctx["redis"], notification_id, attempts_so_far=attempts)
+        channel_ids = await channels_with_due(session, now=ctx["clock"].now())
+    await ring(ctx["redis"], channel_ids)
     return False
 
 
@@ -77,15 +62,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
     ctx["clock"] = ctx.get("clock") or SystemClock()
-    ctx["policy"] = policy_from(settings)
-    ctx["send_slots"] = asyncio.Semaphore(100)
+    ctx["policy"] = delivery.policy_from(settings)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     # No redirects: a redirect could lead a webhook past the SSRF guard.
     ctx["http"] = httpx.AsyncClient(
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=100),
-        headers={"User-Agent": "Closeloop-Notifier/0.1"},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        headers={"User-Agent": "Closeloop-Notifier/0.2"},
     )
     ctx["outbox_sweeper"] = asyncio.create_task(
         run_every(settings.outbox_sweep_interval_s, lambda: sweep_outbox(ctx), name="outbox sweep")
@@ -106,16 +90,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
-        "functions": [
-            func(deliver, name=DELIVER_JOB, keep_result=0, max_tries=1),
-            func(deliver_many, name=DELIVER_MANY_JOB, keep_result=0, max_tries=1),
-        ],
+        "functions": [func(drain, name=DRAIN_JOB, keep_result=0, max_tries=1)],
         "queue_name": NOTIFY_QUEUE,
         "redis_settings": RedisSettings.from_dsn(settings.require_redis_url()),
         "on_startup": startup,
         "on_shutdown": shutdown,
         "ctx": {"settings": settings},
-        "max_jobs": 50,
-        "poll_delay": 0.1,
+        "max_jobs": 20,
+        "poll_delay": 0.05,
         "handle_signals": True,
     }

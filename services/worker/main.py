@@ -16,7 +16,7 @@ from arq.worker import func
 from services.loop import run_every
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
-from shared.notify.queue import WORKER_QUEUE, enqueue_deliveries
+from shared.notify.queue import WORKER_QUEUE, ring
 from shared.settings import Settings, get_settings
 from shared.sla.engine import sweep_due_timers
 
@@ -32,7 +32,7 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
             session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size, public_url=settings.public_url
         )
     # After the commit: the notifier must find the rows.
-    await enqueue_deliveries(ctx["redis"], result.notification_ids)
+    await ring(ctx["redis"], result.channel_ids)
     if result.fired:
         log.info(
             "sla sweep: %d timer(s), %d level(s) fired, %d notification(s)",

@@ -80,6 +80,13 @@ class Notification(IdMixin, TimestampMixin, Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_notifications_subject", "subject_type", "subject_id"),
+        # A channel's queue, oldest first: what a drain claims.
+        Index(
+            "ix_notifications_channel_pending",
+            "channel_id",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     # Unique per (event, subject, occurrence, channel): a second sweep or worker is a no-op.
@@ -99,6 +106,11 @@ class Notification(IdMixin, TimestampMixin, Base):
     lease_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Delivered inside this digest message (with others), not on its own.
+    digest_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    # A replay gives a dead letter a fresh retry budget: attempts before it do not count.
+    replayed_at: Mapped[datetime | None]
+    budget_from: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DeliveryAttempt(IdMixin, Base):
@@ -115,3 +127,4 @@ class DeliveryAttempt(IdMixin, Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     vendor_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    digest_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # sent as part of this digest

@@ -1,37 +1,43 @@
-"""Delivering one notification: claim it with a lease, send, classify, record, schedule a retry.
+"""Delivering notifications: claim a batch with a lease, send, classify, record, schedule retries.
 
-The HTTP call happens outside any transaction. A lease (not a held row lock) marks the row as
-in flight; if the process dies mid-send the lease expires and the outbox sweep hands the row
-to another notifier. That is at-least-once: a receiver may see a duplicate only when a send
-succeeded but its answer was lost, and a generic webhook retry keeps its `webhook-id` for that.
+The HTTP call happens outside any transaction. A lease (not a held row lock) marks a row as in
+flight; if the process dies mid-send the lease expires and another notifier takes the row over.
+That is at-least-once: a receiver may see a duplicate only when a send succeeded but its answer
+was lost, and a generic webhook retry keeps its `webhook-id` for that. A result is written back
+only by the lease's owner (the attempt number it claimed is still the row's), so a slow sender
+whose lease was taken over cannot overwrite the newer attempt's outcome.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import time
-from dataclasses import dataclass
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.crypto import SecretDecryptionError, decrypt_secret
-from shared.models import (
-    AttemptOutcome,
-    Channel,
-    DeliveryAttempt,
-    Notification,
-    NotificationStatus,
-)
+from shared.db import copy_rows, driver_connection
+from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
 from shared.notify.adapters import ADAPTERS, Classified, Target
-from shared.notify.adapters.base import Envelope
-from shared.notify.render import render
-from shared.notify.ssrf import UnsafeUrl, check_url_target
+from shared.notify.adapters.base import Envelope, fit
+from shared.notify.render import Message
+from shared.notify.ssrf import HostUnresolved, UnsafeUrl, check_url_target
+from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+# Permanent answers about one message (its size or shape), not about the bot's configuration.
+# Every other permanent answer (bad token, signature, keyword, IP, URL) means the channel is
+# misconfigured: it is marked unhealthy and its queue is held until someone fixes it.
+MESSAGE_FAULTS = {"9499", "460101", "400402", "40058"}
 
 
 @dataclass(frozen=True)
@@ -43,22 +49,39 @@ class DeliveryPolicy:
     retry_cap_s: float = 600.0
     allow_private: bool = False
 
+    def __post_init__(self) -> None:
+        if self.timeout_s >= LEASE.total_seconds() / 2:
+            raise ValueError("a send must end well inside its lease")
+
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Exponential backoff with jitter, capped (attempt counts from 1)."""
         ceiling = min(self.retry_cap_s, self.retry_base_s * 2 ** (attempt - 1))
         return (rng or random).uniform(ceiling / 2, ceiling)
 
 
+def policy_from(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        timeout_s=settings.delivery_timeout_s,
+        max_attempts=settings.delivery_max_attempts,
+        max_age_s=settings.delivery_max_age_s,
+        retry_base_s=settings.retry_base_s,
+        retry_cap_s=settings.retry_cap_s,
+        allow_private=settings.allow_private_webhooks,
+    )
+
+
 @dataclass
 class Claimed:
     notification_id: int
-    attempt_no: int
-    target: Target
+    attempt_no: int  # the row's attempt counter after this claim: the lease's identity
+    budget_from: int  # attempts before the last replay do not count against max_attempts
     envelope: Envelope
     created_at: datetime
-    locale: str | None
-    # Set when the channel cannot be sent to as configured (e.g. its secret no longer decrypts).
-    config_error: str | None = None
+
+    @property
+    def locale(self) -> str | None:
+        data = self.envelope.data
+        return data.get("locale") or (data.get("assignee") or {}).get("locale")
 
 
 @dataclass
@@ -68,115 +91,255 @@ class AttemptResult:
     latency_ms: int
 
 
-async def claim(session: AsyncSession, notification_id: int, *, now: datetime) -> Claimed | None:
-    """Take a lease on a pending, due notification; None if it is not ours to send now."""
-    row = (
-        await session.execute(
-            update(Notification)
-            .where(
-                Notification.id == notification_id,
-                Notification.status == NotificationStatus.pending,
-                Notification.next_attempt_at <= now,
-                (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
-            )
-            .values(lease_until=now + LEASE, attempts=Notification.attempts + 1)
-            .returning(Notification)
-        )
-    ).scalar_one_or_none()
-    if row is None:
+@dataclass
+class Recorded:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    retry_at: datetime | None = None  # the earliest retry this batch scheduled
+    held: bool = False  # the channel's configuration was refused: stop sending to it
+    lost_lease: int = 0  # results written as attempts only: another notifier had taken over
+
+
+def channel_fault(c: Classified) -> bool:
+    return c.outcome == AttemptOutcome.permanent and (c.vendor_code or "") not in MESSAGE_FAULTS
+
+
+async def load_target(session: AsyncSession, channel_id: int) -> Target | None:
+    """The channel as the sender needs it; None while it is disabled or held as unhealthy."""
+    channel = await session.get(Channel, channel_id)
+    if channel is None or not channel.enabled or not channel.healthy:
         return None
-    channel = await session.get_one(Channel, row.channel_id)
-    if not channel.enabled:
-        # Keep it pending; it goes out if the channel is enabled again.
-        row.lease_until = None
-        row.attempts -= 1
-        return None
+    return target_of(channel)
+
+
+def target_of(channel: Channel) -> Target:
     secret, config_error = None, None
     if channel.secret_encrypted is not None:
         try:
             secret = decrypt_secret(channel.secret_encrypted)
         except SecretDecryptionError as exc:
             config_error = str(exc)
-    target = Target(
+    return Target(
         id=channel.id,
         kind=channel.kind.value,
         url=channel.url,
         secret=secret,
         keywords=list(channel.keywords or []),
+        rate_limits=channel.rate_limits,
+        config_error=config_error,
     )
-    envelope = Envelope(
-        message_id=str(row.message_id), event_type=row.event_type, occurred_at=row.created_at, data=row.payload
+
+
+_N = Notification.__table__
+
+
+async def claim_batch(session: AsyncSession, channel_id: int, *, now: datetime, limit: int) -> list[Claimed]:
+    """Lease up to `limit` due notifications of one channel (oldest first), skipping rows that
+    another notifier is claiming this very moment."""
+    due = (
+        select(_N.c.id)
+        .where(
+            _N.c.channel_id == channel_id,
+            _N.c.status == NotificationStatus.pending.value,
+            _N.c.next_attempt_at <= now,
+            (_N.c.lease_until.is_(None)) | (_N.c.lease_until < now),
+        )
+        .order_by(_N.c.next_attempt_at, _N.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    locale = row.payload.get("locale") or (row.payload.get("assignee") or {}).get("locale")
-    return Claimed(row.id, row.attempts, target, envelope, row.created_at, locale, config_error)
+    conn = await session.connection()
+    rows = await conn.execute(
+        update(_N)
+        .where(_N.c.id.in_(due))
+        .values(lease_until=now + LEASE, attempts=_N.c.attempts + 1, updated_at=now)
+        .returning(
+            _N.c.id,
+            _N.c.attempts,
+            _N.c.budget_from,
+            _N.c.message_id,
+            _N.c.event_type,
+            _N.c.payload,
+            _N.c.created_at,
+            _N.c.replayed_at,
+        )
+    )
+    claimed = [
+        Claimed(
+            notification_id=r.id,
+            attempt_no=r.attempts,
+            budget_from=r.budget_from,
+            envelope=Envelope(str(r.message_id), r.event_type, r.created_at, r.payload),
+            created_at=r.replayed_at or r.created_at,
+        )
+        for r in rows
+    ]
+    claimed.sort(key=lambda c: (c.envelope.occurred_at, c.notification_id))
+    return claimed
+
+
+async def due_count(session: AsyncSession, channel_id: int, *, now: datetime, cap: int) -> int:
+    """How many notifications of a channel wait to be sent now (counted up to `cap`)."""
+    waiting = (
+        select(_N.c.id)
+        .where(
+            _N.c.channel_id == channel_id,
+            _N.c.status == NotificationStatus.pending.value,
+            _N.c.next_attempt_at <= now,
+            (_N.c.lease_until.is_(None)) | (_N.c.lease_until < now),
+        )
+        .limit(cap)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(waiting)) or 0)
 
 
 async def send(
-    client: httpx.AsyncClient, claimed: Claimed, *, now: datetime, tz: ZoneInfo, policy: DeliveryPolicy
+    client: httpx.AsyncClient,
+    target: Target,
+    message: Message,
+    envelope: Envelope,
+    *,
+    now: datetime,
+    policy: DeliveryPolicy,
 ) -> AttemptResult:
-    """One HTTP attempt, signed afresh; never raises for transport or vendor errors."""
-    if claimed.config_error is not None:
+    """One HTTP attempt, signed afresh and fitted to the vendor's size limit. Never raises: every
+    failure becomes a classified result."""
+    if target.config_error is not None:
         # Sending unsigned would only earn a vendor rejection; no retry fixes a key mismatch.
-        return AttemptResult(Classified(AttemptOutcome.permanent, error=claimed.config_error), None, 0)
-    adapter = ADAPTERS[claimed.target.kind]  # type: ignore[index]
-    message = render(claimed.envelope.event_type, claimed.envelope.data, locale=claimed.locale, tz=tz, sent_at=now)
+        return AttemptResult(Classified(AttemptOutcome.permanent, error=target.config_error), None, 0)
+    adapter = ADAPTERS[target.kind]  # type: ignore[index]
     started = time.perf_counter()
+    status: int | None = None
     try:
-        await check_url_target(claimed.target.url, allow_private=policy.allow_private)
-        prepared = adapter.prepare(claimed.target, message, claimed.envelope, now)
-        response = await client.post(
-            prepared.url, content=prepared.body, headers=prepared.headers, timeout=policy.timeout_s
-        )
-        body = await response.aread()
-        status: int | None = response.status_code
+        async with asyncio.timeout(policy.timeout_s):
+            await check_url_target(target.url, allow_private=policy.allow_private)
+            prepared = fit(adapter, target, message, envelope, now)
+            response = await client.post(prepared.url, content=prepared.body, headers=prepared.headers)
+            body = await response.aread()
+        status = response.status_code
         classified = adapter.classify(response.status_code, body)
+    except HostUnresolved as exc:
+        classified = Classified(AttemptOutcome.retryable, error=f"DNS: {exc}")
     except UnsafeUrl as exc:
-        status, classified = None, Classified(AttemptOutcome.permanent, error=f"unsafe URL: {exc}")
-    except httpx.HTTPError as exc:
-        status, classified = None, Classified(AttemptOutcome.retryable, error=f"{type(exc).__name__}: {exc}"[:300])
-    latency_ms = int((time.perf_counter() - started) * 1000)
-    return AttemptResult(classified, status, latency_ms)
+        classified = Classified(AttemptOutcome.permanent, error=f"unsafe URL: {exc}")
+    except TimeoutError:
+        classified = Classified(AttemptOutcome.retryable, error=f"Timeout: no answer within {policy.timeout_s:g} s")
+    except (httpx.HTTPError, OSError) as exc:
+        classified = Classified(AttemptOutcome.retryable, error=f"{type(exc).__name__}: {exc}"[:300])
+    except Exception as exc:  # a bug of ours (say, in an adapter): keep the message, loudly
+        log.exception("sending notification %s to channel %s failed", envelope.message_id, target.id)
+        classified = Classified(AttemptOutcome.retryable, error=f"internal error: {type(exc).__name__}: {exc}"[:300])
+    return AttemptResult(classified, status, int((time.perf_counter() - started) * 1000))
+
+
+_ATTEMPT_COLUMNS = (
+    "notification_id",
+    "channel_id",
+    "attempt_no",
+    "attempted_at",
+    "latency_ms",
+    "outcome",
+    "http_status",
+    "vendor_code",
+    "error",
+    "digest_id",
+)
 
 
 async def record(
-    session: AsyncSession, claimed: Claimed, result: AttemptResult, *, now: datetime, policy: DeliveryPolicy
-) -> datetime | None:
-    """Store the attempt and the notification's next state. Returns when to retry, if at all."""
-    c = result.classified
-    session.add(
-        DeliveryAttempt(
-            notification_id=claimed.notification_id,
-            channel_id=claimed.target.id,
-            attempt_no=claimed.attempt_no,
-            attempted_at=now,
-            latency_ms=result.latency_ms,
-            outcome=c.outcome,
-            http_status=result.http_status,
-            vendor_code=c.vendor_code,
-            error=c.error,
-        )
+    session: AsyncSession,
+    target: Target,
+    items: list[Claimed],
+    results: list[AttemptResult],
+    *,
+    now: datetime,
+    policy: DeliveryPolicy,
+    digest_id: uuid.UUID | None = None,
+) -> Recorded:
+    """Store every attempt and each notification's next state (one statement for the batch), and
+    the channel's health. A row whose lease was taken over keeps its newer state."""
+    out = Recorded()
+    await copy_rows(
+        session,
+        "delivery_attempts",
+        _ATTEMPT_COLUMNS,
+        [
+            (
+                c.notification_id,
+                target.id,
+                c.attempt_no,
+                now,
+                r.latency_ms,
+                r.classified.outcome.value,
+                r.http_status,
+                r.classified.vendor_code,
+                r.classified.error,
+                digest_id,
+            )
+            for c, r in zip(items, results, strict=True)
+        ],
     )
-    notification = (
-        await session.scalars(select(Notification).where(Notification.id == claimed.notification_id).with_for_update())
-    ).one()
-    channel = await session.get_one(Channel, claimed.target.id)
-    notification.lease_until = None
-    retry_at: datetime | None = None
-    if c.outcome == AttemptOutcome.success:
-        notification.status = NotificationStatus.delivered
-        notification.delivered_at = now
-        notification.last_error = None
-        channel.last_success_at = now
-    else:
-        notification.last_error = c.error or f"vendor code {c.vendor_code}"
-        channel.last_error = notification.last_error
-        age = (now - claimed.created_at).total_seconds()
-        delay = max(policy.backoff(claimed.attempt_no), c.retry_after_s or 0)
-        exhausted = claimed.attempt_no >= policy.max_attempts or age + delay > policy.max_age_s
-        if c.outcome == AttemptOutcome.permanent or exhausted:
-            notification.status = NotificationStatus.dead
+    states: list[tuple[int, int, str, datetime | None, datetime | None, str | None]] = []
+    for c, r in zip(items, results, strict=True):
+        k = r.classified
+        out.outcomes[k.outcome.value] += 1
+        if k.outcome == AttemptOutcome.success:
+            states.append((c.notification_id, c.attempt_no, NotificationStatus.delivered.value, None, now, None))
+            continue
+        error = k.error or f"vendor code {k.vendor_code}"
+        age = (now - c.created_at).total_seconds()
+        tries = c.attempt_no - c.budget_from
+        delay = max(policy.backoff(tries), k.retry_after_s or 0)
+        exhausted = tries >= policy.max_attempts or age + delay > policy.max_age_s
+        if k.outcome == AttemptOutcome.permanent or exhausted:
+            states.append((c.notification_id, c.attempt_no, NotificationStatus.dead.value, None, None, error))
         else:
             retry_at = now + timedelta(seconds=delay)
-            notification.next_attempt_at = retry_at
+            out.retry_at = min(out.retry_at or retry_at, retry_at)
+            states.append((c.notification_id, c.attempt_no, NotificationStatus.pending.value, retry_at, None, error))
+    apg = await driver_connection(session)
+    kept = await apg.fetch(
+        """UPDATE notifications AS n
+           SET status = v.status, next_attempt_at = coalesce(v.next_at, n.next_attempt_at),
+               delivered_at = v.delivered_at, last_error = v.error, lease_until = NULL,
+               digest_id = CASE WHEN v.delivered_at IS NULL THEN n.digest_id ELSE $7 END, updated_at = $8
+           FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+                AS v(id, attempt_no, status, next_at, delivered_at, error)
+           WHERE n.id = v.id AND n.attempts = v.attempt_no AND n.status = 'pending'
+           RETURNING n.id""",
+        [s[0] for s in states],
+        [s[1] for s in states],
+        [s[2] for s in states],
+        [s[3] for s in states],
+        [s[4] for s in states],
+        [s[5] for s in states],
+        digest_id,
+        now,
+    )
+    out.lost_lease = len(states) - len(kept)
+    await _channel_health(session, target, results, now=now, out=out)
+    return out
+
+
+async def _channel_health(
+    session: AsyncSession, target: Target, results: list[AttemptResult], *, now: datetime, out: Recorded
+) -> None:
+    from shared.notify.ops import channel_unhealthy  # ops alerts go through the outbox too
+
+    channel = (await session.scalars(select(Channel).where(Channel.id == target.id).with_for_update())).one()
+    failures = [r.classified for r in results if r.classified.outcome != AttemptOutcome.success]
+    if len(failures) < len(results):
+        channel.last_success_at = now
+    if failures:
+        last = failures[-1]
+        channel.last_error = last.error or f"vendor code {last.vendor_code}"
+    faults = [k for k in failures if channel_fault(k)]
+    if faults:
+        out.held = True
+        if channel.healthy:  # the first refusal of an episode: one operator alert, not one per message
+            reason = faults[0].error or f"vendor code {faults[0].vendor_code}"
+            if faults[0].vendor_code:
+                reason = f"{faults[0].vendor_code}: {reason}"
+            channel.healthy, channel.unhealthy_since, channel.unhealthy_reason = False, now, reason
+            await channel_unhealthy(session, channel, now=now)
     await session.flush()
-    return retry_at

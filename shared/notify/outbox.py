@@ -90,18 +90,20 @@ COPY_COLUMNS = (
 )
 
 
-async def due_for_delivery(session: AsyncSession, *, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """(id, attempts) of pending notifications that are due and that nobody holds a lease on."""
+async def channels_with_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> list[int]:
+    """Channels with notifications waiting to be sent now (enabled, not held as unhealthy, and
+    not leased by a live notifier)."""
     stmt = (
-        select(Notification.id, Notification.attempts)
+        select(Notification.channel_id)
         .join(Channel, Channel.id == Notification.channel_id)
         .where(
             Notification.status == NotificationStatus.pending,
             Notification.next_attempt_at <= now,
             (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
             Channel.enabled.is_(True),
+            Channel.healthy.is_(True),
         )
-        .order_by(Notification.next_attempt_at)
+        .distinct()
         .limit(limit)
     )
-    return [(row.id, row.attempts) for row in await session.execute(stmt)]
+    return list((await session.scalars(stmt)).all())

@@ -13,7 +13,9 @@ SEVERITY_BY_EVENT = {
     "sla.escalation": "critical",
     "sla.resolved": "info",
     "channel.test": "info",
+    "ops.channel_unhealthy": "critical",
 }
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -32,6 +34,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "fallback": "（代：{via}）",
         "channel.test.title": "Closeloop 测试消息",
         "channel.test.body": "这是一条来自 Closeloop 的测试消息。",
+        "digest.title": "Closeloop 汇总：{n} 条提醒",
+        "digest.critical": "（{n} 条已超时或升级）",
+        "digest.open": "查看全部",
+        "digest.count": "条",
+        "ops.channel_unhealthy.title": "通知渠道异常：{name}",
+        "ops.reason": "原因",
+        "ops.since": "自",
+        "ops.kind": "类型",
+        "ops.held": "该渠道的消息已暂停发送，修复配置后自动恢复（或调用渠道测试接口）。",
         "task": "任务",
         "owner": "负责人",
         "deadline": "截止时间",
@@ -61,6 +72,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "fallback": " (standing in: {via})",
         "channel.test.title": "Closeloop test message",
         "channel.test.body": "This is a test message from Closeloop.",
+        "digest.title": "Closeloop digest: {n} alerts",
+        "digest.critical": " ({n} overdue or escalated)",
+        "digest.open": "Open the full list",
+        "digest.count": "",
+        "ops.channel_unhealthy.title": "Notification channel failing: {name}",
+        "ops.reason": "Reason",
+        "ops.since": "Since",
+        "ops.kind": "Kind",
+        "ops.held": "Messages to this channel are held until its configuration is fixed or a channel test succeeds.",
         "task": "Task",
         "owner": "Owner",
         "deadline": "Deadline",
@@ -127,6 +147,20 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
         return _render_sla(event_type, payload, t, loc, tz, sent_at, severity)
     if event_type == "channel.test":
         return Message(title=t["channel.test.title"], severity=severity, body=t["channel.test.body"])
+    if event_type == "ops.channel_unhealthy":
+        ch = payload["channel"]
+        return Message(
+            title=t["ops.channel_unhealthy.title"].format(name=ch["name"]),
+            severity=severity,
+            fields=[
+                (t["ops.kind"], ch["kind"]),
+                (t["ops.reason"], payload["reason"]),
+                (t["ops.since"], format_local(payload["since"], tz)),
+            ],
+            body=t["ops.held"],
+            url=payload.get("url"),
+            url_label=t["open"],
+        )
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
 
 

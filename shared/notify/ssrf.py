@@ -12,6 +12,10 @@ class UnsafeUrl(ValueError):
     pass
 
 
+class HostUnresolved(UnsafeUrl):
+    """DNS said nothing (yet): refused when a channel is saved, retried when a message is sent."""
+
+
 def _is_public(ip: str) -> bool:
     addr = ipaddress.ip_address(ip)
     return not (
@@ -43,7 +47,7 @@ async def check_url_target(url: str, *, allow_private: bool) -> None:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UnsafeUrl(f"host {host!r} does not resolve") from exc
+        raise HostUnresolved(f"host {host!r} does not resolve") from exc
     for info in infos:
         if not _is_public(str(info[4][0])):
             raise UnsafeUrl(f"host {host!r} resolves to a private or loopback address")

@@ -38,6 +38,7 @@ class SweepResult:
     claimed: int = 0
     fired: int = 0
     notification_ids: list[int] = field(default_factory=list)
+    channel_ids: set[int] = field(default_factory=set)  # whose queues got new rows
 
 
 def _payload(
@@ -296,6 +297,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
         )
         outbox = [item for key in new_keys for item in items.get(key, [])]
         result.notification_ids = await add_to_outbox(session, outbox, now=now)
+        result.channel_ids = {item.channel_id for item in outbox}
     await session.flush()
     return result
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from services.notifier.main import deliver, policy_from, sweep_outbox
+from services.notifier.main import drain, sweep_outbox
 from services.worker.main import sweep_once
 from shared.crypto import encrypt_secret, new_key
 from shared.db import unit_of_work
@@ -32,7 +32,7 @@ async def ctx(settings, sessions, clock, arq_redis):
             "clock": clock,
             "redis": arq_redis,
             "http": http,
-            "policy": policy_from(settings),
+            "policy": delivery.policy_from(settings),
         }
 
 
@@ -52,6 +52,25 @@ async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
     await sweep_once(ctx)
     async with unit_of_work(sessions) as s:
         return (await s.scalars(select(Notification))).one()
+
+
+async def deliver(ctx, notification_id: int) -> str:
+    """Drain the notification's channel; the outcome of its attempt, if one was made."""
+    async with unit_of_work(ctx["sessions"]) as s:
+        n = await s.get_one(Notification, notification_id)
+        channel_id, before = n.channel_id, n.attempts
+    report = await drain(ctx, channel_id)
+    if report["messages"] == 0:
+        return "not due or taken"
+    async with unit_of_work(ctx["sessions"]) as s:
+        attempt = (
+            await s.scalars(
+                select(DeliveryAttempt)
+                .where(DeliveryAttempt.notification_id == notification_id, DeliveryAttempt.attempt_no > before)
+                .order_by(DeliveryAttempt.id.desc())
+            )
+        ).first()
+    return attempt.outcome.value if attempt else "not due or taken"
 
 
 async def reload(sessions, notification_id: int) -> tuple[Notification, list[DeliveryAttempt]]:
@@ -201,9 +220,9 @@ async def test_losing_redis_loses_nothing(ctx, sessions, clock, botsim, arq_redi
     await arq_redis.flushall()  # the doorbell is gone
     assert await arq_redis.queued_jobs(queue_name="closeloop:notify") == []
     await sweep_outbox(ctx)  # the notifier's periodic outbox sweep rings it again
-    (job,) = await arq_redis.queued_jobs(queue_name="closeloop:notify")
-    assert job.function == "deliver" and job.args == (n.id,)
-    assert await deliver(ctx, *job.args) == "success"
+    jobs = await arq_redis.queued_jobs(queue_name="closeloop:notify")
+    assert {(j.function, j.args) for j in jobs} == {("drain", (n.channel_id,))}
+    assert (await drain(ctx, n.channel_id))["outcomes"] == {"success": 1}
     assert len(botsim.messages("gw1")) == 1
 
 
@@ -212,14 +231,15 @@ async def test_a_notifier_that_dies_mid_delivery_loses_nothing(ctx, sessions, cl
     await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
     n = await overdue_notification(ctx, sessions, clock)
     async with unit_of_work(sessions) as s:  # a notifier claims it … and dies before sending
-        assert await delivery.claim(s, n.id, now=clock.now()) is not None
+        assert len(await delivery.claim_batch(s, n.channel_id, now=clock.now(), limit=10)) == 1
     await arq_redis.flushall()
     await sweep_outbox(ctx)
     assert await arq_redis.queued_jobs(queue_name="closeloop:notify") == []  # the lease still holds
+    assert (await drain(ctx, n.channel_id))["messages"] == 0
     clock.advance(delivery.LEASE + timedelta(seconds=1))
     await sweep_outbox(ctx)
-    (job,) = await arq_redis.queued_jobs(queue_name="closeloop:notify")
-    assert await deliver(ctx, *job.args) == "success"
+    assert {j.args for j in await arq_redis.queued_jobs(queue_name="closeloop:notify")} == {(n.channel_id,)}
+    assert (await drain(ctx, n.channel_id))["outcomes"] == {"success": 1}
     assert len(botsim.messages("gw1")) == 1
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, status
-from pydantic import Field, HttpUrl
+import httpx
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
-from services.api.deps import ActorDep, AdminDep, SessionDep, SettingsDep
+from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.errors import InvalidInput
@@ -23,7 +24,8 @@ from shared.models import (
     Notification,
     NotificationStatus,
 )
-from shared.notify import channels
+from shared.notify import admin, channels
+from shared.notify.delivery import policy_from
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -222,6 +224,8 @@ class NotificationRead(ReadModel):
     next_attempt_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    digest_id: UUID | None = Field(description="delivered inside this digest message, together with others")
+    replayed_at: datetime | None
     created_at: datetime
 
 
@@ -236,6 +240,7 @@ class AttemptRead(ReadModel):
     http_status: int | None
     vendor_code: str | None
     error: str | None
+    digest_id: UUID | None
 
 
 @router.get(
@@ -251,8 +256,10 @@ async def list_notifications(
     event_type: str | None = None,
     subject_type: str | None = None,
     subject_id: int | None = None,
+    digest_id: UUID | None = None,
 ) -> dict[str, Any]:
-    """The outbox: what was (or will be) sent where."""
+    """The outbox: what was (or will be) sent where. `status=dead` lists the dead letters;
+    `digest_id` the notifications one digest message carried."""
     stmt = select(Notification)
     for column, value in (
         (Notification.status, status),
@@ -260,6 +267,7 @@ async def list_notifications(
         (Notification.event_type, event_type),
         (Notification.subject_type, subject_type),
         (Notification.subject_id, subject_id),
+        (Notification.digest_id, digest_id),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
@@ -292,3 +300,83 @@ async def list_notification_attempts(
     await crud.get_or_404(session, Notification, notification_id)
     stmt = select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)
     return page_out(await paginate(session, stmt, DeliveryAttempt.id, limit=limit, cursor=cursor), AttemptRead)
+
+
+@router.post(
+    "/notifications/{notification_id}/replay",
+    response_model=NotificationRead,
+    tags=["notifications"],
+    operation_id="replayNotification",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def replay_notification(
+    notification_id: int, session: SessionDep, actor: ManagerDep, now: NowDep
+) -> Notification:
+    """Send a dead letter again with a fresh retry budget (409 unless it is dead). The message id,
+    which generic webhook receivers dedupe on, stays the same."""
+    return await admin.replay(session, actor=actor, notification_id=notification_id, now=now)
+
+
+@router.get(
+    "/channels/{channel_id}/attempts",
+    response_model=PageOut[AttemptRead],
+    tags=["channels"],
+    operation_id="listChannelAttempts",
+    responses=NOT_FOUND,
+)
+async def list_channel_attempts(
+    channel_id: int,
+    session: SessionDep,
+    actor: AdminDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    outcome: AttemptOutcome | None = None,
+) -> dict[str, Any]:
+    """A channel's delivery history, newest last: every attempt with its outcome, HTTP status,
+    vendor code and latency."""
+    await crud.get_or_404(session, Channel, channel_id)
+    stmt = select(DeliveryAttempt).where(DeliveryAttempt.channel_id == channel_id)
+    if outcome is not None:
+        stmt = stmt.where(DeliveryAttempt.outcome == outcome)
+    return page_out(await paginate(session, stmt, DeliveryAttempt.id, limit=limit, cursor=cursor), AttemptRead)
+
+
+class ChannelTestRead(BaseModel):
+    outcome: AttemptOutcome
+    http_status: int | None
+    vendor_code: str | None = Field(
+        description="the vendor's own answer code (Feishu `code`, DingTalk/WeCom `errcode`)"
+    )
+    error: str | None
+    latency_ms: int
+    healthy: bool = Field(description="the channel's health after the test (a success clears an unhealthy mark)")
+
+
+@router.post(
+    "/channels/{channel_id}/test",
+    response_model=ChannelTestRead,
+    tags=["channels"],
+    operation_id="testChannel",
+    responses=NOT_FOUND,
+)
+async def test_channel(
+    channel_id: int,
+    session: SessionDep,
+    actor: AdminDep,
+    now: NowDep,
+    settings: SettingsDep,
+    locale: Annotated[Literal["zh-CN", "en-US"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Send a test message to the channel now and return the vendor's answer (admin)."""
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        result = await admin.test_channel(
+            session,
+            actor=actor,
+            channel_id=channel_id,
+            http=http,
+            now=now,
+            policy=policy_from(settings),
+            tz=settings.tz,
+            locale=locale,
+        )
+    return result.as_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ class Target:
     url: str
     secret: str | None
     keywords: list[str]
+    rate_limits: list[dict[str, Any]] | None = None  # overrides of the vendor's limits
+    config_error: str | None = None  # the channel cannot be sent to as configured (say, its secret won't decrypt)
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,42 @@ def plain_lines(message: Message) -> list[str]:
     if message.body:
         lines.append(message.body)
     return lines
+
+
+# What each vendor accepts, in bytes of request body, with a margin (WeCom's 4096 counts only the
+# markdown content; bounding the whole body by it is stricter, so always accepted).
+BODY_LIMITS = {"feishu": 19_500, "dingtalk": 19_500, "wecom": 4_000}
+ELLIPSIS = "…"
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: max(0, chars - 1)] + ELLIPSIS
+
+
+def fit(adapter: Adapter, target: Target, message: Message, envelope: Envelope, now: datetime) -> Prepared:
+    """Prepare the message, shortened until the vendor would accept its size: the body text
+    first (cut at a character, marked with …), then long field values, then the title (which
+    keeps the bot's keyword, as the adapters put it back). Never rejected for size."""
+    prepared = adapter.prepare(target, message, envelope, now)
+    limit = BODY_LIMITS.get(target.kind)
+    if limit is None or len(prepared.body) <= limit:
+        return prepared
+    m = replace(message, fields=list(message.fields), mentions=list(message.mentions))
+    for _ in range(64):
+        excess = len(adapter.prepare(target, m, envelope, now).body) - limit
+        if excess <= 0:
+            break
+        step = excess // 3 + 16  # bytes to characters: CJK is three bytes each
+        if m.body and len(m.body) > 1:
+            m.body = _cut(m.body, len(m.body) - step)
+        elif any(len(v) > 40 for _, v in m.fields):
+            i = max(range(len(m.fields)), key=lambda j: len(m.fields[j][1]))
+            k, v = m.fields[i]
+            m.fields[i] = (k, _cut(v, max(40, len(v) - step)))
+        elif len(m.mentions) > 1:
+            m.mentions = m.mentions[: len(m.mentions) // 2]
+        elif m.fields:
+            m.fields.pop()
+        else:
+            m.title = _cut(m.title, max(8, len(m.title) - step))
+    return adapter.prepare(target, m, envelope, now)

@@ -1,0 +1,96 @@
+"""What operators do to deliveries: replay a dead letter, test a channel for real."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.errors import Conflict, FieldError
+from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
+from shared.notify import delivery
+from shared.notify.adapters.base import Envelope
+from shared.notify.render import render
+
+
+async def replay(session: AsyncSession, *, actor: Actor, notification_id: int, now: datetime) -> Notification:
+    """Send a dead letter again, with a fresh retry budget; its message id (and so the
+    receiver's dedupe key) stays the same."""
+    row = await crud.get_or_404(session, Notification, notification_id, for_update=True)
+    if row.status != NotificationStatus.dead:
+        raise Conflict(
+            f"only dead notifications can be replayed; this one is {row.status.value}",
+            errors=[FieldError("notification_id", f"status is {row.status.value}", "state")],
+        )
+    return await crud.update(
+        session,
+        actor=actor,
+        obj=row,
+        entity_type="notification",
+        changes={
+            "status": NotificationStatus.pending,
+            "next_attempt_at": now,
+            "lease_until": None,
+            "replayed_at": now,
+            "budget_from": row.attempts,
+        },
+    )
+
+
+@dataclass
+class TestResult:
+    outcome: AttemptOutcome
+    http_status: int | None
+    vendor_code: str | None
+    error: str | None
+    latency_ms: int
+    healthy: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+async def test_channel(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    channel_id: int,
+    http: httpx.AsyncClient,
+    now: datetime,
+    policy: delivery.DeliveryPolicy,
+    tz: ZoneInfo,
+    locale: str | None = None,
+) -> TestResult:
+    """Send a test message now (even to a disabled or unhealthy channel) and report the vendor's
+    answer. Success clears the unhealthy mark: held messages then flow again."""
+    channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
+    target = delivery.target_of(channel)
+    envelope = Envelope(
+        message_id=f"test-{channel.id}-{int(now.timestamp() * 1000)}",
+        event_type="channel.test",
+        occurred_at=now,
+        data={"channel": {"id": channel.id, "name": channel.name}, "requested_by": actor.user_id},
+    )
+    message = render("channel.test", envelope.data, locale=locale, tz=tz, sent_at=now)
+    result = await delivery.send(http, target, message, envelope, now=now, policy=policy)
+    k = result.classified
+    if k.outcome == AttemptOutcome.success:
+        channel.last_success_at = now
+        if not channel.healthy:
+            await crud.update(
+                session,
+                actor=actor,
+                obj=channel,
+                entity_type="channel",
+                changes={"healthy": True, "unhealthy_since": None, "unhealthy_reason": None},
+            )
+    else:
+        channel.last_error = k.error or f"vendor code {k.vendor_code}"
+    await session.flush()
+    return TestResult(k.outcome, result.http_status, k.vendor_code, k.error, result.latency_ms, channel.healthy)

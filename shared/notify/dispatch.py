@@ -1,0 +1,161 @@
+"""Draining one channel's queue: the notifier's whole job, per bot.
+
+Unlimited channels (generic webhooks by default) go in leased batches sent concurrently. A bot
+with vendor limits takes one slot of its shared (Redis) rate limit before every message; when
+its queue holds more than the limit lets out now, the waiting messages are coalesced into one
+digest per slot, so a burst of 200 breaches reaches a DingTalk group as a handful of messages and
+never trips its 10-minute throttle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.clock import Clock
+from shared.db import unit_of_work
+from shared.notify import delivery, digest
+from shared.notify.adapters.base import Target
+from shared.notify.delivery import AttemptResult, Claimed, DeliveryPolicy, Recorded
+from shared.notify.ratelimit import RateLimiter, Window, limits_for
+from shared.notify.render import render
+
+
+@dataclass
+class Dispatcher:
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    limiter: RateLimiter
+    clock: Clock
+    policy: DeliveryPolicy
+    tz: ZoneInfo
+    public_url: str
+    window_scale: float = 1.0
+    batch_size: int = 100
+    send_concurrency: int = 50
+    max_rounds: int = 50  # then hand the channel back to the queue, to be fair to other channels
+
+
+@dataclass
+class DrainReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    messages: int = 0  # HTTP requests made
+    digests: int = 0
+    retry_at: datetime | None = None  # when this channel needs another look (backoff, rate limit)
+    held: bool = False
+    more: bool = False  # stopped after max_rounds with work left
+
+    def add(self, rec: Recorded) -> None:
+        self.outcomes.update(rec.outcomes)
+        self.held = self.held or rec.held
+        if rec.retry_at is not None:
+            self.later(rec.retry_at)
+
+    def later(self, at: datetime) -> None:
+        self.retry_at = min(self.retry_at or at, at)
+
+
+def limiter_key(channel_id: int) -> str:
+    return f"channel:{channel_id}"
+
+
+async def drain(d: Dispatcher, channel_id: int) -> DrainReport:
+    report = DrainReport()
+    for _ in range(d.max_rounds):
+        async with unit_of_work(d.sessions) as s:
+            target = await delivery.load_target(s, channel_id)
+        if target is None:  # disabled or held: its queue waits
+            return report
+        windows = limits_for(target.kind, target.rate_limits, scale=d.window_scale)
+        if not windows:
+            go_on = await _unlimited_round(d, target, report)
+        else:
+            go_on = await _limited_round(d, target, windows, report)
+        if not go_on or report.held:
+            return report
+    report.more = True
+    return report
+
+
+async def _unlimited_round(d: Dispatcher, target: Target, report: DrainReport) -> bool:
+    async with unit_of_work(d.sessions) as s:
+        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=d.batch_size)
+    if not claimed:
+        return False
+    slots = asyncio.Semaphore(d.send_concurrency)
+
+    async def one(c: Claimed) -> AttemptResult:
+        async with slots:
+            now = d.clock.now()
+            message = render(c.envelope.event_type, c.envelope.data, locale=c.locale, tz=d.tz, sent_at=now)
+            return await delivery.send(d.http, target, message, c.envelope, now=now, policy=d.policy)
+
+    results = await asyncio.gather(*(one(c) for c in claimed))
+    report.messages += len(claimed)
+    await _record(d, target, claimed, list(results), report)
+    return len(claimed) == d.batch_size
+
+
+async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, ...], report: DrainReport) -> bool:
+    key = limiter_key(target.id)
+    now = d.clock.now()
+    async with unit_of_work(d.sessions) as s:
+        backlog = await delivery.due_count(s, target.id, now=now, cap=10_000)
+    if backlog == 0:
+        return False
+    wait = await d.limiter.acquire(key, windows)
+    if wait > 0:  # no slot now: come back when one frees up
+        report.later(_after(d.clock.now(), wait))
+        return False
+    spare = await d.limiter.capacity(key, windows)  # slots left after the one we hold
+    single = backlog <= spare + 1
+    limit = 1 if single else digest.items_per_digest(target.kind)
+    async with unit_of_work(d.sessions) as s:
+        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=limit)
+    if not claimed:
+        return False  # another notifier took them; the slot is spent, which only errs on the safe side
+    now = d.clock.now()
+    digest_id = None
+    if len(claimed) == 1:
+        c = claimed[0]
+        message = render(c.envelope.event_type, c.envelope.data, locale=c.locale, tz=d.tz, sent_at=now)
+        envelope = c.envelope
+    else:
+        digest_id = uuid.uuid4()
+        message, envelope = digest.build(claimed, digest_id=digest_id, tz=d.tz, now=now, public_url=d.public_url)
+        report.digests += 1
+    result = await delivery.send(d.http, target, message, envelope, now=now, policy=d.policy)
+    report.messages += 1
+    if result.classified.retry_after_s:  # the vendor throttled the bot: nobody sends to it meanwhile
+        pause = result.classified.retry_after_s * d.window_scale
+        await d.limiter.block(key, pause)
+        result = replace(result, classified=replace(result.classified, retry_after_s=pause))
+    await _record(d, target, claimed, [result] * len(claimed), report, digest_id=digest_id)
+    return True
+
+
+async def _record(
+    d: Dispatcher,
+    target: Target,
+    claimed: list[Claimed],
+    results: list[AttemptResult],
+    report: DrainReport,
+    *,
+    digest_id: uuid.UUID | None = None,
+) -> None:
+    async with unit_of_work(d.sessions) as s:
+        rec = await delivery.record(
+            s, target, claimed, results, now=d.clock.now(), policy=d.policy, digest_id=digest_id
+        )
+    report.add(rec)
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
