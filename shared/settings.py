@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CLOSELOOP_"
@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     allow_private_webhooks: bool = False
     timezone: str = "Asia/Shanghai"
     delivery_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    delivery_lease_s: float = Field(
+        default=60.0, ge=2, le=3600, description="how long a notifier holds a message in flight before another may"
+    )
     delivery_max_attempts: int = Field(default=12, ge=1, le=100)
     delivery_max_age_s: float = Field(default=24 * 3600, gt=0)
     retry_base_s: float = Field(default=1.0, gt=0)
@@ -72,6 +75,15 @@ class Settings(BaseSettings):
     secret_key_previous: SecretStr | None = Field(
         default=None, description="comma-separated older Fernet keys, still accepted for decryption (rotation)"
     )
+
+    @model_validator(mode="after")
+    def _timeout_inside_lease(self) -> Settings:
+        if self.delivery_timeout_s >= self.delivery_lease_s / 2:
+            raise ValueError(
+                f"{ENV_PREFIX}DELIVERY_TIMEOUT_S must stay under half of {ENV_PREFIX}DELIVERY_LEASE_S, "
+                "so a send always ends while its notifier still holds the message"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

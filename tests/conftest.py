@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -198,13 +199,16 @@ class Botsim:
         }[kind]
 
 
-@pytest.fixture(scope="session")
-def botsim_server() -> Iterator[str]:
+def start_botsim(tmp: Path, window_scale: float = 1.0) -> tuple[subprocess.Popen[bytes], str]:
     if not BOTSIM.exists():
         pytest.fail(f"botsim not found at {BOTSIM} (set CLOSELOOP_BOTSIM)")
     port = free_port()
+    config = tmp / f"botsim-{port}.json"
+    config.write_text(json.dumps({"bots": {}, "window_scale": window_scale}))
     proc = subprocess.Popen(
-        [sys.executable, str(BOTSIM), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, str(BOTSIM), "--port", str(port), "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
@@ -217,9 +221,36 @@ def botsim_server() -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("botsim did not start")
+    return proc, base
+
+
+@pytest.fixture(scope="session")
+def botsim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, base = start_botsim(tmp_path_factory.mktemp("botsim"))
     yield base
     proc.terminate()
     proc.wait(5)
+
+
+# Bot rate-limit windows 20× shorter (DingTalk's minute is 3 s, its 10-minute throttle 30 s), in
+# botsim and in Closeloop alike, so limit tests take seconds.
+WINDOW_SCALE = 0.05
+
+
+@pytest.fixture(scope="session")
+def fast_botsim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, base = start_botsim(tmp_path_factory.mktemp("fast-botsim"), WINDOW_SCALE)
+    yield base
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.fixture
+def fast_botsim(fast_botsim_server: str) -> Iterator[Botsim]:
+    sim = Botsim(fast_botsim_server)
+    sim.reset()
+    yield sim
+    sim.http.close()
 
 
 @pytest.fixture

@@ -48,10 +48,15 @@ class DeliveryPolicy:
     retry_base_s: float = 1.0
     retry_cap_s: float = 600.0
     allow_private: bool = False
+    lease_s: float = LEASE.total_seconds()
 
     def __post_init__(self) -> None:
-        if self.timeout_s >= LEASE.total_seconds() / 2:
-            raise ValueError("a send must end well inside its lease")
+        if self.timeout_s >= self.lease_s / 2:
+            raise ValueError("a send must end well inside its lease: keep the timeout under half the lease")
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_s)
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Exponential backoff with jitter, capped (attempt counts from 1)."""
@@ -67,6 +72,7 @@ def policy_from(settings: Settings) -> DeliveryPolicy:
         retry_base_s=settings.retry_base_s,
         retry_cap_s=settings.retry_cap_s,
         allow_private=settings.allow_private_webhooks,
+        lease_s=settings.delivery_lease_s,
     )
 
 
@@ -132,7 +138,9 @@ def target_of(channel: Channel) -> Target:
 _N = Notification.__table__
 
 
-async def claim_batch(session: AsyncSession, channel_id: int, *, now: datetime, limit: int) -> list[Claimed]:
+async def claim_batch(
+    session: AsyncSession, channel_id: int, *, now: datetime, limit: int, lease: timedelta = LEASE
+) -> list[Claimed]:
     """Lease up to `limit` due notifications of one channel (oldest first), skipping rows that
     another notifier is claiming this very moment."""
     due = (
@@ -151,7 +159,7 @@ async def claim_batch(session: AsyncSession, channel_id: int, *, now: datetime, 
     rows = await conn.execute(
         update(_N)
         .where(_N.c.id.in_(due))
-        .values(lease_until=now + LEASE, attempts=_N.c.attempts + 1, updated_at=now)
+        .values(lease_until=now + lease, attempts=_N.c.attempts + 1, updated_at=now)
         .returning(
             _N.c.id,
             _N.c.attempts,

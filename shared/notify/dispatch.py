@@ -86,7 +86,7 @@ async def drain(d: Dispatcher, channel_id: int) -> DrainReport:
 
 async def _unlimited_round(d: Dispatcher, target: Target, report: DrainReport) -> bool:
     async with unit_of_work(d.sessions) as s:
-        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=d.batch_size)
+        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=d.batch_size, lease=d.policy.lease)
     if not claimed:
         return False
     slots = asyncio.Semaphore(d.send_concurrency)
@@ -118,7 +118,7 @@ async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, .
     single = backlog <= spare + 1
     limit = 1 if single else digest.items_per_digest(target.kind)
     async with unit_of_work(d.sessions) as s:
-        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=limit)
+        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=limit, lease=d.policy.lease)
     if not claimed:
         return False  # another notifier took them; the slot is spent, which only errs on the safe side
     now = d.clock.now()

@@ -40,10 +40,10 @@ def limits_for(kind: str, override: Sequence[dict[str, Any]] | None, *, scale: f
 
 _SCRIPT = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local record = tonumber(ARGV[2])
-local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
+local blocked = tonumber(redis.call('GET', KEYS[1]) or '0') * 1000
 if blocked > now then return {-1, blocked - now} end
 local cap = 1000000000
 local wait = 0
@@ -52,7 +52,7 @@ for i = 1, windows do
   local limit = tonumber(ARGV[1 + i * 2])
   local per = tonumber(ARGV[2 + i * 2])
   local key = KEYS[2 + i]
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per - 1)
   local count = redis.call('ZCARD', key)
   if limit - count < cap then cap = limit - count end
   if n > limit then return {-2, 0} end
@@ -71,7 +71,7 @@ for i = 1, windows do
     local seq = redis.call('INCR', KEYS[2])
     redis.call('ZADD', key, now, now .. '-' .. seq)
   end
-  redis.call('PEXPIRE', key, per + 1000)
+  redis.call('PEXPIRE', key, math.floor(per / 1000) + 1000)
 end
 redis.call('PEXPIRE', KEYS[2], 86400000)
 return {1, 0}
@@ -94,7 +94,7 @@ class RateLimiter:
         for w in windows:
             # The margin: at most a tenth of the window, so a 1 s window is not doubled.
             margin = min(self.margin_s, w.per_s / 10)
-            args += [w.limit, int((w.per_s + margin) * 1000)]
+            args += [w.limit, int((w.per_s + margin) * 1_000_000)]  # microseconds
         return args
 
     async def acquire(self, key: str, windows: Sequence[Window], n: int = 1) -> float:
@@ -102,10 +102,10 @@ class RateLimiter:
         many seconds until they would fit."""
         if not windows:
             return 0.0
-        status, ms = await self._script(keys=self._keys(key, windows), args=self._args(windows, n, True))
+        status, us = await self._script(keys=self._keys(key, windows), args=self._args(windows, n, True))
         if int(status) == -2:
             raise ValueError(f"{n} sends can never fit these windows")
-        return 0.0 if int(status) == 1 else max(int(ms), 1) / 1000
+        return 0.0 if int(status) == 1 else max(int(us), 1) / 1_000_000
 
     async def capacity(self, key: str, windows: Sequence[Window]) -> int:
         """How many sends would be granted right now (0 while blocked), recording nothing."""
