@@ -324,18 +324,17 @@ def channel_test(
 
 
 async def _channel_test(settings: Settings, channel_id: int, locale: str | None):  # type: ignore[no-untyped-def]
-    import httpx
-
     from shared.actor import Actor
     from shared.clock import SystemClock
     from shared.db import make_engine, make_sessionmaker, unit_of_work
     from shared.models import Role
     from shared.notify.admin import test_channel
     from shared.notify.delivery import policy_from
+    from shared.notify.http import Sender
 
     engine = make_engine(settings.require_database_url(), pool_size=1)
     try:
-        async with httpx.AsyncClient(follow_redirects=False) as http, unit_of_work(make_sessionmaker(engine)) as s:
+        async with Sender() as http, unit_of_work(make_sessionmaker(engine)) as s:
             return await test_channel(
                 s,
                 actor=Actor(label="cli", role=Role.admin),

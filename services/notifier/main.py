@@ -11,7 +11,6 @@ import contextlib
 import logging
 from typing import Any
 
-import httpx
 from arq.connections import RedisSettings
 from arq.worker import func
 
@@ -19,6 +18,7 @@ from services.loop import run_every
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.notify import delivery, dispatch
+from shared.notify.http import Sender
 from shared.notify.outbox import channels_with_due
 from shared.notify.queue import DRAIN_JOB, NOTIFY_QUEUE, ring, ring_at
 from shared.notify.ratelimit import RateLimiter
@@ -65,12 +65,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["policy"] = delivery.policy_from(settings)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
-    # No redirects: a redirect could lead a webhook past the SSRF guard.
-    ctx["http"] = httpx.AsyncClient(
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
-        headers={"User-Agent": "Closeloop-Notifier/0.2"},
-    )
+    ctx["http"] = Sender(max_connections=100)
     ctx["outbox_sweeper"] = asyncio.create_task(
         run_every(settings.outbox_sweep_interval_s, lambda: sweep_outbox(ctx), name="outbox sweep")
     )

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -16,6 +15,7 @@ from shared.errors import Conflict, FieldError
 from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
 from shared.notify import delivery
 from shared.notify.adapters.base import Envelope
+from shared.notify.http import Sender
 from shared.notify.render import render
 
 
@@ -61,7 +61,7 @@ async def test_channel(
     *,
     actor: Actor,
     channel_id: int,
-    http: httpx.AsyncClient,
+    http: Sender,
     now: datetime,
     policy: delivery.DeliveryPolicy,
     tz: ZoneInfo,

@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +27,7 @@ from shared.db import copy_rows, driver_connection
 from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
 from shared.notify.adapters import ADAPTERS, Classified, Target
 from shared.notify.adapters.base import Envelope, fit
+from shared.notify.http import Sender, TransportError
 from shared.notify.render import Message
 from shared.notify.ssrf import HostUnresolved, UnsafeUrl, check_url_target
 from shared.settings import Settings
@@ -202,7 +202,7 @@ async def due_count(session: AsyncSession, channel_id: int, *, now: datetime, ca
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: Sender,
     target: Target,
     message: Message,
     envelope: Envelope,
@@ -222,17 +222,15 @@ async def send(
         async with asyncio.timeout(policy.timeout_s):
             await check_url_target(target.url, allow_private=policy.allow_private)
             prepared = fit(adapter, target, message, envelope, now)
-            response = await client.post(prepared.url, content=prepared.body, headers=prepared.headers)
-            body = await response.aread()
-        status = response.status_code
-        classified = adapter.classify(response.status_code, body)
+            status, body = await client.post(prepared.url, prepared.body, prepared.headers)
+        classified = adapter.classify(status, body)
     except HostUnresolved as exc:
         classified = Classified(AttemptOutcome.retryable, error=f"DNS: {exc}")
     except UnsafeUrl as exc:
         classified = Classified(AttemptOutcome.permanent, error=f"unsafe URL: {exc}")
     except TimeoutError:
         classified = Classified(AttemptOutcome.retryable, error=f"Timeout: no answer within {policy.timeout_s:g} s")
-    except (httpx.HTTPError, OSError) as exc:
+    except (*TransportError, OSError) as exc:
         classified = Classified(AttemptOutcome.retryable, error=f"{type(exc).__name__}: {exc}"[:300])
     except Exception as exc:  # a bug of ours (say, in an adapter): keep the message, loudly
         log.exception("sending notification %s to channel %s failed", envelope.message_id, target.id)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from shared.notify.adapters.base import Envelope
 from shared.notify.delivery import Claimed
-from shared.notify.render import DEFAULT_LOCALE, SEVERITY_RANK, TEXTS, Mention, Message, render
+from shared.notify.render import DEFAULT_LOCALE, SEVERITY_RANK, TEXTS, Mention, Message, render_safely
 
 DIGEST_EVENT = "notification.digest"
 # Items per digest: what fits the vendor's size limit with every item on its own line.
@@ -31,7 +31,9 @@ def build(
     locales = Counter(c.locale or DEFAULT_LOCALE for c in items)
     loc = locales.most_common(1)[0][0] if locales else DEFAULT_LOCALE
     t = TEXTS.get(loc, TEXTS[DEFAULT_LOCALE])
-    rendered = [(c, render(c.envelope.event_type, c.envelope.data, locale=loc, tz=tz, sent_at=now)) for c in items]
+    rendered = [
+        (c, render_safely(c.envelope.event_type, c.envelope.data, locale=loc, tz=tz, sent_at=now)) for c in items
+    ]
     rendered.sort(key=lambda cm: (SEVERITY_RANK.get(cm[1].severity, 3), cm[0].envelope.occurred_at))
     severity = rendered[0][1].severity if rendered else "info"
     critical = sum(1 for _, m in rendered if m.severity == "critical")

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import Clock
@@ -24,14 +23,15 @@ from shared.db import unit_of_work
 from shared.notify import delivery, digest
 from shared.notify.adapters.base import Target
 from shared.notify.delivery import AttemptResult, Claimed, DeliveryPolicy, Recorded
+from shared.notify.http import Sender
 from shared.notify.ratelimit import RateLimiter, Window, limits_for
-from shared.notify.render import render
+from shared.notify.render import Message, render_safely
 
 
 @dataclass
 class Dispatcher:
     sessions: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
+    http: Sender
     limiter: RateLimiter
     clock: Clock
     policy: DeliveryPolicy
@@ -94,7 +94,7 @@ async def _unlimited_round(d: Dispatcher, target: Target, report: DrainReport) -
     async def one(c: Claimed) -> AttemptResult:
         async with slots:
             now = d.clock.now()
-            message = render(c.envelope.event_type, c.envelope.data, locale=c.locale, tz=d.tz, sent_at=now)
+            message = _message(d, target, c, now)
             return await delivery.send(d.http, target, message, c.envelope, now=now, policy=d.policy)
 
     results = await asyncio.gather(*(one(c) for c in claimed))
@@ -125,8 +125,7 @@ async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, .
     digest_id = None
     if len(claimed) == 1:
         c = claimed[0]
-        message = render(c.envelope.event_type, c.envelope.data, locale=c.locale, tz=d.tz, sent_at=now)
-        envelope = c.envelope
+        message, envelope = _message(d, target, c, now), c.envelope
     else:
         digest_id = uuid.uuid4()
         message, envelope = digest.build(claimed, digest_id=digest_id, tz=d.tz, now=now, public_url=d.public_url)
@@ -155,6 +154,12 @@ async def _record(
             s, target, claimed, results, now=d.clock.now(), policy=d.policy, digest_id=digest_id
         )
     report.add(rec)
+
+
+def _message(d: Dispatcher, target: Target, c: Claimed, now: datetime) -> Message:
+    if target.kind == "webhook":  # a generic webhook carries the event itself, not chat text
+        return Message(title=c.envelope.event_type, severity="info")
+    return render_safely(c.envelope.event_type, c.envelope.data, locale=c.locale, tz=d.tz, sent_at=now)
 
 
 def _after(now: datetime, seconds: float) -> datetime:

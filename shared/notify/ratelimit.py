@@ -74,7 +74,7 @@ for i = 1, windows do
   redis.call('PEXPIRE', key, math.floor(per / 1000) + 1000)
 end
 redis.call('PEXPIRE', KEYS[2], 86400000)
-return {1, 0}
+return {1, now}
 """
 
 
@@ -84,6 +84,7 @@ class RateLimiter:
         self.prefix = prefix
         self.margin_s = margin_s
         self._script = redis.register_script(_SCRIPT)
+        self.last_grant_us: int | None = None  # Redis time of the last grant (for logs and tests)
 
     def _keys(self, key: str, windows: Sequence[Window]) -> list[str]:
         base = f"{self.prefix}:{key}"
@@ -105,7 +106,10 @@ class RateLimiter:
         status, us = await self._script(keys=self._keys(key, windows), args=self._args(windows, n, True))
         if int(status) == -2:
             raise ValueError(f"{n} sends can never fit these windows")
-        return 0.0 if int(status) == 1 else max(int(us), 1) / 1_000_000
+        if int(status) == 1:
+            self.last_grant_us = int(us)
+            return 0.0
+        return max(int(us), 1) / 1_000_000
 
     async def capacity(self, key: str, windows: Sequence[Window]) -> int:
         """How many sends would be granted right now (0 while blocked), recording nothing."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -96,6 +98,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 DEFAULT_LOCALE = "zh-CN"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,6 +165,19 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
             url_label=t["open"],
         )
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
+
+
+def render_safely(
+    event_type: str, payload: dict[str, Any], *, locale: str | None, tz: ZoneInfo, sent_at: datetime
+) -> Message:
+    """render(), but a payload it cannot read still goes out as a plain message: an odd payload
+    must never cost the alert (the error is logged for us to fix)."""
+    try:
+        return render(event_type, payload, locale=locale, tz=tz, sent_at=sent_at)
+    except Exception:
+        log.exception("cannot render %s; sending it plain", event_type)
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+        return Message(title=f"Closeloop: {event_type}", severity=SEVERITY_BY_EVENT.get(event_type, "info"), body=text)
 
 
 def _render_sla(

@@ -7,7 +7,6 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
 from shared.clock import Clock
@@ -15,6 +14,7 @@ from shared.db import unit_of_work
 from shared.models import Notification, NotificationStatus
 from shared.notify import delivery
 from shared.notify.dispatch import Dispatcher, DrainReport, drain
+from shared.notify.http import Sender
 from shared.notify.outbox import OutboxItem, add_to_outbox
 from shared.notify.ratelimit import RateLimiter
 from shared.settings import Settings
@@ -77,7 +77,7 @@ def make_dispatcher(
     settings: Settings,
     sessions: Any,
     redis: Any,
-    http: httpx.AsyncClient,
+    http: Sender,
     clock: Clock,
     *,
     window_scale: float = 1.0,

@@ -7,7 +7,6 @@ import base64
 import dataclasses
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,6 +16,7 @@ from shared.crypto import encrypt_secret, new_key
 from shared.db import unit_of_work
 from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify import delivery
+from shared.notify.http import Sender
 from shared.tasks.service import create_task
 from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
 
@@ -25,7 +25,7 @@ WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode(
 
 @pytest.fixture
 async def ctx(settings, sessions, clock, arq_redis):
-    async with httpx.AsyncClient() as http:
+    async with Sender() as http:
         yield {
             "settings": settings,
             "sessions": sessions,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 from sqlalchemy import select
 
 from shared.db import unit_of_work
 from shared.models import ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify.dispatch import drain
+from shared.notify.http import Sender
 from tests.factories import auth, make_channel
 from tests.notify.helpers import enqueue, make_dispatcher, statuses
 from tests.test_cli import closeloop
@@ -27,7 +27,7 @@ async def test_a_refused_channel_is_held_with_one_ops_alert_and_resumes_when_fix
     )
     feishu = await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"), secret="wrong")
     ids = await enqueue(sessions, feishu.id, 4, now=clock.now())
-    async with httpx.AsyncClient() as http:
+    async with Sender() as http:
         d = make_dispatcher(settings, sessions, arq_redis, http, clock)
         report = await drain(d, feishu.id)
         assert report.held and report.outcomes == {"permanent": 1}
@@ -50,7 +50,7 @@ async def test_a_refused_channel_is_held_with_one_ops_alert_and_resumes_when_fix
     assert r.status_code == 200 and r.json()["healthy"] is True
     r = await client.post(f"/api/v1/notifications/{ids[0]}/replay", headers=headers)
     assert r.status_code == 200 and r.json()["status"] == "pending"
-    async with httpx.AsyncClient() as http:
+    async with Sender() as http:
         d = make_dispatcher(settings, sessions, arq_redis, http, clock)
         assert (await drain(d, feishu.id)).outcomes == {"success": 4}
     assert len(botsim.messages("fs1")) == 4 and len(botsim.messages("ops")) == 1
@@ -81,7 +81,7 @@ async def test_a_replayed_dead_letter_gets_a_fresh_budget_and_keeps_its_webhook_
     botsim.faults("gw1", http_500=1.0)
     channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
     (nid,) = await enqueue(sessions, channel.id, 1, now=clock.now())
-    async with httpx.AsyncClient() as http:
+    async with Sender() as http:
         d = make_dispatcher(settings, sessions, arq_redis, http, clock, max_attempts=2)
         await drain(d, channel.id)
         clock.advance(5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
-import httpx
 from sqlalchemy import func, select
 
 from shared.db import unit_of_work
@@ -14,6 +13,7 @@ from shared.notify import delivery
 from shared.notify.adapters.base import Classified
 from shared.notify.delivery import AttemptResult, DeliveryPolicy
 from shared.notify.dispatch import drain
+from shared.notify.http import Sender
 from shared.notify.render import Message
 from tests.factories import make_channel
 from tests.notify.helpers import enqueue, make_dispatcher, sla_payload, statuses
@@ -28,7 +28,7 @@ async def test_1000_to_a_flaky_webhook_all_arrive_and_duplicates_share_their_id(
     botsim.faults("gw1", http_500=0.3, drop_rate=0.1, seed=7)
     channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=WHSEC)
     await enqueue(sessions, channel.id, 1000, now=clock.now())
-    async with httpx.AsyncClient() as http:
+    async with Sender(max_connections=4) as http:  # botsim's accept queue holds 5
         # Short backoff so the injected clock stays near real time (receivers check timestamps).
         d = make_dispatcher(
             settings, sessions, arq_redis, http, clock, retry_base_s=0.5, retry_cap_s=2.0, max_attempts=40
@@ -93,7 +93,7 @@ async def test_oversized_alerts_are_fitted_to_every_vendors_limit(settings, sess
     )
     huge = "超长标题" * 3000  # 36 KB of title alone
     kinds = {"fs1": ChannelKind.feishu, "dt1": ChannelKind.dingtalk, "wc1": ChannelKind.wecom}
-    async with httpx.AsyncClient() as http:
+    async with Sender() as http:
         d = make_dispatcher(settings, sessions, arq_redis, http, clock)
         for bot, kind in kinds.items():
             channel = await make_channel(
@@ -113,7 +113,7 @@ async def test_an_unresolvable_host_is_retried_not_dropped(settings, clock):
 
     target = Target(id=1, kind="webhook", url="https://closeloop-nowhere.invalid/hook", secret=None, keywords=[])
     envelope = Envelope("m1", "sla.breach", clock.now(), sla_payload(1, "x", now=clock.now()))
-    async with httpx.AsyncClient() as http:
+    async with Sender() as http:
         result = await delivery.send(
             http,
             target,

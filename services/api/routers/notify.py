@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
@@ -26,6 +25,7 @@ from shared.models import (
 )
 from shared.notify import admin, channels
 from shared.notify.delivery import policy_from
+from shared.notify.http import Sender
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -368,7 +368,7 @@ async def test_channel(
     locale: Annotated[Literal["zh-CN", "en-US"] | None, Query()] = None,
 ) -> dict[str, Any]:
     """Send a test message to the channel now and return the vendor's answer (admin)."""
-    async with httpx.AsyncClient(follow_redirects=False) as http:
+    async with Sender() as http:
         result = await admin.test_channel(
             session,
             actor=actor,
