@@ -140,7 +140,7 @@ def start_notifiers(n: int, env: dict[str, str], log_dir: Path) -> list[subproce
 
 
 async def run(args: argparse.Namespace) -> None:
-    console = Console()
+    console = Console(width=150)
     db_url, redis_url = os.environ.get("CLOSELOOP_DATABASE_URL"), os.environ.get("CLOSELOOP_REDIS_URL")
     pg = redis = None
     if not db_url or not redis_url:

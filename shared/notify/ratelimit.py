@@ -119,7 +119,10 @@ class RateLimiter:
         return max(0, int(status))
 
     async def block(self, key: str, seconds: float) -> None:
-        """Nobody sends to this bot for `seconds` (the vendor throttled it)."""
+        """Nobody sends to this bot for `seconds` (the vendor throttled it); a longer block that
+        is already in place stays."""
+        if seconds <= 0 or await self.blocked_for(key) >= seconds:
+            return
         ms = max(1, int(seconds * 1000))
         now_s, now_us = await self.redis.time()
         until = now_s * 1000 + now_us // 1000 + ms
