@@ -92,6 +92,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "ctx": {"settings": settings},
         "max_jobs": 20,
+        "job_timeout": 600,  # a drain stops itself after a minute; this is only the backstop
         "poll_delay": 0.05,
         "handle_signals": True,
     }

@@ -10,6 +10,7 @@ never trips its 10-minute throttle.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -40,7 +41,9 @@ class Dispatcher:
     window_scale: float = 1.0
     batch_size: int = 100
     send_concurrency: int = 50
-    max_rounds: int = 50  # then hand the channel back to the queue, to be fair to other channels
+    # Then hand the channel back to the queue (fair to other channels, and well inside a job's timeout).
+    max_rounds: int = 50
+    max_seconds: float = 60.0
 
 
 @dataclass
@@ -68,7 +71,10 @@ def limiter_key(channel_id: int) -> str:
 
 async def drain(d: Dispatcher, channel_id: int) -> DrainReport:
     report = DrainReport()
+    started = time.monotonic()
     for _ in range(d.max_rounds):
+        if time.monotonic() - started > d.max_seconds:
+            break
         async with unit_of_work(d.sessions) as s:
             target = await delivery.load_target(s, channel_id)
         if target is None:  # disabled or held: its queue waits
