@@ -37,7 +37,7 @@ LEASE = timedelta(seconds=60)
 # Permanent answers about one message (its size or shape), not about the bot's configuration.
 # Every other permanent answer (bad token, signature, keyword, IP, URL) means the channel is
 # misconfigured: it is marked unhealthy and its queue is held until someone fixes it.
-MESSAGE_FAULTS = {"9499", "460101", "400402", "40058"}
+MESSAGE_FAULTS = {"9499", "460101", "400402", "40058", "40008"}
 
 
 @dataclass(frozen=True)
