@@ -324,6 +324,8 @@ def channel_test(
 
 
 async def _channel_test(settings: Settings, channel_id: int, locale: str | None):  # type: ignore[no-untyped-def]
+    from redis.asyncio import Redis
+
     from shared.actor import Actor
     from shared.clock import SystemClock
     from shared.db import make_engine, make_sessionmaker, unit_of_work
@@ -331,8 +333,10 @@ async def _channel_test(settings: Settings, channel_id: int, locale: str | None)
     from shared.notify.admin import test_channel
     from shared.notify.delivery import policy_from
     from shared.notify.http import Sender
+    from shared.notify.ratelimit import RateLimiter
 
     engine = make_engine(settings.require_database_url(), pool_size=1)
+    redis = Redis.from_url(settings.require_redis_url())
     try:
         async with Sender() as http, unit_of_work(make_sessionmaker(engine)) as s:
             return await test_channel(
@@ -343,9 +347,12 @@ async def _channel_test(settings: Settings, channel_id: int, locale: str | None)
                 now=SystemClock().now(),
                 policy=policy_from(settings),
                 tz=settings.tz,
+                limiter=RateLimiter(redis),
+                window_scale=settings.rate_window_scale,
                 locale=locale,
             )
     finally:
+        await redis.aclose()
         await engine.dispose()
 
 

@@ -46,7 +46,7 @@ async def drain(ctx: dict[str, Any], channel_id: int) -> dict[str, Any]:
     report = await dispatch.drain(dispatcher(ctx), channel_id)
     if report.more:
         await ring(ctx["redis"], [channel_id])
-    elif report.retry_at is not None:
+    if report.retry_at is not None:
         await ring_at(ctx["redis"], channel_id, report.retry_at)
     return {"outcomes": dict(report.outcomes), "messages": report.messages, "digests": report.digests}
 

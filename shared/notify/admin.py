@@ -15,7 +15,9 @@ from shared.errors import Conflict, FieldError
 from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
 from shared.notify import delivery
 from shared.notify.adapters.base import Envelope
+from shared.notify.dispatch import limiter_key
 from shared.notify.http import Sender
+from shared.notify.ratelimit import RateLimiter, limits_for
 from shared.notify.render import render
 
 
@@ -65,12 +67,20 @@ async def test_channel(
     now: datetime,
     policy: delivery.DeliveryPolicy,
     tz: ZoneInfo,
+    limiter: RateLimiter,
+    window_scale: float = 1.0,
     locale: str | None = None,
 ) -> TestResult:
     """Send a test message now (even to a disabled or unhealthy channel) and report the vendor's
-    answer. Success clears the unhealthy mark: held messages then flow again."""
-    channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
+    answer. It takes a slot of the bot's shared rate limit like any message (none free: nothing is
+    sent, and the answer says when to try). Success clears the unhealthy mark: held messages flow."""
+    channel = await crud.get_or_404(session, Channel, channel_id)  # no row lock across the HTTP call
     target = delivery.target_of(channel)
+    windows = limits_for(target.kind, target.rate_limits, scale=window_scale)
+    wait = await limiter.acquire(limiter_key(channel.id), windows)
+    if wait > 0:
+        error = f"rate limit: the bot's next free slot is in {wait:.1f} s; nothing was sent"
+        return TestResult(AttemptOutcome.retryable, None, None, error, 0, channel.healthy)
     envelope = Envelope(
         message_id=f"test-{channel.id}-{int(now.timestamp() * 1000)}",
         event_type="channel.test",
@@ -80,6 +90,9 @@ async def test_channel(
     message = render("channel.test", envelope.data, locale=locale, tz=tz, sent_at=now)
     result = await delivery.send(http, target, message, envelope, now=now, policy=policy)
     k = result.classified
+    if k.retry_after_s:  # the vendor throttled the bot
+        await limiter.block(limiter_key(channel.id), k.retry_after_s * window_scale)
+    channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
     if k.outcome == AttemptOutcome.success:
         channel.last_success_at = now
         if not channel.healthy:

@@ -11,6 +11,7 @@ whose lease was taken over cannot overwrite the newer attempt's outcome.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -19,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.crypto import SecretDecryptionError, decrypt_secret
@@ -105,8 +106,27 @@ class Recorded:
     lost_lease: int = 0  # results written as attempts only: another notifier had taken over
 
 
-def channel_fault(c: Classified) -> bool:
-    return c.outcome == AttemptOutcome.permanent and (c.vendor_code or "") not in MESSAGE_FAULTS
+# HTTP answers about one request (a receiver disliking a payload), not about the endpoint itself.
+MESSAGE_HTTP_FAULTS = {400, 413, 415, 422}
+
+
+def channel_fault(r: AttemptResult) -> bool:
+    """A permanent failure that says the channel is misconfigured (token, signature, keyword, IP,
+    URL, key) rather than that one message was unacceptable."""
+    c = r.classified
+    if c.outcome != AttemptOutcome.permanent:
+        return False
+    if c.vendor_code:
+        return c.vendor_code not in MESSAGE_FAULTS
+    return r.http_status not in MESSAGE_HTTP_FAULTS
+
+
+def fingerprint(channel: Channel) -> str:
+    """What a send depended on: a refusal is held against the channel only if this still holds
+    (an answer that arrives after someone fixed the channel must not re-break it)."""
+    return hashlib.sha256(
+        repr((channel.url, channel.secret_encrypted, sorted(channel.keywords or []))).encode()
+    ).hexdigest()[:16]
 
 
 async def load_target(session: AsyncSession, channel_id: int) -> Target | None:
@@ -132,6 +152,7 @@ def target_of(channel: Channel) -> Target:
         keywords=list(channel.keywords or []),
         rate_limits=channel.rate_limits,
         config_error=config_error,
+        fingerprint=fingerprint(channel),
     )
 
 
@@ -183,6 +204,18 @@ async def claim_batch(
     ]
     claimed.sort(key=lambda c: (c.envelope.occurred_at, c.notification_id))
     return claimed
+
+
+async def release(session: AsyncSession, items: list[Claimed]) -> None:
+    """Hand claimed rows back unsent: lease cleared, the claim's attempt not counted."""
+    await session.execute(
+        update(_N)
+        .where(
+            tuple_(_N.c.id, _N.c.attempts).in_([(c.notification_id, c.attempt_no) for c in items]),
+            _N.c.status == NotificationStatus.pending.value,
+        )
+        .values(lease_until=None, attempts=_N.c.attempts - 1)
+    )
 
 
 async def due_count(session: AsyncSession, channel_id: int, *, now: datetime, cap: int) -> int:
@@ -285,32 +318,45 @@ async def record(
             for c, r in zip(items, results, strict=True)
         ],
     )
-    states: list[tuple[int, int, str, datetime | None, datetime | None, str | None]] = []
+    # A refusal of the channel's configuration is one message's fate, not the batch's: the first
+    # such row is dead-lettered (replayable), the rest wait, uncounted, until the channel is fixed.
+    fault_seen = False
+    states: list[tuple[int, int, str, datetime | None, datetime | None, str | None, int]] = []
     for c, r in zip(items, results, strict=True):
         k = r.classified
-        out.outcomes[k.outcome.value] += 1
         if k.outcome == AttemptOutcome.success:
-            states.append((c.notification_id, c.attempt_no, NotificationStatus.delivered.value, None, now, None))
+            out.outcomes[k.outcome.value] += 1
+            states.append((c.notification_id, c.attempt_no, NotificationStatus.delivered.value, None, now, None, 0))
             continue
         error = k.error or f"vendor code {k.vendor_code}"
+        if channel_fault(r):
+            out.held = True
+            if fault_seen:
+                out.outcomes["held"] += 1
+                states.append((c.notification_id, c.attempt_no, NotificationStatus.pending.value, None, None, error, 1))
+                continue
+            fault_seen = True
+        out.outcomes[k.outcome.value] += 1
         age = (now - c.created_at).total_seconds()
         tries = c.attempt_no - c.budget_from
         delay = max(policy.backoff(tries), k.retry_after_s or 0)
         exhausted = tries >= policy.max_attempts or age + delay > policy.max_age_s
         if k.outcome == AttemptOutcome.permanent or exhausted:
-            states.append((c.notification_id, c.attempt_no, NotificationStatus.dead.value, None, None, error))
+            states.append((c.notification_id, c.attempt_no, NotificationStatus.dead.value, None, None, error, 0))
         else:
             retry_at = now + timedelta(seconds=delay)
             out.retry_at = min(out.retry_at or retry_at, retry_at)
-            states.append((c.notification_id, c.attempt_no, NotificationStatus.pending.value, retry_at, None, error))
+            states.append((c.notification_id, c.attempt_no, NotificationStatus.pending.value, retry_at, None, error, 0))
     apg = await driver_connection(session)
     kept = await apg.fetch(
         """UPDATE notifications AS n
            SET status = v.status, next_attempt_at = coalesce(v.next_at, n.next_attempt_at),
                delivered_at = v.delivered_at, last_error = v.error, lease_until = NULL,
+               budget_from = n.budget_from + v.uncounted,
                digest_id = CASE WHEN v.delivered_at IS NULL THEN n.digest_id ELSE $7 END, updated_at = $8
-           FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
-                AS v(id, attempt_no, status, next_at, delivered_at, error)
+           FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+                       $9::int[])
+                AS v(id, attempt_no, status, next_at, delivered_at, error, uncounted)
            WHERE n.id = v.id AND n.attempts = v.attempt_no AND n.status = 'pending'
            RETURNING n.id""",
         [s[0] for s in states],
@@ -321,6 +367,7 @@ async def record(
         [s[5] for s in states],
         digest_id,
         now,
+        [s[6] for s in states],
     )
     out.lost_lease = len(states) - len(kept)
     await _channel_health(session, target, results, now=now, out=out)
@@ -332,20 +379,23 @@ async def _channel_health(
 ) -> None:
     from shared.notify.ops import channel_unhealthy  # ops alerts go through the outbox too
 
-    channel = (await session.scalars(select(Channel).where(Channel.id == target.id).with_for_update())).one()
+    # FOR NO KEY UPDATE: outbox inserts referencing the channel (key-share locks) go on meanwhile.
+    channel = (
+        await session.scalars(select(Channel).where(Channel.id == target.id).with_for_update(key_share=True))
+    ).one()
     failures = [r.classified for r in results if r.classified.outcome != AttemptOutcome.success]
     if len(failures) < len(results):
         channel.last_success_at = now
     if failures:
         last = failures[-1]
         channel.last_error = last.error or f"vendor code {last.vendor_code}"
-    faults = [k for k in failures if channel_fault(k)]
-    if faults:
-        out.held = True
-        if channel.healthy:  # the first refusal of an episode: one operator alert, not one per message
-            reason = faults[0].error or f"vendor code {faults[0].vendor_code}"
-            if faults[0].vendor_code:
-                reason = f"{faults[0].vendor_code}: {reason}"
-            channel.healthy, channel.unhealthy_since, channel.unhealthy_reason = False, now, reason
-            await channel_unhealthy(session, channel, now=now)
+    faults = [r.classified for r in results if channel_fault(r)]
+    # One operator alert per episode, and only if the channel is still configured as it was when
+    # this send started: a late answer must not re-break a channel someone has just fixed.
+    if faults and channel.healthy and fingerprint(channel) == target.fingerprint:
+        reason = faults[0].error or f"vendor code {faults[0].vendor_code}"
+        if faults[0].vendor_code:
+            reason = f"{faults[0].vendor_code}: {reason}"
+        channel.healthy, channel.unhealthy_since, channel.unhealthy_reason = False, now, reason
+        await channel_unhealthy(session, channel, now=now)
     await session.flush()

@@ -19,6 +19,11 @@ DEFAULT_ITEMS = 50
 MAX_MENTIONS = 30
 
 
+def digest_id(items: list[Claimed]) -> uuid.UUID:
+    """The same members make the same digest id, so a retried digest keeps its `webhook-id`."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "closeloop:digest:" + ",".join(sorted(c.envelope.message_id for c in items)))
+
+
 def items_per_digest(kind: str) -> int:
     return ITEMS_PER_DIGEST.get(kind, DEFAULT_ITEMS)
 

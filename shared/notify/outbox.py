@@ -91,19 +91,22 @@ COPY_COLUMNS = (
 
 
 async def channels_with_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> list[int]:
-    """Channels with notifications waiting to be sent now (enabled, not held as unhealthy, and
-    not leased by a live notifier)."""
-    stmt = (
-        select(Notification.channel_id)
-        .join(Channel, Channel.id == Notification.channel_id)
+    """Channels with notifications waiting to be sent now: enabled, not held as unhealthy, with a
+    due row no live notifier has leased (one index probe per channel, not a scan of the backlog)."""
+    waiting = (
+        select(Notification.id)
         .where(
+            Notification.channel_id == Channel.id,
             Notification.status == NotificationStatus.pending,
             Notification.next_attempt_at <= now,
             (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
-            Channel.enabled.is_(True),
-            Channel.healthy.is_(True),
         )
-        .distinct()
+        .exists()
+    )
+    stmt = (
+        select(Channel.id)
+        .where(Channel.enabled.is_(True), Channel.healthy.is_(True), waiting)
+        .order_by(Channel.id)
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())

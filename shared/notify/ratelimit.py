@@ -62,7 +62,7 @@ for i = 1, windows do
     if w > wait then wait = w end
   end
 end
-if record == 0 then return {cap, 0} end
+if record == 0 then return {cap, wait} end
 if wait > 0 then return {0, wait} end
 for i = 1, windows do
   local per = tonumber(ARGV[2 + i * 2])
@@ -78,12 +78,26 @@ return {1, now}
 """
 
 
+# Extend a block (never shorten it), atomically: the value is the end, in ms of Redis time.
+_BLOCK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < until_ms then
+  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]))
+end
+return 1
+"""
+
+
 class RateLimiter:
-    def __init__(self, redis: Redis, *, prefix: str = "closeloop:rl", margin_s: float = 0.5) -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "closeloop:rl", margin_s: float = 2.0) -> None:
         self.redis = redis
         self.prefix = prefix
         self.margin_s = margin_s
         self._script = redis.register_script(_SCRIPT)
+        self._block = redis.register_script(_BLOCK)
         self.last_grant_us: int | None = None  # Redis time of the last grant (for logs and tests)
 
     def _keys(self, key: str, windows: Sequence[Window]) -> list[str]:
@@ -111,6 +125,15 @@ class RateLimiter:
             return 0.0
         return max(int(us), 1) / 1_000_000
 
+    async def peek(self, key: str, windows: Sequence[Window]) -> tuple[int, float]:
+        """(sends that would be granted now, seconds until one would be if none), recording nothing."""
+        if not windows:
+            return UNLIMITED, 0.0
+        status, us = await self._script(keys=self._keys(key, windows), args=self._args(windows, 1, False))
+        if int(status) == -1:  # blocked
+            return 0, max(int(us), 1) / 1_000_000
+        return max(0, int(status)), max(int(us), 0) / 1_000_000
+
     async def capacity(self, key: str, windows: Sequence[Window]) -> int:
         """How many sends would be granted right now (0 while blocked), recording nothing."""
         if not windows:
@@ -121,12 +144,8 @@ class RateLimiter:
     async def block(self, key: str, seconds: float) -> None:
         """Nobody sends to this bot for `seconds` (the vendor throttled it); a longer block that
         is already in place stays."""
-        if seconds <= 0 or await self.blocked_for(key) >= seconds:
-            return
-        ms = max(1, int(seconds * 1000))
-        now_s, now_us = await self.redis.time()
-        until = now_s * 1000 + now_us // 1000 + ms
-        await self.redis.set(f"{self.prefix}:{key}:blocked", until, px=ms)
+        if seconds > 0:
+            await self._block(keys=[f"{self.prefix}:{key}:blocked"], args=[max(1, int(seconds * 1000))])
 
     async def blocked_for(self, key: str) -> float:
         raw = await self.redis.get(f"{self.prefix}:{key}:blocked")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -120,12 +121,16 @@ async def test_a_vendor_throttle_blocks_the_bot_for_everyone(redis):
     assert await other.acquire("d", (Window(20, 60.0),)) == 0.0
 
 
-def _hammer(url: str, until: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _hammer(url: str, ready: Any, go: Any, seconds: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     async def run() -> list[float]:
         client = Redis.from_url(url)
         rl = RateLimiter(client, margin_s=0.0)
+        await client.ping()
+        ready.release()
+        go.wait(30)
+        until = time.monotonic() + seconds
         granted = []
-        while time.time() < until:
+        while time.monotonic() < until:
             if await rl.acquire("shared", (Window(10, 0.5),)) == 0.0:
                 granted.append(rl.last_grant_us / 1e6)  # type: ignore[operator]
         await client.aclose()
@@ -136,15 +141,38 @@ def _hammer(url: str, until: float, out: multiprocessing.Queue) -> None:  # type
 
 def test_two_processes_together_never_exceed_the_limit(stack):
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    until = time.time() + 3.0  # covers the children's start-up, then several windows
-    procs = [ctx.Process(target=_hammer, args=(stack.redis_url, until, out)) for _ in range(2)]
+    out, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=_hammer, args=(stack.redis_url, ready, go, 1.6, out)) for _ in range(2)]
     for p in procs:
         p.start()
-    grants = sorted(out.get(timeout=30) + out.get(timeout=30))
+    for _ in procs:  # both connected: start together
+        assert ready.acquire(timeout=60)
+    go.set()
+    grants = sorted(out.get(timeout=60) + out.get(timeout=60))
     for p in procs:
         p.join(10)
     assert len(grants) >= 20  # both really competed for several windows
     for i, t in enumerate(grants):  # Redis's own clock at each grant
         in_window = [g for g in grants[i:] if g - t <= 0.5]
         assert len(in_window) <= 10, (t, in_window)
+
+
+async def test_a_shorter_block_never_replaces_a_longer_one(redis):
+    rl = RateLimiter(redis)
+    await rl.block("x", 5.0)
+    await rl.block("x", 0.1)
+    assert await rl.blocked_for("x") > 4.5
+
+
+def test_a_retried_digest_keeps_its_id():
+    from datetime import UTC, datetime
+
+    from shared.notify.adapters.base import Envelope
+    from shared.notify.delivery import Claimed
+    from shared.notify.digest import digest_id
+
+    def item(i: int) -> Claimed:
+        return Claimed(i, 1, 0, Envelope(f"m{i}", "sla.breach", datetime.now(UTC), {}), datetime.now(UTC))
+
+    assert digest_id([item(1), item(2)]) == digest_id([item(2), item(1)])
+    assert digest_id([item(1), item(2)]) != digest_id([item(1), item(3)])

@@ -137,3 +137,72 @@ async def test_channel_test_returns_the_vendors_answer_and_clears_an_unhealthy_m
     assert closeloop(stack, "channel", "test", "999").returncode == 2
     viewer = await auth(sessions, role="viewer")
     assert (await client.post(f"/api/v1/channels/{channel.id}/test", headers=viewer)).status_code == 403
+
+
+async def test_a_refused_batch_costs_one_dead_letter_not_the_whole_batch(settings, sessions, arq_redis, clock, botsim):
+    botsim.add_bots({"gw1": {"kind": "generic", "secret": WHSEC}})
+    wrong = "whsec_" + base64.b64encode(b"another-secret-another-secret-32").decode()
+    channel = await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw1"), secret=wrong)
+    ids = await enqueue(sessions, channel.id, 10, now=clock.now())
+    async with Sender() as http:
+        report = await drain(make_dispatcher(settings, sessions, arq_redis, http, clock), channel.id)
+    assert report.held and report.outcomes == {"permanent": 1, "held": 9}
+    assert await statuses(sessions) == {"dead": 1, "pending": 9}
+    async with unit_of_work(sessions) as s:
+        waiting = list(await s.scalars(select(Notification).where(Notification.status == NotificationStatus.pending)))
+    assert all(n.attempts - n.budget_from == 0 for n in waiting)  # the refusal did not use their retries
+    assert len(ids) == 10
+
+
+async def test_a_late_refusal_does_not_re_break_a_channel_fixed_meanwhile(settings, sessions, clock):
+    from shared.crypto import encrypt_secret
+    from shared.models import AttemptOutcome, Channel
+    from shared.notify import delivery
+    from shared.notify.adapters.base import Classified
+    from shared.notify.delivery import AttemptResult
+
+    channel = await make_channel(sessions, kind=ChannelKind.webhook, secret=WHSEC)
+    (nid,) = await enqueue(sessions, channel.id, 1, now=clock.now())
+    async with unit_of_work(sessions) as s:
+        target = await delivery.load_target(s, channel.id)
+        claimed = await delivery.claim_batch(s, channel.id, now=clock.now(), limit=1)
+    async with unit_of_work(sessions) as s:  # an admin fixes the secret while the send is in flight
+        (await s.get_one(Channel, channel.id)).secret_encrypted = encrypt_secret(WHSEC.replace("w", "W", 1)[:-2] + "==")
+    refused = AttemptResult(Classified(AttemptOutcome.permanent, error="HTTP 401"), 401, 3)
+    async with unit_of_work(sessions) as s:
+        await delivery.record(s, target, claimed, [refused], now=clock.now(), policy=delivery.policy_from(settings))
+    async with unit_of_work(sessions) as s:
+        assert (await s.get_one(Channel, channel.id)).healthy
+        assert (
+            list(await s.scalars(select(Notification).where(Notification.event_type == "ops.channel_unhealthy"))) == []
+        )
+    assert nid
+
+
+def test_which_permanent_answers_blame_the_channel():
+    from shared.models import AttemptOutcome
+    from shared.notify.adapters.base import Classified
+    from shared.notify.delivery import AttemptResult, channel_fault
+
+    def answer(status, code=None):
+        return AttemptResult(Classified(AttemptOutcome.permanent, vendor_code=code), status, 1)
+
+    assert channel_fault(answer(200, "19021")) and channel_fault(answer(200, "310000"))
+    assert not channel_fault(answer(200, "460101")) and not channel_fault(answer(200, "9499"))
+    assert channel_fault(answer(401)) and channel_fault(answer(404)) and channel_fault(answer(None))
+    assert not channel_fault(answer(400)) and not channel_fault(answer(413)) and not channel_fault(answer(422))
+    retry = AttemptResult(Classified(AttemptOutcome.retryable, error="HTTP 500"), 500, 1)
+    assert not channel_fault(retry)
+
+
+async def test_channel_test_takes_a_slot_of_the_bots_shared_limit(sessions, botsim, client, arq_redis):
+    from shared.notify.dispatch import limiter_key
+    from shared.notify.ratelimit import RateLimiter, limits_for
+
+    botsim.add_bots({"wc1": {"kind": "wecom"}})
+    channel = await make_channel(sessions, kind=ChannelKind.wecom, url=botsim.url("wecom", "wc1"))
+    limiter = RateLimiter(arq_redis)
+    assert await limiter.acquire(limiter_key(channel.id), limits_for("wecom", None), n=20) == 0.0  # a full minute
+    r = await client.post(f"/api/v1/channels/{channel.id}/test", headers=await auth(sessions))
+    assert r.status_code == 200 and r.json()["outcome"] == "retryable" and "rate limit" in r.json()["error"]
+    assert botsim.messages("wc1") == []

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
@@ -26,6 +26,7 @@ from shared.models import (
 from shared.notify import admin, channels
 from shared.notify.delivery import policy_from
 from shared.notify.http import Sender
+from shared.notify.ratelimit import RateLimiter
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -360,6 +361,7 @@ class ChannelTestRead(BaseModel):
     responses=NOT_FOUND,
 )
 async def test_channel(
+    request: Request,
     channel_id: int,
     session: SessionDep,
     actor: AdminDep,
@@ -377,6 +379,8 @@ async def test_channel(
             now=now,
             policy=policy_from(settings),
             tz=settings.tz,
+            limiter=RateLimiter(request.app.state.redis),
+            window_scale=settings.rate_window_scale,
             locale=locale,
         )
     return result.as_dict()

@@ -23,6 +23,7 @@ class Target:
     keywords: list[str]
     rate_limits: list[dict[str, Any]] | None = None  # overrides of the vendor's limits
     config_error: str | None = None  # the channel cannot be sent to as configured (say, its secret won't decrypt)
+    fingerprint: str = ""  # the configuration this target was built from
 
 
 @dataclass(frozen=True)
