@@ -12,8 +12,8 @@ from shared import crud
 from shared.actor import Actor
 from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
-from shared.sla.policies import ensure_sla_defaults
 from shared.tasks.service import create_task
+from shared.workflow.templates import ensure_workflow_defaults
 
 DEMO_ADMIN_EMAIL = "admin@demo.closeloop.local"
 DEPARTMENTS = ["市场部 Marketing", "销售部 Sales", "产品部 Product", "设计部 Design", "法务部 Legal", "财务部 Finance"]
@@ -41,7 +41,7 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime, p
     """Create the demo org once; later calls change nothing."""
     actor = Actor.system("demo-seed")
     await ensure_bootstrap_admin(session, token=admin_token, email=DEMO_ADMIN_EMAIL)
-    await ensure_sla_defaults(session)
+    await ensure_workflow_defaults(session)
     departments: dict[str, Department] = {}
     for name in DEPARTMENTS:
         dept = (await session.scalars(select(Department).where(Department.name == name))).one_or_none()

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     bootstrap_token: SecretStr | None = Field(default=None, description="admin bearer token ensured at start")
     bootstrap_email: str = "ops@closeloop.local"
     allow_private_webhooks: bool = False
+    seed_defaults: bool = Field(
+        default=True, description="the API seeds the default calendar, SLA policies and campaign template at start"
+    )
     timezone: str = "Asia/Shanghai"
     delivery_timeout_s: float = Field(default=10.0, gt=0, le=120)
     delivery_lease_s: float = Field(

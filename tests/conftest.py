@@ -104,6 +104,7 @@ def settings(stack: Stack) -> Settings:
         database_url=stack.database_url,
         redis_url=stack.redis_url,
         allow_private_webhooks=True,
+        seed_defaults=False,  # every test starts from an empty database
         public_url="http://closeloop.test",
         retry_base_s=1.0,
         retry_cap_s=30.0,

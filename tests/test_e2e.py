@@ -37,6 +37,7 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
         "CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS": "true",
         "CLOSELOOP_OUTBOX_SWEEP_INTERVAL_S": "1",
         "CLOSELOOP_PUBLIC_URL": "http://closeloop.e2e",
+        "CLOSELOOP_SEED_DEFAULTS": "false",  # the test brings its own SLA policy
     }
     procs = []
     for name in ("api", "worker", "notifier"):

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.api import problems
-from services.api.routers import audit, campaigns, health, notify, org, sla, tasks
+from services.api.routers import audit, campaigns, health, notify, org, sla, tasks, workflow
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.org.tokens import ensure_bootstrap_admin
 from shared.settings import Settings, get_settings
+from shared.workflow.templates import ensure_workflow_defaults
 
 log = logging.getLogger("closeloop.api")
 
@@ -35,6 +36,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = Redis.from_url(settings.require_redis_url())
+        if settings.seed_defaults:
+            async with unit_of_work(app.state.sessions) as session:
+                await ensure_workflow_defaults(session)  # the default calendar, SLA set and campaign template
         if settings.bootstrap_token is not None:
             async with unit_of_work(app.state.sessions) as session:
                 await ensure_bootstrap_admin(
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "users",
                 "tokens",
                 "campaigns",
+                "workflow",
                 "tasks",
                 "calendars",
                 "sla",
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     problems.install(app)
-    for module in (health, org, campaigns, tasks, sla, notify, audit):
+    for module in (health, org, campaigns, workflow, tasks, sla, notify, audit):
         app.include_router(module.router)
     return app
 

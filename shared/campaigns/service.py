@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select
@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.errors import InvalidInput
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import Campaign, CampaignStatus, Department, User
+from shared.sla.timers import sync_subject
+from shared.workflow import stages, templates
 
 
 def _check_dates(start: date | None, end: date | None) -> None:
@@ -19,27 +21,69 @@ def _check_dates(start: date | None, end: date | None) -> None:
         raise InvalidInput.for_field("body.end_date", "must not be before start_date", "range")
 
 
-async def create_campaign(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> Campaign:
-    """Create a campaign; the owner defaults to the caller."""
+async def create_campaign(
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
+) -> Campaign:
+    """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
+    template's current version: its stages are created and the first starts now, under SLA."""
+    data = dict(data)
+    template_key = data.pop("template_key", None)
+    stage_owners = data.pop("stage_owners", None) or {}
     if data.get("owner_id") is None and actor.user_id is not None:
-        data = {**data, "owner_id": actor.user_id}
+        data["owner_id"] = actor.user_id
     _check_dates(data.get("start_date"), data.get("end_date"))
     await crud.check_references(
         session, {"owner_id": (User, data.get("owner_id")), "department_id": (Department, data.get("department_id"))}
     )
-    return await crud.create(session, actor=actor, obj=Campaign(**data), entity_type="campaign")
+    template = None
+    if template_key is not None:
+        try:
+            template = await templates.current(session, template_key)
+        except NotFound:
+            raise InvalidInput.for_field("body.template_key", f"no workflow template {template_key!r}") from None
+    elif stage_owners:
+        raise InvalidInput.for_field("body.stage_owners", "needs a template_key")
+    campaign = await crud.create(session, actor=actor, obj=Campaign(**data), entity_type="campaign")
+    if template is not None:
+        await stages.start_workflow(
+            session,
+            actor=actor,
+            campaign=campaign,
+            template=template,
+            stage_owners=stage_owners,
+            now=now,
+            public_url=public_url,
+        )
+        await session.flush()
+        await session.refresh(campaign)
+    return campaign
 
 
 async def update_campaign(
     session: AsyncSession, *, actor: Actor, campaign_id: int, changes: dict[str, Any]
 ) -> Campaign:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    if campaign.template_id is not None and "status" in changes and changes["status"] != campaign.status:
+        raise Conflict(
+            "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",
+            errors=[FieldError("body.status", "managed by the workflow", "state")],
+        )
     _check_dates(changes.get("start_date", campaign.start_date), changes.get("end_date", campaign.end_date))
     await crud.check_references(
         session,
         {"owner_id": (User, changes.get("owner_id")), "department_id": (Department, changes.get("department_id"))},
     )
     return await crud.update(session, actor=actor, obj=campaign, changes=changes, entity_type="campaign")
+
+
+async def delete_campaign(
+    session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime, public_url: str
+) -> None:
+    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    timed = [s.id for s in await stages.stages_of(session, campaign_id) if s.entered_at is not None]
+    await crud.delete(session, actor=actor, obj=campaign, entity_type="campaign")
+    for stage_id in timed:  # the stages went with the campaign: their timers stop
+        await sync_subject(session, subject_type=stages.SUBJECT, subject_id=stage_id, now=now, public_url=public_url)
 
 
 def campaign_filter(

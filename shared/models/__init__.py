@@ -14,6 +14,7 @@ from shared.models.notify import (
 from shared.models.org import ApiToken, Department, Locale, Role, User
 from shared.models.sla import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.models.work import OPEN_TASK_STATUSES, Campaign, CampaignStatus, Priority, Task, TaskStatus
+from shared.models.workflow import CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
 
 __all__ = [
     "OPEN_TASK_STATUSES",
@@ -23,6 +24,7 @@ __all__ = [
     "Base",
     "Calendar",
     "Campaign",
+    "CampaignStage",
     "CampaignStatus",
     "Channel",
     "ChannelDepartment",
@@ -39,8 +41,11 @@ __all__ = [
     "Role",
     "SlaPolicy",
     "SlaTimer",
+    "StageDeliverable",
+    "StageStatus",
     "Task",
     "TaskStatus",
     "TimerState",
     "User",
+    "WorkflowTemplate",
 ]

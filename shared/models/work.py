@@ -59,6 +59,10 @@ class Campaign(IdMixin, TimestampMixin, Base):
     status: Mapped[CampaignStatus] = mapped_column(
         str_enum(CampaignStatus, "campaign_status"), default=CampaignStatus.draft, index=True
     )
+    # The template version it runs on (kept even if the template is edited later).
+    template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("workflow_templates.id", ondelete="RESTRICT"), index=True
+    )
 
 
 class Task(IdMixin, TimestampMixin, Base):
@@ -69,6 +73,9 @@ class Task(IdMixin, TimestampMixin, Base):
         BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
     )
     assignee_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    stage_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("campaign_stages.id", ondelete="SET NULL"), index=True
+    )
     reporter_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus, "task_status"), default=TaskStatus.todo)
     priority: Mapped[Priority] = mapped_column(str_enum(Priority, "task_priority"), default=Priority.normal)

@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.models import Task, User
+from shared.models import Campaign, CampaignStage, CampaignStatus, StageStatus, Task, User
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class SubjectContext:
     campaign_id: int | None = None
     tags: tuple[str, ...] = ()
     explicit_due_at: datetime | None = None
+    # The subject's own target (kind, value), e.g. a campaign stage's time limit; else the policy's.
+    explicit_target: tuple[str, str] | None = None
+    timed: bool = True  # False: this subject has no deadline of its own (e.g. a stage "per plan")
 
     def as_payload(self, public_url: str) -> dict[str, Any]:
         return {
@@ -108,6 +111,48 @@ async def _load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, Su
     }
 
 
+async def _load_stages(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    """A campaign's stage: owned by its owner, in the campaign's department, timed by its
+    template's time limit; the active stage of a campaign on hold reads as `on_hold`."""
+    rows = await session.execute(
+        select(
+            CampaignStage.id,
+            CampaignStage.key,
+            CampaignStage.name,
+            CampaignStage.status,
+            CampaignStage.owner_id,
+            CampaignStage.spec,
+            Campaign.id.label("campaign_id"),
+            Campaign.name.label("campaign_name"),
+            Campaign.status.label("campaign_status"),
+            Campaign.department_id,
+            User.department_id.label("owner_department_id"),
+        )
+        .join(Campaign, Campaign.id == CampaignStage.campaign_id)
+        .outerjoin(User, User.id == CampaignStage.owner_id)
+        .where(CampaignStage.id.in_(list(ids)))
+    )
+    out = {}
+    for r in rows:
+        status = str(r.status)
+        if r.status == StageStatus.active and r.campaign_status == CampaignStatus.on_hold:
+            status = "on_hold"
+        limit = (r.spec or {}).get("time_limit")
+        out[r.id] = SubjectContext(
+            type="campaign_stage",
+            id=r.id,
+            title=f"{r.campaign_name} · {r.name}",
+            status=status,
+            path=f"/api/v1/campaigns/{r.campaign_id}/stages/{r.key}",
+            assignee_id=r.owner_id,
+            department_id=r.department_id or r.owner_department_id,
+            campaign_id=r.campaign_id,
+            explicit_target=(limit["kind"], limit["value"]) if limit else None,
+            timed=limit is not None,
+        )
+    return out
+
+
 SUBJECT_TYPES: dict[str, SubjectType] = {
     "task": SubjectType(
         name="task",
@@ -115,6 +160,15 @@ SUBJECT_TYPES: dict[str, SubjectType] = {
         statuses=("todo", "in_progress", "blocked", "done", "cancelled"),
         default_start=("todo", "in_progress"),
         default_pause=("blocked",),
+        default_stop=("done",),
+        default_cancel=("cancelled",),
+    ),
+    "campaign_stage": SubjectType(
+        name="campaign_stage",
+        load=_load_stages,
+        statuses=("pending", "active", "on_hold", "done", "cancelled"),
+        default_start=("active",),
+        default_pause=("on_hold",),
         default_stop=("done",),
         default_cancel=("cancelled",),
     ),

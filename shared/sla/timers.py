@@ -77,7 +77,8 @@ def new_timer(
     paused_total_s: float = 0.0,
 ) -> SlaTimer:
     start = started_at or now
-    target = Target.parse(policy.target_kind, policy.target_value)
+    kind, value = ctx.explicit_target or (policy.target_kind, policy.target_value)
+    target = Target.parse(kind, value)
     # Time spent paused pushes a computed deadline out (the clock started that much later).
     due = ctx.explicit_due_at or cal.deadline(start + timedelta(seconds=paused_total_s), target)
     timer = SlaTimer(
@@ -86,8 +87,8 @@ def new_timer(
         policy_id=policy.id,
         calendar_id=policy.calendar_id,
         department_id=ctx.department_id,
-        target_kind=policy.target_kind,
-        target_value=policy.target_value,
+        target_kind=kind,
+        target_value=value,
         subject_due_at=ctx.explicit_due_at,
         target_s=target_length(cal, policy.target_kind, start, due),
         levels=list(escalation.levels) if escalation else [],
@@ -229,7 +230,7 @@ async def sync_subject(
         status = ctx.status
         escalation = escalations.get(policy.escalation_policy_id or -1)
         if timer is None:
-            if applies and status in policy.start_statuses:
+            if applies and ctx.timed and status in policy.start_statuses:
                 session.add(new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now))
             continue
         if status in (policy.cancel_statuses or []):

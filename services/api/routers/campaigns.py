@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
-from services.api.deps import ActorDep, SessionDep, WriterDep
+from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.campaigns import service as campaigns
@@ -40,6 +40,10 @@ class CampaignCreate(WriteModel):
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus = CampaignStatus.draft
+    template_key: str | None = Field(
+        default=None, description="run on this workflow template (its current version): stages start at once"
+    )
+    stage_owners: dict[str, int] = Field(default={}, description="stage key → owner user id (default: the owner)")
 
 
 class CampaignUpdate(WriteModel):
@@ -63,6 +67,7 @@ class CampaignRead(ReadModel):
     start_date: date | None
     end_date: date | None
     status: CampaignStatus
+    template_id: int | None = Field(description="the workflow template version it runs on")
     created_at: datetime
     updated_at: datetime
 
@@ -74,9 +79,13 @@ class CampaignRead(ReadModel):
     tags=["campaigns"],
     operation_id="createCampaign",
 )
-async def create_campaign(body: CampaignCreate, session: SessionDep, actor: WriterDep) -> Campaign:
-    """Create a campaign."""
-    return await campaigns.create_campaign(session, actor=actor, data=body.model_dump())
+async def create_campaign(
+    body: CampaignCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+) -> Campaign:
+    """Create a campaign, optionally on a workflow template (its first stage starts now)."""
+    return await campaigns.create_campaign(
+        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
+    )
 
 
 @router.get("/campaigns", response_model=PageOut[CampaignRead], tags=["campaigns"], operation_id="listCampaigns")
@@ -130,7 +139,10 @@ async def update_campaign(campaign_id: int, body: CampaignUpdate, session: Sessi
     operation_id="deleteCampaign",
     responses=NOT_FOUND,
 )
-async def delete_campaign(campaign_id: int, session: SessionDep, actor: WriterDep) -> None:
-    """Delete a campaign and its tasks."""
-    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=campaign, entity_type="campaign")
+async def delete_campaign(
+    campaign_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+) -> None:
+    """Delete a campaign, its tasks and stages (their timers are cancelled)."""
+    await campaigns.delete_campaign(
+        session, actor=actor, campaign_id=campaign_id, now=now, public_url=settings.public_url
+    )

@@ -1,0 +1,306 @@
+"""Workflow templates and the stages of campaigns that run on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import Field
+from sqlalchemy import select
+
+from services.api.common import ReadModel, WriteModel
+from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
+from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from shared import crud
+from shared.models import Campaign, CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
+from shared.sla import read as sla_read
+from shared.workflow import stages as workflow
+from shared.workflow import templates
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# ---- templates -----------------------------------------------------------------------------------
+class TemplateCreate(WriteModel):
+    key: Annotated[str, Field(min_length=1, max_length=64, description="lower_snake_case; stable across versions")]
+    name: Name
+    name_en: Name | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    stages: list[dict[str, Any]] = Field(
+        description="ordered stages: {key, name, name_en?, owner_role?, inputs?, deliverables?: [{key, name}], "
+        "time_limit?: {kind, value}, checklist?: [{key, text}], requires?: review|approval}"
+    )
+
+
+class TemplateVersion(WriteModel):
+    name: Name | None = None
+    name_en: Name | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    stages: list[dict[str, Any]] | None = None
+
+
+class TemplateRead(ReadModel):
+    id: int
+    key: str
+    version: int
+    is_current: bool
+    name: str
+    name_en: str | None
+    description: str | None
+    stages: list[dict[str, Any]]
+    created_at: datetime
+
+
+@router.post(
+    "/workflow-templates",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplateRead,
+    tags=["workflow"],
+    operation_id="createWorkflowTemplate",
+    responses=CONFLICT,
+)
+async def create_template(body: TemplateCreate, session: SessionDep, actor: ManagerDep) -> WorkflowTemplate:
+    """Create a template (version 1). Validation errors name the stage and field, e.g.
+    `body.stages[2].time_limit.value`."""
+    return await templates.create_template(session, actor=actor, data=body.model_dump())
+
+
+@router.get(
+    "/workflow-templates", response_model=list[TemplateRead], tags=["workflow"], operation_id="listWorkflowTemplates"
+)
+async def list_templates(
+    session: SessionDep,
+    actor: ActorDep,
+    all_versions: Annotated[bool, Query(description="every version, not only the current ones")] = False,
+) -> list[WorkflowTemplate]:
+    """Templates (their current versions unless `all_versions`)."""
+    stmt = select(WorkflowTemplate).order_by(WorkflowTemplate.key, WorkflowTemplate.version)
+    if not all_versions:
+        stmt = stmt.where(WorkflowTemplate.is_current)
+    return list(await session.scalars(stmt))
+
+
+@router.get(
+    "/workflow-templates/{key}",
+    response_model=TemplateRead,
+    tags=["workflow"],
+    operation_id="getWorkflowTemplate",
+    responses=NOT_FOUND,
+)
+async def get_template(
+    key: str,
+    session: SessionDep,
+    actor: ActorDep,
+    version: Annotated[int | None, Query(ge=1, description="a past version; default the current one")] = None,
+) -> WorkflowTemplate:
+    """One template version."""
+    return await (templates.version(session, key, version) if version else templates.current(session, key))
+
+
+@router.put(
+    "/workflow-templates/{key}",
+    response_model=TemplateRead,
+    tags=["workflow"],
+    operation_id="publishWorkflowTemplateVersion",
+    responses=NOT_FOUND,
+)
+async def publish_version(key: str, body: TemplateVersion, session: SessionDep, actor: ManagerDep) -> WorkflowTemplate:
+    """Publish a new version (fields left out are kept). Campaigns already running keep the version
+    they started on."""
+    data = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return await templates.publish_version(session, actor=actor, key=key, data=data)
+
+
+# ---- stages --------------------------------------------------------------------------------------
+class DeliverableRead(ReadModel):
+    id: int
+    deliverable_key: str | None
+    title: str
+    url: str | None
+    kind: str | None
+    added_by: int | None
+    added_at: datetime
+
+
+class StageRead(ReadModel):
+    id: int
+    key: str
+    position: int
+    name: str
+    name_en: str | None
+    owner_id: int | None
+    status: StageStatus
+    spec: dict[str, Any] = Field(description="the template's stage as it was when the campaign started")
+    checklist: dict[str, Any]
+    deliverables: list[DeliverableRead]
+    entered_at: datetime | None
+    exited_at: datetime | None
+    cycle_s: float | None = Field(description="calendar seconds spent in the stage (so far, if active)")
+    gate_unmet: list[dict[str, str]] = Field(description="what still blocks leaving the stage")
+    sla: list[dict[str, Any]] = Field(description="the stage's SLA timers")
+
+
+async def _stage_out(session: SessionDep, rows: list[CampaignStage], now: datetime) -> list[StageRead]:
+    ids = [s.id for s in rows]
+    files = await workflow.deliverables_of(session, ids)
+    sla = await sla_read.subject_summaries(session, workflow.SUBJECT, ids, now)
+    return [
+        StageRead.model_validate(
+            {
+                **{c: getattr(s, c) for c in StageRead.model_fields if hasattr(s, c) and c != "deliverables"},
+                "deliverables": [DeliverableRead.model_validate(d) for d in files[s.id]],
+                "cycle_s": workflow.cycle_seconds(s, now),
+                "gate_unmet": [e.as_dict() for e in workflow.gate(s, files[s.id])],
+                "sla": sla.get(s.id, []),
+            }
+        )
+        for s in rows
+    ]
+
+
+@router.get(
+    "/campaigns/{campaign_id}/stages",
+    response_model=list[StageRead],
+    tags=["workflow"],
+    operation_id="listCampaignStages",
+    responses=NOT_FOUND,
+)
+async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> list[StageRead]:
+    """The campaign's stages in order, with deliverables, checklist, gate and SLA state."""
+    await crud.get_or_404(session, Campaign, campaign_id)
+    return await _stage_out(session, await workflow.stages_of(session, campaign_id), now)
+
+
+class StageUpdate(WriteModel):
+    owner_id: int | None = Field(description="the stage owner (escalations follow their chain)")
+
+
+@router.patch(
+    "/campaigns/{campaign_id}/stages/{key}",
+    response_model=StageRead,
+    tags=["workflow"],
+    operation_id="updateCampaignStage",
+    responses=NOT_FOUND,
+)
+async def update_stage(
+    campaign_id: int,
+    key: str,
+    body: StageUpdate,
+    session: SessionDep,
+    actor: WriterDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> StageRead:
+    """Assign the stage's owner."""
+    stage = await workflow.set_owner(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        key=key,
+        owner_id=body.owner_id,
+        now=now,
+        public_url=settings.public_url,
+    )
+    return (await _stage_out(session, [stage], now))[0]
+
+
+class DeliverableCreate(WriteModel):
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    url: Annotated[str, Field(max_length=2048)] | None = None
+    kind: Annotated[str, Field(max_length=32)] | None = None
+    deliverable_key: str | None = Field(default=None, description="the required deliverable this satisfies")
+
+
+@router.post(
+    "/campaigns/{campaign_id}/stages/{key}/deliverables",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeliverableRead,
+    tags=["workflow"],
+    operation_id="addStageDeliverable",
+    responses=NOT_FOUND,
+)
+async def add_deliverable(
+    campaign_id: int, key: str, body: DeliverableCreate, session: SessionDep, actor: WriterDep, now: NowDep
+) -> StageDeliverable:
+    """Attach a deliverable (a named document such as 《活动策划方案》) to the stage."""
+    return await workflow.add_deliverable(
+        session, actor=actor, campaign_id=campaign_id, key=key, data=body.model_dump(), now=now
+    )
+
+
+class Tick(WriteModel):
+    done: bool = True
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+@router.put(
+    "/campaigns/{campaign_id}/stages/{key}/checklist/{item_key}",
+    response_model=StageRead,
+    tags=["workflow"],
+    operation_id="tickStageChecklistItem",
+    responses=NOT_FOUND,
+)
+async def tick(
+    campaign_id: int, key: str, item_key: str, body: Tick, session: SessionDep, actor: WriterDep, now: NowDep
+) -> StageRead:
+    """Tick (or untick) a gate checklist item, with a note (e.g. which 3 competitors)."""
+    stage = await workflow.tick(
+        session,
+        actor=actor,
+        campaign_id=campaign_id,
+        key=key,
+        item_key=item_key,
+        done=body.done,
+        note=body.note,
+        now=now,
+    )
+    return (await _stage_out(session, [stage], now))[0]
+
+
+class AdvanceRead(ReadModel):
+    left: StageRead
+    entered: StageRead | None
+
+
+@router.post(
+    "/campaigns/{campaign_id}/stages/{key}/advance",
+    response_model=AdvanceRead,
+    tags=["workflow"],
+    operation_id="advanceCampaignStage",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def advance(
+    campaign_id: int, key: str, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Leave the active stage through its gate and enter the next. 409 lists every unmet
+    condition (`errors[].field` like `deliverables.campaign_plan`, `checklist.smart_goals`)."""
+    left, entered = await workflow.advance(
+        session, actor=actor, campaign_id=campaign_id, key=key, now=now, public_url=settings.public_url
+    )
+    out = await _stage_out(session, [left] + ([entered] if entered else []), now)
+    return {"left": out[0], "entered": out[1] if entered else None}
+
+
+@router.post(
+    "/campaigns/{campaign_id}/{action}",
+    response_model=None,
+    tags=["workflow"],
+    operation_id="changeCampaignState",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def change_state(
+    campaign_id: int,
+    action: Literal["hold", "resume", "cancel"],
+    session: SessionDep,
+    actor: WriterDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Put a campaign on hold (its stage timer pauses), resume it, or cancel it (timers cancelled)."""
+    campaign = await workflow.set_status(
+        session, actor=actor, campaign_id=campaign_id, action=action, now=now, public_url=settings.public_url
+    )
+    return {"id": campaign.id, "status": campaign.status.value}

@@ -1,0 +1,113 @@
+"""The default campaign template (requirements §1) and the SLA set for campaign stages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_TEMPLATE: dict[str, Any] = {
+    "key": "campaign_default",
+    "name": "营销活动全流程",
+    "name_en": "Campaign end to end",
+    "description": "research → plan → cross-department review → resources → execution → retrospective",
+    "stages": [
+        {
+            "key": "research",
+            "name": "需求调研",
+            "name_en": "Research",
+            "owner_role": "research specialist",
+            "inputs": ["历史活动数据 past campaign data", "客户反馈 customer feedback"],
+            "deliverables": [{"key": "research_report", "name": "《需求调研报告》 research report"}],
+            "time_limit": {"kind": "working_days", "value": "3"},
+            "checklist": [
+                {"key": "competitors", "text": "覆盖 ≥ 3 个竞品 covers ≥ 3 competitors"},
+                {"key": "pain_point", "text": "明确客户核心痛点 names the customer's core pain point"},
+            ],
+        },
+        {
+            "key": "plan",
+            "name": "方案策划",
+            "name_en": "Planning",
+            "owner_role": "planning lead",
+            "inputs": ["《需求调研报告》 research report"],
+            "deliverables": [{"key": "campaign_plan", "name": "《活动策划方案》 campaign plan"}],
+            "time_limit": {"kind": "working_days", "value": "5"},
+            "checklist": [
+                {"key": "smart_goals", "text": "目标符合 SMART 原则 goals follow SMART"},
+                {"key": "budget_error", "text": "预算误差 ≤ 5% budget error ≤ 5 %"},
+            ],
+        },
+        {
+            "key": "review",
+            "name": "跨部门评审",
+            "name_en": "Cross-department review",
+            "owner_role": "planning lead",
+            "inputs": ["《活动策划方案》 campaign plan"],
+            "deliverables": [{"key": "review_sheet", "name": "《评审意见表》 review sheet"}],
+            "time_limit": {"kind": "working_days", "value": "2"},
+            "checklist": [
+                {"key": "feedback_24h", "text": "各部门 24 小时内反馈 every department answered within 24 h"},
+                {"key": "consensus", "text": "达成共识 consensus reached"},
+            ],
+            "requires": "review",
+        },
+        {
+            "key": "resources",
+            "name": "资源协调",
+            "name_en": "Resource coordination",
+            "owner_role": "execution specialist",
+            "inputs": ["通过评审的方案 approved plan"],
+            "deliverables": [{"key": "resource_allocation", "name": "《资源分配表》 resource allocation"}],
+            "time_limit": {"kind": "working_days", "value": "1"},
+            "checklist": [
+                {"key": "design_slot", "text": "设计资源 3 天内确认排期 design confirmed its slot within 3 days"}
+            ],
+        },
+        {
+            "key": "execution",
+            "name": "活动执行",
+            "name_en": "Execution",
+            "owner_role": "execution specialist",
+            "inputs": ["《资源分配表》 resource allocation"],
+            "deliverables": [{"key": "launch_board", "name": "上线与实时数据看板 launch and live data board"}],
+            "checklist": [
+                {"key": "legal_review", "text": "物料上线前通过法务审核 assets passed legal review before launch"},
+                {"key": "channel_test", "text": "投放前完成渠道测试 channels tested before spend"},
+            ],
+            "requires": "approval",
+        },
+        {
+            "key": "retrospective",
+            "name": "效果复盘",
+            "name_en": "Retrospective",
+            "owner_role": "planning lead",
+            "inputs": ["活动数据 campaign data", "用户反馈 user feedback"],
+            "deliverables": [{"key": "retrospective_report", "name": "《活动复盘报告》 retrospective report"}],
+            "time_limit": {"kind": "working_days", "value": "3"},
+            "checklist": [{"key": "improvements", "text": "≥ 3 条可落地的改进建议 ≥ 3 actionable improvements"}],
+        },
+    ],
+}
+
+# Stages: warn at 80 %, breach → stage owner + manager, +1 working day → director.
+DEFAULT_STAGE_ESCALATION: dict[str, Any] = {
+    "name": "阶段默认升级 Campaign stage default escalation",
+    "description": "warn at 80 %; breach → stage owner + manager; +8 working hours → director",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {"offset": "0", "recipients": ["assignee", "assignee_manager"]},
+        {"offset": "+PT8H", "recipients": ["director", "campaign_owner"]},
+    ],
+}
+
+DEFAULT_STAGE_POLICY: dict[str, Any] = {
+    "name": "活动阶段时限 Campaign stage time limit",
+    "description": "the active stage of every campaign, against its template's time limit; on hold pauses",
+    "subject_type": "campaign_stage",
+    "conditions": {},
+    "target_kind": "working_days",
+    "target_value": "3",
+    "start_statuses": ["active"],
+    "pause_statuses": ["on_hold"],
+    "stop_statuses": ["done"],
+    "cancel_statuses": ["cancelled"],
+}

@@ -1,0 +1,121 @@
+"""A workflow template's stages are data: validated here, field errors naming stage and field.
+
+A stage: `{key, name, name_en?, owner_role?, inputs?, deliverables?, time_limit?, checklist?,
+requires?}` — `deliverables` and `checklist` are lists of `{key, name|text}`, `time_limit` an SLA
+target `{kind, value}` (any kind: calendar, working_hours, working_days, daily_at; absent means
+"per plan", no timer), `requires` is `review` or `approval` (the stage's gate waits for it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.calendar import CalendarError, Target
+from shared.errors import FieldError, InvalidInput
+
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+STAGE_FIELDS = {
+    "key",
+    "name",
+    "name_en",
+    "owner_role",
+    "inputs",
+    "deliverables",
+    "time_limit",
+    "checklist",
+    "requires",
+}
+REQUIRES = ("review", "approval")
+MAX_STAGES = 30
+
+
+class SpecError(InvalidInput):
+    pass
+
+
+def _fail(field: str, message: str) -> SpecError:
+    return SpecError(f"{field}: {message}", errors=[FieldError(field, message)])
+
+
+def _text(raw: Any, field: str, *, required: bool = True, max_len: int = 200) -> str | None:
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise _fail(field, "must be a non-empty string")
+    if len(raw) > max_len:
+        raise _fail(field, f"at most {max_len} characters")
+    return raw.strip()
+
+
+def _keyed_items(raw: Any, field: str, label: str) -> list[dict[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _fail(field, f"must be a list of {{key, {label}}} objects")
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        f = f"{field}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"key", label}:
+            raise _fail(f, f"must be an object with exactly key and {label}")
+        key = item.get("key")
+        if not isinstance(key, str) or not KEY.match(key):
+            raise _fail(f"{f}.key", "must be lower_snake_case, starting with a letter")
+        if key in seen:
+            raise _fail(f"{f}.key", f"{key!r} appears twice")
+        seen.add(key)
+        out.append({"key": key, label: _text(item.get(label), f"{f}.{label}", max_len=500) or ""})
+    return out
+
+
+def parse_stage(raw: Any, field: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise _fail(field, "must be an object")
+    if unknown := set(raw) - STAGE_FIELDS:
+        raise _fail(f"{field}.{sorted(unknown)[0]}", "unknown field")
+    key = raw.get("key")
+    if not isinstance(key, str) or not KEY.match(key):
+        raise _fail(f"{field}.key", "must be lower_snake_case, starting with a letter")
+    inputs = raw.get("inputs") or []
+    if not isinstance(inputs, list) or not all(isinstance(x, str) and x.strip() for x in inputs):
+        raise _fail(f"{field}.inputs", "must be a list of names")
+    limit = raw.get("time_limit")
+    time_limit = None
+    if limit is not None:
+        if not isinstance(limit, dict) or set(limit) != {"kind", "value"}:
+            raise _fail(f"{field}.time_limit", "must be {kind, value}, e.g. {kind: working_days, value: 3}")
+        try:
+            target = Target.parse(str(limit["kind"]), limit["value"], field="value")
+        except CalendarError as exc:
+            raise _fail(f"{field}.time_limit.{exc.field}", exc.message) from None
+        time_limit = {"kind": target.kind.value, "value": target.value}
+    requires = raw.get("requires")
+    if requires is not None and requires not in REQUIRES:
+        raise _fail(f"{field}.requires", f"must be one of {', '.join(REQUIRES)} (or absent)")
+    return {
+        "key": key,
+        "name": _text(raw.get("name"), f"{field}.name"),
+        "name_en": _text(raw.get("name_en"), f"{field}.name_en", required=False),
+        "owner_role": _text(raw.get("owner_role"), f"{field}.owner_role", required=False),
+        "inputs": [x.strip() for x in inputs],
+        "deliverables": _keyed_items(raw.get("deliverables"), f"{field}.deliverables", "name"),
+        "time_limit": time_limit,
+        "checklist": _keyed_items(raw.get("checklist"), f"{field}.checklist", "text"),
+        "requires": requires,
+    }
+
+
+def parse_stages(raw: Any, field: str = "body.stages") -> list[dict[str, Any]]:
+    """Validate a whole stage list: each stage, unique keys, at least one stage."""
+    if not isinstance(raw, list) or not raw:
+        raise _fail(field, "must be a non-empty list of stages")
+    if len(raw) > MAX_STAGES:
+        raise _fail(field, f"at most {MAX_STAGES} stages")
+    stages = [parse_stage(item, f"{field}[{i}]") for i, item in enumerate(raw)]
+    seen: dict[str, int] = {}
+    for i, stage in enumerate(stages):
+        if stage["key"] in seen:
+            raise _fail(f"{field}[{i}].key", f"{stage['key']!r} is already stage {seen[stage['key']]}")
+        seen[stage["key"]] = i
+    return stages

@@ -1,0 +1,256 @@
+"""A campaign on a template: its stages, their gates, deliverables and checklists, hold / resume
+/ cancel — every change brings the stage SLA timers along in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.audit import service as audit
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.models import Campaign, CampaignStage, CampaignStatus, StageDeliverable, StageStatus, User, WorkflowTemplate
+from shared.sla.timers import sync_subject
+
+SUBJECT = "campaign_stage"
+
+
+async def _sync(session: AsyncSession, stage_ids: list[int], *, now: datetime, public_url: str) -> None:
+    for stage_id in stage_ids:
+        await sync_subject(session, subject_type=SUBJECT, subject_id=stage_id, now=now, public_url=public_url)
+
+
+async def start_workflow(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    campaign: Campaign,
+    template: WorkflowTemplate,
+    stage_owners: dict[str, int],
+    now: datetime,
+    public_url: str,
+) -> list[CampaignStage]:
+    """Instantiate the template's stages on the campaign; the first starts now, with its timer."""
+    keys = {s["key"] for s in template.stages}
+    for key, user_id in stage_owners.items():
+        if key not in keys:
+            raise InvalidInput.for_field(f"body.stage_owners.{key}", f"the template has no stage {key!r}")
+        await crud.check_references(session, {f"stage_owners.{key}": (User, user_id)})
+    campaign.template_id = template.id
+    campaign.status = CampaignStatus.active
+    stages = [
+        CampaignStage(
+            campaign_id=campaign.id,
+            key=spec["key"],
+            position=i,
+            name=spec["name"],
+            name_en=spec.get("name_en"),
+            spec=spec,
+            owner_id=stage_owners.get(spec["key"], campaign.owner_id),
+            status=StageStatus.active if i == 0 else StageStatus.pending,
+            checklist={},
+            entered_at=now if i == 0 else None,
+        )
+        for i, spec in enumerate(template.stages)
+    ]
+    session.add_all(stages)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="workflow.start",
+        entity_type="campaign",
+        entity_id=campaign.id,
+        before=None,
+        after={"template": template.key, "version": template.version, "stage": stages[0].key},
+    )
+    await _sync(session, [stages[0].id], now=now, public_url=public_url)
+    return stages
+
+
+async def stages_of(session: AsyncSession, campaign_id: int) -> list[CampaignStage]:
+    return list(
+        await session.scalars(
+            select(CampaignStage).where(CampaignStage.campaign_id == campaign_id).order_by(CampaignStage.position)
+        )
+    )
+
+
+async def deliverables_of(session: AsyncSession, stage_ids: list[int]) -> dict[int, list[StageDeliverable]]:
+    out: dict[int, list[StageDeliverable]] = {i: [] for i in stage_ids}
+    for d in await session.scalars(
+        select(StageDeliverable).where(StageDeliverable.stage_id.in_(stage_ids)).order_by(StageDeliverable.id)
+    ):
+        out[d.stage_id].append(d)
+    return out
+
+
+async def get_stage(session: AsyncSession, campaign_id: int, key: str, *, for_update: bool = False) -> CampaignStage:
+    stmt = select(CampaignStage).where(CampaignStage.campaign_id == campaign_id, CampaignStage.key == key)
+    if for_update:
+        stmt = stmt.with_for_update()
+    stage = (await session.scalars(stmt)).first()
+    if stage is None:
+        await crud.get_or_404(session, Campaign, campaign_id)
+        raise NotFound(f"campaign {campaign_id} has no stage {key!r}")
+    return stage
+
+
+def gate(stage: CampaignStage, deliverables: list[StageDeliverable]) -> list[FieldError]:
+    """What still stands between this stage and the next: every required deliverable attached,
+    every checklist item ticked."""
+    unmet: list[FieldError] = []
+    attached = {d.deliverable_key for d in deliverables}
+    for item in stage.spec.get("deliverables", []):
+        if item["key"] not in attached:
+            unmet.append(FieldError(f"deliverables.{item['key']}", f"missing deliverable {item['name']}", "gate"))
+    for item in stage.spec.get("checklist", []):
+        if not (stage.checklist.get(item["key"]) or {}).get("done"):
+            unmet.append(FieldError(f"checklist.{item['key']}", f"not ticked: {item['text']}", "gate"))
+    return unmet
+
+
+def _require_running(campaign: Campaign) -> None:
+    if campaign.status == CampaignStatus.on_hold:
+        raise Conflict("the campaign is on hold: resume it first", errors=[FieldError("campaign", "on hold", "state")])
+    if campaign.status in (CampaignStatus.cancelled, CampaignStatus.completed):
+        raise Conflict(
+            f"the campaign is {campaign.status.value}", errors=[FieldError("campaign", campaign.status.value, "state")]
+        )
+
+
+async def advance(
+    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, now: datetime, public_url: str
+) -> tuple[CampaignStage, CampaignStage | None]:
+    """Leave stage `key` through its gate (409 listing every unmet condition), meeting its timer,
+    and enter the next stage with its own timer; after the last, the campaign is completed."""
+    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    stage = await get_stage(session, campaign_id, key, for_update=True)
+    _require_running(campaign)
+    if stage.status != StageStatus.active:
+        raise Conflict(
+            f"stage {key!r} is {stage.status.value}, not the active stage",
+            errors=[FieldError("stage", stage.status.value, "state")],
+        )
+    unmet = gate(stage, (await deliverables_of(session, [stage.id]))[stage.id])
+    if unmet:
+        raise Conflict(f"stage {key!r} cannot be left yet: {len(unmet)} condition(s) unmet", errors=unmet)
+    stages = await stages_of(session, campaign_id)
+    following = next((s for s in stages if s.position == stage.position + 1), None)
+    stage.status, stage.exited_at = StageStatus.done, now
+    if following is not None:
+        following.status, following.entered_at = StageStatus.active, now
+    else:
+        campaign.status = CampaignStatus.completed
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="stage.advance",
+        entity_type="campaign",
+        entity_id=campaign_id,
+        before={"stage": key},
+        after={"stage": following.key if following else None, "status": campaign.status.value},
+    )
+    await _sync(session, [stage.id] + ([following.id] if following else []), now=now, public_url=public_url)
+    return stage, following
+
+
+async def set_status(
+    session: AsyncSession, *, actor: Actor, campaign_id: int, action: str, now: datetime, public_url: str
+) -> Campaign:
+    """hold (the active stage's timer pauses), resume (it runs on), cancel (every open stage and
+    its timer is cancelled)."""
+    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    if campaign.template_id is None:
+        raise Conflict("this campaign runs on no template", errors=[FieldError("campaign", "no workflow", "state")])
+    allowed = {
+        "hold": ((CampaignStatus.active,), CampaignStatus.on_hold),
+        "resume": ((CampaignStatus.on_hold,), CampaignStatus.active),
+        "cancel": ((CampaignStatus.active, CampaignStatus.on_hold, CampaignStatus.planned), CampaignStatus.cancelled),
+    }
+    sources, target = allowed[action]
+    if campaign.status not in sources:
+        raise Conflict(
+            f"cannot {action} a campaign that is {campaign.status.value}",
+            errors=[FieldError("campaign", campaign.status.value, "state")],
+        )
+    stages = await stages_of(session, campaign_id)
+    if action == "cancel":
+        for s in stages:
+            if s.status in (StageStatus.active, StageStatus.pending):
+                s.status, s.exited_at = StageStatus.cancelled, now if s.status == StageStatus.active else None
+    campaign = await crud.update(session, actor=actor, obj=campaign, changes={"status": target}, entity_type="campaign")
+    await _sync(session, [s.id for s in stages if s.entered_at is not None], now=now, public_url=public_url)
+    return campaign
+
+
+async def add_deliverable(
+    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, data: dict[str, Any], now: datetime
+) -> StageDeliverable:
+    stage = await get_stage(session, campaign_id, key, for_update=True)
+    wanted = {d["key"] for d in stage.spec.get("deliverables", [])}
+    if data.get("deliverable_key") is not None and data["deliverable_key"] not in wanted:
+        raise InvalidInput.for_field(
+            "body.deliverable_key",
+            f"stage {key!r} expects {', '.join(sorted(wanted)) or 'no named deliverables'}",
+        )
+    if data.get("url") and urlsplit(data["url"]).scheme not in ("http", "https"):
+        raise InvalidInput.for_field("body.url", "must be an http(s) URL")
+    row = StageDeliverable(stage_id=stage.id, added_by=actor.user_id, added_at=now, **data)
+    return await crud.create(session, actor=actor, obj=row, entity_type="stage_deliverable")
+
+
+async def tick(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    key: str,
+    item_key: str,
+    done: bool,
+    note: str | None,
+    now: datetime,
+) -> CampaignStage:
+    stage = await get_stage(session, campaign_id, key, for_update=True)
+    items = {i["key"] for i in stage.spec.get("checklist", [])}
+    if item_key not in items:
+        raise NotFound(f"stage {key!r} has no checklist item {item_key!r}")
+    checklist = dict(stage.checklist)
+    checklist[item_key] = {"done": done, "note": note, "by": actor.user_id, "at": now.isoformat()}
+    return await crud.update(
+        session, actor=actor, obj=stage, changes={"checklist": checklist}, entity_type="campaign_stage"
+    )
+
+
+async def set_owner(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    campaign_id: int,
+    key: str,
+    owner_id: int | None,
+    now: datetime,
+    public_url: str,
+) -> CampaignStage:
+    """Reassign a stage; a running timer follows (escalations go to the new owner's chain)."""
+    stage = await get_stage(session, campaign_id, key, for_update=True)
+    await crud.check_references(session, {"owner_id": (User, owner_id)})
+    stage = await crud.update(
+        session, actor=actor, obj=stage, changes={"owner_id": owner_id}, entity_type="campaign_stage"
+    )
+    if stage.entered_at is not None:
+        await _sync(session, [stage.id], now=now, public_url=public_url)
+    return stage
+
+
+def cycle_seconds(stage: CampaignStage, now: datetime) -> float | None:
+    """Calendar time spent in the stage so far (or in all, once left)."""
+    if stage.entered_at is None:
+        return None
+    return ((stage.exited_at or now) - stage.entered_at).total_seconds()

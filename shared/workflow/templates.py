@@ -1,0 +1,110 @@
+"""Workflow templates: created, versioned (an edit is a new version), and the default seeded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.models import EscalationPolicy, SlaPolicy, WorkflowTemplate
+from shared.sla import policies
+from shared.workflow import defaults
+from shared.workflow.spec import KEY, parse_stages
+
+TEMPLATE_FIELDS = ("name", "name_en", "description", "stages")
+
+
+async def current(session: AsyncSession, key: str, *, for_update: bool = False) -> WorkflowTemplate:
+    stmt = select(WorkflowTemplate).where(WorkflowTemplate.key == key, WorkflowTemplate.is_current)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await session.scalars(stmt)).first()
+    if row is None:
+        raise NotFound(f"no workflow template {key!r}")
+    return row
+
+
+async def version(session: AsyncSession, key: str, number: int) -> WorkflowTemplate:
+    row = (
+        await session.scalars(
+            select(WorkflowTemplate).where(WorkflowTemplate.key == key, WorkflowTemplate.version == number)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"workflow template {key!r} has no version {number}")
+    return row
+
+
+async def create_template(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> WorkflowTemplate:
+    key = data["key"]
+    if not KEY.match(key):
+        raise InvalidInput.for_field("body.key", "must be lower_snake_case, starting with a letter")
+    exists = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == key).limit(1))
+    if exists is not None:
+        raise Conflict(
+            f"a template {key!r} exists; PUT /workflow-templates/{key} publishes a new version",
+            errors=[FieldError("body.key", "already taken", "unique")],
+        )
+    stages = parse_stages(data["stages"])
+    row = WorkflowTemplate(
+        key=key,
+        version=1,
+        name=data["name"],
+        name_en=data.get("name_en"),
+        description=data.get("description"),
+        stages=stages,
+        is_current=True,
+    )
+    return await crud.create(session, actor=actor, obj=row, entity_type="workflow_template")
+
+
+async def publish_version(session: AsyncSession, *, actor: Actor, key: str, data: dict[str, Any]) -> WorkflowTemplate:
+    """A new version from the current one plus `data`; campaigns on older versions keep theirs."""
+    old = await current(session, key, for_update=True)
+    merged = {f: getattr(old, f) for f in TEMPLATE_FIELDS} | {k: v for k, v in data.items() if k in TEMPLATE_FIELDS}
+    stages = parse_stages(merged["stages"])
+    old.is_current = False
+    await session.flush()
+    row = WorkflowTemplate(
+        key=key,
+        version=old.version + 1,
+        name=merged["name"],
+        name_en=merged["name_en"],
+        description=merged["description"],
+        stages=stages,
+        is_current=True,
+    )
+    return await crud.create(session, actor=actor, obj=row, entity_type="workflow_template")
+
+
+async def ensure_workflow_defaults(session: AsyncSession) -> None:
+    """Seed the default campaign template and the campaign-stage SLA policy once (by key/name)."""
+    actor = Actor.system("workflow-defaults")
+    # Several API replicas may start at once: one seeds, the others wait and then find it done.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('closeloop:seed-defaults'))"))
+    await policies.ensure_sla_defaults(session)
+    if (
+        await session.scalar(
+            select(WorkflowTemplate.id).where(WorkflowTemplate.key == defaults.DEFAULT_TEMPLATE["key"])
+        )
+        is None
+    ):
+        await create_template(session, actor=actor, data=defaults.DEFAULT_TEMPLATE)
+    esc = (
+        await session.scalars(
+            select(EscalationPolicy).where(EscalationPolicy.name == defaults.DEFAULT_STAGE_ESCALATION["name"])
+        )
+    ).first()
+    if esc is None:
+        esc = await policies.create_escalation_policy(session, actor=actor, data=defaults.DEFAULT_STAGE_ESCALATION)
+    if (
+        await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == defaults.DEFAULT_STAGE_POLICY["name"]))
+        is None
+    ):
+        await policies.create_sla_policy(
+            session, actor=actor, data={**defaults.DEFAULT_STAGE_POLICY, "escalation_policy_id": esc.id}
+        )

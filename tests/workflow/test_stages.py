@@ -1,0 +1,189 @@
+"""A campaign on the default template: stages under SLA, gates, hold / resume / cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from shared.db import unit_of_work
+from shared.models import Role, SlaTimer, TimerState
+from shared.sla.engine import sweep_due_timers
+from shared.workflow.templates import ensure_workflow_defaults
+from tests.factories import auth, make_channel, make_department, make_user
+
+T = datetime.fromisoformat
+
+
+@pytest.fixture
+async def setup(sessions):
+    async with unit_of_work(sessions) as s:
+        await ensure_workflow_defaults(s)
+    dept = await make_department(sessions, name="市场部")
+    director = await make_user(sessions, name="王总监", department_id=dept.id)
+    manager = await make_user(sessions, name="李经理", department_id=dept.id, manager_id=director.id)
+    planner = await make_user(sessions, name="张策划", department_id=dept.id, manager_id=manager.id)
+    researcher = await make_user(sessions, name="陈调研", department_id=dept.id, manager_id=manager.id)
+    await make_channel(sessions, url="http://127.0.0.1:9/hooks/market", department_ids=[dept.id])
+    return {"dept": dept, "planner": planner, "researcher": researcher, "manager": manager}
+
+
+async def start(client, headers, setup, **extra):
+    r = await client.post(
+        "/api/v1/campaigns",
+        headers=headers,
+        json={
+            "name": "双十一大促",
+            "owner_id": setup["planner"].id,
+            "department_id": setup["dept"].id,
+            "template_key": "campaign_default",
+            "stage_owners": {"research": setup["researcher"].id},
+            **extra,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def stages(client, headers, campaign_id):
+    r = await client.get(f"/api/v1/campaigns/{campaign_id}/stages", headers=headers)
+    assert r.status_code == 200, r.text
+    return {s["key"]: s for s in r.json()}
+
+
+async def timers(sessions, stage_id):
+    async with unit_of_work(sessions) as s:
+        return list(
+            await s.scalars(
+                select(SlaTimer)
+                .where(SlaTimer.subject_type == "campaign_stage", SlaTimer.subject_id == stage_id)
+                .order_by(SlaTimer.id)
+            )
+        )
+
+
+async def test_first_stage_starts_under_its_own_limit_across_national_day(sessions, client, clock, setup):
+    headers = await auth(sessions, role=Role.member)
+    clock.set(T("2025-09-30T10:00:00+08:00"))
+    campaign = await start(client, headers, setup)
+    assert campaign["status"] == "active" and campaign["template_id"] is not None
+    by_key = await stages(client, headers, campaign["id"])
+    research = by_key["research"]
+    assert research["status"] == "active" and research["owner_id"] == setup["researcher"].id
+    assert by_key["plan"]["status"] == "pending" and by_key["plan"]["owner_id"] == setup["planner"].id
+    (timer,) = research["sla"]
+    # 3 working days: Oct 1–8 off, Oct 9, Oct 10, and Saturday Oct 11 (a make-up workday).
+    assert T(timer["due_at"]) == T("2025-10-11T10:00:00+08:00")
+    assert timer["target"] == {"kind": "working_days", "value": "3"}
+    assert by_key["plan"]["sla"] == []
+    assert {e["field"] for e in research["gate_unmet"]} == {
+        "deliverables.research_report",
+        "checklist.competitors",
+        "checklist.pain_point",
+    }
+
+
+async def test_the_gate_lists_every_unmet_condition_then_lets_the_stage_go(sessions, client, clock, setup):
+    headers = await auth(sessions, role=Role.member)
+    clock.set(T("2026-03-02T09:00:00+08:00"))  # a Monday
+    campaign = await start(client, headers, setup)
+    cid = campaign["id"]
+    base = f"/api/v1/campaigns/{cid}/stages/research"
+    r = await client.post(f"{base}/advance", headers=headers)
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "deliverables.research_report",
+        "checklist.competitors",
+        "checklist.pain_point",
+    }
+    r = await client.post(
+        f"{base}/deliverables",
+        headers=headers,
+        json={"title": "需求调研报告 v1", "url": "https://docs.example.com/r1", "deliverable_key": "research_report"},
+    )
+    assert r.status_code == 201, r.text
+    r = await client.put(f"{base}/checklist/competitors", headers=headers, json={"note": "A、B、C 三家"})
+    assert r.status_code == 200
+    r = await client.post(f"{base}/advance", headers=headers)
+    assert r.status_code == 409 and [e["field"] for e in r.json()["errors"]] == ["checklist.pain_point"]
+    await client.put(f"{base}/checklist/pain_point", headers=headers, json={"done": True})
+    clock.set(T("2026-03-03T15:30:00+08:00"))
+    r = await client.post(f"{base}/advance", headers=headers)
+    assert r.status_code == 200, r.text
+    left, entered = r.json()["left"], r.json()["entered"]
+    assert left["status"] == "done" and left["cycle_s"] == (30 * 3600 + 1800)
+    assert left["sla"][0]["state"] == "met"
+    assert entered["key"] == "plan" and entered["status"] == "active"
+    assert T(entered["sla"][0]["due_at"]) == T("2026-03-10T15:30:00+08:00")  # 5 working days
+    assert (await client.post(f"{base}/advance", headers=headers)).status_code == 409  # not active any more
+
+
+async def test_bad_stage_input_is_refused_and_changes_nothing(sessions, client, clock, setup):
+    headers = await auth(sessions, role=Role.member)
+    clock.set(T("2026-03-02T09:00:00+08:00"))
+    cid = (await start(client, headers, setup))["id"]
+    base = f"/api/v1/campaigns/{cid}/stages/research"
+    r = await client.post(f"{base}/deliverables", headers=headers, json={"title": "x", "deliverable_key": "plan"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.deliverable_key"
+    r = await client.post(f"{base}/deliverables", headers=headers, json={"title": "x", "url": "ftp://files"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.url"
+    assert (await client.put(f"{base}/checklist/nope", headers=headers, json={})).status_code == 404
+    assert (await client.post(f"/api/v1/campaigns/{cid}/stages/nope/advance", headers=headers)).status_code == 404
+    assert (await stages(client, headers, cid))["research"]["deliverables"] == []
+    r = await client.post("/api/v1/campaigns", headers=headers, json={"name": "x", "template_key": "does_not_exist"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.template_key"
+    r = await client.post(
+        "/api/v1/campaigns",
+        headers=headers,
+        json={"name": "x", "template_key": "campaign_default", "stage_owners": {"launch": setup["planner"].id}},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.stage_owners.launch"
+    assert len((await client.get("/api/v1/campaigns", headers=headers)).json()["items"]) == 1  # only the first
+    r = await client.patch(f"/api/v1/campaigns/{cid}", headers=headers, json={"status": "completed"})
+    assert r.status_code == 409
+
+
+async def test_hold_pauses_the_stage_clock_resume_runs_it_on_cancel_stops_it(sessions, client, clock, setup):
+    headers = await auth(sessions, role=Role.member)
+    clock.set(T("2026-03-02T09:00:00+08:00"))  # Monday
+    cid = (await start(client, headers, setup))["id"]
+    research = (await stages(client, headers, cid))["research"]
+    assert T(research["sla"][0]["due_at"]) == T("2026-03-05T09:00:00+08:00")
+    clock.set(T("2026-03-02T14:00:00+08:00"))
+    r = await client.post(f"/api/v1/campaigns/{cid}/hold", headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "on_hold"
+    (timer,) = await timers(sessions, research["id"])
+    assert timer.state == TimerState.paused
+    r = await client.post(f"/api/v1/campaigns/{cid}/stages/research/advance", headers=headers)
+    assert r.status_code == 409 and "on hold" in r.json()["detail"]
+    clock.set(T("2026-03-04T14:00:00+08:00"))  # two working days later
+    assert (await client.post(f"/api/v1/campaigns/{cid}/resume", headers=headers)).status_code == 200
+    (timer,) = await timers(sessions, research["id"])
+    assert timer.state == TimerState.running
+    # 2 working days + 4 working hours were left at the hold: from Wed 14:00 that is Fri 18:00.
+    assert timer.due_at == T("2026-03-06T18:00:00+08:00")  # the held days did not count
+    assert (await client.post(f"/api/v1/campaigns/{cid}/resume", headers=headers)).status_code == 409
+    assert (await client.post(f"/api/v1/campaigns/{cid}/cancel", headers=headers)).status_code == 200
+    (timer,) = await timers(sessions, research["id"])
+    assert timer.state == TimerState.cancelled
+    assert {s["status"] for s in (await stages(client, headers, cid)).values()} == {"cancelled"}
+
+
+async def test_a_late_stage_escalates_to_its_owner_and_their_manager(sessions, client, clock, setup):
+    headers = await auth(sessions, role=Role.member)
+    clock.set(T("2026-03-02T09:00:00+08:00"))
+    cid = (await start(client, headers, setup))["id"]
+    async with unit_of_work(sessions) as s:
+        result = await sweep_due_timers(
+            s, now=T("2026-03-05T09:00:00+08:00"), batch_size=100, public_url="http://closeloop.test"
+        )
+    assert result.fired == 2  # the 80 % warning (late) and the breach
+    from shared.models import Notification
+
+    async with unit_of_work(sessions) as s:
+        (sent,) = list(await s.scalars(select(Notification)))
+    assert sent.event_type == "sla.breach" and sent.subject_type == "campaign_stage"
+    assert {m["name"] for m in sent.payload["mentions"]} == {"陈调研", "李经理"}
+    assert sent.payload["subject"]["title"] == "双十一大促 · 需求调研"
+    assert sent.payload["subject"]["url"].endswith(f"/api/v1/campaigns/{cid}/stages/research")
