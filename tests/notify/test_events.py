@@ -148,5 +148,8 @@ def test_every_event_type_is_published_as_a_webhook_with_its_own_schema():
     assert len(published) > 10 and all("additionalProperties" not in s for s in published.values())
 
 
-def _event_model_names(cls: type = events.EventModel) -> set[str]:
-    return {n for sub in cls.__subclasses__() for n in {sub.__name__, *_event_model_names(sub)}}
+def _event_model_names(cls: type[events.EventModel] = events.EventModel) -> set[str]:
+    names: set[str] = set()
+    for sub in cls.__subclasses__():
+        names |= {sub.__name__, *_event_model_names(sub)}
+    return names
