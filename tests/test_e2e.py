@@ -86,7 +86,12 @@ def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, bot
     dept = api.post("/api/v1/departments", json={"name": "市场部"}).json()
     owner = api.post(
         "/api/v1/users",
-        json={"name": "张策划", "email": "zhang@example.com", "department_id": dept["id"], "feishu_open_id": "ou_e2e"},
+        json={
+            "name": "张策划",
+            "email": "zhang@example.com",
+            "department_id": dept["id"],
+            "feishu_open_id": "ou_0e2e0e2e0e2e0e2e0e2e0e2e0e2e0e2e",
+        },
     ).json()
     r = api.post(
         "/api/v1/channels",

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from services.api import problems
+from services.api import problems, webhooks
 from services.api.routers import audit, campaigns, health, notify, org, sla, tasks, workflow
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
@@ -56,21 +56,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=[
-            {"name": n}
-            for n in (
-                "departments",
-                "users",
-                "tokens",
-                "campaigns",
-                "workflow",
-                "tasks",
-                "calendars",
-                "sla",
-                "channels",
-                "notifications",
-                "audit",
-                "health",
-            )
+            *(
+                {"name": n}
+                for n in (
+                    "departments",
+                    "users",
+                    "tokens",
+                    "campaigns",
+                    "workflow",
+                    "tasks",
+                    "calendars",
+                    "sla",
+                    "channels",
+                    "notifications",
+                    "audit",
+                    "health",
+                )
+            ),
+            {"name": webhooks.TAG, "description": webhooks.TAG_DESCRIPTION},
         ],
     )
     app.state.settings = settings
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     problems.install(app)
     for module in (health, org, campaigns, workflow, tasks, sla, notify, audit):
         app.include_router(module.router)
+    webhooks.install(app)
     return app
 
 

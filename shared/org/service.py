@@ -11,6 +11,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Department, Role, User
+from shared.org.mentions import check_mention_ids
 
 
 async def _ensure_department_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
@@ -68,7 +69,8 @@ async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_
 
 
 async def create_user(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> User:
-    """Create a user; email is unique regardless of case."""
+    """Create a user; email is unique regardless of case, mention ids well-formed (mobile normalised)."""
+    data = check_mention_ids(data)
     await _ensure_email_free(session, data["email"])
     await crud.check_references(
         session,
@@ -78,6 +80,7 @@ async def create_user(session: AsyncSession, *, actor: Actor, data: dict[str, An
 
 
 async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, changes: dict[str, Any]) -> User:
+    changes = check_mention_ids(changes)
     user = await crud.get_or_404(session, User, user_id, for_update=True)
     if changes.get("email"):
         await _ensure_email_free(session, changes["email"], except_id=user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from shared.db import unit_of_work
@@ -117,3 +118,95 @@ async def test_garbage_cursor_and_limit_are_422(client, sessions):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor"
     r = await client.get("/api/v1/users", headers=admin, params={"limit": 1000})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.limit"
+
+
+# ---- mention ids: each chat tool's id format, checked when saved -----------------------------------
+VALID_IDS = {
+    "feishu_open_id": "ou_7d8a6e6df7621556ce0d21922b676706",
+    "dingtalk_user_id": "manager-01_x",
+    "wecom_user_id": "zhang.san@corp-1",
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("13800138000", "13800138000"),
+        ("+8613800138000", "13800138000"),
+        ("8619912345678", "19912345678"),
+        ("+86 138-0013-8000", "13800138000"),
+        ("+14155552671", "+14155552671"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
+async def test_mobile_is_normalised_to_11_digits_or_e164(client, sessions, given, stored):
+    admin = await auth(sessions)
+    r = await client.post("/api/v1/users", headers=admin, json={"name": "A", "email": "a@example.com", "mobile": given})
+    assert r.status_code == 201, r.text
+    assert r.json()["mobile"] == stored
+    r = await client.patch(f"/api/v1/users/{r.json()['id']}", headers=admin, json={"mobile": given})
+    assert r.status_code == 200 and r.json()["mobile"] == stored
+
+
+async def test_well_formed_chat_ids_are_saved_as_given_and_null_clears_them(client, sessions):
+    admin = await auth(sessions)
+    r = await client.post("/api/v1/users", headers=admin, json={"name": "A", "email": "a@example.com", **VALID_IDS})
+    assert r.status_code == 201, r.text
+    assert {k: r.json()[k] for k in VALID_IDS} == VALID_IDS
+    cleared = dict.fromkeys(VALID_IDS) | {"mobile": None}
+    r = await client.patch(f"/api/v1/users/{r.json()['id']}", headers=admin, json=cleared)
+    assert r.status_code == 200 and {k: r.json()[k] for k in cleared} == cleared
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("mobile", "12800138000"),  # mainland mobiles start 13–19
+        ("mobile", "1380013800"),  # ten digits
+        ("mobile", "+86 10 6552 9988"),  # a Beijing landline cannot be @mentioned
+        ("mobile", "+1234567"),  # E.164 needs 8–15 digits
+        ("mobile", "+0123456789"),  # and no leading zero
+        ("mobile", "call 13800138000"),
+        ("feishu_open_id", "ou_123"),  # too short
+        ("feishu_open_id", "on_7d8a6e6df7621556ce0d21922b676706"),  # a union_id, not an open_id
+        ("feishu_open_id", "ou_7D8A6E6DF7621556CE0D21922B676706"),
+        ("feishu_open_id", "ou_" + "a" * 62),  # longer than the 64 characters stored
+        ("dingtalk_user_id", "zhang san"),
+        ("dingtalk_user_id", "张三"),
+        ("dingtalk_user_id", "a" * 65),
+        ("wecom_user_id", "zhang/san"),
+        ("wecom_user_id", "a" * 65),
+        ("wecom_user_id", ""),
+    ],
+)
+async def test_malformed_mention_id_is_422_naming_the_field_and_nothing_is_written(client, sessions, field, value):
+    admin = await auth(sessions)
+    user = await make_user(sessions, **VALID_IDS, mobile="13800138000")
+    before = await count(sessions, User)
+    for r in (
+        await client.post("/api/v1/users", headers=admin, json={"name": "A", "email": "a@example.com", field: value}),
+        await client.patch(f"/api/v1/users/{user.id}", headers=admin, json={field: value}),
+    ):
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        (error,) = r.json()["errors"]
+        assert error["field"] == f"body.{field}" and error["type"] == "format"
+    assert await count(sessions, User) == before
+    unchanged = (await client.get(f"/api/v1/users/{user.id}", headers=admin)).json()
+    assert {k: unchanged[k] for k in VALID_IDS} == VALID_IDS and unchanged["mobile"] == "13800138000"
+
+
+async def test_every_malformed_mention_id_is_named_at_once(client, sessions):
+    admin = await auth(sessions)
+    body = {"mobile": "123", "feishu_open_id": "ou_x", "dingtalk_user_id": "a b", "wecom_user_id": "a/b"}
+    r = await client.post("/api/v1/users", headers=admin, json={"name": "A", "email": "a@example.com", **body})
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {f"body.{k}" for k in body}
+    assert "ou_ and 20–61 lowercase letters or digits" in r.json()["detail"]
+
+
+async def test_a_stored_legacy_id_does_not_block_changing_other_fields(client, sessions):
+    admin = await auth(sessions)
+    user = await make_user(sessions, feishu_open_id="legacy")  # written before ids were checked
+    r = await client.patch(f"/api/v1/users/{user.id}", headers=admin, json={"name": "Renamed"})
+    assert r.status_code == 200 and r.json()["feishu_open_id"] == "legacy"

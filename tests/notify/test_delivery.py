@@ -20,6 +20,7 @@ from shared.notify.http import Sender
 from shared.tasks.service import create_task
 from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
 
+OPEN_ID = "ou_7d8a6e6df7621556ce0d21922b676706"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
@@ -93,7 +94,7 @@ async def test_feishu_card_is_signed_carries_the_keyword_and_is_recorded(ctx, se
     await make_channel(
         sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"), secret="s3cret", keywords=["Closeloop"]
     )
-    n = await overdue_notification(ctx, sessions, clock, feishu_open_id="ou_123", name="张三")
+    n = await overdue_notification(ctx, sessions, clock, feishu_open_id=OPEN_ID, name="张三")
     assert await deliver(ctx, n.id) == "success"
     (msg,) = botsim.messages("fs1")
     card = msg["body"]["card"]
@@ -102,7 +103,7 @@ async def test_feishu_card_is_signed_carries_the_keyword_and_is_recorded(ctx, se
     title = card["header"]["title"]["content"]
     assert "Closeloop" in title and "竞品分析" in title
     text = card["elements"][0]["text"]["content"]
-    assert "张三" in text and "<at id=ou_123></at>" in text and "已逾期" in text and "5分钟" in text
+    assert "张三" in text and f"<at id={OPEN_ID}></at>" in text and "已逾期" in text and "5分钟" in text
     assert title.startswith("[Closeloop] 已超时：")
     assert card["elements"][1]["actions"][0]["url"].endswith(f"/api/v1/tasks/{n.subject_id}")
     n, (attempt,) = await reload(sessions, n.id)

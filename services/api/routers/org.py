@@ -15,14 +15,44 @@ from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.errors import InvalidInput
 from shared.models import ApiToken, Department, Locale, Role, User
-from shared.org import service, tokens
+from shared.org import mentions, service, tokens
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
-Mobile = Annotated[str, Field(pattern=r"^\+?[0-9][0-9\- ]{4,30}$", max_length=32)]
-ExternalId = Annotated[str, Field(min_length=1, max_length=64)]
+# Mention ids are checked (and the mobile normalised) in shared/org/mentions.py, so every error
+# names its field with the rule in words; the schema states the rules for clients.
+Mobile = Annotated[
+    str,
+    Field(
+        description=f"{mentions.MOBILE_RULE}; spaces and hyphens are dropped, a mainland mobile is stored as "
+        "its 11 digits",
+        examples=["13800138000", "+8613800138000", "+14155552671"],
+    ),
+]
+FeishuOpenId = Annotated[
+    str,
+    Field(
+        description=f"Feishu open_id: {mentions.FEISHU_RULE}",
+        json_schema_extra={"pattern": f"^{mentions.FEISHU_OPEN_ID.pattern}$"},
+        examples=["ou_7d8a6e6df7621556ce0d21922b676706"],
+    ),
+]
+DingTalkUserId = Annotated[
+    str,
+    Field(
+        description=f"DingTalk userId: {mentions.DINGTALK_RULE}",
+        json_schema_extra={"pattern": f"^{mentions.DINGTALK_USER_ID.pattern}$"},
+    ),
+]
+WeComUserId = Annotated[
+    str,
+    Field(
+        description=f"WeCom userid: {mentions.WECOM_RULE}",
+        json_schema_extra={"pattern": f"^{mentions.WECOM_USER_ID.pattern}$"},
+    ),
+]
 
 
 # ---- departments -------------------------------------------------------------------------------
@@ -122,9 +152,9 @@ class UserCreate(WriteModel):
     manager_id: int | None = None
     role: Role = Role.member
     mobile: Mobile | None = None
-    feishu_open_id: ExternalId | None = None
-    dingtalk_user_id: ExternalId | None = None
-    wecom_user_id: ExternalId | None = None
+    feishu_open_id: FeishuOpenId | None = None
+    dingtalk_user_id: DingTalkUserId | None = None
+    wecom_user_id: WeComUserId | None = None
     locale: Locale = Locale.zh_cn
 
 
@@ -135,9 +165,9 @@ class UserUpdate(WriteModel):
     manager_id: int | None = None
     role: Role | None = None
     mobile: Mobile | None = None
-    feishu_open_id: ExternalId | None = None
-    dingtalk_user_id: ExternalId | None = None
-    wecom_user_id: ExternalId | None = None
+    feishu_open_id: FeishuOpenId | None = None
+    dingtalk_user_id: DingTalkUserId | None = None
+    wecom_user_id: WeComUserId | None = None
     locale: Locale | None = None
     is_active: bool | None = None
 
