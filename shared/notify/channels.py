@@ -227,10 +227,17 @@ async def channels_for_department(session: AsyncSession, department_id: int | No
 
 
 def channel_filter(
-    stmt: Select[Any], *, kind: ChannelKind | None, enabled: bool | None, department_id: int | None
+    stmt: Select[Any],
+    *,
+    kind: ChannelKind | None,
+    enabled: bool | None,
+    department_id: int | None,
+    healthy: bool | None = None,
 ) -> Select[Any]:
     if kind is not None:
         stmt = stmt.where(Channel.kind == kind)
+    if healthy is not None:
+        stmt = stmt.where(Channel.healthy.is_(healthy))
     if enabled is not None:
         stmt = stmt.where(Channel.enabled.is_(enabled))
     if department_id is not None:

@@ -40,6 +40,8 @@ async def test_a_refused_channel_is_held_with_one_ops_alert_and_resumes_when_fix
     headers = await auth(sessions)
     seen = (await client.get(f"/api/v1/channels/{feishu.id}", headers=headers)).json()
     assert seen["healthy"] is False and "19021" in seen["unhealthy_reason"]
+    failing = (await client.get("/api/v1/channels?healthy=false", headers=headers)).json()["items"]
+    assert [c["id"] for c in failing] == [feishu.id]
     assert (await client.get("/api/v1/notifications?status=dead", headers=headers)).json()["items"][0]["id"] == ids[0]
     async with unit_of_work(sessions) as s:
         waiting = list(await s.scalars(select(Notification).where(Notification.id.in_(ids[1:]))))

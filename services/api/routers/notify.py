@@ -154,9 +154,12 @@ async def list_channels(
     kind: ChannelKind | None = None,
     enabled: bool | None = None,
     department_id: int | None = None,
+    healthy: Annotated[bool | None, Query(description="`false`: the channels a vendor refused (held)")] = None,
 ) -> dict[str, Any]:
     """List channels (admin)."""
-    stmt = channels.channel_filter(select(Channel), kind=kind, enabled=enabled, department_id=department_id)
+    stmt = channels.channel_filter(
+        select(Channel), kind=kind, enabled=enabled, department_id=department_id, healthy=healthy
+    )
     page = await paginate(session, stmt, Channel.id, limit=limit, cursor=cursor)
     return {"items": await _channel_out(session, list(page.items)), "next_cursor": page.next_cursor}
 
