@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default=True, description="the API seeds the default calendar, SLA policies and campaign template at start"
     )
     timezone: str = "Asia/Shanghai"
+    inbound_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks secret (whsec_…) that signs inbound customer feedback; unset disables intake",
+    )
     delivery_timeout_s: float = Field(default=10.0, gt=0, le=120)
     delivery_lease_s: float = Field(
         default=60.0, ge=2, le=3600, description="how long a notifier holds a message in flight before another may"

@@ -77,7 +77,8 @@ def stack() -> Iterator[Stack]:
     pg = redis = None
     if not db_url or not redis_url:
         pg, redis = start_embedded(
-            REPO / ".closeloop" / "test",
+            # Its own folder per checkout; CLOSELOOP_TEST_DATA_DIR lets parallel runs keep apart.
+            Path(os.environ.get("CLOSELOOP_TEST_DATA_DIR", REPO / ".closeloop" / "test")),
             database="postgres",
             pg_port=None,
             redis_port=None,

@@ -23,7 +23,8 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
         await seed_demo(s, admin_token=token, now=clock.now(), public_url="http://closeloop.test")
     first = await counts(sessions)
     assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
-    assert first["SlaPolicy"] == 2  # tasks and campaign stages
+    # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints
+    assert first["SlaPolicy"] == 9
     assert first["SlaTimer"] == 3  # the default task policy runs on each task
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now(), public_url="http://closeloop.test")

@@ -10,7 +10,21 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.api import problems, webhooks
-from services.api.routers import audit, campaigns, health, notify, org, sla, tasks, workflow
+from services.api.routers import (
+    approvals,
+    audit,
+    campaigns,
+    collaboration,
+    feedback,
+    health,
+    notify,
+    org,
+    reviews,
+    sla,
+    tasks,
+    trail,
+    workflow,
+)
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.org.tokens import ensure_bootstrap_admin
@@ -19,8 +33,9 @@ from shared.workflow.templates import ensure_workflow_defaults
 
 log = logging.getLogger("closeloop.api")
 
-DESCRIPTION = """Closeloop keeps marketing work closed-loop: every task has an owner, a deadline and
-an escalation path that lands in Feishu, DingTalk, WeCom or a signed webhook.
+DESCRIPTION = """Closeloop keeps marketing work closed-loop: every campaign stage, task, review,
+approval, collaboration request and piece of customer feedback has an owner, a deadline and an
+escalation path that lands in Feishu, DingTalk, WeCom or a signed webhook.
 
 Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`;
 validation errors list each offending field in `errors[].field`. Lists are cursor-paginated:
@@ -64,11 +79,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                     "tokens",
                     "campaigns",
                     "workflow",
+                    "reviews",
+                    "approvals",
+                    "collaboration",
+                    "feedback",
                     "tasks",
                     "calendars",
                     "sla",
                     "channels",
                     "notifications",
+                    "trail",
                     "audit",
                     "health",
                 )
@@ -79,7 +99,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     problems.install(app)
-    for module in (health, org, campaigns, workflow, tasks, sla, notify, audit):
+    for module in (
+        health,
+        org,
+        campaigns,
+        workflow,
+        reviews,
+        approvals,
+        collaboration,
+        feedback,
+        tasks,
+        sla,
+        notify,
+        trail,
+        audit,
+    ):
         app.include_router(module.router)
     webhooks.install(app)
     return app

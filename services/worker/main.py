@@ -1,6 +1,7 @@
-"""arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels.
+"""arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels, and opens
+the day's occurrences of recurring collaboration requests.
 
-Thin adapter: the rules live in shared/sla/.
+Thin adapter: the rules live in shared/sla/ and shared/collaboration/.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from arq.worker import func
 
 from services.loop import run_every
 from shared.clock import SystemClock
+from shared.collaboration.service import open_due_occurrences
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.notify.queue import WORKER_QUEUE, ring
 from shared.settings import Settings, get_settings
@@ -43,6 +45,19 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
     return result.claimed >= settings.sweep_batch_size
 
 
+async def open_occurrences_once(ctx: dict[str, Any]) -> bool:
+    """Open recurring requests' occurrences whose working day has begun (each with its timer).
+    True when the batch was full."""
+    settings: Settings = ctx["settings"]
+    async with unit_of_work(ctx["sessions"]) as session:
+        opened = await open_due_occurrences(
+            session, now=ctx["clock"].now(), public_url=settings.public_url, batch_size=100
+        )
+    if opened:
+        log.info("collaboration: %d occurrence(s) opened", opened)
+    return opened >= 100
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
     """On-demand sweep job (ops: `enqueue sweep`)."""
     n = 0
@@ -63,6 +78,11 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(run_every(settings.sweep_interval_s, lambda: sweep_once(ctx), name=f"sla sweep {i}"))
         for i in range(settings.sweep_concurrency)
     ]
+    ctx["sweepers"].append(
+        asyncio.create_task(
+            run_every(settings.sweep_interval_s, lambda: open_occurrences_once(ctx), name="collaboration occurrences")
+        )
+    )
     log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)
 
 

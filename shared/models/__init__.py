@@ -1,7 +1,26 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
+from shared.models.approvals import (
+    Approval,
+    ApprovalAssignment,
+    ApprovalKind,
+    ApprovalRule,
+    ApprovalStatus,
+    ApprovalStep,
+    AssignmentStatus,
+    StepMode,
+    StepStatus,
+)
 from shared.models.audit import AuditLog
 from shared.models.base import Base
+from shared.models.collaboration import (
+    CollaborationOccurrence,
+    CollaborationRequest,
+    CollaborationStatus,
+    OccurrenceStatus,
+)
+from shared.models.comments import Comment
+from shared.models.feedback import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.models.notify import (
     AttemptOutcome,
     Channel,
@@ -12,6 +31,7 @@ from shared.models.notify import (
     NotificationStatus,
 )
 from shared.models.org import ApiToken, Department, Locale, Role, User
+from shared.models.reviews import ResponseStatus, ReviewDecision, ReviewRequest, ReviewResponse, ReviewStatus
 from shared.models.sla import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.models.work import OPEN_TASK_STATUSES, Campaign, CampaignStatus, Priority, Task, TaskStatus
 from shared.models.workflow import CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
@@ -19,6 +39,13 @@ from shared.models.workflow import CampaignStage, StageDeliverable, StageStatus,
 __all__ = [
     "OPEN_TASK_STATUSES",
     "ApiToken",
+    "Approval",
+    "ApprovalAssignment",
+    "ApprovalKind",
+    "ApprovalRule",
+    "ApprovalStatus",
+    "ApprovalStep",
+    "AssignmentStatus",
     "AttemptOutcome",
     "AuditLog",
     "Base",
@@ -29,20 +56,36 @@ __all__ = [
     "Channel",
     "ChannelDepartment",
     "ChannelKind",
+    "CollaborationOccurrence",
+    "CollaborationRequest",
+    "CollaborationStatus",
+    "Comment",
     "DeliveryAttempt",
     "Department",
     "Escalation",
     "EscalationKind",
     "EscalationPolicy",
+    "Feedback",
+    "FeedbackKind",
+    "FeedbackSeverity",
+    "FeedbackStatus",
     "Locale",
     "Notification",
     "NotificationStatus",
+    "OccurrenceStatus",
     "Priority",
+    "ResponseStatus",
+    "ReviewDecision",
+    "ReviewRequest",
+    "ReviewResponse",
+    "ReviewStatus",
     "Role",
     "SlaPolicy",
     "SlaTimer",
     "StageDeliverable",
     "StageStatus",
+    "StepMode",
+    "StepStatus",
     "Task",
     "TaskStatus",
     "TimerState",

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Numeric, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -54,6 +54,8 @@ class Campaign(IdMixin, TimestampMixin, Base):
         BigInteger, ForeignKey("departments.id", ondelete="SET NULL"), index=True
     )
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    # Flagged major: its approval goes to the leadership group whatever the budget (分级审批).
+    is_major: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
     status: Mapped[CampaignStatus] = mapped_column(

@@ -248,6 +248,19 @@ async def cancel_policy_timers(session: AsyncSession, policy_id: int, *, now: da
     return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
+async def ensure_policy_set(
+    session: AsyncSession, *, actor: Actor, escalation: dict[str, Any], policy: dict[str, Any]
+) -> SlaPolicy:
+    """An escalation policy and an SLA policy that uses it, each created once (matched by name)."""
+    esc = (await session.scalars(select(EscalationPolicy).where(EscalationPolicy.name == escalation["name"]))).first()
+    if esc is None:
+        esc = await create_escalation_policy(session, actor=actor, data=escalation)
+    existing = (await session.scalars(select(SlaPolicy).where(SlaPolicy.name == policy["name"]))).first()
+    if existing is not None:
+        return existing
+    return await create_sla_policy(session, actor=actor, data={**policy, "escalation_policy_id": esc.id})
+
+
 async def ensure_sla_defaults(session: AsyncSession) -> None:
     """Seed the default calendar, task escalation and task policy once (matched by name)."""
     actor = Actor.system("sla-defaults")
@@ -257,16 +270,9 @@ async def ensure_sla_defaults(session: AsyncSession) -> None:
         cal = await create_calendar(
             session, actor=actor, data={**defaults.DEFAULT_CALENDAR, "is_default": has_default is None}
         )
-    esc = (
-        await session.scalars(
-            select(EscalationPolicy).where(EscalationPolicy.name == defaults.DEFAULT_TASK_ESCALATION["name"])
-        )
-    ).first()
-    if esc is None:
-        esc = await create_escalation_policy(session, actor=actor, data=defaults.DEFAULT_TASK_ESCALATION)
-    if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == defaults.DEFAULT_TASK_POLICY["name"])) is None:
-        await create_sla_policy(
-            session,
-            actor=actor,
-            data={**defaults.DEFAULT_TASK_POLICY, "calendar_id": cal.id, "escalation_policy_id": esc.id},
-        )
+    await ensure_policy_set(
+        session,
+        actor=actor,
+        escalation=defaults.DEFAULT_TASK_ESCALATION,
+        policy={**defaults.DEFAULT_TASK_POLICY, "calendar_id": cal.id},
+    )

@@ -1,7 +1,8 @@
 """What the SLA engine needs to know about a subject, whatever its type.
 
-Tasks register here now; review requests, feedback and collaboration requests register their own
-adapter later and get timers, escalation and notifications without engine changes.
+Each subject type is a loader (ids → contexts) and its statuses: tasks, campaign stages, review
+requests and each reviewer's answer, approvers on an approval step, collaboration occurrences and
+customer feedback all get timers, escalation and notifications from the one engine.
 """
 
 from __future__ import annotations
@@ -11,11 +12,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from shared.models import Campaign, CampaignStage, CampaignStatus, StageStatus, Task, User
+from shared.models import (
+    Approval,
+    ApprovalAssignment,
+    ApprovalStep,
+    Campaign,
+    CampaignStage,
+    CampaignStatus,
+    CollaborationOccurrence,
+    CollaborationRequest,
+    Department,
+    Feedback,
+    ReviewRequest,
+    ReviewResponse,
+    StageStatus,
+    Task,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -58,23 +75,6 @@ class SubjectType:
     default_pause: tuple[str, ...] = ()
     default_stop: tuple[str, ...] = ()
     default_cancel: tuple[str, ...] = field(default=())
-
-
-_TASKS = (
-    select(
-        Task.id,
-        Task.title,
-        Task.status,
-        Task.priority,
-        Task.assignee_id,
-        Task.campaign_id,
-        Task.tags,
-        Task.due_at,
-        User.department_id,
-    )
-    .outerjoin(User, User.id == Task.assignee_id)
-    .where(Task.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-)
 
 
 async def _load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
@@ -153,6 +153,170 @@ async def _load_stages(session: AsyncSession, ids: Iterable[int]) -> dict[int, S
     return out
 
 
+def _target(raw: dict[str, Any] | None) -> tuple[str, str] | None:
+    return (raw["kind"], str(raw["value"])) if raw else None
+
+
+async def _load_reviews(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    """A review request as a whole: the requester owns it (and its resubmission after changes)."""
+    rows = await session.execute(select(ReviewRequest).where(ReviewRequest.id.in_(list(ids))))
+    return {
+        r.id: SubjectContext(
+            type="review_request",
+            id=r.id,
+            title=r.title,
+            status=str(r.status),
+            path=f"/api/v1/reviews/{r.id}",
+            assignee_id=r.requester_id,
+            department_id=r.department_id,
+            campaign_id=r.campaign_id,
+        )
+        for r in rows.scalars()
+    }
+
+
+async def _load_review_responses(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    """One reviewer's answer in one round: owed by the named reviewer, else the department's head;
+    it counts against the reviewing department, so its escalations reach that department's head."""
+    reviewer = aliased(User)
+    rows = await session.execute(
+        select(
+            ReviewResponse.id,
+            ReviewResponse.status,
+            ReviewResponse.round,
+            ReviewResponse.user_id,
+            ReviewResponse.department_id,
+            ReviewRequest.id.label("review_id"),
+            ReviewRequest.title,
+            ReviewRequest.campaign_id,
+            ReviewRequest.response_target,
+            Department.name.label("department_name"),
+            Department.head_user_id,
+            reviewer.name.label("reviewer_name"),
+            reviewer.department_id.label("reviewer_department_id"),
+        )
+        .join(ReviewRequest, ReviewRequest.id == ReviewResponse.review_id)
+        .outerjoin(Department, Department.id == ReviewResponse.department_id)
+        .outerjoin(reviewer, reviewer.id == ReviewResponse.user_id)
+        .where(ReviewResponse.id.in_(list(ids)))
+    )
+    return {
+        r.id: SubjectContext(
+            type="review_response",
+            id=r.id,
+            title=f"{r.title} · {r.department_name or r.reviewer_name or '?'}",
+            status=str(r.status),
+            path=f"/api/v1/reviews/{r.review_id}",
+            assignee_id=r.user_id or r.head_user_id,
+            department_id=r.department_id or r.reviewer_department_id,
+            campaign_id=r.campaign_id,
+            explicit_target=_target(r.response_target),
+        )
+        for r in rows
+    }
+
+
+async def _load_approval_assignments(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    """One approver on the active step of an approval, timed by the step's own limit if it has one."""
+    approver = aliased(User)
+    rows = await session.execute(
+        select(
+            ApprovalAssignment.id,
+            ApprovalAssignment.status,
+            ApprovalAssignment.approver_id,
+            Approval.id.label("approval_id"),
+            Approval.title,
+            Approval.campaign_id,
+            Approval.department_id,
+            ApprovalStep.name.label("step_name"),
+            ApprovalStep.time_limit,
+            approver.department_id.label("approver_department_id"),
+        )
+        .join(ApprovalStep, ApprovalStep.id == ApprovalAssignment.step_id)
+        .join(Approval, Approval.id == ApprovalAssignment.approval_id)
+        .outerjoin(approver, approver.id == ApprovalAssignment.approver_id)
+        .where(ApprovalAssignment.id.in_(list(ids)))
+    )
+    return {
+        r.id: SubjectContext(
+            type="approval_assignment",
+            id=r.id,
+            title=f"{r.title} · {r.step_name}",
+            status=str(r.status),
+            path=f"/api/v1/approvals/{r.approval_id}",
+            assignee_id=r.approver_id,
+            department_id=r.approver_department_id or r.department_id,
+            campaign_id=r.campaign_id,
+            explicit_target=_target(r.time_limit),
+        )
+        for r in rows
+    }
+
+
+async def _load_collaboration(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    """One occurrence of a collaboration request (a recurring one has one per working day): owed by
+    the request's owner on the first collaborating department, due when the occurrence says."""
+    rows = await session.execute(
+        select(
+            CollaborationOccurrence.id,
+            CollaborationOccurrence.status,
+            CollaborationOccurrence.occurrence_date,
+            CollaborationOccurrence.due_at,
+            CollaborationRequest.id.label("request_id"),
+            CollaborationRequest.matter,
+            CollaborationRequest.owner_id,
+            CollaborationRequest.campaign_id,
+            CollaborationRequest.collaborating_department_ids,
+            CollaborationRequest.deadline_kind,
+            CollaborationRequest.deadline_value,
+            User.department_id.label("owner_department_id"),
+        )
+        .join(CollaborationRequest, CollaborationRequest.id == CollaborationOccurrence.request_id)
+        .outerjoin(User, User.id == CollaborationRequest.owner_id)
+        .where(CollaborationOccurrence.id.in_(list(ids)))
+    )
+    out = {}
+    for r in rows:
+        recurring = r.deadline_kind == "daily_at"
+        departments = list(r.collaborating_department_ids or [])
+        out[r.id] = SubjectContext(
+            type="collaboration",
+            id=r.id,
+            title=f"{r.matter} · {r.occurrence_date.isoformat()}" if recurring else r.matter,
+            status=str(r.status),
+            path=f"/api/v1/collaboration-requests/{r.request_id}",
+            assignee_id=r.owner_id,
+            department_id=r.owner_department_id or (departments[0] if departments else None),
+            campaign_id=r.campaign_id,
+            explicit_due_at=r.due_at,
+            explicit_target=(r.deadline_kind, r.deadline_value),
+        )
+    return out
+
+
+async def _load_feedback(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    """Customer feedback or a complaint: its kind is a tag and its severity a priority, so policies
+    tell them apart (`tags: [complaint]`, `priorities: [urgent]`)."""
+    rows = await session.execute(select(Feedback).where(Feedback.id.in_(list(ids))))
+    out = {}
+    for r in rows.scalars():
+        who = f"{r.customer_name}: " if r.customer_name else ""
+        snippet = r.content if len(r.content) <= 60 else r.content[:59] + "…"
+        out[r.id] = SubjectContext(
+            type="feedback",
+            id=r.id,
+            title=f"{who}{snippet}",
+            status=str(r.status),
+            path=f"/api/v1/feedback/{r.id}",
+            priority=str(r.severity),
+            assignee_id=r.owner_id,
+            department_id=r.department_id,
+            campaign_id=r.campaign_id,
+            tags=(str(r.kind),),
+        )
+    return out
+
+
 SUBJECT_TYPES: dict[str, SubjectType] = {
     "task": SubjectType(
         name="task",
@@ -171,6 +335,46 @@ SUBJECT_TYPES: dict[str, SubjectType] = {
         default_pause=("on_hold",),
         default_stop=("done",),
         default_cancel=("cancelled",),
+    ),
+    "review_request": SubjectType(
+        name="review_request",
+        load=_load_reviews,
+        statuses=("in_review", "changes_requested", "approved", "rejected", "cancelled"),
+        default_start=("in_review",),
+        default_pause=("changes_requested",),
+        default_stop=("approved", "rejected"),
+        default_cancel=("cancelled",),
+    ),
+    "review_response": SubjectType(
+        name="review_response",
+        load=_load_review_responses,
+        statuses=("pending", "answered", "cancelled"),
+        default_start=("pending",),
+        default_stop=("answered",),
+        default_cancel=("cancelled",),
+    ),
+    "approval_assignment": SubjectType(
+        name="approval_assignment",
+        load=_load_approval_assignments,
+        statuses=("pending", "approved", "rejected", "withdrawn"),
+        default_start=("pending",),
+        default_stop=("approved", "rejected"),
+        default_cancel=("withdrawn",),
+    ),
+    "collaboration": SubjectType(
+        name="collaboration",
+        load=_load_collaboration,
+        statuses=("open", "done", "cancelled"),
+        default_start=("open",),
+        default_stop=("done",),
+        default_cancel=("cancelled",),
+    ),
+    "feedback": SubjectType(
+        name="feedback",
+        load=_load_feedback,
+        statuses=("new", "responded", "resolved", "closed"),
+        default_start=("new",),
+        default_stop=("responded", "resolved", "closed"),
     ),
 }
 

@@ -90,7 +90,7 @@ def new_timer(
         target_kind=kind,
         target_value=value,
         subject_due_at=ctx.explicit_due_at,
-        target_s=target_length(cal, policy.target_kind, start, due),
+        target_s=target_length(cal, kind, start, due),
         levels=list(escalation.levels) if escalation else [],
         state=TimerState.running,
         started_at=start,

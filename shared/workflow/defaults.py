@@ -111,3 +111,165 @@ DEFAULT_STAGE_POLICY: dict[str, Any] = {
     "stop_statuses": ["done"],
     "cancel_statuses": ["cancelled"],
 }
+
+# ---- reviews, approvals, collaboration and customer feedback (requirements §2–3) -------------------
+# Each entry: an escalation policy and the SLA policy that uses it, seeded once by name.
+REVIEW_ESCALATION: dict[str, Any] = {
+    "name": "评审默认升级 Review default escalation",
+    "description": "warn the requester at 80 %; breach → requester + manager; +8 working hours → director",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {"offset": "0", "recipients": ["assignee", "assignee_manager"]},
+        {"offset": "+PT8H", "recipients": ["director"]},
+    ],
+}
+REVIEW_RESPONSE_ESCALATION: dict[str, Any] = {
+    "name": "评审反馈升级 Reviewer feedback escalation",
+    "description": "warn the reviewer at 80 %; breach → reviewer + the reviewing department's head, "
+    "reminded every 4 hours (max 2)",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {
+            "offset": "0",
+            "recipients": ["assignee", "department_head"],
+            "repeat_every": "PT4H",
+            "max_repeats": 2,
+        },
+    ],
+}
+APPROVAL_ESCALATION: dict[str, Any] = {
+    "name": "审批升级 Approval escalation",
+    "description": "warn the approver at 80 %; breach → approver + their manager",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {"offset": "0", "recipients": ["assignee", "assignee_manager"]},
+    ],
+}
+COLLABORATION_ESCALATION: dict[str, Any] = {
+    "name": "协作升级 Collaboration escalation",
+    "description": "warn the owner at 80 %; breach → owner + their department head; +4 working hours → director",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {"offset": "0", "recipients": ["assignee", "department_head"]},
+        {"offset": "+PT4H", "recipients": ["director"]},
+    ],
+}
+FEEDBACK_ESCALATION: dict[str, Any] = {
+    "name": "客户反馈升级 Customer feedback escalation",
+    "description": "warn the handler at 80 %; breach → handler, their manager and the department head; +2 h → director",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {"offset": "0", "recipients": ["assignee", "assignee_manager", "department_head"]},
+        {"offset": "+PT2H", "calendar": True, "recipients": ["director"]},
+    ],
+}
+
+SLA_SETS: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    (DEFAULT_STAGE_ESCALATION, DEFAULT_STAGE_POLICY),
+    (
+        REVIEW_ESCALATION,
+        {
+            "name": "跨部门评审 2 个工作日 Review closes within 2 working days",
+            "description": "the whole review, from request to consensus; paused while it is back with the requester",
+            "subject_type": "review_request",
+            "target_kind": "working_days",
+            "target_value": "2",
+            "start_statuses": ["in_review"],
+            "pause_statuses": ["changes_requested"],
+            "stop_statuses": ["approved", "rejected"],
+            "cancel_statuses": ["cancelled"],
+        },
+    ),
+    (
+        REVIEW_ESCALATION,
+        {
+            "name": "评审修改重提 Resubmission within 1 working day",
+            "description": "after changes are requested, the requester resubmits within 1 working day",
+            "subject_type": "review_request",
+            "target_kind": "working_days",
+            "target_value": "1",
+            "start_statuses": ["changes_requested"],
+            "pause_statuses": [],
+            "stop_statuses": ["in_review", "approved", "rejected"],
+            "cancel_statuses": ["cancelled"],
+        },
+    ),
+    (
+        REVIEW_RESPONSE_ESCALATION,
+        {
+            "name": "评审部门 24 小时反馈 Reviewer answers within 24 h",
+            "description": "each reviewing department (or person) answers within the review's response target "
+            "(default 24 h calendar time)",
+            "subject_type": "review_response",
+            "target_kind": "calendar",
+            "target_value": "PT24H",
+            "start_statuses": ["pending"],
+            "stop_statuses": ["answered"],
+            "cancel_statuses": ["cancelled"],
+        },
+    ),
+    (
+        APPROVAL_ESCALATION,
+        {
+            "name": "审批 1 个工作日 Approver decides within 1 working day",
+            "description": "each approver of the active step, unless the step sets its own limit",
+            "subject_type": "approval_assignment",
+            "target_kind": "working_days",
+            "target_value": "1",
+            "start_statuses": ["pending"],
+            "stop_statuses": ["approved", "rejected"],
+            "cancel_statuses": ["withdrawn"],
+        },
+    ),
+    (
+        COLLABORATION_ESCALATION,
+        {
+            "name": "跨部门协作反馈 Collaboration feedback deadline",
+            "description": "each occurrence of a collaboration request, against the request's own deadline",
+            "subject_type": "collaboration",
+            "target_kind": "working_days",
+            "target_value": "2",
+            "start_statuses": ["open"],
+            "stop_statuses": ["done"],
+            "cancel_statuses": ["cancelled"],
+        },
+    ),
+    (
+        FEEDBACK_ESCALATION,
+        {
+            "name": "客户反馈 24 小时响应 Feedback first response in 24 h",
+            "description": "customer feedback gets its first response within 24 hours",
+            "subject_type": "feedback",
+            "conditions": {"tags": ["feedback"]},
+            "target_kind": "calendar",
+            "target_value": "PT24H",
+            "start_statuses": ["new"],
+            "stop_statuses": ["responded", "resolved", "closed"],
+        },
+    ),
+    (
+        FEEDBACK_ESCALATION,
+        {
+            "name": "客诉 2 小时首次响应 Complaint first response in 2 h",
+            "description": "a customer complaint gets its first response within 2 hours",
+            "subject_type": "feedback",
+            "conditions": {"tags": ["complaint"]},
+            "target_kind": "calendar",
+            "target_value": "PT2H",
+            "start_statuses": ["new"],
+            "stop_statuses": ["responded", "resolved", "closed"],
+        },
+    ),
+]
+
+# Routine campaigns are approved by their department's head (分级审批); organisations add their
+# leadership-group and dual-sign rules (see README).
+DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
+    {
+        "name": "常规活动 部门负责人审批 Routine campaign: department head",
+        "kind": "campaign",
+        "priority": 1000,
+        "conditions": {},
+        "steps": [{"name": "部门负责人 Department head", "mode": "one", "approvers": ["department_head"]}],
+    },
+]

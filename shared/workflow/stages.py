@@ -14,7 +14,20 @@ from shared import crud
 from shared.actor import Actor
 from shared.audit import service as audit
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from shared.models import Campaign, CampaignStage, CampaignStatus, StageDeliverable, StageStatus, User, WorkflowTemplate
+from shared.models import (
+    Approval,
+    ApprovalKind,
+    ApprovalStatus,
+    Campaign,
+    CampaignStage,
+    CampaignStatus,
+    ReviewRequest,
+    ReviewStatus,
+    StageDeliverable,
+    StageStatus,
+    User,
+    WorkflowTemplate,
+)
 from shared.sla.timers import sync_subject
 
 SUBJECT = "campaign_stage"
@@ -101,10 +114,60 @@ async def get_stage(session: AsyncSession, campaign_id: int, key: str, *, for_up
     return stage
 
 
-def gate(stage: CampaignStage, deliverables: list[StageDeliverable]) -> list[FieldError]:
+async def sign_offs(session: AsyncSession, stages: list[CampaignStage]) -> dict[int, list[FieldError]]:
+    """What a stage's `requires` still waits for: its latest review approved by consensus, or its
+    latest stage approval through every step. A rejection blocks the gate and says why."""
+    out: dict[int, list[FieldError]] = {s.id: [] for s in stages}
+    wants_review = [s.id for s in stages if s.spec.get("requires") == "review"]
+    wants_approval = [s.id for s in stages if s.spec.get("requires") == "approval"]
+    if wants_review:
+        latest: dict[int, ReviewRequest] = {}
+        for r in await session.scalars(
+            select(ReviewRequest)
+            .where(ReviewRequest.stage_id.in_(wants_review), ReviewRequest.status != ReviewStatus.cancelled)
+            .order_by(ReviewRequest.id)
+        ):
+            latest[r.stage_id] = r  # type: ignore[index]
+        for stage_id in wants_review:
+            review = latest.get(stage_id)
+            if review is None:
+                out[stage_id].append(FieldError("review", "no cross-department review requested yet", "gate"))
+            elif review.status == ReviewStatus.rejected:
+                out[stage_id].append(FieldError("review", f"review #{review.id} was rejected", "gate"))
+            elif review.status != ReviewStatus.approved:
+                out[stage_id].append(
+                    FieldError("review", f"review #{review.id} round {review.round} is {review.status.value}", "gate")
+                )
+    if wants_approval:
+        approvals: dict[int, Approval] = {}
+        for a in await session.scalars(
+            select(Approval)
+            .where(
+                Approval.stage_id.in_(wants_approval),
+                Approval.kind == ApprovalKind.stage,
+                Approval.status != ApprovalStatus.cancelled,
+            )
+            .order_by(Approval.id)
+        ):
+            approvals[a.stage_id] = a  # type: ignore[index]
+        for stage_id in wants_approval:
+            approval = approvals.get(stage_id)
+            if approval is None:
+                out[stage_id].append(FieldError("approval", "no approval requested yet", "gate"))
+            elif approval.status == ApprovalStatus.rejected:
+                why = f": {approval.decision_reason}" if approval.decision_reason else ""
+                out[stage_id].append(FieldError("approval", f"approval #{approval.id} was rejected{why}", "gate"))
+            elif approval.status != ApprovalStatus.approved:
+                out[stage_id].append(FieldError("approval", f"approval #{approval.id} is still pending", "gate"))
+    return out
+
+
+def gate(
+    stage: CampaignStage, deliverables: list[StageDeliverable], sign_off: list[FieldError] | None = None
+) -> list[FieldError]:
     """What still stands between this stage and the next: every required deliverable attached,
-    every checklist item ticked."""
-    unmet: list[FieldError] = []
+    every checklist item ticked, and the review or approval it requires given."""
+    unmet: list[FieldError] = list(sign_off or [])
     attached = {d.deliverable_key for d in deliverables}
     for item in stage.spec.get("deliverables", []):
         if item["key"] not in attached:
@@ -137,7 +200,9 @@ async def advance(
             f"stage {key!r} is {stage.status.value}, not the active stage",
             errors=[FieldError("stage", stage.status.value, "state")],
         )
-    unmet = gate(stage, (await deliverables_of(session, [stage.id]))[stage.id])
+    unmet = gate(
+        stage, (await deliverables_of(session, [stage.id]))[stage.id], (await sign_offs(session, [stage]))[stage.id]
+    )
     if unmet:
         raise Conflict(f"stage {key!r} cannot be left yet: {len(unmet)} condition(s) unmet", errors=unmet)
     stages = await stages_of(session, campaign_id)

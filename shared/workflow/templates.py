@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from shared.models import EscalationPolicy, SlaPolicy, WorkflowTemplate
+from shared.models import ApprovalRule, WorkflowTemplate
 from shared.sla import policies
 from shared.workflow import defaults
 from shared.workflow.spec import KEY, parse_stages
@@ -82,7 +82,9 @@ async def publish_version(session: AsyncSession, *, actor: Actor, key: str, data
 
 
 async def ensure_workflow_defaults(session: AsyncSession) -> None:
-    """Seed the default campaign template and the campaign-stage SLA policy once (by key/name)."""
+    """Seed once (by key/name): the default calendar and task SLA set, the default campaign
+    template, the SLA sets of stages, reviews, approvals, collaboration and customer feedback, and
+    the routine approval rule."""
     actor = Actor.system("workflow-defaults")
     # Several API replicas may start at once: one seeds, the others wait and then find it done.
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('closeloop:seed-defaults'))"))
@@ -94,17 +96,8 @@ async def ensure_workflow_defaults(session: AsyncSession) -> None:
         is None
     ):
         await create_template(session, actor=actor, data=defaults.DEFAULT_TEMPLATE)
-    esc = (
-        await session.scalars(
-            select(EscalationPolicy).where(EscalationPolicy.name == defaults.DEFAULT_STAGE_ESCALATION["name"])
-        )
-    ).first()
-    if esc is None:
-        esc = await policies.create_escalation_policy(session, actor=actor, data=defaults.DEFAULT_STAGE_ESCALATION)
-    if (
-        await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == defaults.DEFAULT_STAGE_POLICY["name"]))
-        is None
-    ):
-        await policies.create_sla_policy(
-            session, actor=actor, data={**defaults.DEFAULT_STAGE_POLICY, "escalation_policy_id": esc.id}
-        )
+    for escalation, policy in defaults.SLA_SETS:
+        await policies.ensure_policy_set(session, actor=actor, escalation=escalation, policy=policy)
+    for rule in defaults.DEFAULT_APPROVAL_RULES:
+        if await session.scalar(select(ApprovalRule.id).where(ApprovalRule.name == rule["name"])) is None:
+            await crud.create(session, actor=actor, obj=ApprovalRule(**rule), entity_type="approval_rule")

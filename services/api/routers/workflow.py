@@ -147,13 +147,14 @@ async def _stage_out(session: SessionDep, rows: list[CampaignStage], now: dateti
     ids = [s.id for s in rows]
     files = await workflow.deliverables_of(session, ids)
     sla = await sla_read.subject_summaries(session, workflow.SUBJECT, ids, now)
+    waiting = await workflow.sign_offs(session, rows)
     return [
         StageRead.model_validate(
             {
                 **{c: getattr(s, c) for c in StageRead.model_fields if hasattr(s, c) and c != "deliverables"},
                 "deliverables": [DeliverableRead.model_validate(d) for d in files[s.id]],
                 "cycle_s": workflow.cycle_seconds(s, now),
-                "gate_unmet": [e.as_dict() for e in workflow.gate(s, files[s.id])],
+                "gate_unmet": [e.as_dict() for e in workflow.gate(s, files[s.id], waiting[s.id])],
                 "sla": sla.get(s.id, []),
             }
         )

@@ -1,0 +1,1 @@
+"""Customer feedback and complaints, with a first-response SLA; API and signed inbound intake."""
