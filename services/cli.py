@@ -151,6 +151,9 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
     redis_url = settings.redis_url or (redis.url if redis else "")
     env[f"{ENV_PREFIX}DATABASE_URL"] = db_url
     env[f"{ENV_PREFIX}REDIS_URL"] = redis_url
+    public_url = settings.public_url
+    if f"{ENV_PREFIX}PUBLIC_URL" not in os.environ:  # links in messages point at this very API
+        public_url = env[f"{ENV_PREFIX}PUBLIC_URL"] = f"http://{settings.api_host}:{settings.api_port}"
     children: list[subprocess.Popen[bytes]] = []
 
     def stop_everything(code: int) -> None:
@@ -174,7 +177,7 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
         migrate_to_head(db_url)
         token = _demo_token(settings)
         if seed:
-            asyncio.run(_seed(db_url, token, settings.public_url))
+            asyncio.run(_seed(db_url, token, public_url))
         env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
         for name in SERVICES:
             # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.

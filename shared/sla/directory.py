@@ -125,7 +125,11 @@ class Directory:
         return self._campaigns.get(campaign_id) if campaign_id is not None else None
 
     def channels_for(self, person: Person) -> list[int]:
-        return self.unscoped_channels + self.channels_by_department.get(person.department_id or -1, [])
+        return self.channels_for_department(person.department_id)
+
+    def channels_for_department(self, department_id: int | None) -> list[int]:
+        """The department's channels plus the channels that serve every department."""
+        return self.unscoped_channels + self.channels_by_department.get(department_id or -1, [])
 
 
 _calendar_cache: dict[tuple[int, str], BusinessCalendar] = {}

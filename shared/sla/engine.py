@@ -12,7 +12,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, or_, select
@@ -69,7 +69,7 @@ def _payload(
         },
         "level": due.level if due else -1,
         "repeat": due.repeat if due else 0,
-        "scheduled_at": (due.at if due else now).isoformat(),
+        "scheduled_at": (due.at if due else now).astimezone(UTC).isoformat(),
         "fired_at": now.isoformat(),
         "late_by_s": round((now - due.at).total_seconds(), 3) if due else 0.0,
         "assignee": assignee.mention() if assignee else None,
@@ -244,7 +244,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
             # warning next to the breach that overtook it. The rows still record every step.
             suppressed = latest[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
             res = resolve(levels[e.level], ctx, d)
-            routes = {} if suppressed else route(res, d)
+            routes = {} if suppressed else route(res, d, ctx.department_id)
             records = res.as_records()
             rows.append(
                 {

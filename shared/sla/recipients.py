@@ -102,10 +102,12 @@ def resolve(level: Level, ctx: SubjectContext, d: Directory) -> Resolution:
     return res
 
 
-def route(res: Resolution, d: Directory) -> dict[int, list[Person]]:
+def route(res: Resolution, d: Directory, department_id: int | None = None) -> dict[int, list[Person]]:
     """Channel id -> the people to mention there. A level's `channels` replace routing; otherwise
     each person reaches their department's channels plus the channels that serve every department,
-    and `channel:<id>` recipients add whole channels (mentioning everyone resolved)."""
+    `channel:<id>` recipients add whole channels (mentioning everyone resolved), and the subject's
+    own department and the channels serving every department hear it even when nobody could be
+    resolved (an unassigned overdue task is still news to its team)."""
     out: dict[int, list[Person]] = {}
     people = [p for _, p in res.people]
     explicit = res.only_channels | res.extra_channels
@@ -120,6 +122,8 @@ def route(res: Resolution, d: Directory) -> dict[int, list[Person]]:
                 bucket = out.setdefault(channel_id, [])
                 if person not in bucket:
                     bucket.append(person)
+        for channel_id in d.channels_for_department(department_id):
+            out.setdefault(channel_id, [])
     if not out:
         res.notes.append("no enabled channel routes to these recipients")
     return out

@@ -142,3 +142,20 @@ async def test_a_level_beyond_the_calendars_working_time_does_not_hold_up_the_re
     assert result.fired == 1
     (timer,) = await world.timers(task)
     assert timer.fired == ["0:0"] and timer.next_fire_at is None
+
+
+async def test_an_unassigned_overdue_task_still_reaches_the_channels_serving_every_department(world, org, sessions):
+    """Foundation routing: alerts go to the assignee's department's channels and to every channel
+    with no department — with no assignee, nobody is mentioned but the team still hears of it."""
+    await make_policy(sessions, levels=BREACH)
+    scoped = await make_channel(
+        sessions, url="http://127.0.0.1:9/hooks/sales", department_ids=[org.assignee.department_id]
+    )
+    start = world.at("2026-11-23T09:00:00+08:00")
+    task = await world.create(due_at=start + timedelta(hours=1))
+    assert (await world.sweep("2026-11-23T10:00:01+08:00")).fired == 1
+    (note,) = await world.notifications(task)
+    assert note.channel_id == org.channel.id and note.channel_id != scoped.id  # the unscoped channel only
+    assert note.payload["mentions"] == [] and note.payload["assignee"] is None
+    (esc,) = await world.escalations(task)
+    assert any("no assignee" in n for n in esc.notes)
