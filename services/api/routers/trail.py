@@ -1,9 +1,85 @@
-"""(being written)"""
+"""Every item's trail (留痕): comments, audited changes and fired escalations."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from services.api.problems import ERROR_RESPONSES
+from fastapi import APIRouter, Query, status
+from pydantic import Field
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+from services.api.common import ReadModel, WriteModel
+from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
+from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from shared.models import Comment
+from shared.trail import service as trail
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["trail"])
+
+SubjectType = Literal[
+    "campaign", "campaign_stage", "task", "review_request", "approval", "collaboration_request", "feedback"
+]
+
+
+class CommentCreate(WriteModel):
+    body: Annotated[str, Field(min_length=1, max_length=trail.MAX_BODY)]
+
+
+class CommentRead(ReadModel):
+    id: int
+    subject_type: str
+    subject_id: int
+    author_id: int | None
+    body: str
+    created_at: datetime
+
+
+class TrailEntryRead(ReadModel):
+    at: datetime
+    kind: Literal["comment", "change", "escalation"]
+    action: str = Field(
+        description="`comment`, an audited action (`create`, `update`, `review.answer` …) or `sla.<kind>`"
+    )
+    actor: str | None = Field(description="`user:<id>`, `cli`, `system:<name>`")
+    actor_user_id: int | None
+    actor_name: str | None
+    details: dict[str, Any]
+
+
+class TrailRead(ReadModel):
+    subject_type: str
+    subject_id: int
+    entries: list[TrailEntryRead]
+
+
+@router.post(
+    "/trail/{subject_type}/{subject_id}/comments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommentRead,
+    operation_id="addComment",
+    responses=NOT_FOUND,
+)
+async def add_comment(
+    subject_type: SubjectType, subject_id: int, body: CommentCreate, session: SessionDep, actor: WriterDep, now: NowDep
+) -> Comment:
+    """Comment on a campaign, stage, task, review, approval, collaboration request or feedback item."""
+    return await trail.add_comment(
+        session, actor=actor, subject_type=subject_type, subject_id=subject_id, body=body.body, now=now
+    )
+
+
+@router.get(
+    "/trail/{subject_type}/{subject_id}", response_model=TrailRead, operation_id="getTrail", responses=NOT_FOUND
+)
+async def get_trail(
+    subject_type: SubjectType,
+    subject_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="the most recent entries to return")] = 500,
+) -> dict[str, Any]:
+    """Who did what when: comments, audited changes and the escalations its deadlines fired, oldest
+    first. A review's trail includes every reviewer's escalations; an approval's, every approver's;
+    a collaboration request's, every occurrence's; a campaign's, every stage's."""
+    entries = await trail.trail(session, subject_type, subject_id, limit=limit)
+    return {"subject_type": subject_type, "subject_id": subject_id, "entries": entries}
