@@ -29,13 +29,25 @@ class EventModel(BaseModel):
 
 # ---- the pieces of an SLA event ----------------------------------------------------------------
 class EventSubject(EventModel):
-    """What the timer runs on (today a task; other subject types may follow)."""
+    """What the timer runs on: a task, a campaign stage, a review request or one reviewer's answer, an
+    approver on an approval step, a collaboration occurrence, or customer feedback."""
 
-    type: str = Field(examples=["task"])
+    type: Literal[
+        "task",
+        "campaign_stage",
+        "review_request",
+        "review_response",
+        "approval_assignment",
+        "collaboration",
+        "feedback",
+    ] = Field(examples=["task"])
     id: int
     title: str
     status: str = Field(description="the subject's status when the event fired", examples=["in_progress"])
     priority: str | None = Field(examples=["high"])
+    tags: list[str] = Field(
+        default=[], description="the subject's tags; feedback carries its kind (`feedback` or `complaint`)"
+    )
     url: str = Field(
         description="the subject in the Closeloop API", examples=["https://closeloop.example/api/v1/tasks/7"]
     )

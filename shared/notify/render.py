@@ -46,6 +46,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ops.kind": "类型",
         "ops.held": "该渠道的消息已暂停发送，修复配置后自动恢复（或调用渠道测试接口）。",
         "task": "任务",
+        "type.task": "任务",
+        "type.campaign_stage": "活动阶段",
+        "type.review_request": "跨部门评审",
+        "type.review_response": "评审反馈",
+        "type.approval_assignment": "审批",
+        "type.collaboration": "跨部门协作",
+        "type.feedback": "客户反馈",
+        "type.complaint": "客诉",
         "owner": "负责人",
         "deadline": "截止时间",
         "overdue_by": "已逾期",
@@ -84,6 +92,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ops.kind": "Kind",
         "ops.held": "Messages to this channel are held until its configuration is fixed or a channel test succeeds.",
         "task": "Task",
+        "type.task": "Task",
+        "type.campaign_stage": "Campaign stage",
+        "type.review_request": "Cross-department review",
+        "type.review_response": "Review feedback",
+        "type.approval_assignment": "Approval",
+        "type.collaboration": "Collaboration request",
+        "type.feedback": "Customer feedback",
+        "type.complaint": "Customer complaint",
         "owner": "Owner",
         "deadline": "Deadline",
         "overdue_by": "Overdue by",
@@ -194,7 +210,7 @@ def _render_sla(
     assignee = payload.get("assignee")
     campaign = payload.get("campaign")
     fields = [
-        (t["item"], f"#{subject['id']} {subject['title']}"),
+        (t["item"], f"{_type_label(subject, t)}#{subject['id']} {subject['title']}"),
         (t["owner"], assignee["name"] if assignee else t["unassigned"]),
         (t["deadline"], format_local(payload["timer"]["due_at"], tz)),
     ]
@@ -239,6 +255,14 @@ def _render_sla(
         url_label=t["open"],
         mentions=mentions,
     )
+
+
+def _type_label(subject: dict[str, Any], t: dict[str, str]) -> str:
+    """What kind of item it is, in the reader's language ("跨部门评审 #3 …"); complaints say so."""
+    kind = subject.get("type") or "task"
+    if kind == "feedback" and "complaint" in (subject.get("tags") or ()):
+        kind = "complaint"
+    return f"{t.get(f'type.{kind}', kind)} "
 
 
 def ensure_keyword(text: str, keywords: list[str]) -> str:

@@ -59,6 +59,7 @@ class SubjectContext:
             "title": self.title,
             "status": self.status,
             "priority": self.priority,
+            "tags": list(self.tags),
             "url": f"{public_url}{self.path}",
         }
 
