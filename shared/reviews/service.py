@@ -1,0 +1,412 @@
+"""Cross-department reviews: a request names reviewer departments and people, each answers in
+its round under its own feedback timer, and the consensus decides (all approve → approved, any
+reject → rejected, changes requested → back to the requester, then a new round)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.audit import service as audit
+from shared.calendar import CalendarError, Target
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.models import (
+    Campaign,
+    CampaignStage,
+    Department,
+    ResponseStatus,
+    ReviewDecision,
+    ReviewRequest,
+    ReviewResponse,
+    ReviewStatus,
+    Role,
+    SlaTimer,
+    StageDeliverable,
+    TimerState,
+    User,
+)
+from shared.sla.timers import sync_subject
+
+REVIEW = "review_request"
+RESPONSE = "review_response"
+DEFAULT_RESPONSE_TARGET = {"kind": "calendar", "value": "PT24H"}
+OPEN_STATUSES = (ReviewStatus.in_review, ReviewStatus.changes_requested)
+
+
+async def _sync(
+    session: AsyncSession, *, review_id: int, response_ids: Iterable[int], now: datetime, public_url: str
+) -> None:
+    await sync_subject(session, subject_type=REVIEW, subject_id=review_id, now=now, public_url=public_url)
+    for response_id in response_ids:
+        await sync_subject(session, subject_type=RESPONSE, subject_id=response_id, now=now, public_url=public_url)
+
+
+def _unique_ids(field: str, ids: list[int]) -> list[int]:
+    seen: set[int] = set()
+    for i in ids:
+        if i in seen:
+            raise InvalidInput.for_field(f"body.{field}", f"{i} is listed twice")
+        seen.add(i)
+    return ids
+
+
+async def _check_exist(session: AsyncSession, model: Any, field: str, ids: list[int]) -> None:
+    if not ids:
+        return
+    found = set(await session.scalars(select(model.id).where(model.id.in_(ids))))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput.for_field(
+            f"body.{field}",
+            f"{model.__name__.lower()} {', '.join(map(str, missing))} does not exist",
+            "reference",
+        )
+
+
+def _parse_response_target(raw: dict[str, Any] | None) -> dict[str, str]:
+    raw = raw or DEFAULT_RESPONSE_TARGET
+    try:
+        target = Target.parse(str(raw.get("kind")), raw.get("value", ""))
+    except CalendarError as exc:
+        part = "kind" if exc.field == "kind" else "value"
+        raise InvalidInput.for_field(f"body.response_target.{part}", exc.message) from None
+    return {"kind": target.kind.value, "value": target.value}
+
+
+def _new_round(review: ReviewRequest, now: datetime) -> list[ReviewResponse]:
+    return [
+        ReviewResponse(
+            review_id=review.id,
+            round=review.round,
+            department_id=r.get("department_id"),
+            user_id=r.get("user_id"),
+            status=ResponseStatus.pending,
+            requested_at=now,
+        )
+        for r in review.reviewers
+    ]
+
+
+async def request_review(
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
+) -> ReviewRequest:
+    """Ask departments and/or people to review; round 1 starts now with every reviewer's timer."""
+    campaign_id, stage_key, deliverable_id = data.get("campaign_id"), data.get("stage_key"), data.get("deliverable_id")
+    department_ids = _unique_ids("reviewer_department_ids", list(data.get("reviewer_department_ids") or []))
+    user_ids = _unique_ids("reviewer_user_ids", list(data.get("reviewer_user_ids") or []))
+    if not department_ids and not user_ids:
+        raise InvalidInput.for_field("body.reviewer_department_ids", "name at least one reviewer department or user")
+    if stage_key is not None and campaign_id is None:
+        raise InvalidInput.for_field("body.campaign_id", "a stage_key needs the campaign it belongs to")
+    if campaign_id is not None and stage_key is None:
+        raise InvalidInput.for_field("body.stage_key", "name the campaign stage under review")
+    response_target = _parse_response_target(data.get("response_target"))
+    await _check_exist(session, Department, "reviewer_department_ids", department_ids)
+    await _check_exist(session, User, "reviewer_user_ids", user_ids)
+
+    campaign: Campaign | None = None
+    stage: CampaignStage | None = None
+    if campaign_id is not None:
+        await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
+        campaign = await session.get_one(Campaign, campaign_id)
+        stage = await session.scalar(
+            select(CampaignStage).where(CampaignStage.campaign_id == campaign_id, CampaignStage.key == stage_key)
+        )
+        if stage is None:
+            raise InvalidInput.for_field("body.stage_key", f"campaign {campaign_id} has no stage {stage_key!r}")
+    if deliverable_id is not None:
+        deliverable = await session.get(StageDeliverable, deliverable_id)
+        if deliverable is None or stage is None or deliverable.stage_id != stage.id:
+            raise InvalidInput.for_field(
+                "body.deliverable_id", f"deliverable {deliverable_id} is not attached to the stage under review"
+            )
+
+    requester = await session.get(User, actor.user_id) if actor.user_id is not None else None
+    review = ReviewRequest(
+        title=data["title"],
+        description=data.get("description"),
+        campaign_id=campaign_id,
+        stage_id=stage.id if stage else None,
+        deliverable_id=deliverable_id,
+        requester_id=requester.id if requester else None,
+        department_id=(requester.department_id if requester else None)
+        or (campaign.department_id if campaign else None),
+        status=ReviewStatus.in_review,
+        round=1,
+        reviewers=[{"department_id": d, "user_id": None} for d in department_ids]
+        + [{"department_id": None, "user_id": u} for u in user_ids],
+        response_target=response_target,
+    )
+    review = await crud.create(session, actor=actor, obj=review, entity_type=REVIEW)
+    responses = _new_round(review, now)
+    session.add_all(responses)
+    await session.flush()
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now, public_url=public_url)
+    return review
+
+
+async def _may_answer(session: AsyncSession, actor: Actor, response: ReviewResponse) -> bool:
+    if actor.at_least(Role.admin):
+        return True
+    if actor.user_id is None:
+        return False
+    if response.user_id is not None:
+        return response.user_id == actor.user_id
+    if response.department_id is None:
+        return False
+    user = await session.get(User, actor.user_id)
+    if user is None or not user.is_active:
+        return False
+    if user.department_id == response.department_id:
+        return True
+    head = await session.scalar(select(Department.head_user_id).where(Department.id == response.department_id))
+    return head == user.id
+
+
+async def answer(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    review_id: int,
+    response_id: int | None = None,
+    department_id: int | None = None,
+    user_id: int | None = None,
+    decision: ReviewDecision,
+    comment: str | None,
+    now: datetime,
+    public_url: str,
+) -> ReviewRequest:
+    """One reviewer's answer in the current round (by response id, or by the reviewing department
+    or user); a reject decides at once, the last answer of a round decides by consensus."""
+    review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
+    stmt = select(ReviewResponse).where(ReviewResponse.review_id == review.id).with_for_update()
+    if response_id is not None:
+        stmt = stmt.where(ReviewResponse.id == response_id)
+    elif department_id is not None or user_id is not None:
+        stmt = stmt.where(
+            ReviewResponse.round == review.round,
+            ReviewResponse.department_id.is_(None)
+            if department_id is None
+            else ReviewResponse.department_id == department_id,
+            ReviewResponse.user_id.is_(None) if user_id is None else ReviewResponse.user_id == user_id,
+        )
+    else:
+        raise InvalidInput.for_field("body.response_id", "say which reviewer answers")
+    response = (await session.scalars(stmt)).first()
+    if response is None:
+        raise NotFound(f"review {review_id} has no such reviewer")
+    if not await _may_answer(session, actor, response):
+        who = f"department {response.department_id}" if response.department_id else f"user {response.user_id}"
+        raise Forbidden(f"only {who} (or an admin) may answer for this reviewer")
+    if decision != ReviewDecision.approve and not (comment or "").strip():
+        raise InvalidInput.for_field("body.comment", f"say why when you {decision.value.replace('_', ' ')}")
+    if response.status != ResponseStatus.pending or review.status != ReviewStatus.in_review:
+        raise Conflict(
+            f"this reviewer's round {response.round} answer is {response.status.value}"
+            f" and the review is {review.status.value}",
+            errors=[FieldError("response", response.status.value, "state")],
+        )
+
+    response.status = ResponseStatus.answered
+    response.decision = decision
+    response.comment = comment
+    response.answered_by = actor.user_id
+    response.answered_at = now
+    touched = [response]
+    round_rows = list(
+        await session.scalars(
+            select(ReviewResponse)
+            .where(ReviewResponse.review_id == review.id, ReviewResponse.round == review.round)
+            .with_for_update()
+        )
+    )
+    before = {"status": review.status.value, "round": review.round}
+    if decision == ReviewDecision.reject:
+        review.status, review.decided_at = ReviewStatus.rejected, now
+        for other in round_rows:
+            if other.status == ResponseStatus.pending:
+                other.status = ResponseStatus.cancelled
+                touched.append(other)
+    elif all(r.status == ResponseStatus.answered for r in round_rows):
+        if all(r.decision == ReviewDecision.approve for r in round_rows):
+            review.status, review.decided_at = ReviewStatus.approved, now
+        else:
+            review.status = ReviewStatus.changes_requested
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="review.answer",
+        entity_type=REVIEW,
+        entity_id=review.id,
+        after={
+            "round": response.round,
+            "response_id": response.id,
+            "department_id": response.department_id,
+            "user_id": response.user_id,
+            "decision": decision.value,
+            "comment": comment,
+        },
+    )
+    if review.status.value != before["status"]:
+        await audit.record(
+            session,
+            actor=actor,
+            action="review.decide" if review.status != ReviewStatus.changes_requested else "review.return",
+            entity_type=REVIEW,
+            entity_id=review.id,
+            before=before,
+            after={
+                "status": review.status.value,
+                "round": review.round,
+                "decided_at": review.decided_at.isoformat() if review.decided_at else None,
+                "cancelled_response_ids": [r.id for r in touched[1:]],
+            },
+        )
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in touched], now=now, public_url=public_url)
+    return review
+
+
+def _may_steer(actor: Actor, review: ReviewRequest) -> bool:
+    return actor.at_least(Role.manager) or (actor.user_id is not None and actor.user_id == review.requester_id)
+
+
+async def resubmit(
+    session: AsyncSession, *, actor: Actor, review_id: int, note: str | None, now: datetime, public_url: str
+) -> ReviewRequest:
+    """After changes were requested: a new round asks the same reviewers again."""
+    review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
+    if not _may_steer(actor, review):
+        raise Forbidden("only the requester or a manager may resubmit this review")
+    if review.status != ReviewStatus.changes_requested:
+        raise Conflict(
+            f"only a review with changes requested can be resubmitted; this one is {review.status.value}",
+            errors=[FieldError("status", review.status.value, "state")],
+        )
+    before = {"status": review.status.value, "round": review.round}
+    review.round += 1
+    review.status = ReviewStatus.in_review
+    responses = _new_round(review, now)
+    session.add_all(responses)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="review.resubmit",
+        entity_type=REVIEW,
+        entity_id=review.id,
+        before=before,
+        after={"status": review.status.value, "round": review.round, "note": note},
+    )
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now, public_url=public_url)
+    return review
+
+
+async def cancel(
+    session: AsyncSession, *, actor: Actor, review_id: int, reason: str | None = None, now: datetime, public_url: str
+) -> ReviewRequest:
+    """Withdraw an open review; its pending reviewers and every timer are cancelled."""
+    review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
+    if not _may_steer(actor, review):
+        raise Forbidden("only the requester or a manager may cancel this review")
+    if review.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"the review is already {review.status.value}", errors=[FieldError("status", review.status.value, "state")]
+        )
+    before = {"status": review.status.value, "round": review.round}
+    review.status = ReviewStatus.cancelled
+    pending = list(
+        await session.scalars(
+            select(ReviewResponse)
+            .where(ReviewResponse.review_id == review.id, ReviewResponse.status == ResponseStatus.pending)
+            .with_for_update()
+        )
+    )
+    for r in pending:
+        r.status = ResponseStatus.cancelled
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="review.cancel",
+        entity_type=REVIEW,
+        entity_id=review.id,
+        before=before,
+        after={"status": review.status.value, "reason": reason, "cancelled_response_ids": [r.id for r in pending]},
+    )
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in pending], now=now, public_url=public_url)
+    return review
+
+
+# ---- read side -------------------------------------------------------------------------------------
+
+
+async def responses_of(session: AsyncSession, review_ids: list[int]) -> dict[int, list[ReviewResponse]]:
+    """Every round's responses of each review, in round then reviewer order."""
+    out: dict[int, list[ReviewResponse]] = defaultdict(list)
+    if not review_ids:
+        return out
+    for r in await session.scalars(
+        select(ReviewResponse)
+        .where(ReviewResponse.review_id.in_(review_ids))
+        .order_by(ReviewResponse.review_id, ReviewResponse.round, ReviewResponse.id)
+    ):
+        out[r.review_id].append(r)
+    return out
+
+
+def _late(subject_type: str, subject_id: Any, now: datetime) -> Any:
+    return exists().where(
+        SlaTimer.subject_type == subject_type,
+        SlaTimer.subject_id == subject_id,
+        SlaTimer.state == TimerState.running,
+        SlaTimer.due_at <= now,
+    )
+
+
+def review_filter(
+    stmt: Select[Any],
+    *,
+    campaign_id: int | None = None,
+    stage_id: int | None = None,
+    status: ReviewStatus | None = None,
+    requester_id: int | None = None,
+    reviewer_department_id: int | None = None,
+    overdue: bool | None = None,
+    now: datetime,
+) -> Select[Any]:
+    if campaign_id is not None:
+        stmt = stmt.where(ReviewRequest.campaign_id == campaign_id)
+    if stage_id is not None:
+        stmt = stmt.where(ReviewRequest.stage_id == stage_id)
+    if status is not None:
+        stmt = stmt.where(ReviewRequest.status == status)
+    if requester_id is not None:
+        stmt = stmt.where(ReviewRequest.requester_id == requester_id)
+    if reviewer_department_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                ReviewResponse.review_id == ReviewRequest.id,
+                ReviewResponse.round == ReviewRequest.round,
+                ReviewResponse.department_id == reviewer_department_id,
+            )
+        )
+    if overdue is not None:
+        # Late: the review's own clock (or the requester's resubmission) or a reviewer's feedback clock.
+        late_response = exists().where(
+            and_(
+                ReviewResponse.review_id == ReviewRequest.id,
+                ReviewResponse.status == ResponseStatus.pending,
+                _late(RESPONSE, ReviewResponse.id, now),
+            )
+        )
+        late = or_(_late(REVIEW, ReviewRequest.id, now), late_response)
+        stmt = stmt.where(late if overdue else ~late)
+    return stmt
