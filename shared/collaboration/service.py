@@ -1,12 +1,488 @@
-"""(being written) Collaboration requests and their occurrences."""
+"""Collaboration requests and their occurrences.
+
+A request names the matter, who asks (initiating department), who collaborates, who owes the
+answer (owner) and by when. Any SLA target kind works as its feedback deadline; `daily_at` makes
+it recurring: one occurrence per working day of the request's calendar, each under SLA as subject
+`collaboration`. The worker opens each working day's occurrence when that day's working time begins.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
+from sqlalchemy import Select, exists, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import audit, crud
+from shared.actor import Actor
+from shared.calendar import BusinessCalendar, Target, TargetKind
+from shared.calendar.core import SEARCH_LIMIT_DAYS, CalendarError
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.models import (
+    Calendar,
+    Campaign,
+    CollaborationOccurrence,
+    CollaborationRequest,
+    CollaborationStatus,
+    Department,
+    OccurrenceStatus,
+    Role,
+    SlaTimer,
+    TimerState,
+    User,
+)
+from shared.sla.directory import load_calendars
+from shared.sla.timers import sync_subject
 
+ENTITY = "collaboration_request"
+SUBJECT = "collaboration"
+MAX_CATCH_UP = 31  # occurrences one request may open per worker call (catch-up after downtime)
+WORKER = Actor.system("worker")
+
+
+# ---- calendar helpers ----------------------------------------------------------------------------
+def _midnight(cal: BusinessCalendar, day: date) -> datetime:
+    return datetime.combine(day, time(0), cal.tz)  # type: ignore[attr-defined]
+
+
+def _occurrence_due(cal: BusinessCalendar, day: date, target: Target) -> datetime:
+    """A recurring request's deadline on working day `day` (that day's local `daily_at` time).
+
+    Counted from the day's local midnight rather than from when the occurrence opened, so a
+    deadline earlier than the start of working time still falls on its own day."""
+    return cal.deadline(_midnight(cal, day), target)
+
+
+def _first_recurring_day(cal: BusinessCalendar, now: datetime, target: Target) -> date:
+    """The first working day whose deadline is still ahead of `now` (today if before 17:00)."""
+    day = cal.local_date(now)
+    for _ in range(SEARCH_LIMIT_DAYS):
+        if cal.is_working_day(day) and _occurrence_due(cal, day, target) >= now:
+            return day
+        day += timedelta(days=1)
+    raise CalendarError("calendar", "no working time within three years")
+
+
+def _next_opening(cal: BusinessCalendar, day: date) -> datetime:
+    """The start of working time of the first working day after `day`."""
+    return cal.roll_forward(_midnight(cal, day + timedelta(days=1)))
+
+
+async def _calendar(session: AsyncSession, calendar_id: int | None) -> BusinessCalendar:
+    cals = await load_calendars(session, [calendar_id])
+    return cals.get(calendar_id, cals[None])
+
+
+def _target(request: CollaborationRequest) -> Target:
+    return Target.parse(request.deadline_kind, request.deadline_value)
+
+
+def is_recurring(request: CollaborationRequest) -> bool:
+    return request.deadline_kind == TargetKind.daily_at
+
+
+async def _sync(session: AsyncSession, occurrence_id: int, *, now: datetime, public_url: str) -> None:
+    await sync_subject(session, subject_type=SUBJECT, subject_id=occurrence_id, now=now, public_url=public_url)
+
+
+# ---- validation ------------------------------------------------------------------------------------
+def parse_deadline(raw: Any) -> Target:
+    """`{kind, value}` → Target, or a 422 naming `body.deadline.kind` / `body.deadline.value`."""
+    if not isinstance(raw, dict) or "kind" not in raw or "value" not in raw:
+        raise InvalidInput.for_field("body.deadline", "must be {kind, value}")
+    try:
+        return Target.parse(str(raw["kind"]), raw["value"], field="value")
+    except CalendarError as exc:
+        field = exc.field if exc.field in ("kind", "value") else "value"
+        raise InvalidInput.for_field(f"body.deadline.{field}", exc.message) from None
+
+
+async def _check_departments(session: AsyncSession, ids: list[int]) -> list[int]:
+    field = "body.collaborating_department_ids"
+    if not ids:
+        raise InvalidInput.for_field(field, "name at least one collaborating department")
+    if len(set(ids)) != len(ids):
+        raise InvalidInput.for_field(field, "departments must be distinct")
+    found = set(await session.scalars(select(Department.id).where(Department.id.in_(ids))))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput.for_field(field, f"department(s) {missing} do not exist", "reference")
+    return list(ids)
+
+
+async def _check_owner(session: AsyncSession, owner_id: Any) -> int:
+    if owner_id is None:
+        raise InvalidInput.for_field("body.owner_id", "a request needs an owner (who owes the answer)")
+    active = await session.scalar(select(User.is_active).where(User.id == owner_id))
+    if active is None:
+        raise InvalidInput.for_field("body.owner_id", f"user {owner_id} does not exist", "reference")
+    if not active:
+        raise InvalidInput.for_field("body.owner_id", f"user {owner_id} is deactivated")
+    return int(owner_id)
+
+
+# ---- writes ----------------------------------------------------------------------------------------
+async def create_request(
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
+) -> CollaborationRequest:
+    """Create a request and open its first occurrence (the only one for a one-off), under SLA."""
+    target = parse_deadline(data.get("deadline"))
+    departments = await _check_departments(session, list(data.get("collaborating_department_ids") or []))
+    owner_id = await _check_owner(session, data.get("owner_id"))
+    initiating = data.get("initiating_department_id")
+    if initiating is None and actor.user_id is not None:
+        initiating = await session.scalar(select(User.department_id).where(User.id == actor.user_id))
+    await crud.check_references(
+        session,
+        {
+            "initiating_department_id": (Department, initiating),
+            "campaign_id": (Campaign, data.get("campaign_id")),
+            "calendar_id": (Calendar, data.get("calendar_id")),
+        },
+    )
+    cal = await _calendar(session, data.get("calendar_id"))
+    request = CollaborationRequest(
+        matter=data["matter"],
+        content=data.get("content"),
+        initiating_department_id=initiating,
+        collaborating_department_ids=departments,
+        owner_id=owner_id,
+        requester_id=actor.user_id,
+        campaign_id=data.get("campaign_id"),
+        calendar_id=data.get("calendar_id"),
+        deadline_kind=target.kind.value,
+        deadline_value=target.value,
+        status=CollaborationStatus.open,
+    )
+    if target.kind == TargetKind.daily_at:
+        day = _first_recurring_day(cal, now, target)
+        due = _occurrence_due(cal, day, target)
+        request.next_occurrence_at = _next_opening(cal, day)
+    else:
+        due = cal.deadline(now, target)
+        day = cal.local_date(due)
+    session.add(request)
+    await session.flush()
+    occurrence = CollaborationOccurrence(
+        request_id=request.id, occurrence_date=day, status=OccurrenceStatus.open, opened_at=now, due_at=due
+    )
+    session.add(occurrence)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="collaboration.create",
+        entity_type=ENTITY,
+        entity_id=request.id,
+        after={**audit.snapshot(request), "occurrence": audit.snapshot(occurrence)},
+    )
+    await _sync(session, occurrence.id, now=now, public_url=public_url)
+    return request
+
+
+async def _request_for_write(session: AsyncSession, request_id: int) -> CollaborationRequest:
+    return await crud.get_or_404(session, CollaborationRequest, request_id, for_update=True)
+
+
+async def _actor_department(session: AsyncSession, actor: Actor) -> int | None:
+    if actor.user_id is None:
+        return None
+    return await session.scalar(select(User.department_id).where(User.id == actor.user_id))
+
+
+async def _require_party(session: AsyncSession, actor: Actor, request: CollaborationRequest, *, what: str) -> None:
+    """Requester, owner, managers and members of the initiating department may steer a request."""
+    if actor.at_least(Role.manager) or actor.user_id in (request.requester_id, request.owner_id):
+        return
+    department = await _actor_department(session, actor)
+    if department is not None and department == request.initiating_department_id:
+        return
+    raise Forbidden(f"only the requester, the owner, the initiating department or a manager may {what} this request")
+
+
+def _require_open(request: CollaborationRequest) -> None:
+    if request.status != CollaborationStatus.open:
+        raise Conflict(
+            f"collaboration request {request.id} is {request.status.value}",
+            errors=[FieldError("status", f"is {request.status.value}, not open", "state")],
+        )
+
+
+async def _open_occurrences(session: AsyncSession, request_id: int) -> list[CollaborationOccurrence]:
+    return list(
+        await session.scalars(
+            select(CollaborationOccurrence)
+            .where(
+                CollaborationOccurrence.request_id == request_id,
+                CollaborationOccurrence.status == OccurrenceStatus.open,
+            )
+            .order_by(CollaborationOccurrence.id)
+            .with_for_update()
+        )
+    )
+
+
+async def update_request(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    request_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    public_url: str,
+) -> CollaborationRequest:
+    """Change the matter, content or owner; open occurrences' timers follow a new owner."""
+    request = await _request_for_write(session, request_id)
+    await _require_party(session, actor, request, what="change")
+    if "matter" in changes and not changes["matter"]:
+        raise InvalidInput.for_field("body.matter", "cannot be empty")
+    if "owner_id" in changes:
+        changes["owner_id"] = await _check_owner(session, changes["owner_id"])
+    before = audit.snapshot(request)
+    for key in ("matter", "content", "owner_id"):
+        if key in changes:
+            setattr(request, key, changes[key])
+    await session.flush()
+    after = audit.snapshot(request)
+    if before != after:
+        await audit.record(
+            session,
+            actor=actor,
+            action="collaboration.update",
+            entity_type=ENTITY,
+            entity_id=request.id,
+            before=before,
+            after=after,
+        )
+        for occurrence in await _open_occurrences(session, request.id):
+            await _sync(session, occurrence.id, now=now, public_url=public_url)
+    return request
+
+
+async def complete_occurrence(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    request_id: int,
+    occurrence_id: int,
+    note: str | None,
+    now: datetime,
+    public_url: str,
+) -> CollaborationRequest:
+    """Deliver one occurrence (meets its timer); delivering a one-off closes the request."""
+    request = await _request_for_write(session, request_id)
+    occurrence = (
+        await session.scalars(
+            select(CollaborationOccurrence)
+            .where(CollaborationOccurrence.id == occurrence_id, CollaborationOccurrence.request_id == request.id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if occurrence is None:
+        raise NotFound(f"occurrence {occurrence_id} of collaboration request {request_id} does not exist")
+    if not (actor.at_least(Role.manager) or actor.user_id == request.owner_id):
+        department = await _actor_department(session, actor)
+        if department is None or department not in (request.collaborating_department_ids or []):
+            raise Forbidden("only the owner, a member of a collaborating department or a manager may answer")
+    if occurrence.status != OccurrenceStatus.open:
+        raise Conflict(
+            f"occurrence {occurrence.id} is {occurrence.status.value}",
+            errors=[FieldError("status", f"is {occurrence.status.value}, not open", "state")],
+        )
+    before = audit.snapshot(occurrence)
+    occurrence.status = OccurrenceStatus.done
+    occurrence.done_at = now
+    occurrence.done_by = actor.user_id
+    occurrence.note = note
+    if not is_recurring(request) and request.status == CollaborationStatus.open:
+        request.status = CollaborationStatus.closed
+        request.closed_at = now
+        request.next_occurrence_at = None
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="collaboration.done",
+        entity_type=ENTITY,
+        entity_id=request.id,
+        before={"occurrence": before},
+        after={"occurrence": audit.snapshot(occurrence), "status": request.status.value},
+    )
+    await _sync(session, occurrence.id, now=now, public_url=public_url)
+    return request
+
+
+async def _finish(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    request_id: int,
+    status: CollaborationStatus,
+    now: datetime,
+    public_url: str,
+) -> CollaborationRequest:
+    request = await _request_for_write(session, request_id)
+    verb = "close" if status == CollaborationStatus.closed else "cancel"
+    await _require_party(session, actor, request, what=verb)
+    _require_open(request)
+    before = audit.snapshot(request)
+    request.status = status
+    request.closed_at = now
+    request.next_occurrence_at = None
+    cancelled = await _open_occurrences(session, request.id)
+    for occurrence in cancelled:
+        occurrence.status = OccurrenceStatus.cancelled
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"collaboration.{verb}",
+        entity_type=ENTITY,
+        entity_id=request.id,
+        before=before,
+        after={**audit.snapshot(request), "cancelled_occurrence_ids": [o.id for o in cancelled]},
+    )
+    for occurrence in cancelled:
+        await _sync(session, occurrence.id, now=now, public_url=public_url)
+    return request
+
+
+async def close_request(
+    session: AsyncSession, *, actor: Actor, request_id: int, now: datetime, public_url: str
+) -> CollaborationRequest:
+    """Stop a request: no more occurrences; open ones are cancelled (their timers too)."""
+    return await _finish(
+        session, actor=actor, request_id=request_id, status=CollaborationStatus.closed, now=now, public_url=public_url
+    )
+
+
+async def cancel_request(
+    session: AsyncSession, *, actor: Actor, request_id: int, now: datetime, public_url: str
+) -> CollaborationRequest:
+    """Withdraw a request: it and its open occurrences are cancelled."""
+    return await _finish(
+        session,
+        actor=actor,
+        request_id=request_id,
+        status=CollaborationStatus.cancelled,
+        now=now,
+        public_url=public_url,
+    )
+
+
+# ---- the worker ------------------------------------------------------------------------------------
 async def open_due_occurrences(session: AsyncSession, *, now: datetime, public_url: str, batch_size: int = 100) -> int:
-    """Open the occurrences of recurring requests whose working day has begun; returns how many."""
-    return 0
+    """Open the occurrences of recurring requests whose working day has begun; returns how many.
+
+    Safe to run concurrently and twice: requests are claimed with SKIP LOCKED and an occurrence is
+    unique per (request, working day). A worker that was down catches up (each missed day with its
+    own deadline), at most MAX_CATCH_UP occurrences per request per call."""
+    requests = list(
+        await session.scalars(
+            select(CollaborationRequest)
+            .where(
+                CollaborationRequest.status == CollaborationStatus.open,
+                CollaborationRequest.next_occurrence_at.is_not(None),
+                CollaborationRequest.next_occurrence_at <= now,
+            )
+            .order_by(CollaborationRequest.next_occurrence_at)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not requests:
+        return 0
+    cals = await load_calendars(session, {r.calendar_id for r in requests})
+    opened = 0
+    for request in requests:
+        cal = cals.get(request.calendar_id, cals[None])
+        target = _target(request)
+        for _ in range(MAX_CATCH_UP):
+            opened_at = request.next_occurrence_at
+            if opened_at is None or opened_at > now:
+                break
+            # Deadlines come from the working day itself, never from when this worker got to it.
+            day = cal.local_date(opened_at)
+            occurrence_id = await session.scalar(
+                pg_insert(CollaborationOccurrence)
+                .values(
+                    request_id=request.id,
+                    occurrence_date=day,
+                    status=OccurrenceStatus.open,
+                    opened_at=opened_at,
+                    due_at=_occurrence_due(cal, day, target),
+                )
+                .on_conflict_do_nothing(index_elements=["request_id", "occurrence_date"])
+                .returning(CollaborationOccurrence.id)
+            )
+            if occurrence_id is not None:
+                opened += 1
+                await audit.record(
+                    session,
+                    actor=WORKER,
+                    action="collaboration.occurrence_open",
+                    entity_type=ENTITY,
+                    entity_id=request.id,
+                    after={"occurrence_id": occurrence_id, "occurrence_date": day.isoformat()},
+                )
+                await _sync(session, occurrence_id, now=now, public_url=public_url)
+            request.next_occurrence_at = _next_opening(cal, day)
+    await session.flush()
+    return opened
+
+
+# ---- reads -----------------------------------------------------------------------------------------
+def request_filter(
+    stmt: Select[Any],
+    *,
+    initiating_department_id: int | None,
+    collaborating_department_id: int | None,
+    owner_id: int | None,
+    status: CollaborationStatus | None,
+    campaign_id: int | None,
+    overdue: bool | None,
+    now: datetime,
+) -> Select[Any]:
+    if initiating_department_id is not None:
+        stmt = stmt.where(CollaborationRequest.initiating_department_id == initiating_department_id)
+    if collaborating_department_id is not None:
+        stmt = stmt.where(CollaborationRequest.collaborating_department_ids.contains([collaborating_department_id]))
+    if owner_id is not None:
+        stmt = stmt.where(CollaborationRequest.owner_id == owner_id)
+    if status is not None:
+        stmt = stmt.where(CollaborationRequest.status == status)
+    if campaign_id is not None:
+        stmt = stmt.where(CollaborationRequest.campaign_id == campaign_id)
+    if overdue is not None:
+        breached = exists(
+            select(SlaTimer.id)
+            .join(CollaborationOccurrence, CollaborationOccurrence.id == SlaTimer.subject_id)
+            .where(
+                SlaTimer.subject_type == SUBJECT,
+                CollaborationOccurrence.request_id == CollaborationRequest.id,
+                SlaTimer.state == TimerState.running,
+                SlaTimer.breached_at.is_not(None) | (SlaTimer.due_at <= now),
+            )
+            .correlate(CollaborationRequest)
+        )
+        stmt = stmt.where(breached if overdue else ~breached)
+    return stmt
+
+
+async def recent_occurrences(
+    session: AsyncSession, request_ids: list[int], *, limit: int = 30
+) -> dict[int, list[CollaborationOccurrence]]:
+    """Each request's most recent occurrences (newest first)."""
+    out: dict[int, list[CollaborationOccurrence]] = {i: [] for i in request_ids}
+    for request_id in request_ids:
+        out[request_id] = list(
+            await session.scalars(
+                select(CollaborationOccurrence)
+                .where(CollaborationOccurrence.request_id == request_id)
+                .order_by(CollaborationOccurrence.occurrence_date.desc(), CollaborationOccurrence.id.desc())
+                .limit(limit)
+            )
+        )
+    return out
