@@ -160,6 +160,26 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return SecretStr(key)
 
+    @field_validator("inbound_webhook_secret", mode="before")
+    @classmethod
+    def _empty_inbound_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @field_validator("inbound_webhook_secret")
+    @classmethod
+    def _inbound_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        """A Standard Webhooks secret: `whsec_` and the base64 of at least 24 random bytes."""
+        if v is None:
+            return None
+        raw = v.get_secret_value().strip()
+        try:
+            key = base64.b64decode(raw.removeprefix("whsec_"), validate=True) if raw.startswith("whsec_") else b""
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) < 24:
+            raise ValueError("must be whsec_ followed by the base64 of at least 24 random bytes")
+        return SecretStr(raw)
+
     @field_validator("secret_key_previous", mode="before")
     @classmethod
     def _empty_previous_is_none(cls, v: object) -> object:

@@ -40,6 +40,8 @@ def test_environment_is_read_with_the_prefix(monkeypatch):
         ("CLOSELOOP_SECRET_KEY", "not-a-fernet-key"),
         ("CLOSELOOP_SECRET_KEY", "c2hvcnQ="),  # valid base64, but 5 bytes
         ("CLOSELOOP_SECRET_KEY_PREVIOUS", "not-a-fernet-key"),
+        ("CLOSELOOP_INBOUND_WEBHOOK_SECRET", "plain-password"),
+        ("CLOSELOOP_INBOUND_WEBHOOK_SECRET", "whsec_c2hvcnQ="),  # 5 bytes of key
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch, var, value):

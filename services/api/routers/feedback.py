@@ -1,9 +1,256 @@
-"""(being written)"""
+"""Customer feedback and complaints (客户反馈 / 客诉) with their first-response SLA; signed inbound intake."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from services.api.problems import ERROR_RESPONSES
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, Field, ValidationError
+from sqlalchemy import select
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel
+from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
+from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
+from services.api.routers.sla_schemas import TimerSummary
+from shared import crud
+from shared.errors import InvalidInput, NotFound
+from shared.feedback import inbound
+from shared.feedback import service as feedback_service
+from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
+from shared.pagination import paginate
+from shared.sla import read as sla_read
+
+router = APIRouter(prefix="/api/v1", tags=["feedback"])
+api = APIRouter(responses=ERROR_RESPONSES)  # bearer-authenticated operations
+inbound_api = APIRouter()  # signed, no bearer token: 401/403 mean something else there
+_NOT_FOUND: dict[int | str, dict[str, Any]] = dict(NOT_FOUND.items())
+
+Channel = Annotated[str, Field(min_length=1, max_length=32, description="phone, wechat, email, web, store, weibo …")]
+Customer = Annotated[str, Field(max_length=200)]
+Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+Message = Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class FeedbackCreate(WriteModel):
+    kind: FeedbackKind = Field(description="feedback (first response in 24 h) or complaint (2 h) by default")
+    severity: FeedbackSeverity = FeedbackSeverity.normal
+    channel: Channel
+    customer_name: Customer | None = None
+    customer_contact: Customer | None = None
+    content: Content
+    campaign_id: int | None = None
+    department_id: int | None = Field(default=None, description="default: the owner's department")
+    owner_id: int | None = Field(default=None, description="who answers; SLA alerts go to them and their chain")
+    received_at: AwareDatetime | None = Field(
+        default=None, description="when the customer got in touch (not in the future; default now); for reporting"
+    )
+
+
+class FeedbackUpdate(WriteModel):
+    owner_id: int | None = None
+    department_id: int | None = None
+    severity: FeedbackSeverity | None = None
+    status: Literal["responded", "resolved", "closed"] | None = Field(
+        default=None, description="resolved records resolved_at; leaving `new` meets the first-response timer"
+    )
+
+
+class ResponseCreate(WriteModel):
+    message: Message
+
+
+class FeedbackRead(ReadModel):
+    id: int
+    kind: FeedbackKind
+    severity: FeedbackSeverity
+    status: FeedbackStatus
+    channel: str
+    customer_name: str | None
+    customer_contact: str | None
+    content: str
+    campaign_id: int | None
+    department_id: int | None
+    owner_id: int | None
+    source: str = Field(description="api or webhook")
+    external_id: str | None = Field(description="the inbound webhook-id")
+    received_at: datetime
+    first_response_at: datetime | None
+    first_response_by: int | None
+    first_response: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sla: list[TimerSummary] = Field(default=[], description="the first-response timers (running, paused or met)")
+
+
+async def _with_sla(session: SessionDep, rows: list[Feedback], now: datetime) -> list[FeedbackRead]:
+    sla = await sla_read.subject_summaries(session, feedback_service.SUBJECT_TYPE, [f.id for f in rows], now)
+    return [
+        FeedbackRead.model_validate(f).model_copy(update={"sla": [TimerSummary(**s) for s in sla.get(f.id, [])]})
+        for f in rows
+    ]
+
+
+@api.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackRead, operation_id="createFeedback")
+async def create_feedback(
+    body: FeedbackCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+) -> FeedbackRead:
+    """Record customer feedback or a complaint; its first-response timer starts now."""
+    feedback = await feedback_service.create_feedback(
+        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
+    )
+    return (await _with_sla(session, [feedback], now))[0]
+
+
+@api.get("/feedback", response_model=PageOut[FeedbackRead], operation_id="listFeedback")
+async def list_feedback(
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    kind: FeedbackKind | None = None,
+    status: FeedbackStatus | None = None,
+    severity: FeedbackSeverity | None = None,
+    department_id: int | None = None,
+    owner_id: int | None = None,
+    campaign_id: int | None = None,
+    overdue: Annotated[bool | None, Query(description="a first-response timer is past due")] = None,
+) -> dict[str, Any]:
+    """List feedback and complaints; each carries its SLA state."""
+    stmt = feedback_service.feedback_filter(
+        select(Feedback),
+        kind=kind,
+        status=status,
+        severity=severity,
+        department_id=department_id,
+        owner_id=owner_id,
+        campaign_id=campaign_id,
+        overdue=overdue,
+        now=now,
+    )
+    page = await paginate(session, stmt, Feedback.id, limit=limit, cursor=cursor)
+    return {"items": await _with_sla(session, list(page.items), now), "next_cursor": page.next_cursor}
+
+
+@api.get("/feedback/{feedback_id}", response_model=FeedbackRead, operation_id="getFeedback", responses=_NOT_FOUND)
+async def get_feedback(feedback_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> FeedbackRead:
+    """One piece of feedback, with its SLA state."""
+    return (await _with_sla(session, [await crud.get_or_404(session, Feedback, feedback_id)], now))[0]
+
+
+@api.patch("/feedback/{feedback_id}", response_model=FeedbackRead, operation_id="updateFeedback", responses=_NOT_FOUND)
+async def update_feedback(
+    feedback_id: int, body: FeedbackUpdate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+) -> FeedbackRead:
+    """Reassign, re-grade or move an item on. Its timers follow in the same transaction: a new owner
+    receives the escalations, a new severity re-matches the policies."""
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("severity", "status"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    if "status" in changes:
+        changes["status"] = FeedbackStatus(changes["status"])
+    feedback = await feedback_service.update_feedback(
+        session, actor=actor, feedback_id=feedback_id, changes=changes, now=now, public_url=settings.public_url
+    )
+    return (await _with_sla(session, [feedback], now))[0]
+
+
+@api.post(
+    "/feedback/{feedback_id}/responses",
+    response_model=FeedbackRead,
+    operation_id="respondToFeedback",
+    responses=_NOT_FOUND,
+)
+async def respond_to_feedback(
+    feedback_id: int, body: ResponseCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+) -> FeedbackRead:
+    """Answer the customer. The first answer is the first response: it meets the timer and moves
+    `new` to `responded`. Later answers are kept as comments; the first-response time never moves."""
+    feedback = await feedback_service.respond(
+        session, actor=actor, feedback_id=feedback_id, message=body.message, now=now, public_url=settings.public_url
+    )
+    return (await _with_sla(session, [feedback], now))[0]
+
+
+# ---- signed inbound intake -----------------------------------------------------------------------
+INBOUND_DESCRIPTION = """Other systems (a call centre, a store's POS, a social-listening tool) POST
+customer feedback here. **No bearer token**: the request is signed per the Standard Webhooks spec
+with the secret in `CLOSELOOP_INBOUND_WEBHOOK_SECRET` (`whsec_<base64>`):
+`webhook-signature: v1,<base64(HMAC-SHA256(key, f"{webhook-id}.{webhook-timestamp}.{raw body}"))>`,
+key = the base64-decoded part after `whsec_`; several space-separated signatures may be sent (any
+one matching is enough); the timestamp (Unix seconds) must be within 5 minutes of now.
+
+The body is the same as `createFeedback`. Deliveries are deduped on `webhook-id`: a redelivery
+returns 200 with the item recorded the first time and changes nothing. When no secret is
+configured, intake is disabled (404)."""
+
+
+@inbound_api.post(
+    "/inbound/feedback",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackRead,
+    operation_id="receiveFeedbackWebhook",
+    description=INBOUND_DESCRIPTION,
+    summary="Receive feedback from another system (signed webhook)",
+    responses={
+        200: {"model": FeedbackRead, "description": "A redelivery: the item recorded the first time"},
+        401: {
+            "model": Problem,
+            "description": "Missing or invalid signature, or a stale timestamp",
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        },
+        404: {"model": Problem, "description": "Inbound intake is disabled", "content": {PROBLEM_MEDIA_TYPE: {}}},
+        422: ERROR_RESPONSES[422],
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FeedbackCreate"}}},
+        }
+    },
+)
+async def receive_feedback_webhook(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    webhook_id: Annotated[str | None, Header(description="the message id: deliveries are deduped on it")] = None,
+    webhook_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
+    webhook_signature: Annotated[str | None, Header(description="`v1,<base64>` (space-separated)")] = None,
+) -> FeedbackRead:
+    secret = settings.inbound_webhook_secret.get_secret_value() if settings.inbound_webhook_secret else ""
+    if not secret:  # an empty secret would make every signature forgeable: treat it as unset
+        raise NotFound("inbound feedback intake is disabled (CLOSELOOP_INBOUND_WEBHOOK_SECRET is not set)")
+    raw = await request.body()
+    inbound.verify(
+        secret,
+        message_id=webhook_id,
+        timestamp=webhook_timestamp,
+        signature=webhook_signature,
+        body=raw,
+        now=now,
+    )
+    assert webhook_id is not None  # verify() refused a delivery without one
+    if len(webhook_id) > 200:
+        raise InvalidInput.for_field("header.webhook-id", "at most 200 characters")
+    try:
+        body = FeedbackCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        ) from None
+    feedback, created = await inbound.receive_feedback(
+        session, message_id=webhook_id, data=body.model_dump(), now=now, public_url=settings.public_url
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return (await _with_sla(session, [feedback], now))[0]
+
+
+router.include_router(api)
+router.include_router(inbound_api)

@@ -1,0 +1,179 @@
+"""Feedback and complaint writes; the first-response timer follows every change in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import audit, crud
+from shared.actor import Actor
+from shared.errors import InvalidInput
+from shared.models import (
+    Campaign,
+    Comment,
+    Department,
+    Feedback,
+    FeedbackKind,
+    FeedbackSeverity,
+    FeedbackStatus,
+    SlaTimer,
+    TimerState,
+    User,
+)
+from shared.sla.timers import sync_subject
+
+SUBJECT_TYPE = "feedback"
+ENTITY_TYPE = "feedback"
+# Statuses a PATCH may set: `new` is only where an item starts (its first-response clock runs).
+SETTABLE_STATUSES = (FeedbackStatus.responded, FeedbackStatus.resolved, FeedbackStatus.closed)
+
+
+async def _sync_sla(session: AsyncSession, feedback_id: int, *, now: datetime, public_url: str) -> None:
+    await sync_subject(session, subject_type=SUBJECT_TYPE, subject_id=feedback_id, now=now, public_url=public_url)
+
+
+async def _check_references(session: AsyncSession, data: dict[str, Any]) -> None:
+    await crud.check_references(
+        session,
+        {
+            "campaign_id": (Campaign, data.get("campaign_id")),
+            "department_id": (Department, data.get("department_id")),
+            "owner_id": (User, data.get("owner_id")),
+        },
+    )
+
+
+async def create_feedback(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    now: datetime,
+    public_url: str,
+    source: str = "api",
+    external_id: str | None = None,
+) -> Feedback:
+    """Record a piece of feedback or a complaint and start its first-response timer.
+
+    The timer starts when it is recorded (`now`); `received_at` is kept for reporting.
+    """
+    data = dict(data)
+    received_at = data.get("received_at") or now
+    if received_at > now:
+        raise InvalidInput.for_field("body.received_at", "cannot be in the future")
+    await _check_references(session, data)
+    if data.get("department_id") is None and data.get("owner_id") is not None:
+        # The owner's department answers for it on boards unless the caller said otherwise.
+        owner = await session.get_one(User, data["owner_id"])
+        data["department_id"] = owner.department_id
+    feedback = Feedback(
+        **{**data, "received_at": received_at},
+        status=FeedbackStatus.new,
+        source=source,
+        external_id=external_id,
+    )
+    feedback = await crud.create(session, actor=actor, obj=feedback, entity_type=ENTITY_TYPE)
+    await _sync_sla(session, feedback.id, now=now, public_url=public_url)
+    return feedback
+
+
+async def respond(
+    session: AsyncSession, *, actor: Actor, feedback_id: int, message: str, now: datetime, public_url: str
+) -> Feedback:
+    """Answer the customer. The first answer is the first response (it meets the timer); later
+    answers are kept as comments and never move the first-response time."""
+    feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
+    if feedback.first_response_at is None:
+        changes: dict[str, Any] = {
+            "first_response_at": now,
+            "first_response_by": actor.user_id,
+            "first_response": message,
+        }
+        if feedback.status == FeedbackStatus.new:
+            changes["status"] = FeedbackStatus.responded
+        feedback = await crud.update(session, actor=actor, obj=feedback, changes=changes, entity_type=ENTITY_TYPE)
+    else:
+        comment = Comment(
+            subject_type=SUBJECT_TYPE, subject_id=feedback.id, author_id=actor.user_id, body=message, created_at=now
+        )
+        session.add(comment)
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="respond",
+            entity_type=ENTITY_TYPE,
+            entity_id=feedback.id,
+            after={"comment_id": comment.id, "body": message},
+        )
+    await _sync_sla(session, feedback.id, now=now, public_url=public_url)
+    return feedback
+
+
+async def update_feedback(
+    session: AsyncSession, *, actor: Actor, feedback_id: int, changes: dict[str, Any], now: datetime, public_url: str
+) -> Feedback:
+    """Reassign, re-grade or move an item on; its timers follow (a new owner gets the escalations,
+    a new severity re-matches the policies, leaving `new` meets the first-response timer)."""
+    feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
+    for field in ("severity", "status"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    status = changes.get("status")
+    if status is not None and status not in SETTABLE_STATUSES:
+        raise InvalidInput.for_field("body.status", "must be one of: responded, resolved, closed")
+    await _check_references(session, changes)
+    changes = dict(changes)
+    if status is not None and status != feedback.status:
+        if status == FeedbackStatus.resolved:
+            changes["resolved_at"] = now
+        elif status == FeedbackStatus.responded:
+            changes["resolved_at"] = None  # reopened: no longer resolved
+    feedback = await crud.update(session, actor=actor, obj=feedback, changes=changes, entity_type=ENTITY_TYPE)
+    await _sync_sla(session, feedback.id, now=now, public_url=public_url)
+    return feedback
+
+
+def feedback_filter(
+    stmt: Select[Any],
+    *,
+    kind: FeedbackKind | None = None,
+    status: FeedbackStatus | None = None,
+    severity: FeedbackSeverity | None = None,
+    department_id: int | None = None,
+    owner_id: int | None = None,
+    campaign_id: int | None = None,
+    overdue: bool | None = None,
+    now: datetime,
+) -> Select[Any]:
+    if kind is not None:
+        stmt = stmt.where(Feedback.kind == kind)
+    if status is not None:
+        stmt = stmt.where(Feedback.status == status)
+    if severity is not None:
+        stmt = stmt.where(Feedback.severity == severity)
+    if department_id is not None:
+        stmt = stmt.where(Feedback.department_id == department_id)
+    if owner_id is not None:
+        stmt = stmt.where(Feedback.owner_id == owner_id)
+    if campaign_id is not None:
+        stmt = stmt.where(Feedback.campaign_id == campaign_id)
+    if overdue is not None:
+        # Overdue: a first-response timer is still running past its deadline.
+        late = exists().where(
+            and_(
+                SlaTimer.subject_type == SUBJECT_TYPE,
+                SlaTimer.subject_id == Feedback.id,
+                SlaTimer.state == TimerState.running,
+                SlaTimer.due_at <= now,
+            )
+        )
+        stmt = stmt.where(late if overdue else ~late)
+    return stmt
+
+
+async def find_by_external_id(session: AsyncSession, external_id: str) -> Feedback | None:
+    return (await session.scalars(select(Feedback).where(Feedback.external_id == external_id))).one_or_none()
