@@ -98,6 +98,8 @@ async def ensure_workflow_defaults(session: AsyncSession) -> None:
         await create_template(session, actor=actor, data=defaults.DEFAULT_TEMPLATE)
     for escalation, policy in defaults.SLA_SETS:
         await policies.ensure_policy_set(session, actor=actor, escalation=escalation, policy=policy)
+    from shared.approvals.rules import create_rule  # validated like any rule a manager adds
+
     for rule in defaults.DEFAULT_APPROVAL_RULES:
         if await session.scalar(select(ApprovalRule.id).where(ApprovalRule.name == rule["name"])) is None:
-            await crud.create(session, actor=actor, obj=ApprovalRule(**rule), entity_type="approval_rule")
+            await create_rule(session, actor=actor, data=rule)

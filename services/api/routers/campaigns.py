@@ -37,6 +37,7 @@ class CampaignCreate(WriteModel):
     owner_id: int | None = Field(default=None, description="defaults to the caller")
     department_id: int | None = None
     budget: Money | None = None
+    is_major: bool = Field(default=False, description="a major campaign: approved by the leadership group (分级审批)")
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus = CampaignStatus.draft
@@ -52,6 +53,7 @@ class CampaignUpdate(WriteModel):
     owner_id: int | None = None
     department_id: int | None = None
     budget: Money | None = None
+    is_major: bool | None = None
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus | None = None
@@ -64,6 +66,7 @@ class CampaignRead(ReadModel):
     owner_id: int | None
     department_id: int | None
     budget: Decimal | None
+    is_major: bool
     start_date: date | None
     end_date: date | None
     status: CampaignStatus
@@ -128,7 +131,7 @@ async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -
 async def update_campaign(campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep) -> Campaign:
     """Change a campaign."""
     changes = body.model_dump(exclude_unset=True)
-    _reject_nulls(changes, ("name", "status"))
+    _reject_nulls(changes, ("name", "status", "is_major"))
     return await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=changes)
 
 

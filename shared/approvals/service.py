@@ -1,0 +1,480 @@
+"""Approvals: a chain of steps chosen by rule, each approver under SLA; approve, reject with a
+reason, cancel. A budget change applies when its last step is approved (双签)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.approvals.rules import REF_SPEC, choose_rule
+from shared.audit import service as audit
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.models import (
+    Approval,
+    ApprovalAssignment,
+    ApprovalKind,
+    ApprovalRule,
+    ApprovalStatus,
+    ApprovalStep,
+    AssignmentStatus,
+    Campaign,
+    CampaignStage,
+    Department,
+    Role,
+    SlaTimer,
+    StepMode,
+    StepStatus,
+    TimerState,
+    User,
+)
+from shared.sla.timers import sync_subject
+
+SUBJECT = "approval_assignment"
+DECISIONS = ("approve", "reject")
+
+
+def _money(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return str(value.quantize(Decimal(1))) if value == value.to_integral_value() else str(value)
+
+
+async def _sync(session: AsyncSession, ids: list[int], *, now: datetime, public_url: str) -> None:
+    for assignment_id in ids:
+        await sync_subject(session, subject_type=SUBJECT, subject_id=assignment_id, now=now, public_url=public_url)
+
+
+# ---- approvers ------------------------------------------------------------------------------------
+
+
+async def _user(session: AsyncSession, user_id: int | None) -> User | None:
+    return await session.get(User, user_id) if user_id is not None else None
+
+
+async def _head_of(session: AsyncSession, department_id: int | None) -> int | None:
+    dept = await session.get(Department, department_id) if department_id is not None else None
+    return dept.head_user_id if dept is not None else None
+
+
+async def _resolve(session: AsyncSession, spec: str, *, campaign: Campaign, requester: User | None) -> int | None:
+    """One approver spec → a user id (None: nobody holds that role here)."""
+    if spec == "department_head":
+        return await _head_of(session, campaign.department_id)
+    if spec == "campaign_owner":
+        return campaign.owner_id
+    if spec == "requester_manager":
+        return requester.manager_id if requester is not None else None
+    if spec == "director":
+        manager = await _user(session, requester.manager_id if requester is not None else None)
+        return manager.manager_id if manager is not None else None
+    m = REF_SPEC.match(spec)
+    if m is None:
+        return None
+    if m.group(1) == "user":
+        return int(m.group(2))
+    return await _head_of(session, int(m.group(2)))
+
+
+async def _resolve_steps(
+    session: AsyncSession, rule: ApprovalRule, *, campaign: Campaign, requester: User | None
+) -> list[list[int]]:
+    """Every step's approvers as user ids, de-duplicated; 409 naming the spec nobody holds."""
+    out: list[list[int]] = []
+    for i, step in enumerate(rule.steps):
+        ids: list[int] = []
+        for j, spec in enumerate(step["approvers"]):
+            user = await _user(session, await _resolve(session, spec, campaign=campaign, requester=requester))
+            if user is None or not user.is_active:
+                why = "resolves to an inactive user" if user is not None else "resolves to nobody"
+                raise Conflict(
+                    f"rule {rule.name!r}: step {i + 1} approver {spec!r} {why}",
+                    errors=[FieldError(f"steps[{i}].approvers[{j}]", f"{spec} {why}", "approver")],
+                )
+            if user.id not in ids:
+                ids.append(user.id)
+        out.append(ids)
+    return out
+
+
+# ---- request ------------------------------------------------------------------------------------
+
+
+def _new_budget(data: dict[str, Any], kind: ApprovalKind) -> Decimal | None:
+    raw = data.get("budget")
+    if kind != ApprovalKind.budget_change:
+        if raw is not None:
+            raise InvalidInput.for_field("body.budget", "only a budget_change carries a new budget")
+        return None
+    if raw is None:
+        raise InvalidInput.for_field("body.budget", "a budget_change needs the new budget", "missing")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise InvalidInput.for_field("body.budget", "must be an amount") from None
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e12"):
+        raise InvalidInput.for_field("body.budget", "must be an amount > 0")
+    return value.quantize(Decimal("0.01"))
+
+
+def _title(kind: ApprovalKind, campaign: Campaign, stage: CampaignStage | None, budget: Decimal | None) -> str:
+    if kind == ApprovalKind.budget_change:
+        return f"预算变更 Budget change: {campaign.name} {_money(campaign.budget)} → {_money(budget)}"
+    if kind == ApprovalKind.stage and stage is not None:
+        return f"阶段审批 Stage approval: {campaign.name} · {stage.name}"
+    return f"活动审批 Campaign approval: {campaign.name}"
+
+
+async def request_approval(
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
+) -> Approval:
+    """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
+    approvers get their timers."""
+    try:
+        kind = ApprovalKind(str(data.get("kind")))
+    except ValueError:
+        raise InvalidInput.for_field(
+            "body.kind", f"must be one of {', '.join(k.value for k in ApprovalKind)}"
+        ) from None
+    campaign_id = data.get("campaign_id")
+    if campaign_id is None:
+        raise InvalidInput.for_field("body.campaign_id", "is required", "missing")
+    await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
+    # One pending approval per (campaign, kind, stage): the campaign row lock serialises requests.
+    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    stage_key = data.get("stage_key")
+    stage: CampaignStage | None = None
+    if kind == ApprovalKind.stage:
+        if not stage_key:
+            raise InvalidInput.for_field("body.stage_key", "a stage approval names its stage", "missing")
+        stage = (
+            await session.scalars(
+                select(CampaignStage).where(CampaignStage.campaign_id == campaign.id, CampaignStage.key == stage_key)
+            )
+        ).first()
+        if stage is None:
+            raise InvalidInput.for_field("body.stage_key", f"campaign {campaign.id} has no stage {stage_key!r}")
+    elif stage_key is not None:
+        raise InvalidInput.for_field("body.stage_key", "only a stage approval names a stage")
+    new_budget = _new_budget(data, kind)
+    open_one = await session.scalar(
+        select(Approval.id).where(
+            Approval.campaign_id == campaign.id,
+            Approval.kind == kind,
+            Approval.stage_id.is_(None) if stage is None else Approval.stage_id == stage.id,
+            Approval.status == ApprovalStatus.pending,
+        )
+    )
+    if open_one is not None:
+        raise Conflict(
+            f"approval #{open_one} for this is still pending: decide or cancel it first",
+            errors=[FieldError("kind", f"approval #{open_one} is pending", "duplicate")],
+        )
+    rule = await choose_rule(session, kind, campaign, stage_key, new_budget)
+    requester = await _user(session, actor.user_id)
+    approver_ids = await _resolve_steps(session, rule, campaign=campaign, requester=requester)
+
+    details: dict[str, Any] = {"rule": rule.name}
+    if new_budget is not None:
+        details |= {"budget_from": str(campaign.budget) if campaign.budget is not None else None}
+        details |= {"budget_to": str(new_budget)}
+    approval = Approval(
+        kind=kind,
+        title=data.get("title") or _title(kind, campaign, stage, new_budget),
+        reason=data.get("reason"),
+        campaign_id=campaign.id,
+        stage_id=stage.id if stage is not None else None,
+        rule_id=rule.id,
+        requester_id=actor.user_id,
+        department_id=campaign.department_id,
+        status=ApprovalStatus.pending,
+        details=details,
+    )
+    session.add(approval)
+    await session.flush()
+    steps = [
+        ApprovalStep(
+            approval_id=approval.id,
+            position=i,
+            name=spec["name"],
+            mode=StepMode(spec["mode"]),
+            approver_ids=ids,
+            time_limit=spec.get("time_limit"),
+            status=StepStatus.active if i == 0 else StepStatus.waiting,
+            entered_at=now if i == 0 else None,
+        )
+        for i, (spec, ids) in enumerate(zip(rule.steps, approver_ids, strict=True))
+    ]
+    session.add_all(steps)
+    await session.flush()
+    assignments = _assign(steps[0], now)
+    session.add_all(assignments)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="approval.request",
+        entity_type="approval",
+        entity_id=approval.id,
+        after=audit.snapshot(approval) | {"steps": [{"name": s.name, "approver_ids": s.approver_ids} for s in steps]},
+    )
+    await _sync(session, [a.id for a in assignments], now=now, public_url=public_url)
+    return approval
+
+
+def _assign(step: ApprovalStep, now: datetime) -> list[ApprovalAssignment]:
+    return [
+        ApprovalAssignment(
+            step_id=step.id,
+            approval_id=step.approval_id,
+            approver_id=user_id,
+            status=AssignmentStatus.pending,
+            assigned_at=now,
+        )
+        for user_id in step.approver_ids
+    ]
+
+
+# ---- read ---------------------------------------------------------------------------------------
+
+
+async def steps_of(
+    session: AsyncSession, approval_ids: list[int]
+) -> dict[int, list[tuple[ApprovalStep, list[ApprovalAssignment]]]]:
+    """Each approval's steps in order, each with its assignments."""
+    out: dict[int, list[tuple[ApprovalStep, list[ApprovalAssignment]]]] = {i: [] for i in approval_ids}
+    if not approval_ids:
+        return out
+    by_step: dict[int, list[ApprovalAssignment]] = {}
+    for a in await session.scalars(
+        select(ApprovalAssignment)
+        .where(ApprovalAssignment.approval_id.in_(approval_ids))
+        .order_by(ApprovalAssignment.id)
+    ):
+        by_step.setdefault(a.step_id, []).append(a)
+    for s in await session.scalars(
+        select(ApprovalStep)
+        .where(ApprovalStep.approval_id.in_(approval_ids))
+        .order_by(ApprovalStep.approval_id, ApprovalStep.position)
+    ):
+        out[s.approval_id].append((s, by_step.get(s.id, [])))
+    return out
+
+
+def approval_filter(
+    stmt: Select[Any],
+    *,
+    campaign_id: int | None = None,
+    stage_id: int | None = None,
+    kind: ApprovalKind | None = None,
+    status: ApprovalStatus | None = None,
+    approver_id: int | None = None,
+    overdue: bool | None = None,
+    now: datetime,
+) -> Select[Any]:
+    if campaign_id is not None:
+        stmt = stmt.where(Approval.campaign_id == campaign_id)
+    if stage_id is not None:
+        stmt = stmt.where(Approval.stage_id == stage_id)
+    if kind is not None:
+        stmt = stmt.where(Approval.kind == kind)
+    if status is not None:
+        stmt = stmt.where(Approval.status == status)
+    if approver_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                ApprovalAssignment.approval_id == Approval.id,
+                ApprovalAssignment.approver_id == approver_id,
+                ApprovalAssignment.status == AssignmentStatus.pending,
+            )
+        )
+    if overdue is not None:
+        # Overdue: an approver still pending past their running timer's due time.
+        late = exists().where(
+            ApprovalAssignment.approval_id == Approval.id,
+            ApprovalAssignment.status == AssignmentStatus.pending,
+            SlaTimer.subject_type == SUBJECT,
+            SlaTimer.subject_id == ApprovalAssignment.id,
+            SlaTimer.state == TimerState.running,
+            SlaTimer.due_at <= now,
+        )
+        stmt = stmt.where(late if overdue else ~late)
+    return stmt
+
+
+# ---- decide / cancel ------------------------------------------------------------------------------
+
+
+async def _locked(session: AsyncSession, approval_id: int) -> tuple[Approval, list[ApprovalStep]]:
+    approval = await crud.get_or_404(session, Approval, approval_id, for_update=True)
+    steps = list(
+        await session.scalars(
+            select(ApprovalStep)
+            .where(ApprovalStep.approval_id == approval.id)
+            .order_by(ApprovalStep.position)
+            .with_for_update()
+        )
+    )
+    return approval, steps
+
+
+def _require_pending(approval: Approval) -> None:
+    if approval.status != ApprovalStatus.pending:
+        raise Conflict(
+            f"approval #{approval.id} is {approval.status.value}",
+            errors=[FieldError("status", approval.status.value, "state")],
+        )
+
+
+async def _pending_assignments(session: AsyncSession, approval_id: int) -> list[ApprovalAssignment]:
+    return list(
+        await session.scalars(
+            select(ApprovalAssignment)
+            .where(
+                ApprovalAssignment.approval_id == approval_id,
+                ApprovalAssignment.status == AssignmentStatus.pending,
+            )
+            .order_by(ApprovalAssignment.id)
+            .with_for_update()
+        )
+    )
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    approval_id: int,
+    decision: str,
+    reason: str | None,
+    now: datetime,
+    public_url: str,
+) -> Approval:
+    """An approver on the active step approves or rejects (with a reason). Nobody signs for
+    someone else, admins included: dual sign means two real people."""
+    if decision not in DECISIONS:
+        raise InvalidInput.for_field("body.decision", "must be approve or reject")
+    reason = (reason or "").strip() or None
+    if decision == "reject" and reason is None:
+        raise InvalidInput.for_field("body.reason", "a rejection says why", "missing")
+    approval, steps = await _locked(session, approval_id)
+    _require_pending(approval)
+    active = next((s for s in steps if s.status == StepStatus.active), None)
+    pending = await _pending_assignments(session, approval.id)
+    mine = next(
+        (a for a in pending if active is not None and a.step_id == active.id and a.approver_id == actor.user_id),
+        None,
+    )
+    if active is None or mine is None:
+        raise Forbidden(f"you are not a pending approver on approval #{approval.id}'s current step")
+    before = audit.snapshot(approval)
+    mine.status, mine.reason, mine.decided_at = (
+        AssignmentStatus.approved if decision == "approve" else AssignmentStatus.rejected,
+        reason,
+        now,
+    )
+    touched = [mine.id]
+    others = [a for a in pending if a.id != mine.id]
+    new_assignments: list[ApprovalAssignment] = []
+    budget_applied = False
+    if decision == "reject":
+        active.status, active.decided_at = StepStatus.rejected, now
+        _close_waiting(steps)
+        approval.status, approval.decided_at, approval.decision_reason = ApprovalStatus.rejected, now, reason
+        touched += _withdraw(others, now)
+    else:
+        step_done = active.mode != StepMode.all or not [a for a in others if a.step_id == active.id]
+        if step_done:
+            active.status, active.decided_at = StepStatus.approved, now
+            touched += _withdraw([a for a in others if a.step_id == active.id], now)
+            following = next((s for s in steps if s.position == active.position + 1), None)
+            if following is not None:
+                following.status, following.entered_at = StepStatus.active, now
+                new_assignments = _assign(following, now)
+                session.add_all(new_assignments)
+            else:
+                approval.status, approval.decided_at, approval.decision_reason = ApprovalStatus.approved, now, reason
+                budget_applied = approval.kind == ApprovalKind.budget_change
+    await session.flush()
+    touched += [a.id for a in new_assignments]
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"approval.{decision}",
+        entity_type="approval",
+        entity_id=approval.id,
+        before=before | {"step": active.position},
+        after=audit.snapshot(approval)
+        | {"step": active.position, "step_status": active.status.value}
+        | ({"reason": reason} if reason else {}),
+    )
+    if budget_applied:
+        await _apply_budget(session, actor=actor, approval=approval)
+    await _sync(session, touched, now=now, public_url=public_url)
+    await session.refresh(approval)
+    return approval
+
+
+async def _apply_budget(session: AsyncSession, *, actor: Actor, approval: Approval) -> None:
+    if approval.campaign_id is None:
+        return
+    campaign = await crud.get_or_404(session, Campaign, approval.campaign_id, for_update=True)
+    await crud.update(
+        session,
+        actor=actor,
+        obj=campaign,
+        changes={"budget": Decimal(approval.details["budget_to"])},
+        entity_type="campaign",
+    )
+
+
+def _withdraw(assignments: list[ApprovalAssignment], now: datetime) -> list[int]:
+    for a in assignments:
+        a.status, a.decided_at = AssignmentStatus.withdrawn, now
+    return [a.id for a in assignments]
+
+
+def _close_waiting(steps: list[ApprovalStep]) -> None:
+    for s in steps:
+        if s.status in (StepStatus.waiting, StepStatus.active):
+            s.status = StepStatus.cancelled
+
+
+async def cancel(
+    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str | None, now: datetime, public_url: str
+) -> Approval:
+    """The requester (or a manager) withdraws a pending approval; every approver's timer stops."""
+    approval, steps = await _locked(session, approval_id)
+    if not (actor.at_least(Role.manager) or (actor.user_id is not None and actor.user_id == approval.requester_id)):
+        raise Forbidden("only the requester or a manager can cancel an approval")
+    _require_pending(approval)
+    before = audit.snapshot(approval)
+    _close_waiting(steps)
+    touched = _withdraw(await _pending_assignments(session, approval.id), now)
+    approval.status, approval.decided_at = ApprovalStatus.cancelled, now
+    approval.decision_reason = (reason or "").strip() or None
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="approval.cancel",
+        entity_type="approval",
+        entity_id=approval.id,
+        before=before,
+        after=audit.snapshot(approval),
+    )
+    await _sync(session, touched, now=now, public_url=public_url)
+    await session.refresh(approval)
+    return approval
+
+
+async def get(session: AsyncSession, approval_id: int) -> Approval:
+    approval = await session.get(Approval, approval_id)
+    if approval is None:
+        raise NotFound(f"approval {approval_id} does not exist")
+    return approval
