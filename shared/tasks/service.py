@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.models import OPEN_TASK_STATUSES, Campaign, Priority, Task, TaskStatus, User
+from shared.errors import InvalidInput
+from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
 from shared.sla.timers import sync_subject
 
 
@@ -28,6 +29,20 @@ async def _sync_sla(session: AsyncSession, task_id: int, *, now: datetime, publi
     await sync_subject(session, subject_type="task", subject_id=task_id, now=now, public_url=public_url)
 
 
+async def _place_in_stage(session: AsyncSession, data: dict[str, Any], *, campaign_id: int | None) -> None:
+    """A task inside a campaign stage belongs to that stage's campaign (taken from the stage when
+    not given; a different campaign is refused)."""
+    stage_id = data.get("stage_id")
+    if stage_id is None:
+        return
+    stage_campaign = await session.scalar(select(CampaignStage.campaign_id).where(CampaignStage.id == stage_id))
+    if stage_campaign is None:
+        raise InvalidInput.for_field("body.stage_id", f"campaign stage {stage_id} does not exist", "reference")
+    if campaign_id is not None and campaign_id != stage_campaign:
+        raise InvalidInput.for_field("body.stage_id", f"stage {stage_id} belongs to campaign {stage_campaign}")
+    data["campaign_id"] = stage_campaign
+
+
 async def create_task(
     session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
 ) -> Task:
@@ -36,6 +51,7 @@ async def create_task(
         session, {"campaign_id": (Campaign, data.get("campaign_id")), "assignee_id": (User, data.get("assignee_id"))}
     )
     data = {**data, "reporter_id": actor.user_id}
+    await _place_in_stage(session, data, campaign_id=data.get("campaign_id"))
     _apply_status_side_effects(data, old=None, now=now)
     task = await crud.create(session, actor=actor, obj=Task(**data), entity_type="task")
     await _sync_sla(session, task.id, now=now, public_url=public_url)
@@ -52,6 +68,10 @@ async def update_task(
         {"campaign_id": (Campaign, changes.get("campaign_id")), "assignee_id": (User, changes.get("assignee_id"))},
     )
     changes = dict(changes)
+    if changes.get("stage_id") is not None:
+        await _place_in_stage(session, changes, campaign_id=changes.get("campaign_id", task.campaign_id))
+    elif "campaign_id" in changes and changes["campaign_id"] != task.campaign_id and task.stage_id is not None:
+        changes["stage_id"] = None  # moved to another campaign: it leaves its old campaign's stage
     _apply_status_side_effects(changes, old=task, now=now)
     task = await crud.update(session, actor=actor, obj=task, changes=changes, entity_type="task")
     await _sync_sla(session, task.id, now=now, public_url=public_url)
@@ -77,6 +97,7 @@ def task_filter(
     overdue: bool | None,
     now: datetime,
     tag: str | None = None,
+    stage_id: int | None = None,
 ) -> Select[Any]:
     if status is not None:
         stmt = stmt.where(Task.status == status)
@@ -84,6 +105,8 @@ def task_filter(
         stmt = stmt.where(Task.assignee_id == assignee_id)
     if campaign_id is not None:
         stmt = stmt.where(Task.campaign_id == campaign_id)
+    if stage_id is not None:
+        stmt = stmt.where(Task.stage_id == stage_id)
     if priority is not None:
         stmt = stmt.where(Task.priority == priority)
     if due_before is not None:

@@ -187,3 +187,22 @@ async def test_a_late_stage_escalates_to_its_owner_and_their_manager(sessions, c
     assert {m["name"] for m in sent.payload["mentions"]} == {"陈调研", "李经理"}
     assert sent.payload["subject"]["title"] == "双十一大促 · 需求调研"
     assert sent.payload["subject"]["url"].endswith(f"/api/v1/campaigns/{cid}/stages/research")
+
+
+async def test_tasks_can_live_inside_a_stage_of_their_campaign(sessions, client, clock, setup):
+    headers = await auth(sessions, role=Role.member)
+    campaign = await start(client, headers, setup)
+    other = await start(client, headers, setup, name="年货节")
+    research = (await stages(client, headers, campaign["id"]))["research"]
+    r = await client.post("/api/v1/tasks", headers=headers, json={"title": "竞品资料收集", "stage_id": research["id"]})
+    assert r.status_code == 201, r.text
+    assert (r.json()["stage_id"], r.json()["campaign_id"]) == (research["id"], campaign["id"])
+    listed = await client.get("/api/v1/tasks", headers=headers, params={"stage_id": research["id"]})
+    assert [t["title"] for t in listed.json()["items"]] == ["竞品资料收集"]
+    for body in (
+        {"title": "x", "stage_id": research["id"], "campaign_id": other["id"]},  # another campaign's stage
+        {"title": "x", "stage_id": 999_999},
+    ):
+        r = await client.post("/api/v1/tasks", headers=headers, json=body)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.stage_id", r.text
+    assert len((await client.get("/api/v1/tasks", headers=headers)).json()["items"]) == 1

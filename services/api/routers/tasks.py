@@ -32,6 +32,7 @@ class TaskCreate(WriteModel):
     title: Title
     description: Description | None = None
     campaign_id: int | None = None
+    stage_id: int | None = Field(default=None, description="a stage of the campaign (the campaign follows from it)")
     assignee_id: int | None = None
     priority: Priority = Priority.normal
     status: TaskStatus = TaskStatus.todo
@@ -43,6 +44,7 @@ class TaskUpdate(WriteModel):
     title: Title | None = None
     description: Description | None = None
     campaign_id: int | None = None
+    stage_id: int | None = None
     assignee_id: int | None = None
     priority: Priority | None = None
     status: TaskStatus | None = None
@@ -55,6 +57,7 @@ class TaskRead(ReadModel):
     title: str
     description: str | None
     campaign_id: int | None
+    stage_id: int | None
     assignee_id: int | None
     reporter_id: int | None
     status: TaskStatus
@@ -101,6 +104,7 @@ async def list_tasks(
     status: TaskStatus | None = None,
     assignee_id: int | None = None,
     campaign_id: int | None = None,
+    stage_id: int | None = None,
     priority: Priority | None = None,
     due_before: AwareDatetime | None = None,
     due_after: AwareDatetime | None = None,
@@ -113,6 +117,7 @@ async def list_tasks(
         status=status,
         assignee_id=assignee_id,
         campaign_id=campaign_id,
+        stage_id=stage_id,
         priority=priority,
         due_before=due_before,
         due_after=due_after,
