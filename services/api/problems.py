@@ -9,9 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.calendar import CalendarError
 from shared.errors import AppError
 
 log = logging.getLogger("closeloop.api")
@@ -118,8 +119,33 @@ def install(app: FastAPI) -> None:
             detail="the change conflicts with data written concurrently; retry",
         )
 
+    @app.exception_handler(CalendarError)
+    async def calendar_error(request: Request, exc: CalendarError) -> JSONResponse:
+        # A target or calendar that parses but cannot be scheduled (no working time within the
+        # search horizon): the input's fault, never a 500.
+        return problem_response(
+            request,
+            status=422,
+            slug="validation-error",
+            title="Invalid input",
+            detail=str(exc),
+            errors=[{"field": exc.field, "message": exc.message, "type": "calendar"}],
+        )
+
     @app.exception_handler(DBAPIError)
     async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _is_data_error(exc):
+            # A value PostgreSQL or its driver refuses (an id beyond BIGINT, a number out of its
+            # column's range): the request's fault, not an outage.
+            log.info("data error: %s", exc.orig)
+            return problem_response(
+                request,
+                status=422,
+                slug="validation-error",
+                title="Invalid input",
+                detail="a value is out of range for its field",
+                errors=[{"field": "request", "message": "a number or id is out of range", "type": "range"}],
+            )
         log.warning("database error: %s", exc)
         return problem_response(
             request,
@@ -139,6 +165,19 @@ def install(app: FastAPI) -> None:
             title="Internal error",
             detail="an unexpected error occurred; it has been logged",
         )
+
+
+def _is_data_error(exc: DBAPIError) -> bool:
+    import asyncpg
+
+    if isinstance(exc, DataError):
+        return True
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, asyncpg.exceptions.DataError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

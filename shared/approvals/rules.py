@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -54,7 +55,7 @@ async def _validate_conditions(session: AsyncSession, raw: Any, kind: ApprovalKi
         if key not in CONDITION_KEYS:
             raise _bad(field, f"unknown condition; allowed: {', '.join(CONDITION_KEYS)}")
         if key == "budget_over":
-            if not _is_number(value) or value < 0:
+            if not _is_number(value) or not math.isfinite(value) or value < 0 or value >= 10**12:
                 raise _bad(field, "must be a number ≥ 0")
             out[key] = int(value) if value == int(value) else float(value)  # JSON-safe
         elif key == "major":

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_DURATION = timedelta(days=366)  # no SLA target or escalation offset is longer than a year
+MAX_WORKING_HOURS = timedelta(hours=3000)  # about a year and a half of office hours
 SEARCH_LIMIT_DAYS = 3 * 366  # a calendar with no working time in three years is a misconfiguration
 
 Minutes = tuple[int, int]  # [start, end) in minutes after local midnight, end <= 1440
@@ -58,7 +60,15 @@ def parse_duration(text: str, field: str = "value") -> timedelta:
     if not m or text.strip().upper() in ("P", "PT"):
         raise CalendarError(field, f"{text!r} is not an ISO-8601 duration such as PT24H, PT30M or P2D")
     parts = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
-    return timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    try:
+        duration = timedelta(
+            weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"]
+        )
+    except OverflowError:
+        duration = timedelta.max
+    if duration > MAX_DURATION:
+        raise CalendarError(field, "at most P366D (a year and a day)")
+    return duration
 
 
 def format_duration(td: timedelta) -> str:
@@ -368,6 +378,8 @@ class Target:
             duration = parse_duration(text, field)
             if duration <= timedelta(0):
                 raise CalendarError(field, "must be a positive duration")
+            if k == TargetKind.working_hours and duration > MAX_WORKING_HOURS:
+                raise CalendarError(field, "at most PT3000H of working time")
             return cls(k, text, duration=duration)
         if k == TargetKind.working_days:
             if not text.isdigit() or int(text) < 1 or int(text) > 365:

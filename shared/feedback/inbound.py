@@ -39,6 +39,8 @@ def verify(
     if not message_id or not timestamp or not signature:
         raise Unauthorized("send the webhook-id, webhook-timestamp and webhook-signature headers")
     try:
+        if not timestamp.isdigit() or len(timestamp) > 12:  # Unix seconds; longer cannot be "now"
+            raise ValueError
         ts = int(timestamp)
     except ValueError:
         raise Unauthorized("webhook-timestamp must be Unix seconds") from None
