@@ -98,6 +98,23 @@ async def _resolve_steps(
                 )
             if user.id not in ids:
                 ids.append(user.id)
+        if requester is not None and requester.id in ids:
+            # Four eyes: nobody approves their own request. Among "any of" the others decide.
+            if step["mode"] == "any" and len(ids) > 1:
+                ids.remove(requester.id)
+            else:
+                raise Conflict(
+                    f"rule {rule.name!r}: step {i + 1} would have you approve your own request",
+                    errors=[FieldError(f"steps[{i}].approvers", "resolves to the requester", "approver")],
+                )
+        if step["mode"] == "all" and len(ids) < len(step["approvers"]):
+            # 双签 means as many different people as the rule names: one person holding two of
+            # the roles does not sign twice.
+            raise Conflict(
+                f"rule {rule.name!r}: step {i + 1} needs {len(step['approvers'])} different approvers, "
+                f"but they resolve to {len(ids)} person(s)",
+                errors=[FieldError(f"steps[{i}].approvers", "the approvers are not different people", "approver")],
+            )
         out.append(ids)
     return out
 

@@ -110,6 +110,11 @@ async def request_review(
     response_target = _parse_response_target(data.get("response_target"))
     await _check_exist(session, Department, "reviewer_department_ids", department_ids)
     await _check_exist(session, User, "reviewer_user_ids", user_ids)
+    if actor.user_id is not None and actor.user_id in user_ids:
+        raise InvalidInput.for_field("body.reviewer_user_ids", "you cannot review your own request")
+    inactive = list(await session.scalars(select(User.id).where(User.id.in_(user_ids), User.is_active.is_(False))))
+    if inactive:
+        raise InvalidInput.for_field("body.reviewer_user_ids", f"user {inactive[0]} is deactivated")
 
     campaign: Campaign | None = None
     stage: CampaignStage | None = None
@@ -152,11 +157,11 @@ async def request_review(
     return review
 
 
-async def _may_answer(session: AsyncSession, actor: Actor, response: ReviewResponse) -> bool:
+async def _may_answer(session: AsyncSession, actor: Actor, review: ReviewRequest, response: ReviewResponse) -> bool:
     if actor.at_least(Role.admin):
         return True
-    if actor.user_id is None:
-        return False
+    if actor.user_id is None or actor.user_id == review.requester_id:
+        return False  # four eyes: nobody reviews their own request
     if response.user_id is not None:
         return response.user_id == actor.user_id
     if response.department_id is None:
@@ -202,7 +207,7 @@ async def answer(
     response = (await session.scalars(stmt)).first()
     if response is None:
         raise NotFound(f"review {review_id} has no such reviewer")
-    if not await _may_answer(session, actor, response):
+    if not await _may_answer(session, actor, review, response):
         who = f"department {response.department_id}" if response.department_id else f"user {response.user_id}"
         raise Forbidden(f"only {who} (or an admin) may answer for this reviewer")
     if decision != ReviewDecision.approve and not (comment or "").strip():

@@ -339,3 +339,20 @@ async def test_an_approver_who_does_not_decide_in_time_is_escalated_with_their_m
     await decide(client, org, approval["id"], org.marketing_director)
     r = await client.get("/api/v1/approvals?overdue=true", headers=org.headers(org.planner))
     assert r.json()["items"] == []
+
+
+async def test_nobody_approves_their_own_request_and_dual_sign_needs_two_people(sessions, client, org):
+    campaign = await make_campaign(sessions, org)
+    # The marketing director asks for their own department's routine approval: they would approve it.
+    await request(client, org, user=org.marketing_director, expect=409, kind="campaign", campaign_id=campaign.id)
+    await add_rule(
+        client,
+        org,
+        name="双签 同一人",
+        kind="budget_change",
+        priority=10,
+        steps=[{"name": "双签", "mode": "all", "approvers": ["department_head", f"user:{org.marketing_director.id}"]}],
+    )
+    problem = await request(client, org, expect=409, kind="budget_change", campaign_id=campaign.id, budget="120000")
+    assert problem["errors"][0]["field"] == "steps[0].approvers"
+    assert await count(sessions, Approval) == 0

@@ -363,3 +363,22 @@ async def test_review_stage_gate_waits_for_an_approved_review(sessions, client, 
     r = await client.post(advance, headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["entered"]["key"] == "resources"
+
+
+async def test_nobody_reviews_their_own_request(sessions, client, clock, org):
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=org.as_(org.planner),
+        json={"title": "自评", "reviewer_user_ids": [org.planner.id]},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.reviewer_user_ids"
+    # A sales member asks sales (their own department) among others: they cannot answer for it.
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=org.as_(org.sales.member),
+        json={"title": "渠道方案", "reviewer_department_ids": [org.sales.department.id, org.product.department.id]},
+    )
+    assert r.status_code == 201, r.text
+    review = r.json()
+    assert (await answer(client, org, review, org.sales, org.sales.member, "approve")).status_code == 403
+    assert (await answer(client, org, review, org.sales, org.sales.head, "approve")).status_code == 200
