@@ -34,6 +34,7 @@ from shared.models import (
     User,
 )
 from shared.sla.timers import sync_subject
+from shared.workflow.stages import require_open_campaign
 
 SUBJECT = "approval_assignment"
 DECISIONS = ("approve", "reject")
@@ -164,6 +165,7 @@ async def request_approval(
     await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
     # One pending approval per (campaign, kind, stage): the campaign row lock serialises requests.
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    require_open_campaign(campaign)
     stage_key = data.get("stage_key")
     stage: CampaignStage | None = None
     if kind == ApprovalKind.stage:

@@ -35,6 +35,7 @@ from shared.models import (
 )
 from shared.sla.directory import load_calendars
 from shared.sla.timers import sync_subject
+from shared.workflow.stages import require_open_campaign
 
 ENTITY = "collaboration_request"
 SUBJECT = "collaboration"
@@ -142,6 +143,8 @@ async def create_request(
             "calendar_id": (Calendar, data.get("calendar_id")),
         },
     )
+    if data.get("campaign_id") is not None:
+        require_open_campaign(await session.get_one(Campaign, data["campaign_id"]))
     cal = await _calendar(session, data.get("calendar_id"))
     request = CollaborationRequest(
         matter=data["matter"],

@@ -33,6 +33,7 @@ from shared.models import (
     User,
 )
 from shared.sla.timers import sync_subject
+from shared.workflow.stages import require_open_campaign
 
 REVIEW = "review_request"
 RESPONSE = "review_response"
@@ -121,6 +122,7 @@ async def request_review(
     if campaign_id is not None:
         await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
         campaign = await session.get_one(Campaign, campaign_id)
+        require_open_campaign(campaign)
         stage = await session.scalar(
             select(CampaignStage).where(CampaignStage.campaign_id == campaign_id, CampaignStage.key == stage_key)
         )

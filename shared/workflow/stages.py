@@ -21,6 +21,8 @@ from shared.models import (
     Campaign,
     CampaignStage,
     CampaignStatus,
+    CollaborationRequest,
+    CollaborationStatus,
     ReviewRequest,
     ReviewStatus,
     StageDeliverable,
@@ -178,6 +180,15 @@ def gate(
     return unmet
 
 
+def require_open_campaign(campaign: Campaign) -> None:
+    """New reviews, approvals and collaboration requests only for a campaign still under way."""
+    if campaign.status in (CampaignStatus.cancelled, CampaignStatus.completed):
+        raise Conflict(
+            f"the campaign is {campaign.status.value}",
+            errors=[FieldError("campaign_id", campaign.status.value, "state")],
+        )
+
+
 def _require_running(campaign: Campaign) -> None:
     if campaign.status == CampaignStatus.on_hold:
         raise Conflict("the campaign is on hold: resume it first", errors=[FieldError("campaign", "on hold", "state")])
@@ -252,7 +263,40 @@ async def set_status(
                 s.status, s.exited_at = StageStatus.cancelled, now if s.status == StageStatus.active else None
     campaign = await crud.update(session, actor=actor, obj=campaign, changes={"status": target}, entity_type="campaign")
     await _sync(session, [s.id for s in stages if s.entered_at is not None], now=now, public_url=public_url)
+    if action == "cancel":
+        await _cancel_open_work(session, campaign_id=campaign_id, now=now, public_url=public_url)
     return campaign
+
+
+async def _cancel_open_work(session: AsyncSession, *, campaign_id: int, now: datetime, public_url: str) -> None:
+    """A cancelled campaign leaves nothing chasing anyone: its open reviews, pending approvals and
+    open collaboration requests are cancelled with it (their timers too), audited as such."""
+    from shared.approvals import service as approvals  # the domains below import this module
+    from shared.collaboration import service as collaboration
+    from shared.reviews import service as reviews
+
+    actor = Actor.system("campaign-cancelled")
+    for review_id in await session.scalars(
+        select(ReviewRequest.id).where(
+            ReviewRequest.campaign_id == campaign_id,
+            ReviewRequest.status.in_((ReviewStatus.in_review, ReviewStatus.changes_requested)),
+        )
+    ):
+        await reviews.cancel(
+            session, actor=actor, review_id=review_id, reason="campaign cancelled", now=now, public_url=public_url
+        )
+    for approval_id in await session.scalars(
+        select(Approval.id).where(Approval.campaign_id == campaign_id, Approval.status == ApprovalStatus.pending)
+    ):
+        await approvals.cancel(
+            session, actor=actor, approval_id=approval_id, reason="campaign cancelled", now=now, public_url=public_url
+        )
+    for request_id in await session.scalars(
+        select(CollaborationRequest.id).where(
+            CollaborationRequest.campaign_id == campaign_id, CollaborationRequest.status == CollaborationStatus.open
+        )
+    ):
+        await collaboration.cancel_request(session, actor=actor, request_id=request_id, now=now, public_url=public_url)
 
 
 async def add_deliverable(

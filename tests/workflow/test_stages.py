@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared.db import unit_of_work
 from shared.models import Role, SlaTimer, TimerState
@@ -206,3 +206,60 @@ async def test_tasks_can_live_inside_a_stage_of_their_campaign(sessions, client,
         r = await client.post("/api/v1/tasks", headers=headers, json=body)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.stage_id", r.text
     assert len((await client.get("/api/v1/tasks", headers=headers)).json()["items"]) == 1
+
+
+async def test_cancelling_a_campaign_cancels_its_open_reviews_approvals_and_collaboration(
+    sessions, client, clock, setup
+):
+    headers = await auth(sessions, role=Role.member)
+    sales = await make_department(sessions, name="销售部")
+    sales_head = await make_user(sessions, name="销售负责人", department_id=sales.id)
+    async with unit_of_work(sessions) as s:
+        from shared.models import Department
+
+        (await s.get_one(Department, sales.id)).head_user_id = sales_head.id
+        (await s.get_one(Department, setup["dept"].id)).head_user_id = setup["manager"].id
+    campaign = await start(client, headers, setup)
+    cid = campaign["id"]
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=headers,
+        json={"title": "方案评审", "campaign_id": cid, "stage_key": "review", "reviewer_department_ids": [sales.id]},
+    )
+    assert r.status_code == 201, r.text
+    review_id = r.json()["id"]
+    r = await client.post("/api/v1/approvals", headers=headers, json={"kind": "campaign", "campaign_id": cid})
+    assert r.status_code == 201, r.text
+    approval_id = r.json()["id"]
+    r = await client.post(
+        "/api/v1/collaboration-requests",
+        headers=headers,
+        json={
+            "matter": "线索移交",
+            "collaborating_department_ids": [sales.id],
+            "owner_id": sales_head.id,
+            "campaign_id": cid,
+            "deadline": {"kind": "daily_at", "value": "17:00"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    request_id = r.json()["id"]
+
+    assert (await client.post(f"/api/v1/campaigns/{cid}/cancel", headers=headers)).status_code == 200
+    assert (await client.get(f"/api/v1/reviews/{review_id}", headers=headers)).json()["status"] == "cancelled"
+    assert (await client.get(f"/api/v1/approvals/{approval_id}", headers=headers)).json()["status"] == "cancelled"
+    collab = (await client.get(f"/api/v1/collaboration-requests/{request_id}", headers=headers)).json()
+    assert collab["status"] == "cancelled"
+    async with unit_of_work(sessions) as s:
+        running = await s.scalar(
+            select(func.count())
+            .select_from(SlaTimer)
+            .where(SlaTimer.state.in_((TimerState.running, TimerState.paused)))
+        )
+    assert running == 0  # nothing keeps chasing anyone
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=headers,
+        json={"title": "再评审", "campaign_id": cid, "stage_key": "review", "reviewer_department_ids": [sales.id]},
+    )
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "campaign_id"
