@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from shared.models import Campaign, CampaignStatus, Department, User
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus, Department, Role, User
 from shared.sla.timers import sync_subject
 from shared.workflow import stages, templates
 
@@ -63,6 +63,21 @@ async def update_campaign(
     session: AsyncSession, *, actor: Actor, campaign_id: int, changes: dict[str, Any]
 ) -> Campaign:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    if "is_major" in changes and changes["is_major"] != campaign.is_major and not actor.at_least(Role.manager):
+        raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")
+    if (
+        "budget" in changes
+        and changes["budget"] != campaign.budget
+        and campaign.status != CampaignStatus.draft
+        and await session.scalar(
+            select(ApprovalRule.id).where(ApprovalRule.kind == ApprovalKind.budget_change, ApprovalRule.enabled)
+        )
+        is not None
+    ):
+        raise Conflict(
+            "a budget change needs its approval: POST /api/v1/approvals with kind budget_change",
+            errors=[FieldError("body.budget", "changed through a budget_change approval", "approval")],
+        )
     if campaign.template_id is not None and "status" in changes and changes["status"] != campaign.status:
         raise Conflict(
             "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",

@@ -356,3 +356,29 @@ async def test_nobody_approves_their_own_request_and_dual_sign_needs_two_people(
     problem = await request(client, org, expect=409, kind="budget_change", campaign_id=campaign.id, budget="120000")
     assert problem["errors"][0]["field"] == "steps[0].approvers"
     assert await count(sessions, Approval) == 0
+
+
+async def test_budget_and_major_flag_cannot_bypass_their_approvals(sessions, client, org):
+    campaign = await make_campaign(sessions, org, status="active")
+    planner = org.headers(org.planner)
+    r = await client.patch(f"/api/v1/campaigns/{campaign.id}", headers=planner, json={"is_major": True})
+    assert r.status_code == 403  # who approves depends on it: managers only
+    r = await client.patch(f"/api/v1/campaigns/{campaign.id}", headers=planner, json={"budget": "90000"})
+    assert r.status_code == 200, r.text  # no budget_change rule configured: a plain edit
+    await add_rule(
+        client,
+        org,
+        name="预算变更 双签",
+        kind="budget_change",
+        steps=[
+            {
+                "name": "双签",
+                "mode": "all",
+                "approvers": [f"department:{org.marketing.id}", f"department:{org.finance.id}"],
+            }
+        ],
+    )
+    r = await client.patch(f"/api/v1/campaigns/{campaign.id}", headers=org.headers(org.ceo), json={"budget": "130000"})
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.budget"
+    async with unit_of_work(sessions) as s:
+        assert (await s.get_one(Campaign, campaign.id)).budget == Decimal("90000")
