@@ -8,6 +8,7 @@ it recurring: one occurrence per working day of the request's calendar, each und
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -40,6 +41,8 @@ from shared.workflow.stages import require_open_campaign
 ENTITY = "collaboration_request"
 SUBJECT = "collaboration"
 MAX_CATCH_UP = 31  # occurrences one request may open per worker call (catch-up after downtime)
+RETRY_LATER = timedelta(minutes=5)  # a request whose calendar cannot be scheduled is looked at again
+log = logging.getLogger(__name__)
 WORKER = Actor.system("worker")
 
 
@@ -376,6 +379,45 @@ async def cancel_request(
 
 
 # ---- the worker ------------------------------------------------------------------------------------
+async def _open_for(
+    session: AsyncSession, request: CollaborationRequest, cal: Any, now: datetime, public_url: str
+) -> int:
+    target = _target(request)
+    opened = 0
+    for _ in range(MAX_CATCH_UP):
+        opened_at = request.next_occurrence_at
+        if opened_at is None or opened_at > now:
+            break
+        # Deadlines come from the working day itself, never from when this worker got to it.
+        day = cal.local_date(opened_at)
+        occurrence_id = await session.scalar(
+            pg_insert(CollaborationOccurrence)
+            .values(
+                request_id=request.id,
+                occurrence_date=day,
+                status=OccurrenceStatus.open,
+                opened_at=opened_at,
+                due_at=_occurrence_due(cal, day, target),
+            )
+            .on_conflict_do_nothing(index_elements=["request_id", "occurrence_date"])
+            .returning(CollaborationOccurrence.id)
+        )
+        if occurrence_id is not None:
+            opened += 1
+            await audit.record(
+                session,
+                actor=WORKER,
+                action="collaboration.occurrence_open",
+                entity_type=ENTITY,
+                entity_id=request.id,
+                after={"occurrence_id": occurrence_id, "occurrence_date": day.isoformat()},
+            )
+            await _sync(session, occurrence_id, now=now, public_url=public_url)
+        request.next_occurrence_at = _next_opening(cal, day)
+    await session.flush()
+    return opened
+
+
 async def open_due_occurrences(session: AsyncSession, *, now: datetime, public_url: str, batch_size: int = 100) -> int:
     """Open the occurrences of recurring requests whose working day has begun; returns how many.
 
@@ -400,38 +442,14 @@ async def open_due_occurrences(session: AsyncSession, *, now: datetime, public_u
     cals = await load_calendars(session, {r.calendar_id for r in requests})
     opened = 0
     for request in requests:
-        cal = cals.get(request.calendar_id, cals[None])
-        target = _target(request)
-        for _ in range(MAX_CATCH_UP):
-            opened_at = request.next_occurrence_at
-            if opened_at is None or opened_at > now:
-                break
-            # Deadlines come from the working day itself, never from when this worker got to it.
-            day = cal.local_date(opened_at)
-            occurrence_id = await session.scalar(
-                pg_insert(CollaborationOccurrence)
-                .values(
-                    request_id=request.id,
-                    occurrence_date=day,
-                    status=OccurrenceStatus.open,
-                    opened_at=opened_at,
-                    due_at=_occurrence_due(cal, day, target),
-                )
-                .on_conflict_do_nothing(index_elements=["request_id", "occurrence_date"])
-                .returning(CollaborationOccurrence.id)
-            )
-            if occurrence_id is not None:
-                opened += 1
-                await audit.record(
-                    session,
-                    actor=WORKER,
-                    action="collaboration.occurrence_open",
-                    entity_type=ENTITY,
-                    entity_id=request.id,
-                    after={"occurrence_id": occurrence_id, "occurrence_date": day.isoformat()},
-                )
-                await _sync(session, occurrence_id, now=now, public_url=public_url)
-            request.next_occurrence_at = _next_opening(cal, day)
+        request_id = request.id  # read before a rolled-back savepoint expires the row's attributes
+        try:
+            # One request whose calendar cannot be scheduled must not hold up the others.
+            async with session.begin_nested():
+                opened += await _open_for(session, request, cals.get(request.calendar_id, cals[None]), now, public_url)
+        except CalendarError as exc:
+            log.error("collaboration request %s: cannot open occurrences (%s); retrying later", request_id, exc)
+            request.next_occurrence_at = now + RETRY_LATER
     await session.flush()
     return opened
 

@@ -133,3 +133,25 @@ async def test_closing_a_recurring_request_stops_its_occurrences(desk: Desk) -> 
     assert [t.state for t in await desk.timers(today)] == [TimerState.cancelled]
     await _walk(desk, "2025-09-17T09:00", "2025-09-20T09:00")
     assert len(await desk.occurrences(request)) == 1
+
+
+async def test_a_request_that_cannot_be_scheduled_does_not_hold_up_the_others(desk: Desk, monkeypatch) -> None:
+    from shared.calendar import CalendarError
+    from shared.collaboration import service
+
+    desk.at("2025-09-16T10:00:00+08:00")
+    stuck = await desk.create(matter="坏日历")
+    healthy = await desk.create(matter="线索交接")
+    real = service._open_for
+
+    async def failing(session, request, cal, now, public_url):  # its calendar lost all working time
+        if request.id == stuck.id:
+            await real(session, request, cal, now, public_url)  # half-done work must roll back
+            raise CalendarError("calendar", "no working time within three years")
+        return await real(session, request, cal, now, public_url)
+
+    monkeypatch.setattr(service, "_open_for", failing)
+    assert await desk.open_due("2025-09-23T10:00:00+08:00") == 5  # Wed–Fri, Mon, Tue for the healthy one
+    assert [o.occurrence_date for o in await desk.occurrences(healthy)][-1] == date(2025, 9, 23)
+    assert [o.occurrence_date for o in await desk.occurrences(stuck)] == [date(2025, 9, 16)]  # nothing half-written
+    assert (await desk.request(stuck.id)).next_occurrence_at == desk.clock.now() + timedelta(minutes=5)
