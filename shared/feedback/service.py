@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import audit, crud
+from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.models import (
     Campaign,
-    Comment,
     Department,
     Feedback,
     FeedbackKind,
@@ -24,6 +23,7 @@ from shared.models import (
     User,
 )
 from shared.sla.timers import sync_subject
+from shared.trail import service as trail
 
 SUBJECT_TYPE = "feedback"
 ENTITY_TYPE = "feedback"
@@ -95,19 +95,9 @@ async def respond(
         if feedback.status == FeedbackStatus.new:
             changes["status"] = FeedbackStatus.responded
         feedback = await crud.update(session, actor=actor, obj=feedback, changes=changes, entity_type=ENTITY_TYPE)
-    else:
-        comment = Comment(
-            subject_type=SUBJECT_TYPE, subject_id=feedback.id, author_id=actor.user_id, body=message, created_at=now
-        )
-        session.add(comment)
-        await session.flush()
-        await audit.record(
-            session,
-            actor=actor,
-            action="respond",
-            entity_type=ENTITY_TYPE,
-            entity_id=feedback.id,
-            after={"comment_id": comment.id, "body": message},
+    else:  # later replies join the item's trail as comments
+        await trail.add_comment(
+            session, actor=actor, subject_type=SUBJECT_TYPE, subject_id=feedback.id, body=message, now=now
         )
     await _sync_sla(session, feedback.id, now=now, public_url=public_url)
     return feedback
