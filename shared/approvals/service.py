@@ -27,12 +27,11 @@ from shared.models import (
     CampaignStage,
     Department,
     Role,
-    SlaTimer,
     StepMode,
     StepStatus,
-    TimerState,
     User,
 )
+from shared.sla.read import running_late
 from shared.sla.timers import sync_subject
 from shared.workflow.stages import require_open_campaign
 
@@ -317,10 +316,7 @@ def approval_filter(
         late = exists().where(
             ApprovalAssignment.approval_id == Approval.id,
             ApprovalAssignment.status == AssignmentStatus.pending,
-            SlaTimer.subject_type == SUBJECT,
-            SlaTimer.subject_id == ApprovalAssignment.id,
-            SlaTimer.state == TimerState.running,
-            SlaTimer.due_at <= now,
+            running_late(SUBJECT, ApprovalAssignment.id, now),
         )
         stmt = stmt.where(late if overdue else ~late)
     return stmt

@@ -30,11 +30,10 @@ from shared.models import (
     Department,
     OccurrenceStatus,
     Role,
-    SlaTimer,
-    TimerState,
     User,
 )
 from shared.sla.directory import load_calendars
+from shared.sla.read import running_late
 from shared.sla.timers import sync_subject
 from shared.workflow.stages import require_open_campaign
 
@@ -477,16 +476,10 @@ def request_filter(
     if campaign_id is not None:
         stmt = stmt.where(CollaborationRequest.campaign_id == campaign_id)
     if overdue is not None:
-        breached = exists(
-            select(SlaTimer.id)
-            .join(CollaborationOccurrence, CollaborationOccurrence.id == SlaTimer.subject_id)
-            .where(
-                SlaTimer.subject_type == SUBJECT,
-                CollaborationOccurrence.request_id == CollaborationRequest.id,
-                SlaTimer.state == TimerState.running,
-                SlaTimer.breached_at.is_not(None) | (SlaTimer.due_at <= now),
-            )
-            .correlate(CollaborationRequest)
+        breached = exists().where(
+            CollaborationOccurrence.request_id == CollaborationRequest.id,
+            CollaborationOccurrence.status == OccurrenceStatus.open,
+            running_late(SUBJECT, CollaborationOccurrence.id, now),
         )
         stmt = stmt.where(breached if overdue else ~breached)
     return stmt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -18,10 +18,9 @@ from shared.models import (
     FeedbackKind,
     FeedbackSeverity,
     FeedbackStatus,
-    SlaTimer,
-    TimerState,
     User,
 )
+from shared.sla.read import running_late
 from shared.sla.timers import sync_subject
 from shared.trail import service as trail
 
@@ -153,14 +152,7 @@ def feedback_filter(
         stmt = stmt.where(Feedback.campaign_id == campaign_id)
     if overdue is not None:
         # Overdue: a first-response timer is still running past its deadline.
-        late = exists().where(
-            and_(
-                SlaTimer.subject_type == SUBJECT_TYPE,
-                SlaTimer.subject_id == Feedback.id,
-                SlaTimer.state == TimerState.running,
-                SlaTimer.due_at <= now,
-            )
-        )
+        late = running_late(SUBJECT_TYPE, Feedback.id, now)
         stmt = stmt.where(late if overdue else ~late)
     return stmt
 

@@ -27,11 +27,10 @@ from shared.models import (
     ReviewResponse,
     ReviewStatus,
     Role,
-    SlaTimer,
     StageDeliverable,
-    TimerState,
     User,
 )
+from shared.sla.read import running_late
 from shared.sla.timers import sync_subject
 from shared.workflow.stages import require_open_campaign
 
@@ -369,15 +368,6 @@ async def responses_of(session: AsyncSession, review_ids: list[int]) -> dict[int
     return out
 
 
-def _late(subject_type: str, subject_id: Any, now: datetime) -> Any:
-    return exists().where(
-        SlaTimer.subject_type == subject_type,
-        SlaTimer.subject_id == subject_id,
-        SlaTimer.state == TimerState.running,
-        SlaTimer.due_at <= now,
-    )
-
-
 def review_filter(
     stmt: Select[Any],
     *,
@@ -411,9 +401,9 @@ def review_filter(
             and_(
                 ReviewResponse.review_id == ReviewRequest.id,
                 ReviewResponse.status == ResponseStatus.pending,
-                _late(RESPONSE, ReviewResponse.id, now),
+                running_late(RESPONSE, ReviewResponse.id, now),
             )
         )
-        late = or_(_late(REVIEW, ReviewRequest.id, now), late_response)
+        late = or_(running_late(REVIEW, ReviewRequest.id, now), late_response)
         stmt = stmt.where(late if overdue else ~late)
     return stmt

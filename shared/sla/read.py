@@ -7,12 +7,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Escalation, SlaTimer, TimerState
 from shared.sla.directory import load_calendars
 from shared.sla.timers import summary
+
+
+def running_late(subject_type: str, subject_id: Any, now: datetime) -> ColumnElement[bool]:
+    """The subject has a running timer past its deadline: what every board's `overdue` means
+    (one index probe on (subject_type, subject_id))."""
+    return exists().where(
+        SlaTimer.subject_type == subject_type,
+        SlaTimer.subject_id == subject_id,
+        SlaTimer.state == TimerState.running,
+        SlaTimer.due_at <= now,
+    )
 
 
 async def summarize(session: AsyncSession, timers: list[SlaTimer], now: datetime) -> list[dict[str, Any]]:
