@@ -188,5 +188,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input; `errors` names each field"),
     )
 }
-NOT_FOUND = {404: {"model": Problem, "description": "No such entity", "content": {PROBLEM_MEDIA_TYPE: {}}}}
-CONFLICT = {409: {"model": Problem, "description": "Conflicts with existing data", "content": {PROBLEM_MEDIA_TYPE: {}}}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such entity", "content": {PROBLEM_MEDIA_TYPE: {}}}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "Conflicts with existing data", "content": {PROBLEM_MEDIA_TYPE: {}}}
+}
