@@ -291,12 +291,18 @@ def approval_filter(
     stage_id: int | None = None,
     kind: ApprovalKind | None = None,
     status: ApprovalStatus | None = None,
+    department_id: int | None = None,
+    requester_id: int | None = None,
     approver_id: int | None = None,
     overdue: bool | None = None,
     now: datetime,
 ) -> Select[Any]:
     if campaign_id is not None:
         stmt = stmt.where(Approval.campaign_id == campaign_id)
+    if department_id is not None:
+        stmt = stmt.where(Approval.department_id == department_id)
+    if requester_id is not None:
+        stmt = stmt.where(Approval.requester_id == requester_id)
     if stage_id is not None:
         stmt = stmt.where(Approval.stage_id == stage_id)
     if kind is not None:

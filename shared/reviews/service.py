@@ -374,11 +374,14 @@ def review_filter(
     campaign_id: int | None = None,
     stage_id: int | None = None,
     status: ReviewStatus | None = None,
+    department_id: int | None = None,
     requester_id: int | None = None,
     reviewer_department_id: int | None = None,
     overdue: bool | None = None,
     now: datetime,
 ) -> Select[Any]:
+    if department_id is not None:
+        stmt = stmt.where(ReviewRequest.department_id == department_id)
     if campaign_id is not None:
         stmt = stmt.where(ReviewRequest.campaign_id == campaign_id)
     if stage_id is not None:

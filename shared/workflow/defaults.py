@@ -262,9 +262,17 @@ SLA_SETS: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ),
 ]
 
-# Routine campaigns are approved by their department's head (分级审批); organisations add their
-# leadership-group and dual-sign rules (see README).
+# Routine campaigns, and stage gates that require an approval (e.g. execution's sign-off before
+# launch), are approved by the campaign department's head (分级审批); organisations add their
+# leadership-group, legal-review and dual-sign rules with a lower priority number (see README).
 DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
+    {
+        "name": "阶段审批 部门负责人 Stage sign-off: department head",
+        "kind": "stage",
+        "priority": 1000,
+        "conditions": {},
+        "steps": [{"name": "部门负责人 Department head", "mode": "one", "approvers": ["department_head"]}],
+    },
     {
         "name": "常规活动 部门负责人审批 Routine campaign: department head",
         "kind": "campaign",

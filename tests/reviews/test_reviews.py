@@ -382,3 +382,15 @@ async def test_nobody_reviews_their_own_request(sessions, client, clock, org):
     review = r.json()
     assert (await answer(client, org, review, org.sales, org.sales.member, "approve")).status_code == 403
     assert (await answer(client, org, review, org.sales, org.sales.head, "approve")).status_code == 200
+
+
+async def test_review_boards_filter_by_requesting_department(sessions, client, clock, org):
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=org.as_(org.planner),
+        json={"title": "方案评审", "reviewer_department_ids": [org.sales.department.id]},
+    )
+    review_id = r.json()["id"]
+    for department, want in ((org.market.id, [review_id]), (org.sales.department.id, [])):
+        r = await client.get("/api/v1/reviews", headers=org.as_(org.planner), params={"department_id": department})
+        assert [x["id"] for x in r.json()["items"]] == want

@@ -282,6 +282,8 @@ async def list_approvals(
     stage_id: int | None = None,
     kind: ApprovalKind | None = None,
     status: ApprovalStatus | None = None,
+    department_id: Annotated[int | None, Query(description="the requesting department")] = None,
+    requester_id: int | None = None,
     approver_id: Annotated[
         int | None, Query(description="has a pending assignment for this user (my approvals)")
     ] = None,
@@ -294,6 +296,8 @@ async def list_approvals(
         stage_id=stage_id,
         kind=kind,
         status=status,
+        department_id=department_id,
+        requester_id=requester_id,
         approver_id=approver_id,
         overdue=overdue,
         now=now,

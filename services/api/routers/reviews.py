@@ -152,6 +152,7 @@ async def list_reviews(
     campaign_id: int | None = None,
     stage_id: int | None = None,
     status: ReviewStatus | None = None,
+    department_id: Annotated[int | None, Query(description="the requesting department")] = None,
     requester_id: int | None = None,
     reviewer_department_id: Annotated[
         int | None, Query(description="reviews asking this department in their current round")
@@ -166,6 +167,7 @@ async def list_reviews(
         campaign_id=campaign_id,
         stage_id=stage_id,
         status=status,
+        department_id=department_id,
         requester_id=requester_id,
         reviewer_department_id=reviewer_department_id,
         overdue=overdue,
