@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -78,22 +79,26 @@ class SubjectType:
     default_cancel: tuple[str, ...] = field(default=())
 
 
-async def _load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
-    rows = await session.execute(
-        select(
-            Task.id,
-            Task.title,
-            Task.status,
-            Task.priority,
-            Task.assignee_id,
-            Task.campaign_id,
-            Task.tags,
-            Task.due_at,
-            User.department_id,
-        )
-        .outerjoin(User, User.id == Task.assignee_id)
-        .where(Task.id.in_(list(ids)))
+_TASKS = (
+    select(
+        Task.id,
+        Task.title,
+        Task.status,
+        Task.priority,
+        Task.assignee_id,
+        Task.campaign_id,
+        Task.tags,
+        Task.due_at,
+        User.department_id,
     )
+    .outerjoin(User, User.id == Task.assignee_id)
+    .where(Task.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+)
+
+
+async def _load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
+    # The sweep's hot path: one array-bound Core query, no ORM identity map or IN-list expansion.
+    rows = await (await session.connection()).execute(_TASKS, {"ids": list(ids)})
     return {
         r.id: SubjectContext(
             type="task",
