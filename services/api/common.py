@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 from shared.pagination import MAX_LIMIT, Page
 
 T = TypeVar("T")
+
+# Instants a request may carry. Outside this range there is no working calendar to speak of, and
+# PostgreSQL would store the extremes as ±infinity: refused with a 422 naming the field.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_service_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must lie between 2000-01-01 and 2100-01-01")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_service_range)]
 
 
 class WriteModel(BaseModel):

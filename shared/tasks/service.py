@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -29,6 +29,17 @@ async def _sync_sla(session: AsyncSession, task_id: int, *, now: datetime, publi
     await sync_subject(session, subject_type="task", subject_id=task_id, now=now, public_url=public_url)
 
 
+# Deadlines are computed and shown against the working calendar day by day: one further away than
+# this is a typo, not a plan (and would make every board read slower).
+DUE_HORIZON = timedelta(days=2 * 366)
+
+
+def _check_due(data: dict[str, Any], now: datetime) -> None:
+    due = data.get("due_at")
+    if due is not None and abs(due - now) > DUE_HORIZON:
+        raise InvalidInput.for_field("body.due_at", "must be within two years of now")
+
+
 async def _place_in_stage(session: AsyncSession, data: dict[str, Any], *, campaign_id: int | None) -> None:
     """A task inside a campaign stage belongs to that stage's campaign (taken from the stage when
     not given; a different campaign is refused)."""
@@ -50,6 +61,7 @@ async def create_task(
     await crud.check_references(
         session, {"campaign_id": (Campaign, data.get("campaign_id")), "assignee_id": (User, data.get("assignee_id"))}
     )
+    _check_due(data, now)
     data = {**data, "reporter_id": actor.user_id}
     await _place_in_stage(session, data, campaign_id=data.get("campaign_id"))
     _apply_status_side_effects(data, old=None, now=now)
@@ -67,6 +79,7 @@ async def update_task(
         session,
         {"campaign_id": (Campaign, changes.get("campaign_id")), "assignee_id": (User, changes.get("assignee_id"))},
     )
+    _check_due(changes, now)
     changes = dict(changes)
     if changes.get("stage_id") is not None:
         await _place_in_stage(session, changes, campaign_id=changes.get("campaign_id", task.campaign_id))

@@ -81,3 +81,26 @@ async def test_an_absurd_inbound_timestamp_is_unauthorized_not_a_crash(settings,
             json={"kind": "complaint", "channel": "web", "content": "x"},
         )
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_instants_outside_any_working_calendar_are_refused(sessions, client, clock):
+    """Year 0001 is stored by PostgreSQL as -infinity and year 9999 overflows date arithmetic; a
+    due date decades away would make every board walk the calendar day by day."""
+    member = await auth(sessions, role=Role.member)
+    for due in ("0001-01-01T00:00:00Z", "9999-12-30T00:00:00Z", "0072-01-22T09:48:29-09:22", "2095-01-01T00:00:00Z"):
+        r = await client.post("/api/v1/tasks", headers=member, json={"title": "t", "due_at": due})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.due_at", (due, r.text)
+    for start in ("0001-01-01T00:00:00Z", "9999-12-31T00:00:00+14:00"):
+        r = await client.get(
+            "/api/v1/calendars/1/deadline",
+            headers=member,
+            params={"start": start, "kind": "working_days", "value": "1"},
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.start", (start, r.text)
+    r = await client.post(
+        "/api/v1/feedback",
+        headers=member,
+        json={"kind": "feedback", "channel": "web", "content": "x", "received_at": "0001-01-01T00:00:00Z"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.received_at"
+    assert (await client.get("/api/v1/tasks", headers=member)).json()["items"] == []

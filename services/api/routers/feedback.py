@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.routers.sla_schemas import TimerSummary
@@ -43,7 +43,7 @@ class FeedbackCreate(WriteModel):
     campaign_id: int | None = None
     department_id: int | None = Field(default=None, description="default: the owner's department")
     owner_id: int | None = Field(default=None, description="who answers; SLA alerts go to them and their chain")
-    received_at: AwareDatetime | None = Field(
+    received_at: Instant | None = Field(
         default=None, description="when the customer got in touch (not in the future; default now); for reporting"
     )
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, EmailStr, Field
+from pydantic import EmailStr, Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out
 from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
@@ -258,7 +258,7 @@ class TokenCreate(WriteModel):
     user_id: int
     name: Name
     role: Role | None = Field(default=None, description="narrow the user's role for this token")
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
 
 
 class TokenRead(ReadModel):

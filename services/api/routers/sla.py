@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
@@ -148,7 +148,7 @@ async def preview_deadline(
     calendar_id: int,
     session: SessionDep,
     actor: ActorDep,
-    start: Annotated[AwareDatetime, Query(description="ISO-8601 with offset")],
+    start: Annotated[Instant, Query(description="ISO-8601 with offset")],
     kind: Annotated[str, Query(description="calendar | working_hours | working_days | daily_at")],
     value: Annotated[str, Query(description="PT16H for durations, 2 for working days, 17:00 for daily_at")],
 ) -> DeadlineOut:

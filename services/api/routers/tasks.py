@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, Field, computed_field
+from pydantic import Field, computed_field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
@@ -36,7 +36,7 @@ class TaskCreate(WriteModel):
     assignee_id: int | None = None
     priority: Priority = Priority.normal
     status: TaskStatus = TaskStatus.todo
-    due_at: AwareDatetime | None = Field(default=None, description="ISO-8601 with offset; overrides the SLA target")
+    due_at: Instant | None = Field(default=None, description="ISO-8601 with offset; overrides the SLA target")
     tags: Tags = []
 
 
@@ -48,7 +48,7 @@ class TaskUpdate(WriteModel):
     assignee_id: int | None = None
     priority: Priority | None = None
     status: TaskStatus | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     tags: Tags | None = None
 
 
@@ -106,8 +106,8 @@ async def list_tasks(
     campaign_id: int | None = None,
     stage_id: int | None = None,
     priority: Priority | None = None,
-    due_before: AwareDatetime | None = None,
-    due_after: AwareDatetime | None = None,
+    due_before: Instant | None = None,
+    due_after: Instant | None = None,
     overdue: Annotated[bool | None, Query(description="open and past due")] = None,
     tag: Annotated[str | None, Query(description="has this tag")] = None,
 ) -> dict:
