@@ -92,6 +92,8 @@ async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, chan
         await _ensure_no_manager_cycle(session, user_id, changes["manager_id"])
     if actor.user_id == user_id and changes.get("role") not in (None, Role.admin) and user.role == Role.admin:
         raise InvalidInput.for_field("body.role", "admins cannot demote themselves (ask another admin)")
+    if actor.user_id == user_id and changes.get("is_active") is False:
+        raise InvalidInput.for_field("body.is_active", "you cannot deactivate yourself (ask another admin)")
     return await crud.update(session, actor=actor, obj=user, changes=changes, entity_type="user")
 
 

@@ -210,3 +210,15 @@ async def test_a_stored_legacy_id_does_not_block_changing_other_fields(client, s
     user = await make_user(sessions, feishu_open_id="legacy")  # written before ids were checked
     r = await client.patch(f"/api/v1/users/{user.id}", headers=admin, json={"name": "Renamed"})
     assert r.status_code == 200 and r.json()["feishu_open_id"] == "legacy"
+
+
+async def test_an_admin_can_neither_demote_nor_deactivate_themselves(client, sessions):
+    from tests.factories import make_token
+
+    admin, token = await make_token(sessions)
+    headers = {"Authorization": f"Bearer {token}"}
+    for body, field in (({"role": "member"}, "body.role"), ({"is_active": False}, "body.is_active")):
+        r = await client.patch(f"/api/v1/users/{admin.id}", headers=headers, json=body)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+    r = await client.get(f"/api/v1/users/{admin.id}", headers=headers)
+    assert r.json()["role"] == "admin" and r.json()["is_active"] is True
