@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
+from shared.errors import InvalidInput
 from shared.pagination import MAX_LIMIT, Page
 
 T = TypeVar("T")
@@ -44,6 +45,13 @@ class PageOut(BaseModel, Generic[T]):
 
 LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 CursorQ = Annotated[str | None, Query(description="`next_cursor` from the previous page")]
+
+
+def reject_nulls(changes: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """PATCH bodies: these fields may be left out but not set to null (422 naming the field)."""
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
 
 
 def page_out(page: Page[Any], model: type[BaseModel]) -> dict[str, Any]:

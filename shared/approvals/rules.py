@@ -73,9 +73,9 @@ async def _validate_conditions(session: AsyncSession, raw: Any, kind: ApprovalKi
             out[key] = list(dict.fromkeys(value))
         else:
             ids = _id_list(value, field)
-            for i, dept_id in enumerate(ids):
-                if await session.get(Department, dept_id) is None:
-                    raise _bad(f"{field}[{i}]", f"department {dept_id} does not exist", "reference")
+            if missing := await crud.missing_ids(session, Department, ids):
+                i = ids.index(missing[0])
+                raise _bad(f"{field}[{i}]", f"department {missing[0]} does not exist", "reference")
             out[key] = ids
     return out
 

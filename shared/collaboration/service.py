@@ -108,9 +108,7 @@ async def _check_departments(session: AsyncSession, ids: list[int]) -> list[int]
         raise InvalidInput.for_field(field, "name at least one collaborating department")
     if len(set(ids)) != len(ids):
         raise InvalidInput.for_field(field, "departments must be distinct")
-    found = set(await session.scalars(select(Department.id).where(Department.id.in_(ids))))
-    missing = [i for i in ids if i not in found]
-    if missing:
+    if missing := await crud.missing_ids(session, Department, ids):
         raise InvalidInput.for_field(field, f"department(s) {missing} do not exist", "reference")
     return list(ids)
 

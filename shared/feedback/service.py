@@ -108,9 +108,6 @@ async def update_feedback(
     """Reassign, re-grade or move an item on; its timers follow (a new owner gets the escalations,
     a new severity re-matches the policies, leaving `new` meets the first-response timer)."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
-    for field in ("severity", "status"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
     status = changes.get("status")
     if status is not None and status not in SETTABLE_STATUSES:
         raise InvalidInput.for_field("body.status", "must be one of: responded, resolved, closed")

@@ -58,11 +58,7 @@ def _unique_ids(field: str, ids: list[int]) -> list[int]:
 
 
 async def _check_exist(session: AsyncSession, model: Any, field: str, ids: list[int]) -> None:
-    if not ids:
-        return
-    found = set(await session.scalars(select(model.id).where(model.id.in_(ids))))
-    missing = [i for i in ids if i not in found]
-    if missing:
+    if missing := await crud.missing_ids(session, model, ids):
         raise InvalidInput.for_field(
             f"body.{field}",
             f"{model.__name__.lower()} {', '.join(map(str, missing))} does not exist",

@@ -10,14 +10,13 @@ from fastapi import APIRouter, Query, status
 from pydantic import Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
 from shared import crud
 from shared.approvals import rules
 from shared.approvals import service as approvals
-from shared.errors import InvalidInput
 from shared.models import (
     Approval,
     ApprovalKind,
@@ -148,9 +147,7 @@ async def update_approval_rule(
 ) -> ApprovalRule:
     """Change a rule; approvals already asked keep the chain they were given."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "kind", "priority", "conditions", "steps", "enabled"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, ("name", "kind", "priority", "conditions", "steps", "enabled"))
     return await rules.update_rule(session, actor=actor, rule_id=rule_id, changes=changes)
 
 

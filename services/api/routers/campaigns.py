@@ -10,24 +10,17 @@ from fastapi import APIRouter, Query, status
 from pydantic import Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.campaigns import service as campaigns
-from shared.errors import InvalidInput
 from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-
-
-def _reject_nulls(changes: dict, fields: tuple[str, ...]) -> None:
-    for field in fields:
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
 
 
 # ---- campaigns -----------------------------------------------------------------------------------
@@ -131,7 +124,7 @@ async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -
 async def update_campaign(campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep) -> Campaign:
     """Change a campaign."""
     changes = body.model_dump(exclude_unset=True)
-    _reject_nulls(changes, ("name", "status", "is_major"))
+    reject_nulls(changes, ("name", "status", "is_major"))
     return await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=changes)
 
 

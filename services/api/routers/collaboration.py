@@ -10,14 +10,13 @@ from fastapi import APIRouter, Query, status
 from pydantic import Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel
+from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TargetOut, TimerSummary
 from shared import crud
 from shared.calendar import TargetKind
 from shared.collaboration import service as collaboration
-from shared.errors import InvalidInput
 from shared.models import CollaborationOccurrence, CollaborationRequest, CollaborationStatus, OccurrenceStatus
 from shared.pagination import paginate
 from shared.sla import read as sla_read
@@ -220,9 +219,7 @@ async def update_collaboration_request(
 ) -> CollaborationDetail:
     """Change the matter, content or owner (requester, owner, initiating department or manager+)."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("matter", "owner_id"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, ("matter", "owner_id"))
     request = await collaboration.update_request(
         session, actor=actor, request_id=request_id, changes=changes, now=now, public_url=settings.public_url
     )

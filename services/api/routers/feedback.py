@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.routers.sla_schemas import TimerSummary
@@ -148,9 +148,7 @@ async def update_feedback(
     """Reassign, re-grade or move an item on. Its timers follow in the same transaction: a new owner
     receives the escalations, a new severity re-matches the policies."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("severity", "status"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, ("severity", "status"))
     if "status" in changes:
         changes["status"] = FeedbackStatus(changes["status"])
     feedback = await feedback_service.update_feedback(

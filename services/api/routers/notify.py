@@ -10,11 +10,10 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
-from shared.errors import InvalidInput
 from shared.models import (
     AttemptOutcome,
     Channel,
@@ -189,9 +188,7 @@ async def update_channel(
 ) -> ChannelRead:
     """Change a channel (admin). The kind cannot change: create another channel instead."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts"))
     if "url" in changes:
         changes["url"] = str(body.url)
     channel = await channels.update_channel(

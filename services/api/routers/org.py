@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import EmailStr, Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
@@ -126,8 +126,7 @@ async def update_department(
 ) -> Department:
     """Change a department (admin)."""
     changes = body.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise InvalidInput.for_field("body.name", "cannot be null")
+    reject_nulls(changes, ("name",))
     return await service.update_department(session, actor=actor, department_id=department_id, changes=changes)
 
 
@@ -247,9 +246,7 @@ async def get_user(user_id: int, session: SessionDep, actor: ActorDep) -> User:
 async def update_user(user_id: int, body: UserUpdate, session: SessionDep, actor: AdminDep) -> User:
     """Change a user (admin). Deactivate with `is_active: false`: history keeps the person."""
     changes = body.model_dump(exclude_unset=True)
-    for field in NOT_NULL_USER_FIELDS:
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, NOT_NULL_USER_FIELDS)
     return await service.update_user(session, actor=actor, user_id=user_id, changes=changes)
 
 

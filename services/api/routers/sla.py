@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
@@ -119,9 +119,7 @@ async def get_calendar(calendar_id: int, session: SessionDep, actor: ActorDep) -
 async def update_calendar(calendar_id: int, body: CalendarUpdate, session: SessionDep, actor: ManagerDep) -> Calendar:
     """Change a calendar. Running timers keep the deadlines they have; new ones use the change."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "timezone", "weekly_hours", "workday_hours", "overrides", "is_default"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, ("name", "timezone", "weekly_hours", "workday_hours", "overrides", "is_default"))
     return await policies.update_calendar(session, actor=actor, calendar_id=calendar_id, changes=changes)
 
 
@@ -257,9 +255,7 @@ async def update_escalation_policy(
 ) -> EscalationPolicy:
     """Change an escalation policy; running timers keep the levels they started with."""
     data = _levels(body)
-    for field in ("name", "levels"):
-        if field in data and data[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(data, ("name", "levels"))
     return await policies.update_escalation_policy(session, actor=actor, policy_id=policy_id, changes=data)
 
 
@@ -396,9 +392,7 @@ async def update_sla_policy(
     """Change an SLA policy. Timers already running or finished are never rewritten, except that
     disabling a policy cancels its running and paused timers (nothing would ever meet them)."""
     data = _policy_data(body, partial=True)
-    for field in ("name", "enabled", "target_kind", "target_value", "start_statuses", "stop_statuses"):
-        if field in data and data[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(data, ("name", "enabled", "target_kind", "target_value", "start_statuses", "stop_statuses"))
     return await policies.update_sla_policy(session, actor=actor, policy_id=policy_id, changes=data, now=now)
 
 

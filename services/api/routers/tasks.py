@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query, status
 from pydantic import Field, computed_field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel
+from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
 from shared import crud
-from shared.errors import InvalidInput
 from shared.models import Priority, Task, TaskStatus
 from shared.pagination import paginate
 from shared.sla import read as sla_read
@@ -142,9 +141,7 @@ async def update_task(
     """Change a task. Its SLA timers follow in the same transaction: blocked pauses, done meets,
     cancelled cancels, a new `due_at` re-arms the deadline."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("title", "priority", "status", "tags"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.for_field(f"body.{field}", "cannot be null")
+    reject_nulls(changes, ("title", "priority", "status", "tags"))
     task = await tasks.update_task(
         session, actor=actor, task_id=task_id, changes=changes, now=now, public_url=settings.public_url
     )
