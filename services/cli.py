@@ -107,7 +107,7 @@ def notifier() -> None:
     _run_arq(worker_settings(_settings()))
 
 
-async def _seed(url: str, token: str, public_url: str) -> None:
+async def _seed(url: str, token: str) -> None:
     from shared.clock import SystemClock
     from shared.db import make_engine, make_sessionmaker, unit_of_work
     from shared.demo import seed_demo
@@ -115,7 +115,7 @@ async def _seed(url: str, token: str, public_url: str) -> None:
     engine = make_engine(url, pool_size=1)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
-            await seed_demo(session, admin_token=token, now=SystemClock().now(), public_url=public_url)
+            await seed_demo(session, admin_token=token, now=SystemClock().now())
     finally:
         await engine.dispose()
 
@@ -151,9 +151,8 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
     redis_url = settings.redis_url or (redis.url if redis else "")
     env[f"{ENV_PREFIX}DATABASE_URL"] = db_url
     env[f"{ENV_PREFIX}REDIS_URL"] = redis_url
-    public_url = settings.public_url
     if f"{ENV_PREFIX}PUBLIC_URL" not in os.environ:  # links in messages point at this very API
-        public_url = env[f"{ENV_PREFIX}PUBLIC_URL"] = f"http://{settings.api_host}:{settings.api_port}"
+        env[f"{ENV_PREFIX}PUBLIC_URL"] = f"http://{settings.api_host}:{settings.api_port}"
     children: list[subprocess.Popen[bytes]] = []
 
     def stop_everything(code: int) -> None:
@@ -177,7 +176,7 @@ def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")
         migrate_to_head(db_url)
         token = _demo_token(settings)
         if seed:
-            asyncio.run(_seed(db_url, token, public_url))
+            asyncio.run(_seed(db_url, token))
         env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
         for name in SERVICES:
             # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.

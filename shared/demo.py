@@ -37,7 +37,7 @@ PEOPLE = [  # email, name, role, department, manager email
 ]
 
 
-async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime, public_url: str) -> None:
+async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -> None:
     """Create the demo org once; later calls change nothing."""
     actor = Actor.system("demo-seed")
     await ensure_bootstrap_admin(session, token=admin_token, email=DEMO_ADMIN_EMAIL)
@@ -94,7 +94,6 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime, p
                 session,
                 actor=actor,
                 now=now,
-                public_url=public_url,
                 data={
                     "title": title,
                     "campaign_id": campaign.id,

@@ -20,14 +20,14 @@ async def counts(sessions) -> dict[str, int]:
 async def test_demo_seed_is_idempotent(sessions, clock, client):
     token = "cl_demo_" + "d" * 30
     async with unit_of_work(sessions) as s:
-        await seed_demo(s, admin_token=token, now=clock.now(), public_url="http://closeloop.test")
+        await seed_demo(s, admin_token=token, now=clock.now())
     first = await counts(sessions)
     assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
     # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints
     assert first["SlaPolicy"] == 9
     assert first["SlaTimer"] == 3  # the default task policy runs on each task
     async with unit_of_work(sessions) as s:
-        await seed_demo(s, admin_token=token, now=clock.now(), public_url="http://closeloop.test")
+        await seed_demo(s, admin_token=token, now=clock.now())
     assert await counts(sessions) == first
     tasks = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}, params={"overdue": "true"})
     assert len(tasks.json()["items"]) == 1

@@ -193,9 +193,42 @@ def upgrade() -> None:
     _seed_defaults()
 
 
+# What this revision seeded, frozen here: the code's defaults may move on, a migration may not.
+DEFAULT_CALENDAR = {
+    "name": "中国大陆工作日 CN office",
+    "timezone": "Asia/Shanghai",
+    "holiday_country": "CN",
+    "weekly_hours": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "workday_hours": [["09:00", "18:00"]],
+    "overrides": {},
+    "is_default": True,
+}
+DEFAULT_TASK_ESCALATION = {
+    "name": "任务默认升级 Task default escalation",
+    "description": "warn at 80 %; breach → assignee + manager, repeated every 4 working hours (max 3); "
+    "+24 working hours → director",
+    "levels": [
+        {"offset": "-20%", "recipients": ["assignee"]},
+        {"offset": "0", "recipients": ["assignee", "assignee_manager"], "repeat_every": "PT4H", "max_repeats": 3},
+        {"offset": "+PT24H", "recipients": ["director"]},
+    ],
+}
+DEFAULT_TASK_POLICY = {
+    "name": "任务截止 Task deadline",
+    "description": "every open task: its own due date, else 3 working days; blocked pauses the clock",
+    "subject_type": "task",
+    "conditions": {},
+    "target_kind": "working_days",
+    "target_value": "3",
+    "start_statuses": ["todo", "in_progress"],
+    "pause_statuses": ["blocked"],
+    "stop_statuses": ["done"],
+    "cancel_statuses": ["cancelled"],
+}
+
+
 def _seed_defaults() -> None:
-    """The default calendar, task escalation and task SLA policy (see shared/sla/defaults.py)."""
-    from shared.sla import defaults
+    """The default calendar, task escalation and task SLA policy."""
 
     jsonb, text_array = postgresql.JSONB(), postgresql.ARRAY(sa.String())
     calendars = sa.table(
@@ -226,15 +259,13 @@ def _seed_defaults() -> None:
         *(sa.column(c, text_array) for c in ("start_statuses", "pause_statuses", "stop_statuses", "cancel_statuses")),
     )
     bind = op.get_bind()
-    calendar_id = bind.execute(
-        sa.insert(calendars).values(**defaults.DEFAULT_CALENDAR).returning(calendars.c.id)
-    ).scalar_one()
+    calendar_id = bind.execute(sa.insert(calendars).values(**DEFAULT_CALENDAR).returning(calendars.c.id)).scalar_one()
     escalation_id = bind.execute(
-        sa.insert(escalations).values(**defaults.DEFAULT_TASK_ESCALATION).returning(escalations.c.id)
+        sa.insert(escalations).values(**DEFAULT_TASK_ESCALATION).returning(escalations.c.id)
     ).scalar_one()
     bind.execute(
         sa.insert(policies).values(
-            **defaults.DEFAULT_TASK_POLICY, enabled=True, calendar_id=calendar_id, escalation_policy_id=escalation_id
+            **DEFAULT_TASK_POLICY, enabled=True, calendar_id=calendar_id, escalation_policy_id=escalation_id
         )
     )
 

@@ -30,9 +30,7 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
     True when the batch was full (more may be waiting)."""
     settings: Settings = ctx["settings"]
     async with unit_of_work(ctx["sessions"]) as session:
-        result = await sweep_due_timers(
-            session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size, public_url=settings.public_url
-        )
+        result = await sweep_due_timers(session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size)
     # After the commit: the notifier must find the rows.
     await ring(ctx["redis"], result.channel_ids)
     if result.fired:
@@ -48,11 +46,8 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
 async def open_occurrences_once(ctx: dict[str, Any]) -> bool:
     """Open recurring requests' occurrences whose working day has begun (each with its timer).
     True when the batch was full."""
-    settings: Settings = ctx["settings"]
     async with unit_of_work(ctx["sessions"]) as session:
-        opened = await open_due_occurrences(
-            session, now=ctx["clock"].now(), public_url=settings.public_url, batch_size=100
-        )
+        opened = await open_due_occurrences(session, now=ctx["clock"].now(), batch_size=100)
     if opened:
         log.info("collaboration: %d occurrence(s) opened", opened)
     return opened >= 100

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.approvals.rules import REF_SPEC, choose_rule
+from shared.approvals.sla import ApprovalSubject
 from shared.audit import service as audit
+from shared.campaigns.guards import require_open_campaign
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import (
     Approval,
@@ -32,10 +34,9 @@ from shared.models import (
     User,
 )
 from shared.sla.read import running_late
-from shared.sla.timers import sync_subject
-from shared.workflow.stages import require_open_campaign
+from shared.sla.registry import on_campaign_cancelled
+from shared.sla.sync import sync_timers
 
-SUBJECT = "approval_assignment"
 DECISIONS = ("approve", "reject")
 
 
@@ -43,11 +44,6 @@ def _money(value: Decimal | None) -> str:
     if value is None:
         return "—"
     return str(value.quantize(Decimal(1))) if value == value.to_integral_value() else str(value)
-
-
-async def _sync(session: AsyncSession, ids: list[int], *, now: datetime, public_url: str) -> None:
-    for assignment_id in ids:
-        await sync_subject(session, subject_type=SUBJECT, subject_id=assignment_id, now=now, public_url=public_url)
 
 
 # ---- approvers ------------------------------------------------------------------------------------
@@ -147,9 +143,7 @@ def _title(kind: ApprovalKind, campaign: Campaign, stage: CampaignStage | None, 
     return f"活动审批 Campaign approval: {campaign.name}"
 
 
-async def request_approval(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
-) -> Approval:
+async def request_approval(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Approval:
     """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
     approvers get their timers."""
     try:
@@ -241,7 +235,7 @@ async def request_approval(
         entity_id=approval.id,
         after=audit.snapshot(approval) | {"steps": [{"name": s.name, "approver_ids": s.approver_ids} for s in steps]},
     )
-    await _sync(session, [a.id for a in assignments], now=now, public_url=public_url)
+    await sync_timers(session, ApprovalSubject.assignment, [a.id for a in assignments], now=now)
     return approval
 
 
@@ -322,7 +316,7 @@ def approval_filter(
         late = exists().where(
             ApprovalAssignment.approval_id == Approval.id,
             ApprovalAssignment.status == AssignmentStatus.pending,
-            running_late(SUBJECT, ApprovalAssignment.id, now),
+            running_late(ApprovalSubject.assignment, ApprovalAssignment.id, now),
         )
         stmt = stmt.where(late if overdue else ~late)
     return stmt
@@ -374,7 +368,6 @@ async def decide(
     decision: str,
     reason: str | None,
     now: datetime,
-    public_url: str,
 ) -> Approval:
     """An approver on the active step approves or rejects (with a reason). Nobody signs for
     someone else, admins included: dual sign means two real people."""
@@ -436,7 +429,7 @@ async def decide(
     )
     if budget_applied:
         await _apply_budget(session, actor=actor, approval=approval)
-    await _sync(session, touched, now=now, public_url=public_url)
+    await sync_timers(session, ApprovalSubject.assignment, touched, now=now)
     await session.refresh(approval)
     return approval
 
@@ -467,7 +460,7 @@ def _close_waiting(steps: list[ApprovalStep]) -> None:
 
 
 async def cancel(
-    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str | None, now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str | None, now: datetime
 ) -> Approval:
     """The requester (or a manager) withdraws a pending approval; every approver's timer stops."""
     approval, steps = await _locked(session, approval_id)
@@ -489,7 +482,7 @@ async def cancel(
         before=before,
         after=audit.snapshot(approval),
     )
-    await _sync(session, touched, now=now, public_url=public_url)
+    await sync_timers(session, ApprovalSubject.assignment, touched, now=now)
     await session.refresh(approval)
     return approval
 
@@ -499,3 +492,16 @@ async def get(session: AsyncSession, approval_id: int) -> Approval:
     if approval is None:
         raise NotFound(f"approval {approval_id} does not exist")
     return approval
+
+
+@on_campaign_cancelled(ApprovalSubject.assignment)
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime) -> int:
+    """The campaign was cancelled: so are its pending approvals (every approver's timer stops)."""
+    ids = list(
+        await session.scalars(
+            select(Approval.id).where(Approval.campaign_id == campaign_id, Approval.status == ApprovalStatus.pending)
+        )
+    )
+    for approval_id in ids:
+        await cancel(session, actor=actor, approval_id=approval_id, reason="campaign cancelled", now=now)
+    return len(ids)

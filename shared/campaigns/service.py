@@ -12,8 +12,9 @@ from shared import crud
 from shared.actor import Actor
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus, Department, Role, User
-from shared.sla.timers import sync_subject
+from shared.sla.sync import sync_timers
 from shared.workflow import stages, templates
+from shared.workflow.sla import StageSubject
 
 
 def _check_dates(start: date | None, end: date | None) -> None:
@@ -21,9 +22,7 @@ def _check_dates(start: date | None, end: date | None) -> None:
         raise InvalidInput.for_field("body.end_date", "must not be before start_date", "range")
 
 
-async def create_campaign(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
-) -> Campaign:
+async def create_campaign(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Campaign:
     """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
     template's current version: its stages are created and the first starts now, under SLA."""
     data = dict(data)
@@ -52,7 +51,6 @@ async def create_campaign(
             template=template,
             stage_owners=stage_owners,
             now=now,
-            public_url=public_url,
         )
         await session.flush()
         await session.refresh(campaign)
@@ -91,14 +89,11 @@ async def update_campaign(
     return await crud.update(session, actor=actor, obj=campaign, changes=changes, entity_type="campaign")
 
 
-async def delete_campaign(
-    session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime, public_url: str
-) -> None:
+async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime) -> None:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     timed = [s.id for s in await stages.stages_of(session, campaign_id) if s.entered_at is not None]
     await crud.delete(session, actor=actor, obj=campaign, entity_type="campaign")
-    for stage_id in timed:  # the stages went with the campaign: their timers stop
-        await sync_subject(session, subject_type=stages.SUBJECT, subject_id=stage_id, now=now, public_url=public_url)
+    await sync_timers(session, StageSubject.stage, timed, now=now)  # the stages went with it: their timers stop
 
 
 def campaign_filter(

@@ -20,6 +20,8 @@ from shared import audit, crud
 from shared.actor import Actor
 from shared.calendar import BusinessCalendar, Target, TargetKind
 from shared.calendar.core import SEARCH_LIMIT_DAYS, CalendarError
+from shared.campaigns.guards import require_open_campaign
+from shared.collaboration.sla import CollaborationSubject
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import (
     Calendar,
@@ -34,11 +36,9 @@ from shared.models import (
 )
 from shared.sla.directory import load_calendars
 from shared.sla.read import running_late
-from shared.sla.timers import sync_subject
-from shared.workflow.stages import require_open_campaign
+from shared.sla.registry import on_campaign_cancelled
+from shared.sla.sync import sync_timers
 
-ENTITY = "collaboration_request"
-SUBJECT = "collaboration"
 MAX_CATCH_UP = 31  # occurrences one request may open per worker call (catch-up after downtime)
 RETRY_LATER = timedelta(minutes=5)  # a request whose calendar cannot be scheduled is looked at again
 log = logging.getLogger(__name__)
@@ -86,10 +86,6 @@ def is_recurring(request: CollaborationRequest) -> bool:
     return request.deadline_kind == TargetKind.daily_at
 
 
-async def _sync(session: AsyncSession, occurrence_id: int, *, now: datetime, public_url: str) -> None:
-    await sync_subject(session, subject_type=SUBJECT, subject_id=occurrence_id, now=now, public_url=public_url)
-
-
 # ---- validation ------------------------------------------------------------------------------------
 def parse_deadline(raw: Any) -> Target:
     """`{kind, value}` → Target, or a 422 naming `body.deadline.kind` / `body.deadline.value`."""
@@ -126,7 +122,7 @@ async def _check_owner(session: AsyncSession, owner_id: Any) -> int:
 
 # ---- writes ----------------------------------------------------------------------------------------
 async def create_request(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime
 ) -> CollaborationRequest:
     """Create a request and open its first occurrence (the only one for a one-off), under SLA."""
     target = parse_deadline(data.get("deadline"))
@@ -177,11 +173,11 @@ async def create_request(
         session,
         actor=actor,
         action="collaboration.create",
-        entity_type=ENTITY,
+        entity_type=CollaborationSubject.request,
         entity_id=request.id,
         after={**audit.snapshot(request), "occurrence": audit.snapshot(occurrence)},
     )
-    await _sync(session, occurrence.id, now=now, public_url=public_url)
+    await sync_timers(session, CollaborationSubject.occurrence, [occurrence.id], now=now)
     return request
 
 
@@ -234,7 +230,6 @@ async def update_request(
     request_id: int,
     changes: dict[str, Any],
     now: datetime,
-    public_url: str,
 ) -> CollaborationRequest:
     """Change the matter, content or owner; open occurrences' timers follow a new owner."""
     request = await _request_for_write(session, request_id)
@@ -254,13 +249,13 @@ async def update_request(
             session,
             actor=actor,
             action="collaboration.update",
-            entity_type=ENTITY,
+            entity_type=CollaborationSubject.request,
             entity_id=request.id,
             before=before,
             after=after,
         )
         for occurrence in await _open_occurrences(session, request.id):
-            await _sync(session, occurrence.id, now=now, public_url=public_url)
+            await sync_timers(session, CollaborationSubject.occurrence, [occurrence.id], now=now)
     return request
 
 
@@ -272,7 +267,6 @@ async def complete_occurrence(
     occurrence_id: int,
     note: str | None,
     now: datetime,
-    public_url: str,
 ) -> CollaborationRequest:
     """Deliver one occurrence (meets its timer); delivering a one-off closes the request."""
     request = await _request_for_write(session, request_id)
@@ -308,12 +302,12 @@ async def complete_occurrence(
         session,
         actor=actor,
         action="collaboration.done",
-        entity_type=ENTITY,
+        entity_type=CollaborationSubject.request,
         entity_id=request.id,
         before={"occurrence": before},
         after={"occurrence": audit.snapshot(occurrence), "status": request.status.value},
     )
-    await _sync(session, occurrence.id, now=now, public_url=public_url)
+    await sync_timers(session, CollaborationSubject.occurrence, [occurrence.id], now=now)
     return request
 
 
@@ -324,7 +318,6 @@ async def _finish(
     request_id: int,
     status: CollaborationStatus,
     now: datetime,
-    public_url: str,
 ) -> CollaborationRequest:
     request = await _request_for_write(session, request_id)
     verb = "close" if status == CollaborationStatus.closed else "cancel"
@@ -342,27 +335,23 @@ async def _finish(
         session,
         actor=actor,
         action=f"collaboration.{verb}",
-        entity_type=ENTITY,
+        entity_type=CollaborationSubject.request,
         entity_id=request.id,
         before=before,
         after={**audit.snapshot(request), "cancelled_occurrence_ids": [o.id for o in cancelled]},
     )
     for occurrence in cancelled:
-        await _sync(session, occurrence.id, now=now, public_url=public_url)
+        await sync_timers(session, CollaborationSubject.occurrence, [occurrence.id], now=now)
     return request
 
 
-async def close_request(
-    session: AsyncSession, *, actor: Actor, request_id: int, now: datetime, public_url: str
-) -> CollaborationRequest:
+async def close_request(session: AsyncSession, *, actor: Actor, request_id: int, now: datetime) -> CollaborationRequest:
     """Stop a request: no more occurrences; open ones are cancelled (their timers too)."""
-    return await _finish(
-        session, actor=actor, request_id=request_id, status=CollaborationStatus.closed, now=now, public_url=public_url
-    )
+    return await _finish(session, actor=actor, request_id=request_id, status=CollaborationStatus.closed, now=now)
 
 
 async def cancel_request(
-    session: AsyncSession, *, actor: Actor, request_id: int, now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, request_id: int, now: datetime
 ) -> CollaborationRequest:
     """Withdraw a request: it and its open occurrences are cancelled."""
     return await _finish(
@@ -371,14 +360,11 @@ async def cancel_request(
         request_id=request_id,
         status=CollaborationStatus.cancelled,
         now=now,
-        public_url=public_url,
     )
 
 
 # ---- the worker ------------------------------------------------------------------------------------
-async def _open_for(
-    session: AsyncSession, request: CollaborationRequest, cal: Any, now: datetime, public_url: str
-) -> int:
+async def _open_for(session: AsyncSession, request: CollaborationRequest, cal: Any, now: datetime) -> int:
     target = _target(request)
     opened = 0
     for _ in range(MAX_CATCH_UP):
@@ -405,17 +391,17 @@ async def _open_for(
                 session,
                 actor=WORKER,
                 action="collaboration.occurrence_open",
-                entity_type=ENTITY,
+                entity_type=CollaborationSubject.request,
                 entity_id=request.id,
                 after={"occurrence_id": occurrence_id, "occurrence_date": day.isoformat()},
             )
-            await _sync(session, occurrence_id, now=now, public_url=public_url)
+            await sync_timers(session, CollaborationSubject.occurrence, [occurrence_id], now=now)
         request.next_occurrence_at = _next_opening(cal, day)
     await session.flush()
     return opened
 
 
-async def open_due_occurrences(session: AsyncSession, *, now: datetime, public_url: str, batch_size: int = 100) -> int:
+async def open_due_occurrences(session: AsyncSession, *, now: datetime, batch_size: int = 100) -> int:
     """Open the occurrences of recurring requests whose working day has begun; returns how many.
 
     Safe to run concurrently and twice: requests are claimed with SKIP LOCKED and an occurrence is
@@ -443,7 +429,7 @@ async def open_due_occurrences(session: AsyncSession, *, now: datetime, public_u
         try:
             # One request whose calendar cannot be scheduled must not hold up the others.
             async with session.begin_nested():
-                opened += await _open_for(session, request, cals.get(request.calendar_id, cals[None]), now, public_url)
+                opened += await _open_for(session, request, cals.get(request.calendar_id, cals[None]), now)
         except CalendarError as exc:
             log.error("collaboration request %s: cannot open occurrences (%s); retrying later", request_id, exc)
             request.next_occurrence_at = now + RETRY_LATER
@@ -477,7 +463,7 @@ def request_filter(
         breached = exists().where(
             CollaborationOccurrence.request_id == CollaborationRequest.id,
             CollaborationOccurrence.status == OccurrenceStatus.open,
-            running_late(SUBJECT, CollaborationOccurrence.id, now),
+            running_late(CollaborationSubject.occurrence, CollaborationOccurrence.id, now),
         )
         stmt = stmt.where(breached if overdue else ~breached)
     return stmt
@@ -498,3 +484,18 @@ async def recent_occurrences(
             )
         )
     return out
+
+
+@on_campaign_cancelled(CollaborationSubject.occurrence)
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime) -> int:
+    """The campaign was cancelled: so are its open collaboration requests (and their occurrences)."""
+    ids = list(
+        await session.scalars(
+            select(CollaborationRequest.id).where(
+                CollaborationRequest.campaign_id == campaign_id, CollaborationRequest.status == CollaborationStatus.open
+            )
+        )
+    )
+    for request_id in ids:
+        await cancel_request(session, actor=actor, request_id=request_id, now=now)
+    return len(ids)

@@ -57,7 +57,7 @@ def verify(
 
 
 async def receive_feedback(
-    session: AsyncSession, *, message_id: str, data: dict[str, Any], now: datetime, public_url: str
+    session: AsyncSession, *, message_id: str, data: dict[str, Any], now: datetime
 ) -> tuple[Feedback, bool]:
     """Record a verified delivery once: returns (item, created). A redelivery of the same
     `webhook-id` returns the item recorded the first time and writes nothing."""
@@ -69,6 +69,6 @@ async def receive_feedback(
     if existing is not None:
         return existing, False
     feedback = await service.create_feedback(
-        session, actor=ACTOR, data=data, now=now, public_url=public_url, source=SOURCE, external_id=message_id
+        session, actor=ACTOR, data=data, now=now, source=SOURCE, external_id=message_id
     )
     return feedback, True

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
+from shared.feedback.sla import FeedbackSubject
 from shared.models import (
     Campaign,
     Department,
@@ -21,17 +22,11 @@ from shared.models import (
     User,
 )
 from shared.sla.read import running_late
-from shared.sla.timers import sync_subject
-from shared.trail import service as trail
+from shared.sla.sync import sync_timers
+from shared.trail import comments as trail
 
-SUBJECT_TYPE = "feedback"
-ENTITY_TYPE = "feedback"
 # Statuses a PATCH may set: `new` is only where an item starts (its first-response clock runs).
 SETTABLE_STATUSES = (FeedbackStatus.responded, FeedbackStatus.resolved, FeedbackStatus.closed)
-
-
-async def _sync_sla(session: AsyncSession, feedback_id: int, *, now: datetime, public_url: str) -> None:
-    await sync_subject(session, subject_type=SUBJECT_TYPE, subject_id=feedback_id, now=now, public_url=public_url)
 
 
 async def _check_references(session: AsyncSession, data: dict[str, Any]) -> None:
@@ -51,7 +46,6 @@ async def create_feedback(
     actor: Actor,
     data: dict[str, Any],
     now: datetime,
-    public_url: str,
     source: str = "api",
     external_id: str | None = None,
 ) -> Feedback:
@@ -74,14 +68,12 @@ async def create_feedback(
         source=source,
         external_id=external_id,
     )
-    feedback = await crud.create(session, actor=actor, obj=feedback, entity_type=ENTITY_TYPE)
-    await _sync_sla(session, feedback.id, now=now, public_url=public_url)
+    feedback = await crud.create(session, actor=actor, obj=feedback, entity_type=FeedbackSubject.feedback)
+    await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
     return feedback
 
 
-async def respond(
-    session: AsyncSession, *, actor: Actor, feedback_id: int, message: str, now: datetime, public_url: str
-) -> Feedback:
+async def respond(session: AsyncSession, *, actor: Actor, feedback_id: int, message: str, now: datetime) -> Feedback:
     """Answer the customer. The first answer is the first response (it meets the timer); later
     answers are kept as comments and never move the first-response time."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
@@ -93,17 +85,19 @@ async def respond(
         }
         if feedback.status == FeedbackStatus.new:
             changes["status"] = FeedbackStatus.responded
-        feedback = await crud.update(session, actor=actor, obj=feedback, changes=changes, entity_type=ENTITY_TYPE)
+        feedback = await crud.update(
+            session, actor=actor, obj=feedback, changes=changes, entity_type=FeedbackSubject.feedback
+        )
     else:  # later replies join the item's trail as comments
         await trail.add_comment(
-            session, actor=actor, subject_type=SUBJECT_TYPE, subject_id=feedback.id, body=message, now=now
+            session, actor=actor, subject_type=FeedbackSubject.feedback, subject_id=feedback.id, body=message, now=now
         )
-    await _sync_sla(session, feedback.id, now=now, public_url=public_url)
+    await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
     return feedback
 
 
 async def update_feedback(
-    session: AsyncSession, *, actor: Actor, feedback_id: int, changes: dict[str, Any], now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, feedback_id: int, changes: dict[str, Any], now: datetime
 ) -> Feedback:
     """Reassign, re-grade or move an item on; its timers follow (a new owner gets the escalations,
     a new severity re-matches the policies, leaving `new` meets the first-response timer)."""
@@ -118,8 +112,10 @@ async def update_feedback(
             changes["resolved_at"] = now
         elif status == FeedbackStatus.responded:
             changes["resolved_at"] = None  # reopened: no longer resolved
-    feedback = await crud.update(session, actor=actor, obj=feedback, changes=changes, entity_type=ENTITY_TYPE)
-    await _sync_sla(session, feedback.id, now=now, public_url=public_url)
+    feedback = await crud.update(
+        session, actor=actor, obj=feedback, changes=changes, entity_type=FeedbackSubject.feedback
+    )
+    await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
     return feedback
 
 
@@ -149,7 +145,7 @@ def feedback_filter(
         stmt = stmt.where(Feedback.campaign_id == campaign_id)
     if overdue is not None:
         # Overdue: a first-response timer is still running past its deadline.
-        late = running_late(SUBJECT_TYPE, Feedback.id, now)
+        late = running_late(FeedbackSubject.feedback, Feedback.id, now)
         stmt = stmt.where(late if overdue else ~late)
     return stmt
 

@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,8 +160,25 @@ def target_of(channel: Channel) -> Target:
 _N = Notification.__table__
 
 
+def with_links(payload: dict[str, Any], public_url: str) -> dict[str, Any]:
+    """The outbox stores where an item lives in the API (`subject.path`); what is sent carries the
+    full link (`subject.url`), built from this deployment's PUBLIC_URL when the message leaves."""
+    subject = payload.get("subject")
+    if not isinstance(subject, dict) or "path" not in subject:
+        return payload
+    subject = {k: v for k, v in subject.items() if k != "path"}
+    subject["url"] = f"{public_url}{payload['subject']['path']}"
+    return {**payload, "subject": subject}
+
+
 async def claim_batch(
-    session: AsyncSession, channel_id: int, *, now: datetime, limit: int, lease: timedelta = LEASE
+    session: AsyncSession,
+    channel_id: int,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta = LEASE,
+    public_url: str = "",
 ) -> list[Claimed]:
     """Lease up to `limit` due notifications of one channel (oldest first), skipping rows that
     another notifier is claiming this very moment."""
@@ -197,7 +215,7 @@ async def claim_batch(
             notification_id=r.id,
             attempt_no=r.attempts,
             budget_from=r.budget_from,
-            envelope=Envelope(str(r.message_id), r.event_type, r.created_at, r.payload),
+            envelope=Envelope(str(r.message_id), r.event_type, r.created_at, with_links(r.payload, public_url)),
             created_at=r.replayed_at or r.created_at,
         )
         for r in rows

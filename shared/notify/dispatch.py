@@ -92,7 +92,9 @@ async def drain(d: Dispatcher, channel_id: int) -> DrainReport:
 
 async def _unlimited_round(d: Dispatcher, target: Target, report: DrainReport) -> bool:
     async with unit_of_work(d.sessions) as s:
-        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=d.batch_size, lease=d.policy.lease)
+        claimed = await delivery.claim_batch(
+            s, target.id, now=d.clock.now(), limit=d.batch_size, lease=d.policy.lease, public_url=d.public_url
+        )
     if not claimed:
         return False
     slots = asyncio.Semaphore(d.send_concurrency)
@@ -121,7 +123,9 @@ async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, .
         return False
     limit = 1 if backlog <= spare else digest.items_per_digest(target.kind)
     async with unit_of_work(d.sessions) as s:
-        claimed = await delivery.claim_batch(s, target.id, now=d.clock.now(), limit=limit, lease=d.policy.lease)
+        claimed = await delivery.claim_batch(
+            s, target.id, now=d.clock.now(), limit=limit, lease=d.policy.lease, public_url=d.public_url
+        )
     if not claimed:
         return False  # another notifier took them
     now = d.clock.now()

@@ -13,8 +13,12 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from shared import subjects
 from shared.calendar.core import TargetKind
 from shared.models import ChannelKind, EscalationKind, Locale
+from shared.sla import registry
+
+assert subjects  # every subject type is registered: the schema lists them all
 
 
 def _open_for_receivers(schema: dict[str, Any]) -> None:
@@ -32,15 +36,7 @@ class EventSubject(EventModel):
     """What the timer runs on: a task, a campaign stage, a review request or one reviewer's answer, an
     approver on an approval step, a collaboration occurrence, or customer feedback."""
 
-    type: Literal[
-        "task",
-        "campaign_stage",
-        "review_request",
-        "review_response",
-        "approval_assignment",
-        "collaboration",
-        "feedback",
-    ] = Field(examples=["task"])
+    type: Literal[registry.names()] = Field(examples=["task"])  # type: ignore[valid-type]
     id: int
     title: str
     status: str = Field(description="the subject's status when the event fired", examples=["in_progress"])

@@ -9,6 +9,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared import subjects
+from shared.sla import registry
+
+assert subjects  # every subject type is registered: labels come from its domain
+
 SEVERITY_BY_EVENT = {
     "sla.warning": "warning",
     "sla.breach": "critical",
@@ -45,15 +50,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "ops.since": "自",
         "ops.kind": "类型",
         "ops.held": "该渠道的消息已暂停发送，修复配置后自动恢复（或调用渠道测试接口）。",
-        "task": "任务",
-        "type.task": "任务",
-        "type.campaign_stage": "活动阶段",
-        "type.review_request": "跨部门评审",
-        "type.review_response": "评审反馈",
-        "type.approval_assignment": "审批",
-        "type.collaboration": "跨部门协作",
-        "type.feedback": "客户反馈",
-        "type.complaint": "客诉",
         "owner": "负责人",
         "deadline": "截止时间",
         "overdue_by": "已逾期",
@@ -91,15 +87,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "ops.since": "Since",
         "ops.kind": "Kind",
         "ops.held": "Messages to this channel are held until its configuration is fixed or a channel test succeeds.",
-        "task": "Task",
-        "type.task": "Task",
-        "type.campaign_stage": "Campaign stage",
-        "type.review_request": "Cross-department review",
-        "type.review_response": "Review feedback",
-        "type.approval_assignment": "Approval",
-        "type.collaboration": "Collaboration request",
-        "type.feedback": "Customer feedback",
-        "type.complaint": "Customer complaint",
         "owner": "Owner",
         "deadline": "Deadline",
         "overdue_by": "Overdue by",
@@ -210,7 +197,7 @@ def _render_sla(
     assignee = payload.get("assignee")
     campaign = payload.get("campaign")
     fields = [
-        (t["item"], f"{_type_label(subject, t)}#{subject['id']} {subject['title']}"),
+        (t["item"], f"{_type_label(subject, loc)}#{subject['id']} {subject['title']}"),
         (t["owner"], assignee["name"] if assignee else t["unassigned"]),
         (t["deadline"], format_local(payload["timer"]["due_at"], tz)),
     ]
@@ -257,12 +244,10 @@ def _render_sla(
     )
 
 
-def _type_label(subject: dict[str, Any], t: dict[str, str]) -> str:
-    """What kind of item it is, in the reader's language ("跨部门评审 #3 …"); complaints say so."""
-    kind = subject.get("type") or "task"
-    if kind == "feedback" and "complaint" in (subject.get("tags") or ()):
-        kind = "complaint"
-    return f"{t.get(f'type.{kind}', kind)} "
+def _type_label(subject: dict[str, Any], loc: str) -> str:
+    """What kind of item it is, in the reader's language ("跨部门评审 #3 …"), as its domain
+    registered it (a complaint says so). An unknown type is an error: render_safely sends it plain."""
+    return f"{registry.get(subject['type']).label(loc, subject.get('tags') or ())} "
 
 
 def ensure_keyword(text: str, keywords: list[str]) -> str:

@@ -16,6 +16,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.audit import service as audit
 from shared.calendar import CalendarError, Target
+from shared.campaigns.guards import require_open_campaign
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import (
     Campaign,
@@ -30,22 +31,18 @@ from shared.models import (
     StageDeliverable,
     User,
 )
+from shared.reviews.sla import ReviewSubject
 from shared.sla.read import running_late
-from shared.sla.timers import sync_subject
-from shared.workflow.stages import require_open_campaign
+from shared.sla.registry import on_campaign_cancelled
+from shared.sla.sync import sync_timers
 
-REVIEW = "review_request"
-RESPONSE = "review_response"
 DEFAULT_RESPONSE_TARGET = {"kind": "calendar", "value": "PT24H"}
 OPEN_STATUSES = (ReviewStatus.in_review, ReviewStatus.changes_requested)
 
 
-async def _sync(
-    session: AsyncSession, *, review_id: int, response_ids: Iterable[int], now: datetime, public_url: str
-) -> None:
-    await sync_subject(session, subject_type=REVIEW, subject_id=review_id, now=now, public_url=public_url)
-    for response_id in response_ids:
-        await sync_subject(session, subject_type=RESPONSE, subject_id=response_id, now=now, public_url=public_url)
+async def _sync(session: AsyncSession, *, review_id: int, response_ids: Iterable[int], now: datetime) -> None:
+    await sync_timers(session, ReviewSubject.request, [review_id], now=now)
+    await sync_timers(session, ReviewSubject.response, response_ids, now=now)
 
 
 def _unique_ids(field: str, ids: list[int]) -> list[int]:
@@ -90,9 +87,7 @@ def _new_round(review: ReviewRequest, now: datetime) -> list[ReviewResponse]:
     ]
 
 
-async def request_review(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
-) -> ReviewRequest:
+async def request_review(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> ReviewRequest:
     """Ask departments and/or people to review; round 1 starts now with every reviewer's timer."""
     campaign_id, stage_key, deliverable_id = data.get("campaign_id"), data.get("stage_key"), data.get("deliverable_id")
     department_ids = _unique_ids("reviewer_department_ids", list(data.get("reviewer_department_ids") or []))
@@ -146,11 +141,11 @@ async def request_review(
         + [{"department_id": None, "user_id": u} for u in user_ids],
         response_target=response_target,
     )
-    review = await crud.create(session, actor=actor, obj=review, entity_type=REVIEW)
+    review = await crud.create(session, actor=actor, obj=review, entity_type=ReviewSubject.request)
     responses = _new_round(review, now)
     session.add_all(responses)
     await session.flush()
-    await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now, public_url=public_url)
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
     return review
 
 
@@ -183,7 +178,6 @@ async def answer(
     decision: ReviewDecision,
     comment: str | None,
     now: datetime,
-    public_url: str,
 ) -> ReviewRequest:
     """One reviewer's answer in the current round (by response id, or by the reviewing department
     or user); a reject decides at once, the last answer of a round decides by consensus."""
@@ -246,7 +240,7 @@ async def answer(
         session,
         actor=actor,
         action="review.answer",
-        entity_type=REVIEW,
+        entity_type=ReviewSubject.request,
         entity_id=review.id,
         after={
             "round": response.round,
@@ -262,7 +256,7 @@ async def answer(
             session,
             actor=actor,
             action="review.decide" if review.status != ReviewStatus.changes_requested else "review.return",
-            entity_type=REVIEW,
+            entity_type=ReviewSubject.request,
             entity_id=review.id,
             before=before,
             after={
@@ -272,7 +266,7 @@ async def answer(
                 "cancelled_response_ids": [r.id for r in touched[1:]],
             },
         )
-    await _sync(session, review_id=review.id, response_ids=[r.id for r in touched], now=now, public_url=public_url)
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in touched], now=now)
     return review
 
 
@@ -281,7 +275,7 @@ def _may_steer(actor: Actor, review: ReviewRequest) -> bool:
 
 
 async def resubmit(
-    session: AsyncSession, *, actor: Actor, review_id: int, note: str | None, now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, review_id: int, note: str | None, now: datetime
 ) -> ReviewRequest:
     """After changes were requested: a new round asks the same reviewers again."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
@@ -302,17 +296,17 @@ async def resubmit(
         session,
         actor=actor,
         action="review.resubmit",
-        entity_type=REVIEW,
+        entity_type=ReviewSubject.request,
         entity_id=review.id,
         before=before,
         after={"status": review.status.value, "round": review.round, "note": note},
     )
-    await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now, public_url=public_url)
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
     return review
 
 
 async def cancel(
-    session: AsyncSession, *, actor: Actor, review_id: int, reason: str | None = None, now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, review_id: int, reason: str | None = None, now: datetime
 ) -> ReviewRequest:
     """Withdraw an open review; its pending reviewers and every timer are cancelled."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
@@ -338,12 +332,12 @@ async def cancel(
         session,
         actor=actor,
         action="review.cancel",
-        entity_type=REVIEW,
+        entity_type=ReviewSubject.request,
         entity_id=review.id,
         before=before,
         after={"status": review.status.value, "reason": reason, "cancelled_response_ids": [r.id for r in pending]},
     )
-    await _sync(session, review_id=review.id, response_ids=[r.id for r in pending], now=now, public_url=public_url)
+    await _sync(session, review_id=review.id, response_ids=[r.id for r in pending], now=now)
     return review
 
 
@@ -400,9 +394,25 @@ def review_filter(
             and_(
                 ReviewResponse.review_id == ReviewRequest.id,
                 ReviewResponse.status == ResponseStatus.pending,
-                running_late(RESPONSE, ReviewResponse.id, now),
+                running_late(ReviewSubject.response, ReviewResponse.id, now),
             )
         )
-        late = or_(running_late(REVIEW, ReviewRequest.id, now), late_response)
+        late = or_(running_late(ReviewSubject.request, ReviewRequest.id, now), late_response)
         stmt = stmt.where(late if overdue else ~late)
     return stmt
+
+
+@on_campaign_cancelled(ReviewSubject.request)
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime) -> int:
+    """The campaign was cancelled: so are its open reviews (pending reviewers and timers too)."""
+    ids = list(
+        await session.scalars(
+            select(ReviewRequest.id).where(
+                ReviewRequest.campaign_id == campaign_id,
+                ReviewRequest.status.in_((ReviewStatus.in_review, ReviewStatus.changes_requested)),
+            )
+        )
+    )
+    for review_id in ids:
+        await cancel(session, actor=actor, review_id=review_id, reason="campaign cancelled", now=now)
+    return len(ids)

@@ -13,9 +13,8 @@ from shared.actor import Actor
 from shared.calendar import BusinessCalendar, CalendarError, Target
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Calendar, Channel, EscalationPolicy, SlaPolicy, SlaTimer, TimerState, User
-from shared.sla import defaults
+from shared.sla import defaults, registry
 from shared.sla.levels import channel_ids, parse_levels, user_ids
-from shared.sla.subjects import SUBJECT_TYPES
 
 CALENDAR_FIELDS = ("timezone", "holiday_country", "weekly_hours", "workday_hours", "overrides")
 CONDITION_KEYS = {"priorities": str, "department_ids": int, "campaign_ids": int, "tags": str}
@@ -142,9 +141,9 @@ def _validate_conditions(raw: Any) -> dict[str, Any]:
 
 
 async def _validate_policy(session: AsyncSession, data: dict[str, Any]) -> dict[str, Any]:
-    subject = SUBJECT_TYPES.get(data["subject_type"])
+    subject = registry.find(data["subject_type"])
     if subject is None:
-        raise InvalidInput.for_field("body.subject_type", f"must be one of {', '.join(SUBJECT_TYPES)}")
+        raise InvalidInput.for_field("body.subject_type", f"must be one of {', '.join(registry.names())}")
     try:
         Target.parse(data["target_kind"], data["target_value"], field="target_value")
     except CalendarError as exc:
@@ -261,8 +260,18 @@ async def ensure_policy_set(
     return await create_sla_policy(session, actor=actor, data={**policy, "escalation_policy_id": esc.id})
 
 
+def _seedable(policy: dict[str, Any], *, subject_type: str, default_calendar_id: int) -> dict[str, Any]:
+    """A registered default policy as created: `pin_default_calendar` pins it to the seeded
+    calendar; without it the policy follows whichever calendar is the default."""
+    out = {k: v for k, v in policy.items() if k != "pin_default_calendar"}
+    if policy.get("pin_default_calendar"):
+        out["calendar_id"] = default_calendar_id
+    return {**out, "subject_type": subject_type}
+
+
 async def ensure_sla_defaults(session: AsyncSession) -> None:
-    """Seed the default calendar, task escalation and task policy once (matched by name)."""
+    """Seed the default calendar and every registered subject type's default escalation and SLA
+    policies once (matched by name)."""
     actor = Actor.system("sla-defaults")
     cal = (await session.scalars(select(Calendar).where(Calendar.name == defaults.DEFAULT_CALENDAR["name"]))).first()
     if cal is None:
@@ -270,9 +279,11 @@ async def ensure_sla_defaults(session: AsyncSession) -> None:
         cal = await create_calendar(
             session, actor=actor, data={**defaults.DEFAULT_CALENDAR, "is_default": has_default is None}
         )
-    await ensure_policy_set(
-        session,
-        actor=actor,
-        escalation=defaults.DEFAULT_TASK_ESCALATION,
-        policy={**defaults.DEFAULT_TASK_POLICY, "calendar_id": cal.id},
-    )
+    for spec in registry.subject_types():  # each domain's default policies, as it registered them
+        for escalation, policy in spec.default_policies:
+            await ensure_policy_set(
+                session,
+                actor=actor,
+                escalation=escalation,
+                policy=_seedable(policy, subject_type=spec.name, default_calendar_id=cal.id),
+            )

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.sla.directory import Directory, Person
 from shared.sla.levels import Level
-from shared.sla.subjects import SubjectContext
+from shared.sla.registry import SubjectContext
 
 
 @dataclass

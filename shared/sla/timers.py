@@ -13,14 +13,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.calendar import BusinessCalendar, Target, TargetKind
 from shared.models import EscalationPolicy, SlaPolicy, SlaTimer, TimerState
-from shared.sla.directory import load_calendars
 from shared.sla.levels import Clockwork, Level, level_moment, levels_from_json, next_fire_at
-from shared.sla.subjects import SUBJECT_TYPES, SubjectContext, matches
+from shared.sla.registry import SubjectContext
 
 ACTIVE_STATES = (TimerState.running, TimerState.paused)
 WORKING_KINDS = (TargetKind.working_hours, TargetKind.working_days)
@@ -174,84 +172,7 @@ def remaining(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> float:
     return (timer.due_at - now).total_seconds()
 
 
-async def sync_subject(
-    session: AsyncSession, *, subject_type: str, subject_id: int, now: datetime, public_url: str
-) -> None:
-    """Bring a subject's timers in line with its current state (call after every change)."""
-    from shared.sla.engine import meet  # the resolved notice lives with firing
-
-    subject = SUBJECT_TYPES[subject_type]
-    ctx = (await subject.load(session, [subject_id])).get(subject_id)
-    timers = list(
-        await session.scalars(
-            select(SlaTimer)
-            .where(
-                SlaTimer.subject_type == subject_type,
-                SlaTimer.subject_id == subject_id,
-                SlaTimer.state.in_(ACTIVE_STATES),
-            )
-            .order_by(SlaTimer.id)
-            .with_for_update()
-        )
-    )
-    if ctx is None:
-        for timer in timers:
-            cancel(timer, now, "subject deleted")
-        await session.flush()
-        return
-    policies = list(
-        await session.scalars(
-            select(SlaPolicy)
-            .where(SlaPolicy.subject_type == subject_type, SlaPolicy.enabled.is_(True))
-            .order_by(SlaPolicy.id)
-        )
-    )
-    enabled = {p.id for p in policies}
-    active: dict[int, SlaTimer] = {}
-    for timer in timers:
-        if timer.policy_id is None or timer.policy_id not in enabled:
-            # Its policy was disabled or deleted: nothing will ever meet it. Stop it now, visibly.
-            cancel(timer, now, "policy disabled" if timer.policy_id is not None else "policy deleted")
-        else:
-            active[timer.policy_id] = timer
-    cals = await load_calendars(session, [p.calendar_id for p in policies] + [t.calendar_id for t in timers])
-    escalations = {
-        e.id: e
-        for e in await session.scalars(
-            select(EscalationPolicy).where(
-                EscalationPolicy.id.in_({p.escalation_policy_id for p in policies if p.escalation_policy_id})
-            )
-        )
-    }
-    for policy in policies:
-        timer = active.get(policy.id)
-        cal = cals.get(policy.calendar_id, cals[None]) if timer is None else cals.get(timer.calendar_id, cals[None])
-        applies = matches(policy.conditions or {}, ctx)
-        status = ctx.status
-        escalation = escalations.get(policy.escalation_policy_id or -1)
-        if timer is None:
-            if applies and ctx.timed and status in policy.start_statuses:
-                session.add(new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now))
-            continue
-        if status in (policy.cancel_statuses or []):
-            cancel(timer, now, f"subject {status}")
-        elif not applies:
-            cancel(timer, now, "policy no longer matches")
-        elif status in policy.stop_statuses:
-            await meet(session, timer, now=now, ctx=ctx, public_url=public_url)
-        elif status in (policy.pause_statuses or []):
-            if timer.state == TimerState.running:
-                pause(timer, cal, now)
-        else:
-            if timer.state == TimerState.paused:
-                resume(timer, cal, now)
-            timer.department_id = ctx.department_id
-            if ctx.explicit_due_at != timer.subject_due_at:
-                _supersede(session, timer, policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now)
-    await session.flush()
-
-
-def _supersede(
+def supersede(
     session: AsyncSession,
     old: SlaTimer,
     *,

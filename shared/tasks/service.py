@@ -12,7 +12,8 @@ from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
-from shared.sla.timers import sync_subject
+from shared.sla.sync import sync_timers
+from shared.tasks.sla import TaskSubject
 
 
 def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None, now: datetime) -> None:
@@ -23,10 +24,6 @@ def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None
         task_changes["completed_at"] = now
     elif old is not None and old.status == TaskStatus.done:
         task_changes["completed_at"] = None
-
-
-async def _sync_sla(session: AsyncSession, task_id: int, *, now: datetime, public_url: str) -> None:
-    await sync_subject(session, subject_type="task", subject_id=task_id, now=now, public_url=public_url)
 
 
 # Deadlines are computed and shown against the working calendar day by day: one further away than
@@ -54,9 +51,7 @@ async def _place_in_stage(session: AsyncSession, data: dict[str, Any], *, campai
     data["campaign_id"] = stage_campaign
 
 
-async def create_task(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime, public_url: str
-) -> Task:
+async def create_task(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Task:
     """Create a task (the caller is its reporter) and start its SLA timers."""
     await crud.check_references(
         session, {"campaign_id": (Campaign, data.get("campaign_id")), "assignee_id": (User, data.get("assignee_id"))}
@@ -65,13 +60,13 @@ async def create_task(
     data = {**data, "reporter_id": actor.user_id}
     await _place_in_stage(session, data, campaign_id=data.get("campaign_id"))
     _apply_status_side_effects(data, old=None, now=now)
-    task = await crud.create(session, actor=actor, obj=Task(**data), entity_type="task")
-    await _sync_sla(session, task.id, now=now, public_url=public_url)
+    task = await crud.create(session, actor=actor, obj=Task(**data), entity_type=TaskSubject.task)
+    await sync_timers(session, TaskSubject.task, [task.id], now=now)
     return task
 
 
 async def update_task(
-    session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any], now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any], now: datetime
 ) -> Task:
     """Change a task; its SLA timers follow (pause, resume, meet, cancel, new deadline) in this transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
@@ -86,16 +81,16 @@ async def update_task(
     elif "campaign_id" in changes and changes["campaign_id"] != task.campaign_id and task.stage_id is not None:
         changes["stage_id"] = None  # moved to another campaign: it leaves its old campaign's stage
     _apply_status_side_effects(changes, old=task, now=now)
-    task = await crud.update(session, actor=actor, obj=task, changes=changes, entity_type="task")
-    await _sync_sla(session, task.id, now=now, public_url=public_url)
+    task = await crud.update(session, actor=actor, obj=task, changes=changes, entity_type=TaskSubject.task)
+    await sync_timers(session, TaskSubject.task, [task.id], now=now)
     return task
 
 
-async def delete_task(session: AsyncSession, *, actor: Actor, task_id: int, now: datetime, public_url: str) -> None:
+async def delete_task(session: AsyncSession, *, actor: Actor, task_id: int, now: datetime) -> None:
     """Delete a task; its running timers are cancelled in the same transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=task, entity_type="task")
-    await _sync_sla(session, task_id, now=now, public_url=public_url)
+    await crud.delete(session, actor=actor, obj=task, entity_type=TaskSubject.task)
+    await sync_timers(session, TaskSubject.task, [task_id], now=now)
 
 
 def task_filter(

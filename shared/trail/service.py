@@ -10,38 +10,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.actor import Actor
-from shared.audit import service as audit
-from shared.errors import NotFound
-from shared.models import (
-    Approval,
-    ApprovalAssignment,
-    AuditLog,
-    Base,
-    Campaign,
-    CampaignStage,
-    CollaborationOccurrence,
-    CollaborationRequest,
-    Comment,
-    Escalation,
-    Feedback,
-    ReviewRequest,
-    ReviewResponse,
-    Task,
-    User,
-)
+from shared import subjects
+from shared.models import AuditLog, Comment, Escalation, User
+from shared.sla import registry
+from shared.trail.comments import MAX_BODY, add_comment, item_names, require_subject
 
-# Trail subject → its table, and the SLA subjects whose escalations belong to its trail.
-SUBJECTS: dict[str, type[Base]] = {
-    "campaign": Campaign,
-    "campaign_stage": CampaignStage,
-    "task": Task,
-    "review_request": ReviewRequest,
-    "approval": Approval,
-    "collaboration_request": CollaborationRequest,
-    "feedback": Feedback,
-}
-MAX_BODY = 20_000
+assert subjects  # every trail item and subject type is registered
+__all__ = ["MAX_BODY", "TrailEntry", "add_comment", "item_names", "require_subject", "trail"]
 
 
 @dataclass
@@ -55,52 +30,20 @@ class TrailEntry:
     details: dict[str, Any]
 
 
-async def require_subject(session: AsyncSession, subject_type: str, subject_id: int) -> None:
-    model = SUBJECTS[subject_type]
-    if await session.scalar(select(model.id).where(model.id == subject_id)) is None:  # type: ignore[attr-defined]
-        raise NotFound(f"{subject_type} {subject_id} does not exist")
-
-
-async def add_comment(
-    session: AsyncSession, *, actor: Actor, subject_type: str, subject_id: int, body: str, now: datetime
-) -> Comment:
-    """Comment on an item (audited like every write)."""
-    await require_subject(session, subject_type, subject_id)
-    comment = Comment(
-        subject_type=subject_type, subject_id=subject_id, author_id=actor.user_id, body=body, created_at=now
-    )
-    session.add(comment)
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        action="comment",
-        entity_type=subject_type,
-        entity_id=subject_id,
-        after={"comment_id": comment.id},
-    )
-    return comment
-
-
-async def _sla_subjects(session: AsyncSession, subject_type: str, subject_id: int) -> list[tuple[str, list[int]]]:
-    """The SLA subjects (type, ids) whose escalations are part of this item's trail."""
-    if subject_type in ("task", "campaign_stage", "feedback"):
-        return [(subject_type, [subject_id])]
-    if subject_type == "campaign":
-        stages = await session.scalars(select(CampaignStage.id).where(CampaignStage.campaign_id == subject_id))
-        return [("campaign_stage", list(stages))]
-    if subject_type == "review_request":
-        responses = await session.scalars(select(ReviewResponse.id).where(ReviewResponse.review_id == subject_id))
-        return [("review_request", [subject_id]), ("review_response", list(responses))]
-    if subject_type == "approval":
-        assignments = await session.scalars(
-            select(ApprovalAssignment.id).where(ApprovalAssignment.approval_id == subject_id)
-        )
-        return [("approval_assignment", list(assignments))]
-    occurrences = await session.scalars(
-        select(CollaborationOccurrence.id).where(CollaborationOccurrence.request_id == subject_id)
-    )
-    return [("collaboration", list(occurrences))]
+async def _sla_subjects(session: AsyncSession, item: str, item_id: int) -> list[tuple[str, list[int]]]:
+    """The SLA subjects (type, ids) whose escalations are part of this item's trail: every
+    registered subject type linked to the item, found through its link column."""
+    out = []
+    for spec in registry.subject_types():
+        for link in spec.trail:
+            if link.item != item:
+                continue
+            own_id = link.column.class_.id
+            if link.column is own_id:  # the subject is the item itself
+                out.append((spec.name, [item_id]))
+            else:
+                out.append((spec.name, list(await session.scalars(select(own_id).where(link.column == item_id)))))
+    return out
 
 
 async def trail(session: AsyncSession, subject_type: str, subject_id: int, *, limit: int = 500) -> list[TrailEntry]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.audit import service as audit
+from shared.campaigns.guards import require_running
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import (
     Approval,
@@ -21,8 +22,6 @@ from shared.models import (
     Campaign,
     CampaignStage,
     CampaignStatus,
-    CollaborationRequest,
-    CollaborationStatus,
     ReviewRequest,
     ReviewStatus,
     StageDeliverable,
@@ -30,14 +29,8 @@ from shared.models import (
     User,
     WorkflowTemplate,
 )
-from shared.sla.timers import sync_subject
-
-SUBJECT = "campaign_stage"
-
-
-async def _sync(session: AsyncSession, stage_ids: list[int], *, now: datetime, public_url: str) -> None:
-    for stage_id in stage_ids:
-        await sync_subject(session, subject_type=SUBJECT, subject_id=stage_id, now=now, public_url=public_url)
+from shared.sla.sync import sync_timers
+from shared.workflow.sla import StageSubject
 
 
 async def start_workflow(
@@ -48,7 +41,6 @@ async def start_workflow(
     template: WorkflowTemplate,
     stage_owners: dict[str, int],
     now: datetime,
-    public_url: str,
 ) -> list[CampaignStage]:
     """Instantiate the template's stages on the campaign; the first starts now, with its timer."""
     keys = {s["key"] for s in template.stages}
@@ -84,7 +76,7 @@ async def start_workflow(
         before=None,
         after={"template": template.key, "version": template.version, "stage": stages[0].key},
     )
-    await _sync(session, [stages[0].id], now=now, public_url=public_url)
+    await sync_timers(session, StageSubject.stage, [stages[0].id], now=now)
     return stages
 
 
@@ -180,32 +172,14 @@ def gate(
     return unmet
 
 
-def require_open_campaign(campaign: Campaign) -> None:
-    """New reviews, approvals and collaboration requests only for a campaign still under way."""
-    if campaign.status in (CampaignStatus.cancelled, CampaignStatus.completed):
-        raise Conflict(
-            f"the campaign is {campaign.status.value}",
-            errors=[FieldError("campaign_id", campaign.status.value, "state")],
-        )
-
-
-def _require_running(campaign: Campaign) -> None:
-    if campaign.status == CampaignStatus.on_hold:
-        raise Conflict("the campaign is on hold: resume it first", errors=[FieldError("campaign", "on hold", "state")])
-    if campaign.status in (CampaignStatus.cancelled, CampaignStatus.completed):
-        raise Conflict(
-            f"the campaign is {campaign.status.value}", errors=[FieldError("campaign", campaign.status.value, "state")]
-        )
-
-
 async def advance(
-    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, now: datetime, public_url: str
+    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, now: datetime
 ) -> tuple[CampaignStage, CampaignStage | None]:
     """Leave stage `key` through its gate (409 listing every unmet condition), meeting its timer,
     and enter the next stage with its own timer; after the last, the campaign is completed."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     stage = await get_stage(session, campaign_id, key, for_update=True)
-    _require_running(campaign)
+    require_running(campaign)
     if stage.status != StageStatus.active:
         raise Conflict(
             f"stage {key!r} is {stage.status.value}, not the active stage",
@@ -233,70 +207,8 @@ async def advance(
         before={"stage": key},
         after={"stage": following.key if following else None, "status": campaign.status.value},
     )
-    await _sync(session, [stage.id] + ([following.id] if following else []), now=now, public_url=public_url)
+    await sync_timers(session, StageSubject.stage, [stage.id] + ([following.id] if following else []), now=now)
     return stage, following
-
-
-async def set_status(
-    session: AsyncSession, *, actor: Actor, campaign_id: int, action: str, now: datetime, public_url: str
-) -> Campaign:
-    """hold (the active stage's timer pauses), resume (it runs on), cancel (every open stage and
-    its timer is cancelled)."""
-    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    if campaign.template_id is None:
-        raise Conflict("this campaign runs on no template", errors=[FieldError("campaign", "no workflow", "state")])
-    allowed = {
-        "hold": ((CampaignStatus.active,), CampaignStatus.on_hold),
-        "resume": ((CampaignStatus.on_hold,), CampaignStatus.active),
-        "cancel": ((CampaignStatus.active, CampaignStatus.on_hold, CampaignStatus.planned), CampaignStatus.cancelled),
-    }
-    sources, target = allowed[action]
-    if campaign.status not in sources:
-        raise Conflict(
-            f"cannot {action} a campaign that is {campaign.status.value}",
-            errors=[FieldError("campaign", campaign.status.value, "state")],
-        )
-    stages = await stages_of(session, campaign_id)
-    if action == "cancel":
-        for s in stages:
-            if s.status in (StageStatus.active, StageStatus.pending):
-                s.status, s.exited_at = StageStatus.cancelled, now if s.status == StageStatus.active else None
-    campaign = await crud.update(session, actor=actor, obj=campaign, changes={"status": target}, entity_type="campaign")
-    await _sync(session, [s.id for s in stages if s.entered_at is not None], now=now, public_url=public_url)
-    if action == "cancel":
-        await _cancel_open_work(session, campaign_id=campaign_id, now=now, public_url=public_url)
-    return campaign
-
-
-async def _cancel_open_work(session: AsyncSession, *, campaign_id: int, now: datetime, public_url: str) -> None:
-    """A cancelled campaign leaves nothing chasing anyone: its open reviews, pending approvals and
-    open collaboration requests are cancelled with it (their timers too), audited as such."""
-    from shared.approvals import service as approvals  # the domains below import this module
-    from shared.collaboration import service as collaboration
-    from shared.reviews import service as reviews
-
-    actor = Actor.system("campaign-cancelled")
-    for review_id in await session.scalars(
-        select(ReviewRequest.id).where(
-            ReviewRequest.campaign_id == campaign_id,
-            ReviewRequest.status.in_((ReviewStatus.in_review, ReviewStatus.changes_requested)),
-        )
-    ):
-        await reviews.cancel(
-            session, actor=actor, review_id=review_id, reason="campaign cancelled", now=now, public_url=public_url
-        )
-    for approval_id in await session.scalars(
-        select(Approval.id).where(Approval.campaign_id == campaign_id, Approval.status == ApprovalStatus.pending)
-    ):
-        await approvals.cancel(
-            session, actor=actor, approval_id=approval_id, reason="campaign cancelled", now=now, public_url=public_url
-        )
-    for request_id in await session.scalars(
-        select(CollaborationRequest.id).where(
-            CollaborationRequest.campaign_id == campaign_id, CollaborationRequest.status == CollaborationStatus.open
-        )
-    ):
-        await collaboration.cancel_request(session, actor=actor, request_id=request_id, now=now, public_url=public_url)
 
 
 async def add_deliverable(
@@ -333,7 +245,7 @@ async def tick(
     checklist = dict(stage.checklist)
     checklist[item_key] = {"done": done, "note": note, "by": actor.user_id, "at": now.isoformat()}
     return await crud.update(
-        session, actor=actor, obj=stage, changes={"checklist": checklist}, entity_type="campaign_stage"
+        session, actor=actor, obj=stage, changes={"checklist": checklist}, entity_type=StageSubject.stage
     )
 
 
@@ -345,16 +257,15 @@ async def set_owner(
     key: str,
     owner_id: int | None,
     now: datetime,
-    public_url: str,
 ) -> CampaignStage:
     """Reassign a stage; a running timer follows (escalations go to the new owner's chain)."""
     stage = await get_stage(session, campaign_id, key, for_update=True)
     await crud.check_references(session, {"owner_id": (User, owner_id)})
     stage = await crud.update(
-        session, actor=actor, obj=stage, changes={"owner_id": owner_id}, entity_type="campaign_stage"
+        session, actor=actor, obj=stage, changes={"owner_id": owner_id}, entity_type=StageSubject.stage
     )
     if stage.entered_at is not None:
-        await _sync(session, [stage.id], now=now, public_url=public_url)
+        await sync_timers(session, StageSubject.stage, [stage.id], now=now)
     return stage
 
 

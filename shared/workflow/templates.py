@@ -96,8 +96,6 @@ async def ensure_workflow_defaults(session: AsyncSession) -> None:
         is None
     ):
         await create_template(session, actor=actor, data=defaults.DEFAULT_TEMPLATE)
-    for escalation, policy in defaults.SLA_SETS:
-        await policies.ensure_policy_set(session, actor=actor, escalation=escalation, policy=policy)
     from shared.approvals.rules import create_rule  # validated like any rule a manager adds
 
     for rule in defaults.DEFAULT_APPROVAL_RULES:

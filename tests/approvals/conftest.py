@@ -114,6 +114,6 @@ async def count(sessions, model: type) -> int:
 async def sweep(sessions, now: datetime) -> None:
     while True:
         async with unit_of_work(sessions) as s:
-            r = await sweep_due_timers(s, now=now, batch_size=100, public_url=PUBLIC)
+            r = await sweep_due_timers(s, now=now, batch_size=100)
         if r.claimed < 100:
             return

@@ -82,15 +82,13 @@ class Desk:
         }
         actor = Actor.user(self.org.marketer.id, Role.member)
         async with unit_of_work(self.sessions) as s:
-            return await collaboration.create_request(
-                s, actor=actor, data=data, now=self.clock.now(), public_url=PUBLIC
-            )
+            return await collaboration.create_request(s, actor=actor, data=data, now=self.clock.now())
 
     async def open_due(self, iso: str | None = None) -> int:
         if iso:
             self.at(iso)
         async with unit_of_work(self.sessions) as s:
-            return await collaboration.open_due_occurrences(s, now=self.clock.now(), public_url=PUBLIC)
+            return await collaboration.open_due_occurrences(s, now=self.clock.now())
 
     async def complete(self, request: CollaborationRequest, occurrence: CollaborationOccurrence, user: User) -> None:
         async with unit_of_work(self.sessions) as s:
@@ -101,13 +99,12 @@ class Desk:
                 occurrence_id=occurrence.id,
                 note=None,
                 now=self.clock.now(),
-                public_url=PUBLIC,
             )
 
     async def sweep(self, iso: str) -> None:
         self.at(iso)
         async with unit_of_work(self.sessions) as s:
-            await sweep_due_timers(s, now=self.clock.now(), batch_size=100, public_url=PUBLIC)
+            await sweep_due_timers(s, now=self.clock.now(), batch_size=100)
 
     async def request(self, request_id: int) -> CollaborationRequest:
         async with unit_of_work(self.sessions) as s:

@@ -9,7 +9,7 @@ from shared.actor import Actor
 from shared.collaboration.service import close_request, open_due_occurrences
 from shared.db import unit_of_work
 from shared.models import CollaborationStatus, EscalationKind, OccurrenceStatus, TimerState
-from tests.collaboration.conftest import PUBLIC, Desk
+from tests.collaboration.conftest import Desk
 
 
 def cst(iso: str) -> datetime:
@@ -96,7 +96,7 @@ async def test_two_workers_at_once_create_no_duplicate_occurrences(desk: Desk, s
 
     async def worker() -> int:
         async with unit_of_work(sessions) as s:
-            return await open_due_occurrences(s, now=now, public_url=PUBLIC)
+            return await open_due_occurrences(s, now=now)
 
     results = await asyncio.gather(worker(), worker())
     assert sum(results) == 9
@@ -124,7 +124,6 @@ async def test_closing_a_recurring_request_stops_its_occurrences(desk: Desk) -> 
             actor=Actor.user(desk.org.marketer.id, desk.org.marketer.role),
             request_id=request.id,
             now=desk.clock.now(),
-            public_url=PUBLIC,
         )
     closed = await desk.request(request.id)
     assert closed.status == CollaborationStatus.closed and closed.next_occurrence_at is None
@@ -144,11 +143,11 @@ async def test_a_request_that_cannot_be_scheduled_does_not_hold_up_the_others(de
     healthy = await desk.create(matter="线索交接")
     real = service._open_for
 
-    async def failing(session, request, cal, now, public_url):  # its calendar lost all working time
+    async def failing(session, request, cal, now):  # its calendar lost all working time
         if request.id == stuck.id:
-            await real(session, request, cal, now, public_url)  # half-done work must roll back
+            await real(session, request, cal, now)  # half-done work must roll back
             raise CalendarError("calendar", "no working time within three years")
-        return await real(session, request, cal, now, public_url)
+        return await real(session, request, cal, now)
 
     monkeypatch.setattr(service, "_open_for", failing)
     assert await desk.open_due("2025-09-23T10:00:00+08:00") == 5  # Wed–Fri, Mon, Tue for the healthy one

@@ -62,7 +62,7 @@ class World:
         total = SweepResult()
         while True:
             async with unit_of_work(self.sessions) as s:
-                r = await sweep_due_timers(s, now=self.clock.now(), batch_size=100, public_url=PUBLIC)
+                r = await sweep_due_timers(s, now=self.clock.now(), batch_size=100)
             total.claimed += r.claimed
             total.fired += r.fired
             if r.claimed < 100:

@@ -47,7 +47,6 @@ async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
             s,
             actor=SYSTEM,
             now=clock.now(),
-            public_url="http://closeloop.test",
             data={"title": "竞品分析", "assignee_id": owner.id, "due_at": clock.now() - timedelta(minutes=5)},
         )
     await sweep_once(ctx)

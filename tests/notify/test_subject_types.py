@@ -12,7 +12,8 @@ from shared.models import ChannelKind
 from shared.notify import delivery, events
 from shared.notify.http import Sender
 from shared.notify.outbox import OutboxItem, add_to_outbox
-from shared.sla.subjects import SUBJECT_TYPES, SubjectContext
+from shared.sla import registry
+from shared.sla.registry import SubjectContext
 from tests.factories import make_channel
 from tests.notify.helpers import sla_payload
 
@@ -44,7 +45,7 @@ LABELS = ["任务", "活动阶段", "跨部门评审", "评审反馈", "审批",
 
 
 def test_the_matrix_covers_every_registered_subject_type():
-    assert {s.type for s in SUBJECTS} == set(SUBJECT_TYPES)
+    assert {s.type for s in SUBJECTS} == set(registry.names())
 
 
 async def test_every_subject_type_renders_natively_in_every_channel_kind(settings, sessions, clock, arq_redis, botsim):
@@ -86,7 +87,7 @@ async def test_every_subject_type_renders_natively_in_every_channel_kind(setting
     items = []
     for ctx in SUBJECTS:
         payload = sla_payload(ctx.id, ctx.title, now=now)
-        payload["subject"] = ctx.as_payload("http://closeloop.test")
+        payload["subject"] = ctx.as_payload()
         payload["assignee"], payload["mentions"] = OWNER, [OWNER]
         payload["recipients"] = [{"as": "assignee", "user_id": OWNER["id"], "name": OWNER["name"]}]
         items += [

@@ -72,7 +72,7 @@ async def sweep(sessions: Any, clock: Any, iso: str) -> None:
     clock.set(T(iso))
     while True:
         async with unit_of_work(sessions) as s:
-            r = await sweep_due_timers(s, now=clock.now(), batch_size=100, public_url=PUBLIC)
+            r = await sweep_due_timers(s, now=clock.now(), batch_size=100)
         if r.claimed < 100:
             return
 

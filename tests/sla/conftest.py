@@ -57,19 +57,15 @@ class World:
 
     async def create(self, **data: Any) -> Task:
         async with unit_of_work(self.sessions) as s:
-            return await create_task(
-                s, actor=SYSTEM, data={"title": "写方案", **data}, now=self.clock.now(), public_url=PUBLIC
-            )
+            return await create_task(s, actor=SYSTEM, data={"title": "写方案", **data}, now=self.clock.now())
 
     async def update(self, task: Task, **changes: Any) -> Task:
         async with unit_of_work(self.sessions) as s:
-            return await update_task(
-                s, actor=SYSTEM, task_id=task.id, changes=changes, now=self.clock.now(), public_url=PUBLIC
-            )
+            return await update_task(s, actor=SYSTEM, task_id=task.id, changes=changes, now=self.clock.now())
 
     async def delete(self, task: Task) -> None:
         async with unit_of_work(self.sessions) as s:
-            await delete_task(s, actor=SYSTEM, task_id=task.id, now=self.clock.now(), public_url=PUBLIC)
+            await delete_task(s, actor=SYSTEM, task_id=task.id, now=self.clock.now())
 
     async def sweep(self, iso: str | None = None) -> SweepResult:
         if iso:
@@ -77,7 +73,7 @@ class World:
         total = SweepResult()
         while True:
             async with unit_of_work(self.sessions) as s:
-                r = await sweep_due_timers(s, now=self.clock.now(), batch_size=100, public_url=PUBLIC)
+                r = await sweep_due_timers(s, now=self.clock.now(), batch_size=100)
             total.claimed += r.claimed
             total.fired += r.fired
             total.notification_ids += r.notification_ids

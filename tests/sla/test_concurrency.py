@@ -56,7 +56,7 @@ async def test_two_workers_fire_ten_thousand_timers_exactly_once(sessions, setti
         try:
             while True:
                 async with unit_of_work(own) as s:
-                    r = await sweep_due_timers(s, now=clock.now(), batch_size=500, public_url="http://x")
+                    r = await sweep_due_timers(s, now=clock.now(), batch_size=500)
                 fired += r.fired
                 if r.claimed == 0:
                     return fired

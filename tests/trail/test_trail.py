@@ -36,7 +36,7 @@ async def test_a_tasks_trail_shows_who_did_what_and_which_alerts_fired(sessions,
     await client.patch(f"/api/v1/tasks/{task['id']}", headers=headers, json={"status": "in_progress"})
     clock.set(T("2026-11-23T10:00:01+08:00"))
     async with unit_of_work(sessions) as s:
-        assert (await sweep_due_timers(s, now=clock.now(), batch_size=10, public_url="http://x")).fired == 1
+        assert (await sweep_due_timers(s, now=clock.now(), batch_size=10)).fired == 1
 
     r = await client.get(f"/api/v1/trail/task/{task['id']}", headers=headers)
     assert r.status_code == 200, r.text

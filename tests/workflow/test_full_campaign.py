@@ -44,7 +44,7 @@ class Team:
         self.clock.set(T(iso))
         while True:
             async with unit_of_work(self.sessions) as s:
-                if (await sweep_due_timers(s, now=self.clock.now(), batch_size=100, public_url=PUBLIC)).claimed < 100:
+                if (await sweep_due_timers(s, now=self.clock.now(), batch_size=100)).claimed < 100:
                     return
 
     async def call(self, who: str, method: str, path: str, expect: int = 200, **body: Any) -> Any:

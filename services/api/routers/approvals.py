@@ -14,9 +14,11 @@ from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel,
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
+from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.approvals import rules
 from shared.approvals import service as approvals
+from shared.approvals.sla import ApprovalSubject
 from shared.models import (
     Approval,
     ApprovalKind,
@@ -27,7 +29,6 @@ from shared.models import (
     StepStatus,
 )
 from shared.pagination import paginate
-from shared.sla import read as sla_read
 
 
 def _responses(*parts: dict[int, dict[str, object]]) -> dict[int | str, dict[str, Any]]:
@@ -227,22 +228,15 @@ class ApprovalRead(ReadModel):
     steps: list[StepRead] = []
 
 
-async def _read(session: SessionDep, rows: list[Approval], now: datetime) -> list[ApprovalRead]:
+async def _read_page(session: SessionDep, rows: list[Approval], now: datetime) -> list[ApprovalRead]:
     steps = await approvals.steps_of(session, [a.id for a in rows])
     ids = [x.id for chain in steps.values() for _, assignments in chain for x in assignments]
-    sla = await sla_read.subject_summaries(session, approvals.SUBJECT, ids, now)
+    sla = await SlaIndex.load(session, ApprovalSubject.assignment, ids, now)
     out = []
     for a in rows:
         step_reads = [
             StepRead.model_validate(step).model_copy(
-                update={
-                    "assignments": [
-                        AssignmentRead.model_validate(x).model_copy(
-                            update={"sla": [TimerSummary(**t) for t in sla.get(x.id, [])]}
-                        )
-                        for x in assignments
-                    ]
-                }
+                update={"assignments": [sla.read(AssignmentRead, x) for x in assignments]}
             )
             for step, assignments in steps[a.id]
         ]
@@ -262,10 +256,8 @@ async def request_approval(
 ) -> ApprovalRead:
     """Ask for an approval: the matching rule's chain is resolved to people now and the first
     step's approvers start their SLA timers."""
-    approval = await approvals.request_approval(
-        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
-    )
-    return (await _read(session, [approval], now))[0]
+    approval = await approvals.request_approval(session, actor=actor, data=body.model_dump(), now=now)
+    return (await _read_page(session, [approval], now))[0]
 
 
 @router.get("/approvals", response_model=PageOut[ApprovalRead], operation_id="listApprovals")
@@ -300,7 +292,7 @@ async def list_approvals(
         now=now,
     )
     page = await paginate(session, stmt, Approval.id, limit=limit, cursor=cursor)
-    return {"items": await _read(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
 @router.get(
@@ -308,7 +300,7 @@ async def list_approvals(
 )
 async def get_approval(approval_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> ApprovalRead:
     """One approval with its steps, each approver's decision and SLA state."""
-    return (await _read(session, [await crud.get_or_404(session, Approval, approval_id)], now))[0]
+    return (await _read_page(session, [await crud.get_or_404(session, Approval, approval_id)], now))[0]
 
 
 @router.post(
@@ -329,9 +321,8 @@ async def decide_approval(
         decision=body.decision,
         reason=body.reason,
         now=now,
-        public_url=settings.public_url,
     )
-    return (await _read(session, [approval], now))[0]
+    return (await _read_page(session, [approval], now))[0]
 
 
 @router.post(
@@ -355,6 +346,5 @@ async def cancel_approval(
         approval_id=approval_id,
         reason=body.reason if body else None,
         now=now,
-        public_url=settings.public_url,
     )
-    return (await _read(session, [approval], now))[0]
+    return (await _read_page(session, [approval], now))[0]

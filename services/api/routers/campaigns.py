@@ -79,9 +79,7 @@ async def create_campaign(
     body: CampaignCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> Campaign:
     """Create a campaign, optionally on a workflow template (its first stage starts now)."""
-    return await campaigns.create_campaign(
-        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
-    )
+    return await campaigns.create_campaign(session, actor=actor, data=body.model_dump(), now=now)
 
 
 @router.get("/campaigns", response_model=PageOut[CampaignRead], tags=["campaigns"], operation_id="listCampaigns")
@@ -139,6 +137,4 @@ async def delete_campaign(
     campaign_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> None:
     """Delete a campaign, its tasks and stages (their timers are cancelled)."""
-    await campaigns.delete_campaign(
-        session, actor=actor, campaign_id=campaign_id, now=now, public_url=settings.public_url
-    )
+    await campaigns.delete_campaign(session, actor=actor, campaign_id=campaign_id, now=now)

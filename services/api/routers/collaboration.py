@@ -14,12 +14,13 @@ from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel,
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TargetOut, TimerSummary
+from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.calendar import TargetKind
 from shared.collaboration import service as collaboration
+from shared.collaboration.sla import CollaborationSubject
 from shared.models import CollaborationOccurrence, CollaborationRequest, CollaborationStatus, OccurrenceStatus
 from shared.pagination import paginate
-from shared.sla import read as sla_read
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["collaboration"])
 
@@ -106,18 +107,14 @@ def _read(request: CollaborationRequest) -> dict[str, Any]:
     }
 
 
-async def _occurrences(session: SessionDep, rows: list[CollaborationOccurrence], now: datetime) -> list[OccurrenceRead]:
-    sla = await sla_read.subject_summaries(session, collaboration.SUBJECT, [o.id for o in rows], now)
-    return [
-        OccurrenceRead.model_validate(o).model_copy(update={"sla": [TimerSummary(**s) for s in sla.get(o.id, [])]})
-        for o in rows
-    ]
+async def _read_page(session: SessionDep, rows: list[CollaborationOccurrence], now: datetime) -> list[OccurrenceRead]:
+    return await read_with_sla(session, CollaborationSubject.occurrence, rows, OccurrenceRead, now)
 
 
 async def _detail(session: SessionDep, request: CollaborationRequest, now: datetime) -> CollaborationDetail:
     await session.refresh(request)
     recent = await collaboration.recent_occurrences(session, [request.id], limit=RECENT_OCCURRENCES)
-    return CollaborationDetail(**_read(request), occurrences=await _occurrences(session, recent[request.id], now))
+    return CollaborationDetail(**_read(request), occurrences=await _read_page(session, recent[request.id], now))
 
 
 @router.post(
@@ -130,9 +127,7 @@ async def create_collaboration_request(
     body: CollaborationCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> CollaborationDetail:
     """Ask other departments for something by a deadline; the first occurrence opens now, under SLA."""
-    request = await collaboration.create_request(
-        session, actor=actor, data=body.model_dump(mode="json"), now=now, public_url=settings.public_url
-    )
+    request = await collaboration.create_request(session, actor=actor, data=body.model_dump(mode="json"), now=now)
     return await _detail(session, request, now)
 
 
@@ -200,7 +195,7 @@ async def list_collaboration_occurrences(
     await crud.get_or_404(session, CollaborationRequest, request_id)
     stmt = select(CollaborationOccurrence).where(CollaborationOccurrence.request_id == request_id)
     page = await paginate(session, stmt, CollaborationOccurrence.id, limit=limit, cursor=cursor)
-    return {"items": await _occurrences(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
 @router.patch(
@@ -220,9 +215,7 @@ async def update_collaboration_request(
     """Change the matter, content or owner (requester, owner, initiating department or manager+)."""
     changes = body.model_dump(exclude_unset=True)
     reject_nulls(changes, ("matter", "owner_id"))
-    request = await collaboration.update_request(
-        session, actor=actor, request_id=request_id, changes=changes, now=now, public_url=settings.public_url
-    )
+    request = await collaboration.update_request(session, actor=actor, request_id=request_id, changes=changes, now=now)
     return await _detail(session, request, now)
 
 
@@ -250,7 +243,6 @@ async def complete_collaboration_occurrence(
         occurrence_id=occurrence_id,
         note=body.note if body else None,
         now=now,
-        public_url=settings.public_url,
     )
     return await _detail(session, request, now)
 
@@ -265,9 +257,7 @@ async def close_collaboration_request(
     request_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> CollaborationDetail:
     """Stop a request: no more occurrences; open ones are cancelled with their timers."""
-    request = await collaboration.close_request(
-        session, actor=actor, request_id=request_id, now=now, public_url=settings.public_url
-    )
+    request = await collaboration.close_request(session, actor=actor, request_id=request_id, now=now)
     return await _detail(session, request, now)
 
 
@@ -281,7 +271,5 @@ async def cancel_collaboration_request(
     request_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> CollaborationDetail:
     """Withdraw a request: it and its open occurrences are cancelled."""
-    request = await collaboration.cancel_request(
-        session, actor=actor, request_id=request_id, now=now, public_url=settings.public_url
-    )
+    request = await collaboration.cancel_request(session, actor=actor, request_id=request_id, now=now)
     return await _detail(session, request, now)

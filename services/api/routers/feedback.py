@@ -14,13 +14,14 @@ from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, Wr
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.routers.sla_schemas import TimerSummary
+from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.errors import InvalidInput, NotFound
 from shared.feedback import inbound
 from shared.feedback import service as feedback_service
+from shared.feedback.sla import FeedbackSubject
 from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.pagination import paginate
-from shared.sla import read as sla_read
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
 api = APIRouter(responses=ERROR_RESPONSES)  # bearer-authenticated operations
@@ -85,12 +86,8 @@ class FeedbackRead(ReadModel):
     sla: list[TimerSummary] = Field(default=[], description="the first-response timers (running, paused or met)")
 
 
-async def _with_sla(session: SessionDep, rows: list[Feedback], now: datetime) -> list[FeedbackRead]:
-    sla = await sla_read.subject_summaries(session, feedback_service.SUBJECT_TYPE, [f.id for f in rows], now)
-    return [
-        FeedbackRead.model_validate(f).model_copy(update={"sla": [TimerSummary(**s) for s in sla.get(f.id, [])]})
-        for f in rows
-    ]
+async def _read_page(session: SessionDep, rows: list[Feedback], now: datetime) -> list[FeedbackRead]:
+    return await read_with_sla(session, FeedbackSubject.feedback, rows, FeedbackRead, now)
 
 
 @api.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackRead, operation_id="createFeedback")
@@ -98,10 +95,8 @@ async def create_feedback(
     body: FeedbackCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> FeedbackRead:
     """Record customer feedback or a complaint; its first-response timer starts now."""
-    feedback = await feedback_service.create_feedback(
-        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
-    )
-    return (await _with_sla(session, [feedback], now))[0]
+    feedback = await feedback_service.create_feedback(session, actor=actor, data=body.model_dump(), now=now)
+    return (await _read_page(session, [feedback], now))[0]
 
 
 @api.get("/feedback", response_model=PageOut[FeedbackRead], operation_id="listFeedback")
@@ -132,13 +127,13 @@ async def list_feedback(
         now=now,
     )
     page = await paginate(session, stmt, Feedback.id, limit=limit, cursor=cursor)
-    return {"items": await _with_sla(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
 @api.get("/feedback/{feedback_id}", response_model=FeedbackRead, operation_id="getFeedback", responses=_NOT_FOUND)
 async def get_feedback(feedback_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> FeedbackRead:
     """One piece of feedback, with its SLA state."""
-    return (await _with_sla(session, [await crud.get_or_404(session, Feedback, feedback_id)], now))[0]
+    return (await _read_page(session, [await crud.get_or_404(session, Feedback, feedback_id)], now))[0]
 
 
 @api.patch("/feedback/{feedback_id}", response_model=FeedbackRead, operation_id="updateFeedback", responses=_NOT_FOUND)
@@ -152,9 +147,9 @@ async def update_feedback(
     if "status" in changes:
         changes["status"] = FeedbackStatus(changes["status"])
     feedback = await feedback_service.update_feedback(
-        session, actor=actor, feedback_id=feedback_id, changes=changes, now=now, public_url=settings.public_url
+        session, actor=actor, feedback_id=feedback_id, changes=changes, now=now
     )
-    return (await _with_sla(session, [feedback], now))[0]
+    return (await _read_page(session, [feedback], now))[0]
 
 
 @api.post(
@@ -169,9 +164,9 @@ async def respond_to_feedback(
     """Answer the customer. The first answer is the first response: it meets the timer and moves
     `new` to `responded`. Later answers are kept as comments; the first-response time never moves."""
     feedback = await feedback_service.respond(
-        session, actor=actor, feedback_id=feedback_id, message=body.message, now=now, public_url=settings.public_url
+        session, actor=actor, feedback_id=feedback_id, message=body.message, now=now
     )
-    return (await _with_sla(session, [feedback], now))[0]
+    return (await _read_page(session, [feedback], now))[0]
 
 
 # ---- signed inbound intake -----------------------------------------------------------------------
@@ -242,12 +237,10 @@ async def receive_feedback_webhook(
         raise RequestValidationError(
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
         ) from None
-    feedback, created = await inbound.receive_feedback(
-        session, message_id=webhook_id, data=body.model_dump(), now=now, public_url=settings.public_url
-    )
+    feedback, created = await inbound.receive_feedback(session, message_id=webhook_id, data=body.model_dump(), now=now)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return (await _with_sla(session, [feedback], now))[0]
+    return (await _read_page(session, [feedback], now))[0]
 
 
 router.include_router(api)

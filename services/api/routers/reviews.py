@@ -13,11 +13,12 @@ from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
+from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.models import ResponseStatus, ReviewDecision, ReviewRequest, ReviewStatus
 from shared.pagination import paginate
 from shared.reviews import service as reviews
-from shared.sla import read as sla_read
+from shared.reviews.sla import ReviewSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reviews"])
 
@@ -98,36 +99,26 @@ class ReviewRead(ReadModel):
     sla: list[TimerSummary] = Field(default=[], description="the whole review's timers (and the resubmission's)")
 
 
-async def _out(session: SessionDep, rows: list[ReviewRequest], now: datetime) -> list[ReviewRead]:
+async def _read_page(session: SessionDep, rows: list[ReviewRequest], now: datetime) -> list[ReviewRead]:
     ids = [r.id for r in rows]
     responses = await reviews.responses_of(session, ids)
-    response_sla = await sla_read.subject_summaries(
-        session, reviews.RESPONSE, [x.id for rs in responses.values() for x in rs], now
+    response_sla = await SlaIndex.load(
+        session, ReviewSubject.response, [x.id for rs in responses.values() for x in rs], now
     )
-    review_sla = await sla_read.subject_summaries(session, reviews.REVIEW, ids, now)
+    review_sla = await SlaIndex.load(session, ReviewSubject.request, ids, now)
     out = []
     for review in rows:
         rounds: dict[int, list[ResponseRead]] = {}
         for x in responses.get(review.id, []):
-            rounds.setdefault(x.round, []).append(
-                ResponseRead.model_validate(x).model_copy(
-                    update={"sla": [TimerSummary(**s) for s in response_sla.get(x.id, [])]}
-                )
-            )
-        out.append(
-            ReviewRead.model_validate(review).model_copy(
-                update={
-                    "rounds": [RoundRead(round=n, responses=rs) for n, rs in sorted(rounds.items())],
-                    "sla": [TimerSummary(**s) for s in review_sla.get(review.id, [])],
-                }
-            )
-        )
+            rounds.setdefault(x.round, []).append(response_sla.read(ResponseRead, x))
+        rounds_read = [RoundRead(round=n, responses=rs) for n, rs in sorted(rounds.items())]
+        out.append(review_sla.read(ReviewRead, review, rounds=rounds_read))
     return out
 
 
 async def _one(session: SessionDep, review: ReviewRequest, now: datetime) -> ReviewRead:
     await session.refresh(review)
-    return (await _out(session, [review], now))[0]
+    return (await _read_page(session, [review], now))[0]
 
 
 @router.post("/reviews", status_code=status.HTTP_201_CREATED, response_model=ReviewRead, operation_id="createReview")
@@ -136,9 +127,7 @@ async def create_review(
 ) -> ReviewRead:
     """Ask departments and/or people to review (a campaign stage, a deliverable, or anything);
     round 1 starts now, each reviewer under their own feedback timer, the review under its own."""
-    review = await reviews.request_review(
-        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
-    )
+    review = await reviews.request_review(session, actor=actor, data=body.model_dump(), now=now)
     return await _one(session, review, now)
 
 
@@ -174,13 +163,13 @@ async def list_reviews(
         now=now,
     )
     page = await paginate(session, stmt, ReviewRequest.id, limit=limit, cursor=cursor)
-    return {"items": await _out(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewRead, operation_id="getReview", responses=MISSING)
 async def get_review(review_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> ReviewRead:
     """One review with every round's answers and all its timers."""
-    return (await _out(session, [await crud.get_or_404(session, ReviewRequest, review_id)], now))[0]
+    return (await _read_page(session, [await crud.get_or_404(session, ReviewRequest, review_id)], now))[0]
 
 
 @router.post(
@@ -209,7 +198,6 @@ async def answer_review(
         decision=body.decision,
         comment=body.comment,
         now=now,
-        public_url=settings.public_url,
     )
     return await _one(session, review, now)
 
@@ -235,7 +223,6 @@ async def resubmit_review(
         review_id=review_id,
         note=body.note if body else None,
         now=now,
-        public_url=settings.public_url,
     )
     return await _one(session, review, now)
 
@@ -261,6 +248,5 @@ async def cancel_review(
         review_id=review_id,
         reason=body.reason if body else None,
         now=now,
-        public_url=settings.public_url,
     )
     return await _one(session, review, now)

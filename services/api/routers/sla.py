@@ -18,8 +18,9 @@ from shared.calendar import CalendarError, Target
 from shared.errors import InvalidInput
 from shared.models import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.pagination import paginate
-from shared.sla import policies, read
+from shared.sla import policies, read, registry
 from shared.sla.directory import calendar_from_row
+from shared.tasks.sla import TaskSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -282,7 +283,9 @@ class Conditions(WriteModel):
 class SlaPolicyCreate(WriteModel):
     name: Name
     description: Annotated[str, Field(max_length=2000)] | None = None
-    subject_type: str = Field(default="task", description="task (review requests, feedback, … later)")
+    subject_type: str = Field(
+        default=TaskSubject.task, description="a registered subject type: " + ", ".join(registry.names())
+    )
     enabled: bool = True
     conditions: Conditions = Field(default_factory=Conditions, description="empty matches every subject")
     target_kind: str = Field(description="calendar | working_hours | working_days | daily_at")

@@ -13,11 +13,12 @@ from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, Wr
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.sla_schemas import TimerSummary
+from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.models import Priority, Task, TaskStatus
 from shared.pagination import paginate
-from shared.sla import read as sla_read
 from shared.tasks import service as tasks
+from shared.tasks.sla import TaskSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["tasks"])
 
@@ -74,12 +75,8 @@ class TaskRead(ReadModel):
         return self.status.is_open
 
 
-async def _with_sla(session: SessionDep, rows: list[Task], now: datetime) -> list[TaskRead]:
-    sla = await sla_read.subject_summaries(session, "task", [t.id for t in rows], now)
-    return [
-        TaskRead.model_validate(t).model_copy(update={"sla": [TimerSummary(**s) for s in sla.get(t.id, [])]})
-        for t in rows
-    ]
+async def _read_page(session: SessionDep, rows: list[Task], now: datetime) -> list[TaskRead]:
+    return await read_with_sla(session, TaskSubject.task, rows, TaskRead, now)
 
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskRead, operation_id="createTask")
@@ -87,10 +84,8 @@ async def create_task(
     body: TaskCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> TaskRead:
     """Create a task; the caller is its reporter. Matching SLA policies start their timers."""
-    task = await tasks.create_task(
-        session, actor=actor, data=body.model_dump(), now=now, public_url=settings.public_url
-    )
-    return (await _with_sla(session, [task], now))[0]
+    task = await tasks.create_task(session, actor=actor, data=body.model_dump(), now=now)
+    return (await _read_page(session, [task], now))[0]
 
 
 @router.get("/tasks", response_model=PageOut[TaskRead], operation_id="listTasks")
@@ -125,13 +120,13 @@ async def list_tasks(
         now=now,
     )
     page = await paginate(session, stmt, Task.id, limit=limit, cursor=cursor)
-    return {"items": await _with_sla(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
 @router.get("/tasks/{task_id}", response_model=TaskRead, operation_id="getTask", responses=NOT_FOUND)
 async def get_task(task_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> TaskRead:
     """One task, with its SLA state."""
-    return (await _with_sla(session, [await crud.get_or_404(session, Task, task_id)], now))[0]
+    return (await _read_page(session, [await crud.get_or_404(session, Task, task_id)], now))[0]
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskRead, operation_id="updateTask", responses=NOT_FOUND)
@@ -142,10 +137,8 @@ async def update_task(
     cancelled cancels, a new `due_at` re-arms the deadline."""
     changes = body.model_dump(exclude_unset=True)
     reject_nulls(changes, ("title", "priority", "status", "tags"))
-    task = await tasks.update_task(
-        session, actor=actor, task_id=task_id, changes=changes, now=now, public_url=settings.public_url
-    )
-    return (await _with_sla(session, [task], now))[0]
+    task = await tasks.update_task(session, actor=actor, task_id=task_id, changes=changes, now=now)
+    return (await _read_page(session, [task], now))[0]
 
 
 @router.delete(
@@ -153,4 +146,4 @@ async def update_task(
 )
 async def delete_task(task_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep) -> None:
     """Delete a task; its running SLA timers are cancelled."""
-    await tasks.delete_task(session, actor=actor, task_id=task_id, now=now, public_url=settings.public_url)
+    await tasks.delete_task(session, actor=actor, task_id=task_id, now=now)

@@ -16,9 +16,8 @@ from shared.trail import service as trail
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["trail"])
 
-SubjectType = Literal[
-    "campaign", "campaign_stage", "task", "review_request", "approval", "collaboration_request", "feedback"
-]
+# The trail items registered by the domains (shared.sla.registry), as the path parameter's enum.
+SubjectType = Literal[trail.item_names()]  # type: ignore[valid-type]
 
 
 class CommentCreate(WriteModel):

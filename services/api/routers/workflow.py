@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import Field
@@ -12,11 +12,15 @@ from sqlalchemy import select
 from services.api.common import ReadModel, WriteModel
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routers.sla_schemas import TimerSummary
+from services.api.sla_state import SlaIndex
 from shared import crud
+from shared.campaigns import lifecycle
+from shared.campaigns.lifecycle import CampaignAction
 from shared.models import Campaign, CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
-from shared.sla import read as sla_read
 from shared.workflow import stages as workflow
 from shared.workflow import templates
+from shared.workflow.sla import StageSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -140,13 +144,13 @@ class StageRead(ReadModel):
     exited_at: datetime | None
     cycle_s: float | None = Field(description="calendar seconds spent in the stage (so far, if active)")
     gate_unmet: list[dict[str, str]] = Field(description="what still blocks leaving the stage")
-    sla: list[dict[str, Any]] = Field(description="the stage's SLA timers")
+    sla: list[TimerSummary] = Field(description="the stage's SLA timers")
 
 
-async def _stage_out(session: SessionDep, rows: list[CampaignStage], now: datetime) -> list[StageRead]:
+async def _read_page(session: SessionDep, rows: list[CampaignStage], now: datetime) -> list[StageRead]:
     ids = [s.id for s in rows]
     files = await workflow.deliverables_of(session, ids)
-    sla = await sla_read.subject_summaries(session, workflow.SUBJECT, ids, now)
+    sla = await SlaIndex.load(session, StageSubject.stage, ids, now)
     waiting = await workflow.sign_offs(session, rows)
     return [
         StageRead.model_validate(
@@ -155,7 +159,7 @@ async def _stage_out(session: SessionDep, rows: list[CampaignStage], now: dateti
                 "deliverables": [DeliverableRead.model_validate(d) for d in files[s.id]],
                 "cycle_s": workflow.cycle_seconds(s, now),
                 "gate_unmet": [e.as_dict() for e in workflow.gate(s, files[s.id], waiting[s.id])],
-                "sla": sla.get(s.id, []),
+                "sla": sla.of(s.id),
             }
         )
         for s in rows
@@ -172,7 +176,7 @@ async def _stage_out(session: SessionDep, rows: list[CampaignStage], now: dateti
 async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> list[StageRead]:
     """The campaign's stages in order, with deliverables, checklist, gate and SLA state."""
     await crud.get_or_404(session, Campaign, campaign_id)
-    return await _stage_out(session, await workflow.stages_of(session, campaign_id), now)
+    return await _read_page(session, await workflow.stages_of(session, campaign_id), now)
 
 
 class StageUpdate(WriteModel):
@@ -203,9 +207,8 @@ async def update_stage(
         key=key,
         owner_id=body.owner_id,
         now=now,
-        public_url=settings.public_url,
     )
-    return (await _stage_out(session, [stage], now))[0]
+    return (await _read_page(session, [stage], now))[0]
 
 
 class DeliverableCreate(WriteModel):
@@ -258,7 +261,7 @@ async def tick(
         note=body.note,
         now=now,
     )
-    return (await _stage_out(session, [stage], now))[0]
+    return (await _read_page(session, [stage], now))[0]
 
 
 class AdvanceRead(ReadModel):
@@ -278,10 +281,8 @@ async def advance(
 ) -> dict[str, Any]:
     """Leave the active stage through its gate and enter the next. 409 lists every unmet
     condition (`errors[].field` like `deliverables.campaign_plan`, `checklist.smart_goals`)."""
-    left, entered = await workflow.advance(
-        session, actor=actor, campaign_id=campaign_id, key=key, now=now, public_url=settings.public_url
-    )
-    out = await _stage_out(session, [left] + ([entered] if entered else []), now)
+    left, entered = await workflow.advance(session, actor=actor, campaign_id=campaign_id, key=key, now=now)
+    out = await _read_page(session, [left] + ([entered] if entered else []), now)
     return {"left": out[0], "entered": out[1] if entered else None}
 
 
@@ -294,14 +295,12 @@ async def advance(
 )
 async def change_state(
     campaign_id: int,
-    action: Literal["hold", "resume", "cancel"],
+    action: CampaignAction,
     session: SessionDep,
     actor: WriterDep,
     now: NowDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """Put a campaign on hold (its stage timer pauses), resume it, or cancel it (timers cancelled)."""
-    campaign = await workflow.set_status(
-        session, actor=actor, campaign_id=campaign_id, action=action, now=now, public_url=settings.public_url
-    )
+    campaign = await lifecycle.change_status(session, actor=actor, campaign_id=campaign_id, action=action, now=now)
     return {"id": campaign.id, "status": campaign.status.value}

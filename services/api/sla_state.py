@@ -1,0 +1,46 @@
+"""Responses with their SLA state embedded: the one way every router shows an item's timers.
+
+The summaries of a whole page come from one query (`SlaIndex.load`), then each row's schema is
+filled with its own timers — for top-level items (`read_with_sla`) and for nested ones (a review's
+reviewers, an approval's approvers) alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.routers.sla_schemas import TimerSummary
+from shared.sla import read as sla_read
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SlaIndex:
+    """The running, paused and met timers of a page of subjects of one type."""
+
+    def __init__(self, summaries: dict[int, list[dict[str, Any]]]) -> None:
+        self._summaries = summaries
+
+    @classmethod
+    async def load(cls, session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], now: datetime) -> SlaIndex:
+        return cls(await sla_read.subject_summaries(session, subject_type, ids, now))
+
+    def of(self, subject_id: int) -> list[TimerSummary]:
+        return [TimerSummary(**s) for s in self._summaries.get(subject_id, [])]
+
+    def read(self, schema: type[M], row: Any, **update: Any) -> M:
+        """`row` as `schema`, with its timers under `sla` (and any other fields given)."""
+        return schema.model_validate(row).model_copy(update={"sla": self.of(row.id), **update})
+
+
+async def read_with_sla(
+    session: AsyncSession, subject_type: StrEnum, rows: Sequence[Any], schema: type[M], now: datetime
+) -> list[M]:
+    """A page of items of one subject type, each with its SLA state."""
+    index = await SlaIndex.load(session, subject_type, [r.id for r in rows], now)
+    return [index.read(schema, r) for r in rows]

@@ -1,0 +1,145 @@
+"""Resolution: a met timer stops, and everyone its levels reached hears it is resolved — in the
+same transaction as the change that met it. Also the one shape of an SLA event's payload."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import Escalation, EscalationKind, Notification, SlaTimer, TimerState
+from shared.notify.outbox import OutboxItem, add_to_outbox
+from shared.sla.directory import Directory, Person
+from shared.sla.levels import Due
+from shared.sla.registry import SubjectContext
+from shared.sla.timers import end_pause
+
+
+def event_payload(
+    *,
+    ctx: SubjectContext,
+    timer: Any,
+    kind: EscalationKind,
+    due: Due | None,
+    now: datetime,
+    people: list[Person],
+    records: list[dict[str, Any]],
+    notes: list[str],
+    d: Directory,
+) -> dict[str, Any]:
+    assignee = d.person(ctx.assignee_id)
+    campaign = d.campaign(ctx.campaign_id)
+    locale = (people[0].locale if people else None) or (assignee.locale if assignee else None)
+    return {
+        "kind": kind.value,
+        "subject": ctx.as_payload(),
+        "timer": {
+            "id": timer.id,
+            "policy_id": timer.policy_id,
+            "started_at": timer.started_at.isoformat(),
+            "due_at": timer.due_at.isoformat(),
+            "target": {"kind": timer.target_kind, "value": timer.target_value},
+        },
+        "level": due.level if due else -1,
+        "repeat": due.repeat if due else 0,
+        "scheduled_at": (due.at if due else now).astimezone(UTC).isoformat(),
+        "fired_at": now.isoformat(),
+        "late_by_s": round((now - due.at).total_seconds(), 3) if due else 0.0,
+        "assignee": assignee.mention() if assignee else None,
+        "campaign": {"id": ctx.campaign_id, "name": campaign[0]} if campaign else None,
+        "mentions": [p.mention() for p in people],
+        "recipients": records,
+        "notes": notes,
+        "locale": locale,
+    }
+
+
+async def meet(session: AsyncSession, timer: SlaTimer, *, now: datetime, ctx: SubjectContext) -> None:
+    """Stop the clock as met; if any level had fired, tell the same audience it is resolved."""
+    end_pause(timer, now)
+    timer.state = TimerState.met
+    timer.met_at = now
+    timer.next_fire_at = None
+    # The audience is everyone this episode reached: this timer and the ones it superseded when
+    # the deadline moved (same subject and policy, same start).
+    episode = select(SlaTimer.id).where(
+        SlaTimer.subject_type == timer.subject_type,
+        SlaTimer.subject_id == timer.subject_id,
+        SlaTimer.policy_id == timer.policy_id,
+        SlaTimer.started_at == timer.started_at,
+    )
+    fired = list(
+        await session.scalars(
+            select(Escalation).where(
+                Escalation.timer_id.in_(episode), Escalation.suppressed.is_(False), Escalation.level >= 0
+            )
+        )
+    )
+    if not fired:
+        return
+    timer_ids = sorted({e.timer_id for e in fired})
+    channel_ids = list(
+        await session.scalars(
+            select(Notification.channel_id)
+            .distinct()
+            .where(or_(*(Notification.dedupe_key.like(f"sla:{tid}:%") for tid in timer_ids)))
+        )
+    )
+    d = Directory(session)
+    await d.load_static()
+    people_ids = {r["user_id"] for e in fired for r in e.recipients if "user_id" in r}
+    await d.prefetch_chain([ctx.assignee_id, *people_ids], [ctx.campaign_id])
+    people = [p for p in (d.person(i) for i in sorted(people_ids)) if p]
+    records = [{"as": "previously_notified", "user_id": p.id, "name": p.name} for p in people]
+    inserted = await session.scalar(
+        insert(Escalation)
+        .on_conflict_do_nothing(index_elements=["timer_id", "level", "repeat"])
+        .values(
+            timer_id=timer.id,
+            subject_type=timer.subject_type,
+            subject_id=timer.subject_id,
+            level=-1,
+            repeat=0,
+            kind=EscalationKind.resolved,
+            scheduled_at=now,
+            fired_at=now,
+            late_by_s=0.0,
+            recipients=records,
+            notes=[],
+            suppressed=False,
+            notification_count=len(channel_ids),
+        )
+        .returning(Escalation.id)
+    )
+    if inserted is None:
+        return
+    payload = event_payload(
+        ctx=ctx,
+        timer=timer,
+        kind=EscalationKind.resolved,
+        due=None,
+        now=now,
+        people=people,
+        records=records,
+        notes=[],
+        d=d,
+    )
+    await add_to_outbox(
+        session,
+        [
+            OutboxItem(
+                dedupe_key=f"sla:{timer.id}:resolved:ch{c}",
+                event_type="sla.resolved",
+                subject_type=timer.subject_type,
+                subject_id=timer.subject_id,
+                channel_id=c,
+                payload=payload,
+            )
+            for c in channel_ids
+            if c in d.channels
+        ],
+        now=now,
+    )

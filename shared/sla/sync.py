@@ -1,0 +1,107 @@
+"""Keeping an item's timers in step with the item: the one call every domain makes after a change.
+
+Run in the same transaction as the change: a subject entering a start status gets a timer per
+matching policy, a pause status pauses it, a stop status meets it (with a resolved notice to
+everyone alerted), a cancel status or a policy that no longer matches cancels it, and a moved
+explicit deadline supersedes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import EscalationPolicy, SlaPolicy, SlaTimer, TimerState
+from shared.sla import registry, timers
+from shared.sla.directory import load_calendars
+from shared.sla.registry import SubjectContext, SubjectSpec, matches
+from shared.sla.resolution import meet
+from shared.sla.timers import ACTIVE_STATES
+
+
+async def sync_timers(session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], *, now: datetime) -> None:
+    """Bring the timers of these subjects (of one registered type) in line with their state."""
+    subject = registry.get(subject_type)
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return
+    contexts = await subject.load(session, ids)
+    for subject_id in ids:
+        await _sync_one(session, subject, contexts.get(subject_id), subject_id, now)
+
+
+async def _sync_one(
+    session: AsyncSession, subject: SubjectSpec, ctx: SubjectContext | None, subject_id: int, now: datetime
+) -> None:
+    subject_type = subject.name
+    open_timers = list(
+        await session.scalars(
+            select(SlaTimer)
+            .where(
+                SlaTimer.subject_type == subject_type,
+                SlaTimer.subject_id == subject_id,
+                SlaTimer.state.in_(ACTIVE_STATES),
+            )
+            .order_by(SlaTimer.id)
+            .with_for_update()
+        )
+    )
+    if ctx is None:
+        for timer in open_timers:
+            timers.cancel(timer, now, "subject deleted")
+        await session.flush()
+        return
+    policies = list(
+        await session.scalars(
+            select(SlaPolicy)
+            .where(SlaPolicy.subject_type == subject_type, SlaPolicy.enabled.is_(True))
+            .order_by(SlaPolicy.id)
+        )
+    )
+    enabled = {p.id for p in policies}
+    active: dict[int, SlaTimer] = {}
+    for timer in open_timers:
+        if timer.policy_id is None or timer.policy_id not in enabled:
+            # Its policy was disabled or deleted: nothing will ever meet it. Stop it now, visibly.
+            timers.cancel(timer, now, "policy disabled" if timer.policy_id is not None else "policy deleted")
+        else:
+            active[timer.policy_id] = timer
+    cals = await load_calendars(session, [p.calendar_id for p in policies] + [t.calendar_id for t in open_timers])
+    escalations = {
+        e.id: e
+        for e in await session.scalars(
+            select(EscalationPolicy).where(
+                EscalationPolicy.id.in_({p.escalation_policy_id for p in policies if p.escalation_policy_id})
+            )
+        )
+    }
+    for policy in policies:
+        timer = active.get(policy.id)
+        cal = cals.get(policy.calendar_id, cals[None]) if timer is None else cals.get(timer.calendar_id, cals[None])
+        applies = matches(policy.conditions or {}, ctx)
+        status = ctx.status
+        escalation = escalations.get(policy.escalation_policy_id or -1)
+        if timer is None:
+            if applies and ctx.timed and status in policy.start_statuses:
+                session.add(timers.new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now))
+            continue
+        if status in (policy.cancel_statuses or []):
+            timers.cancel(timer, now, f"subject {status}")
+        elif not applies:
+            timers.cancel(timer, now, "policy no longer matches")
+        elif status in policy.stop_statuses:
+            await meet(session, timer, now=now, ctx=ctx)
+        elif status in (policy.pause_statuses or []):
+            if timer.state == TimerState.running:
+                timers.pause(timer, cal, now)
+        else:
+            if timer.state == TimerState.paused:
+                timers.resume(timer, cal, now)
+            timer.department_id = ctx.department_id
+            if ctx.explicit_due_at != timer.subject_due_at:
+                timers.supersede(session, timer, policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now)
+    await session.flush()

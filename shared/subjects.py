@@ -1,0 +1,15 @@
+"""The one list of domains with timed items: importing this module registers every SLA subject
+type and trail item (see `shared.sla.registry`). Adding a type: its domain package declares it in
+its own `sla.py`, and one line here imports that package's service (which imports its `sla.py`
+and registers what is cancelled with a campaign)."""
+
+from shared.approvals import service as _approvals  # noqa: F401
+from shared.campaigns import sla as _campaigns  # noqa: F401 — the "campaign" trail item
+from shared.collaboration import service as _collaboration  # noqa: F401
+from shared.feedback import service as _feedback  # noqa: F401
+from shared.reviews import service as _reviews  # noqa: F401
+from shared.sla.registry import subject_types
+from shared.tasks import service as _tasks  # noqa: F401
+from shared.workflow import stages as _stages  # noqa: F401
+
+__all__ = ["subject_types"]

@@ -1,0 +1,52 @@
+"""Comments on any trail item (audited like every write). The items are the ones the domains
+registered (`shared.sla.registry.register_item`); an unknown one is a 404, never a guess."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actor import Actor
+from shared.audit import service as audit
+from shared.errors import NotFound
+from shared.models import Comment
+from shared.sla import registry
+
+MAX_BODY = 20_000
+
+
+def item_names() -> tuple[str, ...]:
+    """What a trail can be asked for: every registered trail item."""
+    return tuple(str(item.name) for item in registry.trail_items())
+
+
+async def require_subject(session: AsyncSession, subject_type: str, subject_id: int) -> None:
+    try:
+        column = registry.trail_item(subject_type).id_column
+    except registry.UnknownSubjectType:
+        raise NotFound(f"there is no trail for {subject_type!r}") from None
+    if await session.scalar(select(column).where(column == subject_id)) is None:
+        raise NotFound(f"{subject_type} {subject_id} does not exist")
+
+
+async def add_comment(
+    session: AsyncSession, *, actor: Actor, subject_type: str, subject_id: int, body: str, now: datetime
+) -> Comment:
+    """Comment on an item (audited like every write)."""
+    await require_subject(session, subject_type, subject_id)
+    comment = Comment(
+        subject_type=subject_type, subject_id=subject_id, author_id=actor.user_id, body=body, created_at=now
+    )
+    session.add(comment)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="comment",
+        entity_type=subject_type,
+        entity_id=subject_id,
+        after={"comment_id": comment.id},
+    )
+    return comment
