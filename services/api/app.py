@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from services.api import problems, webhooks
+from services.api import docs, problems, webhooks
 from services.api.routers import (
     approvals,
     audit,
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from services.api.docs: no CDN
+        redoc_url=None,
         openapi_tags=[
             *(
                 {"name": n}
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    docs.install(app)
     problems.install(app)
     for module in (
         health,
