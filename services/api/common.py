@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from shared.errors import InvalidInput
 from shared.pagination import MAX_LIMIT, Page
+from shared.schemas import Instant, ReadModel, WriteModel
 
 T = TypeVar("T")
 
-# Instants a request may carry. Outside this range there is no working calendar to speak of, and
-# PostgreSQL would store the extremes as ±infinity: refused with a 422 naming the field.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _in_service_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError("must lie between 2000-01-01 and 2100-01-01")
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_in_service_range)]
-
-
-class WriteModel(BaseModel):
-    """Request bodies: unknown fields are rejected, strings trimmed."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ReadModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+__all__ = ["Instant", "ReadModel", "WriteModel"]  # re-exported: the schemas' bases live in shared.schemas
 
 
 class PageOut(BaseModel, Generic[T]):

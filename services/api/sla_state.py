@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.routers.sla_schemas import TimerSummary
 from shared.sla import read as sla_read
+from shared.sla.schemas import TimerSummary
 
 M = TypeVar("M", bound=BaseModel)
 

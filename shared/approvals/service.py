@@ -28,11 +28,11 @@ from shared.models import (
     Campaign,
     CampaignStage,
     Department,
-    Role,
     StepMode,
     StepStatus,
     User,
 )
+from shared.org.permissions import require_may_act
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import sync_timers
@@ -464,8 +464,9 @@ async def cancel(
 ) -> Approval:
     """The requester (or a manager) withdraws a pending approval; every approver's timer stops."""
     approval, steps = await _locked(session, approval_id)
-    if not (actor.at_least(Role.manager) or (actor.user_id is not None and actor.user_id == approval.requester_id)):
-        raise Forbidden("only the requester or a manager can cancel an approval")
+    await require_may_act(
+        session, actor, who="the requester or a manager", what="cancel an approval", parties=[approval.requester_id]
+    )
     _require_pending(approval)
     before = audit.snapshot(approval)
     _close_waiting(steps)

@@ -22,7 +22,7 @@ from shared.calendar import BusinessCalendar, Target, TargetKind
 from shared.calendar.core import SEARCH_LIMIT_DAYS, CalendarError
 from shared.campaigns.guards import require_open_campaign
 from shared.collaboration.sla import CollaborationSubject
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import (
     Calendar,
     Campaign,
@@ -31,9 +31,9 @@ from shared.models import (
     CollaborationStatus,
     Department,
     OccurrenceStatus,
-    Role,
     User,
 )
+from shared.org.permissions import require_may_act
 from shared.sla.directory import load_calendars
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
@@ -185,20 +185,16 @@ async def _request_for_write(session: AsyncSession, request_id: int) -> Collabor
     return await crud.get_or_404(session, CollaborationRequest, request_id, for_update=True)
 
 
-async def _actor_department(session: AsyncSession, actor: Actor) -> int | None:
-    if actor.user_id is None:
-        return None
-    return await session.scalar(select(User.department_id).where(User.id == actor.user_id))
-
-
 async def _require_party(session: AsyncSession, actor: Actor, request: CollaborationRequest, *, what: str) -> None:
     """Requester, owner, managers and members of the initiating department may steer a request."""
-    if actor.at_least(Role.manager) or actor.user_id in (request.requester_id, request.owner_id):
-        return
-    department = await _actor_department(session, actor)
-    if department is not None and department == request.initiating_department_id:
-        return
-    raise Forbidden(f"only the requester, the owner, the initiating department or a manager may {what} this request")
+    await require_may_act(
+        session,
+        actor,
+        who="the requester, the owner, the initiating department or a manager",
+        what=f"{what} this request",
+        parties=[request.requester_id, request.owner_id],
+        departments=[request.initiating_department_id],
+    )
 
 
 def _require_open(request: CollaborationRequest) -> None:
@@ -279,10 +275,14 @@ async def complete_occurrence(
     ).one_or_none()
     if occurrence is None:
         raise NotFound(f"occurrence {occurrence_id} of collaboration request {request_id} does not exist")
-    if not (actor.at_least(Role.manager) or actor.user_id == request.owner_id):
-        department = await _actor_department(session, actor)
-        if department is None or department not in (request.collaborating_department_ids or []):
-            raise Forbidden("only the owner, a member of a collaborating department or a manager may answer")
+    await require_may_act(
+        session,
+        actor,
+        who="the owner, a member of a collaborating department or a manager",
+        what="answer",
+        parties=[request.owner_id],
+        departments=request.collaborating_department_ids or [],
+    )
     if occurrence.status != OccurrenceStatus.open:
         raise Conflict(
             f"occurrence {occurrence.id} is {occurrence.status.value}",

@@ -31,6 +31,7 @@ from shared.models import (
     StageDeliverable,
     User,
 )
+from shared.org.permissions import require_may_act
 from shared.reviews.sla import ReviewSubject
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
@@ -270,17 +271,14 @@ async def answer(
     return review
 
 
-def _may_steer(actor: Actor, review: ReviewRequest) -> bool:
-    return actor.at_least(Role.manager) or (actor.user_id is not None and actor.user_id == review.requester_id)
-
-
 async def resubmit(
     session: AsyncSession, *, actor: Actor, review_id: int, note: str | None, now: datetime
 ) -> ReviewRequest:
     """After changes were requested: a new round asks the same reviewers again."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
-    if not _may_steer(actor, review):
-        raise Forbidden("only the requester or a manager may resubmit this review")
+    await require_may_act(
+        session, actor, who="the requester or a manager", what="resubmit this review", parties=[review.requester_id]
+    )
     if review.status != ReviewStatus.changes_requested:
         raise Conflict(
             f"only a review with changes requested can be resubmitted; this one is {review.status.value}",
@@ -310,8 +308,9 @@ async def cancel(
 ) -> ReviewRequest:
     """Withdraw an open review; its pending reviewers and every timer are cancelled."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
-    if not _may_steer(actor, review):
-        raise Forbidden("only the requester or a manager may cancel this review")
+    await require_may_act(
+        session, actor, who="the requester or a manager", what="cancel this review", parties=[review.requester_id]
+    )
     if review.status not in OPEN_STATUSES:
         raise Conflict(
             f"the review is already {review.status.value}", errors=[FieldError("status", review.status.value, "state")]

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from services.api.routers.sla_schemas import TimerSummary
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.approvals import rules
@@ -29,6 +28,7 @@ from shared.models import (
     StepStatus,
 )
 from shared.pagination import paginate
+from shared.sla.schemas import TimerSummary
 
 
 def _responses(*parts: dict[int, dict[str, object]]) -> dict[int | str, dict[str, Any]]:

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from services.api.routers.sla_schemas import TargetOut, TimerSummary
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.calendar import TargetKind
@@ -21,6 +20,7 @@ from shared.collaboration import service as collaboration
 from shared.collaboration.sla import CollaborationSubject
 from shared.models import CollaborationOccurrence, CollaborationRequest, CollaborationStatus, OccurrenceStatus
 from shared.pagination import paginate
+from shared.sla.schemas import TargetOut, TimerSummary
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["collaboration"])
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
-from services.api.routers.sla_schemas import TimerSummary
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.errors import InvalidInput, NotFound
@@ -22,6 +21,7 @@ from shared.feedback import service as feedback_service
 from shared.feedback.sla import FeedbackSubject
 from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.pagination import paginate
+from shared.sla.schemas import TimerSummary
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
 api = APIRouter(responses=ERROR_RESPONSES)  # bearer-authenticated operations

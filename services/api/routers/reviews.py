@@ -12,13 +12,13 @@ from sqlalchemy import select
 from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from services.api.routers.sla_schemas import TimerSummary
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.models import ResponseStatus, ReviewDecision, ReviewRequest, ReviewStatus
 from shared.pagination import paginate
 from shared.reviews import service as reviews
 from shared.reviews.sla import ReviewSubject
+from shared.sla.schemas import TimerSummary
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reviews"])
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from services.api.routers.sla_schemas import TimerSummary
 from shared import crud
 from shared.calendar import CalendarError, Target
 from shared.errors import InvalidInput
@@ -20,6 +19,7 @@ from shared.models import Calendar, Escalation, EscalationKind, EscalationPolicy
 from shared.pagination import paginate
 from shared.sla import policies, read, registry
 from shared.sla.directory import calendar_from_row
+from shared.sla.schemas import TimerSummary
 from shared.tasks.sla import TaskSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
-from services.api.routers.sla_schemas import TimerSummary
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.models import Priority, Task, TaskStatus
 from shared.pagination import paginate
+from shared.sla.schemas import TimerSummary
 from shared.tasks import service as tasks
 from shared.tasks.sla import TaskSubject
 

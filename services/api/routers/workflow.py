@@ -12,12 +12,12 @@ from sqlalchemy import select
 from services.api.common import ReadModel, WriteModel
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from services.api.routers.sla_schemas import TimerSummary
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.campaigns import lifecycle
 from shared.campaigns.lifecycle import CampaignAction
 from shared.models import Campaign, CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
+from shared.sla.schemas import TimerSummary
 from shared.workflow import stages as workflow
 from shared.workflow import templates
 from shared.workflow.sla import StageSubject

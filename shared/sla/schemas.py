@@ -1,4 +1,4 @@
-"""SLA read schemas shared by the routers that embed them (tasks now; reviews and feedback later)."""
+"""SLA read schemas: the timers every timed item embeds in its `XRead`."""
 
 from __future__ import annotations
 
