@@ -5,15 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+LOCATIONS = ("body", "query", "path", "header")
+
 
 @dataclass
 class FieldError:
-    field: str  # dotted path, e.g. "body.due_at" or "query.limit"
+    # A dotted path. In a 422, a field of the command ("due_at", "steps.0.approvers"), which the API
+    # reports as body.due_at, or a path with its location already ("query.limit"); in a 409, the
+    # state that blocks ("stage", "review").
+    field: str
     message: str
     type: str = "invalid"
 
     def as_dict(self) -> dict[str, Any]:
         return {"field": self.field, "message": self.message, "type": self.type}
+
+    def located(self) -> FieldError:
+        """As the API reports it: a command's field is a field of the request body."""
+        if self.field.split(".", 1)[0] in LOCATIONS:
+            return self
+        return FieldError(f"body.{self.field}", self.message, self.type)
 
 
 class AppError(Exception):

@@ -122,16 +122,16 @@ def _new_budget(data: dict[str, Any], kind: ApprovalKind) -> Decimal | None:
     raw = data.get("budget")
     if kind != ApprovalKind.budget_change:
         if raw is not None:
-            raise InvalidInput.for_field("body.budget", "only a budget_change carries a new budget")
+            raise InvalidInput.for_field("budget", "only a budget_change carries a new budget")
         return None
     if raw is None:
-        raise InvalidInput.for_field("body.budget", "a budget_change needs the new budget", "missing")
+        raise InvalidInput.for_field("budget", "a budget_change needs the new budget", "missing")
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
-        raise InvalidInput.for_field("body.budget", "must be an amount") from None
+        raise InvalidInput.for_field("budget", "must be an amount") from None
     if not value.is_finite() or value <= 0 or value >= Decimal("1e12"):
-        raise InvalidInput.for_field("body.budget", "must be an amount > 0")
+        raise InvalidInput.for_field("budget", "must be an amount > 0")
     return value.quantize(Decimal("0.01"))
 
 
@@ -154,7 +154,7 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: dict[st
         ) from None
     campaign_id = data.get("campaign_id")
     if campaign_id is None:
-        raise InvalidInput.for_field("body.campaign_id", "is required", "missing")
+        raise InvalidInput.for_field("campaign_id", "is required", "missing")
     await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
     # One pending approval per (campaign, kind, stage): the campaign row lock serialises requests.
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
@@ -163,16 +163,16 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: dict[st
     stage: CampaignStage | None = None
     if kind == ApprovalKind.stage:
         if not stage_key:
-            raise InvalidInput.for_field("body.stage_key", "a stage approval names its stage", "missing")
+            raise InvalidInput.for_field("stage_key", "a stage approval names its stage", "missing")
         stage = (
             await session.scalars(
                 select(CampaignStage).where(CampaignStage.campaign_id == campaign.id, CampaignStage.key == stage_key)
             )
         ).first()
         if stage is None:
-            raise InvalidInput.for_field("body.stage_key", f"campaign {campaign.id} has no stage {stage_key!r}")
+            raise InvalidInput.for_field("stage_key", f"campaign {campaign.id} has no stage {stage_key!r}")
     elif stage_key is not None:
-        raise InvalidInput.for_field("body.stage_key", "only a stage approval names a stage")
+        raise InvalidInput.for_field("stage_key", "only a stage approval names a stage")
     new_budget = _new_budget(data, kind)
     open_one = await session.scalar(
         select(Approval.id).where(
@@ -372,10 +372,10 @@ async def decide(
     """An approver on the active step approves or rejects (with a reason). Nobody signs for
     someone else, admins included: dual sign means two real people."""
     if decision not in DECISIONS:
-        raise InvalidInput.for_field("body.decision", "must be approve or reject")
+        raise InvalidInput.for_field("decision", "must be approve or reject")
     reason = (reason or "").strip() or None
     if decision == "reject" and reason is None:
-        raise InvalidInput.for_field("body.reason", "a rejection says why", "missing")
+        raise InvalidInput.for_field("reason", "a rejection says why", "missing")
     approval, steps = await _locked(session, approval_id)
     _require_pending(approval)
     active = next((s for s in steps if s.status == StepStatus.active), None)

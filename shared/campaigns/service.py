@@ -19,7 +19,7 @@ from shared.workflow.sla import StageSubject
 
 def _check_dates(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and end < start:
-        raise InvalidInput.for_field("body.end_date", "must not be before start_date", "range")
+        raise InvalidInput.for_field("end_date", "must not be before start_date", "range")
 
 
 async def create_campaign(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Campaign:
@@ -39,9 +39,9 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: dict[str
         try:
             template = await templates.current(session, template_key)
         except NotFound:
-            raise InvalidInput.for_field("body.template_key", f"no workflow template {template_key!r}") from None
+            raise InvalidInput.for_field("template_key", f"no workflow template {template_key!r}") from None
     elif stage_owners:
-        raise InvalidInput.for_field("body.stage_owners", "needs a template_key")
+        raise InvalidInput.for_field("stage_owners", "needs a template_key")
     campaign = await crud.create(session, actor=actor, obj=Campaign(**data), entity_type="campaign")
     if template is not None:
         await stages.start_workflow(

@@ -90,12 +90,12 @@ def is_recurring(request: CollaborationRequest) -> bool:
 def parse_deadline(raw: Any) -> Target:
     """`{kind, value}` → Target, or a 422 naming `body.deadline.kind` / `body.deadline.value`."""
     if not isinstance(raw, dict) or "kind" not in raw or "value" not in raw:
-        raise InvalidInput.for_field("body.deadline", "must be {kind, value}")
+        raise InvalidInput.for_field("deadline", "must be {kind, value}")
     try:
         return Target.parse(str(raw["kind"]), raw["value"], field="value")
     except CalendarError as exc:
         field = exc.field if exc.field in ("kind", "value") else "value"
-        raise InvalidInput.for_field(f"body.deadline.{field}", exc.message) from None
+        raise InvalidInput.for_field(f"deadline.{field}", exc.message) from None
 
 
 async def _check_departments(session: AsyncSession, ids: list[int]) -> list[int]:
@@ -111,12 +111,12 @@ async def _check_departments(session: AsyncSession, ids: list[int]) -> list[int]
 
 async def _check_owner(session: AsyncSession, owner_id: Any) -> int:
     if owner_id is None:
-        raise InvalidInput.for_field("body.owner_id", "a request needs an owner (who owes the answer)")
+        raise InvalidInput.for_field("owner_id", "a request needs an owner (who owes the answer)")
     active = await session.scalar(select(User.is_active).where(User.id == owner_id))
     if active is None:
-        raise InvalidInput.for_field("body.owner_id", f"user {owner_id} does not exist", "reference")
+        raise InvalidInput.for_field("owner_id", f"user {owner_id} does not exist", "reference")
     if not active:
-        raise InvalidInput.for_field("body.owner_id", f"user {owner_id} is deactivated")
+        raise InvalidInput.for_field("owner_id", f"user {owner_id} is deactivated")
     return int(owner_id)
 
 
@@ -231,7 +231,7 @@ async def update_request(
     request = await _request_for_write(session, request_id)
     await _require_party(session, actor, request, what="change")
     if "matter" in changes and not changes["matter"]:
-        raise InvalidInput.for_field("body.matter", "cannot be empty")
+        raise InvalidInput.for_field("matter", "cannot be empty")
     if "owner_id" in changes:
         changes["owner_id"] = await _check_owner(session, changes["owner_id"])
     before = audit.snapshot(request)

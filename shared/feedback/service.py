@@ -56,7 +56,7 @@ async def create_feedback(
     data = dict(data)
     received_at = data.get("received_at") or now
     if received_at > now:
-        raise InvalidInput.for_field("body.received_at", "cannot be in the future")
+        raise InvalidInput.for_field("received_at", "cannot be in the future")
     await _check_references(session, data)
     if data.get("department_id") is None and data.get("owner_id") is not None:
         # The owner's department answers for it on boards unless the caller said otherwise.
@@ -104,7 +104,7 @@ async def update_feedback(
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
     status = changes.get("status")
     if status is not None and status not in SETTABLE_STATUSES:
-        raise InvalidInput.for_field("body.status", "must be one of: responded, resolved, closed")
+        raise InvalidInput.for_field("status", "must be one of: responded, resolved, closed")
     await _check_references(session, changes)
     changes = dict(changes)
     if status is not None and status != feedback.status:

@@ -63,7 +63,7 @@ async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_
     current = manager_id
     while current is not None:
         if current in seen:
-            raise InvalidInput.for_field("body.manager_id", "would make the management chain a loop", "cycle")
+            raise InvalidInput.for_field("manager_id", "would make the management chain a loop", "cycle")
         seen.add(current)
         current = await session.scalar(select(User.manager_id).where(User.id == current))
 
@@ -91,9 +91,9 @@ async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, chan
     if "manager_id" in changes:
         await _ensure_no_manager_cycle(session, user_id, changes["manager_id"])
     if actor.user_id == user_id and changes.get("role") not in (None, Role.admin) and user.role == Role.admin:
-        raise InvalidInput.for_field("body.role", "admins cannot demote themselves (ask another admin)")
+        raise InvalidInput.for_field("role", "admins cannot demote themselves (ask another admin)")
     if actor.user_id == user_id and changes.get("is_active") is False:
-        raise InvalidInput.for_field("body.is_active", "you cannot deactivate yourself (ask another admin)")
+        raise InvalidInput.for_field("is_active", "you cannot deactivate yourself (ask another admin)")
     return await crud.update(session, actor=actor, obj=user, changes=changes, entity_type="user")
 
 

@@ -50,7 +50,7 @@ def _unique_ids(field: str, ids: list[int]) -> list[int]:
     seen: set[int] = set()
     for i in ids:
         if i in seen:
-            raise InvalidInput.for_field(f"body.{field}", f"{i} is listed twice")
+            raise InvalidInput.for_field(f"{field}", f"{i} is listed twice")
         seen.add(i)
     return ids
 
@@ -70,7 +70,7 @@ def _parse_response_target(raw: dict[str, Any] | None) -> dict[str, str]:
         target = Target.parse(str(raw.get("kind")), raw.get("value", ""))
     except CalendarError as exc:
         part = "kind" if exc.field == "kind" else "value"
-        raise InvalidInput.for_field(f"body.response_target.{part}", exc.message) from None
+        raise InvalidInput.for_field(f"response_target.{part}", exc.message) from None
     return {"kind": target.kind.value, "value": target.value}
 
 
@@ -94,19 +94,19 @@ async def request_review(session: AsyncSession, *, actor: Actor, data: dict[str,
     department_ids = _unique_ids("reviewer_department_ids", list(data.get("reviewer_department_ids") or []))
     user_ids = _unique_ids("reviewer_user_ids", list(data.get("reviewer_user_ids") or []))
     if not department_ids and not user_ids:
-        raise InvalidInput.for_field("body.reviewer_department_ids", "name at least one reviewer department or user")
+        raise InvalidInput.for_field("reviewer_department_ids", "name at least one reviewer department or user")
     if stage_key is not None and campaign_id is None:
-        raise InvalidInput.for_field("body.campaign_id", "a stage_key needs the campaign it belongs to")
+        raise InvalidInput.for_field("campaign_id", "a stage_key needs the campaign it belongs to")
     if campaign_id is not None and stage_key is None:
-        raise InvalidInput.for_field("body.stage_key", "name the campaign stage under review")
+        raise InvalidInput.for_field("stage_key", "name the campaign stage under review")
     response_target = _parse_response_target(data.get("response_target"))
     await _check_exist(session, Department, "reviewer_department_ids", department_ids)
     await _check_exist(session, User, "reviewer_user_ids", user_ids)
     if actor.user_id is not None and actor.user_id in user_ids:
-        raise InvalidInput.for_field("body.reviewer_user_ids", "you cannot review your own request")
+        raise InvalidInput.for_field("reviewer_user_ids", "you cannot review your own request")
     inactive = list(await session.scalars(select(User.id).where(User.id.in_(user_ids), User.is_active.is_(False))))
     if inactive:
-        raise InvalidInput.for_field("body.reviewer_user_ids", f"user {inactive[0]} is deactivated")
+        raise InvalidInput.for_field("reviewer_user_ids", f"user {inactive[0]} is deactivated")
 
     campaign: Campaign | None = None
     stage: CampaignStage | None = None
@@ -118,7 +118,7 @@ async def request_review(session: AsyncSession, *, actor: Actor, data: dict[str,
             select(CampaignStage).where(CampaignStage.campaign_id == campaign_id, CampaignStage.key == stage_key)
         )
         if stage is None:
-            raise InvalidInput.for_field("body.stage_key", f"campaign {campaign_id} has no stage {stage_key!r}")
+            raise InvalidInput.for_field("stage_key", f"campaign {campaign_id} has no stage {stage_key!r}")
     if deliverable_id is not None:
         deliverable = await session.get(StageDeliverable, deliverable_id)
         if deliverable is None or stage is None or deliverable.stage_id != stage.id:
@@ -195,7 +195,7 @@ async def answer(
             ReviewResponse.user_id.is_(None) if user_id is None else ReviewResponse.user_id == user_id,
         )
     else:
-        raise InvalidInput.for_field("body.response_id", "say which reviewer answers")
+        raise InvalidInput.for_field("response_id", "say which reviewer answers")
     response = (await session.scalars(stmt)).first()
     if response is None:
         raise NotFound(f"review {review_id} has no such reviewer")
@@ -203,7 +203,7 @@ async def answer(
         who = f"department {response.department_id}" if response.department_id else f"user {response.user_id}"
         raise Forbidden(f"only {who} (or an admin) may answer for this reviewer")
     if decision != ReviewDecision.approve and not (comment or "").strip():
-        raise InvalidInput.for_field("body.comment", f"say why when you {decision.value.replace('_', ' ')}")
+        raise InvalidInput.for_field("comment", f"say why when you {decision.value.replace('_', ' ')}")
     if response.status != ResponseStatus.pending or review.status != ReviewStatus.in_review:
         raise Conflict(
             f"this reviewer's round {response.round} answer is {response.status.value}"

@@ -65,7 +65,7 @@ async def update_calendar(
     if changes.get("is_default"):
         await _make_default(session, row)
     elif changes.get("is_default") is False and row.is_default:
-        raise InvalidInput.for_field("body.is_default", "make another calendar the default instead")
+        raise InvalidInput.for_field("is_default", "make another calendar the default instead")
     update_values = {k: normalized[k] for k in CALENDAR_FIELDS if k in changes}
     update_values |= {k: changes[k] for k in ("name", "is_default") if k in changes}
     return await crud.update(session, actor=actor, obj=row, changes=update_values, entity_type="calendar")
@@ -87,10 +87,10 @@ async def _validate_levels(session: AsyncSession, raw: Any) -> list[dict[str, An
         raise InvalidInput.for_field(exc.field, exc.message) from None
     for cid in sorted(channel_ids(levels)):
         if await session.get(Channel, cid) is None:
-            raise InvalidInput.for_field("body.levels", f"channel {cid} does not exist", "reference")
+            raise InvalidInput.for_field("levels", f"channel {cid} does not exist", "reference")
     for uid in sorted(user_ids(levels)):
         if await session.get(User, uid) is None:
-            raise InvalidInput.for_field("body.levels", f"user {uid} does not exist", "reference")
+            raise InvalidInput.for_field("levels", f"user {uid} does not exist", "reference")
     return list(raw)
 
 
@@ -126,7 +126,7 @@ async def delete_escalation_policy(session: AsyncSession, *, actor: Actor, polic
 # ---- SLA policies --------------------------------------------------------------------------------
 def _validate_conditions(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise InvalidInput.for_field("body.conditions", "must be an object")
+        raise InvalidInput.for_field("conditions", "must be an object")
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in CONDITION_KEYS:
@@ -135,7 +135,7 @@ def _validate_conditions(raw: Any) -> dict[str, Any]:
             )
         kind = CONDITION_KEYS[key]
         if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
-            raise InvalidInput.for_field(f"body.conditions.{key}", f"must be a list of {kind.__name__}")
+            raise InvalidInput.for_field(f"conditions.{key}", f"must be a list of {kind.__name__}")
         out[key] = value
     return out
 
@@ -143,7 +143,7 @@ def _validate_conditions(raw: Any) -> dict[str, Any]:
 async def _validate_policy(session: AsyncSession, data: dict[str, Any]) -> dict[str, Any]:
     subject = registry.find(data["subject_type"])
     if subject is None:
-        raise InvalidInput.for_field("body.subject_type", f"must be one of {', '.join(registry.names())}")
+        raise InvalidInput.for_field("subject_type", f"must be one of {', '.join(registry.names())}")
     try:
         Target.parse(data["target_kind"], data["target_value"], field="target_value")
     except CalendarError as exc:
@@ -165,14 +165,14 @@ async def _validate_policy(session: AsyncSession, data: dict[str, Any]) -> dict[
                     f"body.{key}", f"{status!r} is not a {subject.name} status ({', '.join(subject.statuses)})"
                 )
     if not data["start_statuses"]:
-        raise InvalidInput.for_field("body.start_statuses", "needs at least one status")
+        raise InvalidInput.for_field("start_statuses", "needs at least one status")
     if not data["stop_statuses"]:
-        raise InvalidInput.for_field("body.stop_statuses", "needs at least one status")
+        raise InvalidInput.for_field("stop_statuses", "needs at least one status")
     seen: dict[str, str] = {}
     for key in ("start_statuses", "pause_statuses", "stop_statuses", "cancel_statuses"):
         for status in data[key]:
             if status in seen:
-                raise InvalidInput.for_field(f"body.{key}", f"{status!r} is already in {seen[status]}")
+                raise InvalidInput.for_field(f"{key}", f"{status!r} is already in {seen[status]}")
             seen[status] = key
     data["conditions"] = _validate_conditions(data.get("conditions") or {})
     await crud.check_references(

@@ -34,7 +34,7 @@ DUE_HORIZON = timedelta(days=2 * 366)
 def _check_due(data: dict[str, Any], now: datetime) -> None:
     due = data.get("due_at")
     if due is not None and abs(due - now) > DUE_HORIZON:
-        raise InvalidInput.for_field("body.due_at", "must be within two years of now")
+        raise InvalidInput.for_field("due_at", "must be within two years of now")
 
 
 async def _place_in_stage(session: AsyncSession, data: dict[str, Any], *, campaign_id: int | None) -> None:
@@ -45,9 +45,9 @@ async def _place_in_stage(session: AsyncSession, data: dict[str, Any], *, campai
         return
     stage_campaign = await session.scalar(select(CampaignStage.campaign_id).where(CampaignStage.id == stage_id))
     if stage_campaign is None:
-        raise InvalidInput.for_field("body.stage_id", f"campaign stage {stage_id} does not exist", "reference")
+        raise InvalidInput.for_field("stage_id", f"campaign stage {stage_id} does not exist", "reference")
     if campaign_id is not None and campaign_id != stage_campaign:
-        raise InvalidInput.for_field("body.stage_id", f"stage {stage_id} belongs to campaign {stage_campaign}")
+        raise InvalidInput.for_field("stage_id", f"stage {stage_id} belongs to campaign {stage_campaign}")
     data["campaign_id"] = stage_campaign
 
 

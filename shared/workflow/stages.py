@@ -46,7 +46,7 @@ async def start_workflow(
     keys = {s["key"] for s in template.stages}
     for key, user_id in stage_owners.items():
         if key not in keys:
-            raise InvalidInput.for_field(f"body.stage_owners.{key}", f"the template has no stage {key!r}")
+            raise InvalidInput.for_field(f"stage_owners.{key}", f"the template has no stage {key!r}")
         await crud.check_references(session, {f"stage_owners.{key}": (User, user_id)})
     campaign.template_id = template.id
     campaign.status = CampaignStatus.active
@@ -222,7 +222,7 @@ async def add_deliverable(
             f"stage {key!r} expects {', '.join(sorted(wanted)) or 'no named deliverables'}",
         )
     if data.get("url") and urlsplit(data["url"]).scheme not in ("http", "https"):
-        raise InvalidInput.for_field("body.url", "must be an http(s) URL")
+        raise InvalidInput.for_field("url", "must be an http(s) URL")
     row = StageDeliverable(stage_id=stage.id, added_by=actor.user_id, added_at=now, **data)
     return await crud.create(session, actor=actor, obj=row, entity_type="stage_deliverable")
 

@@ -42,7 +42,7 @@ async def version(session: AsyncSession, key: str, number: int) -> WorkflowTempl
 async def create_template(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> WorkflowTemplate:
     key = data["key"]
     if not KEY.match(key):
-        raise InvalidInput.for_field("body.key", "must be lower_snake_case, starting with a letter")
+        raise InvalidInput.for_field("key", "must be lower_snake_case, starting with a letter")
     exists = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == key).limit(1))
     if exists is not None:
         raise Conflict(
