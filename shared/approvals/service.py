@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.approvals.rules import REF_SPEC, choose_rule
+from shared.approvals.rules import choose_rule
 from shared.approvals.sla import ApprovalSubject
 from shared.audit import service as audit
 from shared.campaigns.guards import require_open_campaign
@@ -27,12 +27,13 @@ from shared.models import (
     AssignmentStatus,
     Campaign,
     CampaignStage,
-    Department,
     StepMode,
     StepStatus,
     User,
 )
 from shared.org.permissions import require_may_act
+from shared.org.roles import Anchor, UnknownRole, holder
+from shared.sla.directory import Directory
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import sync_timers
@@ -53,39 +54,39 @@ async def _user(session: AsyncSession, user_id: int | None) -> User | None:
     return await session.get(User, user_id) if user_id is not None else None
 
 
-async def _head_of(session: AsyncSession, department_id: int | None) -> int | None:
-    dept = await session.get(Department, department_id) if department_id is not None else None
-    return dept.head_user_id if dept is not None else None
+async def _approver_directory(session: AsyncSession, *, campaign: Campaign, requester: User | None) -> Directory:
+    """Who holds which role around this approval, read once for the whole chain."""
+    d = Directory(session)
+    await d.load_static()
+    await d.prefetch_chain([requester.id if requester is not None else None], [campaign.id])
+    return d
 
 
-async def _resolve(session: AsyncSession, spec: str, *, campaign: Campaign, requester: User | None) -> int | None:
-    """One approver spec → a user id (None: nobody holds that role here)."""
-    if spec == "department_head":
-        return await _head_of(session, campaign.department_id)
-    if spec == "campaign_owner":
-        return campaign.owner_id
-    if spec == "requester_manager":
-        return requester.manager_id if requester is not None else None
-    if spec == "director":
-        manager = await _user(session, requester.manager_id if requester is not None else None)
-        return manager.manager_id if manager is not None else None
-    m = REF_SPEC.match(spec)
-    if m is None:
+def _resolve(spec: str, *, anchor: Anchor, d: Directory) -> int | None:
+    """One approver spec → a user id (None: nobody holds that role here); the same role names
+    mean the same people as in escalation levels (shared.org.roles)."""
+    try:
+        return holder(spec, anchor, d)
+    except UnknownRole:
         return None
-    if m.group(1) == "user":
-        return int(m.group(2))
-    return await _head_of(session, int(m.group(2)))
 
 
 async def _resolve_steps(
     session: AsyncSession, rule: ApprovalRule, *, campaign: Campaign, requester: User | None
 ) -> list[list[int]]:
     """Every step's approvers as user ids, de-duplicated; 409 naming the spec nobody holds."""
+    d = await _approver_directory(session, campaign=campaign, requester=requester)
+    # Approvals are anchored on the requester (their manager, director) and the campaign's department.
+    anchor = Anchor(
+        person_id=requester.id if requester is not None else None,
+        department_id=campaign.department_id,
+        campaign_id=campaign.id,
+    )
     out: list[list[int]] = []
     for i, step in enumerate(rule.steps):
         ids: list[int] = []
         for j, spec in enumerate(step["approvers"]):
-            user = await _user(session, await _resolve(session, spec, campaign=campaign, requester=requester))
+            user = await _user(session, _resolve(spec, anchor=anchor, d=d))
             if user is None or not user.is_active:
                 why = "resolves to an inactive user" if user is not None else "resolves to nobody"
                 raise Conflict(

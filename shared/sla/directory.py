@@ -124,6 +124,20 @@ class Directory:
     def campaign(self, campaign_id: int | None) -> tuple[str, int | None] | None:
         return self._campaigns.get(campaign_id) if campaign_id is not None else None
 
+    # Holders (shared.org.roles): a manager counts through an active person only; heads and owners
+    # are returned as recorded, and `person()` decides whether they are still active.
+    def manager_of(self, user_id: int | None) -> int | None:
+        person = self.person(user_id)
+        return person.manager_id if person is not None else None
+
+    def head_of(self, department_id: int | None) -> int | None:
+        department = self.departments.get(department_id) if department_id is not None else None
+        return department[1] if department is not None else None
+
+    def owner_of(self, campaign_id: int | None) -> int | None:
+        campaign = self.campaign(campaign_id)
+        return campaign[1] if campaign is not None else None
+
     def channels_for(self, person: Person) -> list[int]:
         return self.channels_for_department(person.department_id)
 

@@ -16,9 +16,11 @@ from typing import Any
 
 from shared.calendar import BusinessCalendar, CalendarError, TargetKind, parse_duration
 from shared.models.sla import EscalationKind
+from shared.org.roles import RoleName
 
-RECIPIENT_KINDS = ("assignee", "assignee_manager", "director", "department_head", "campaign_owner")
-_RECIPIENT = re.compile(r"^(assignee|assignee_manager|director|department_head|campaign_owner|user:\d+|channel:\d+)$")
+# Role names an escalation level may name (the approval-only `requester_manager` excepted).
+RECIPIENT_KINDS = tuple(r.value for r in RoleName if r != RoleName.requester_manager)
+_RECIPIENT = re.compile(rf"^({'|'.join(RECIPIENT_KINDS)}|user:\d+|channel:\d+)$")
 _PERCENT = re.compile(r"^([+-]?)(\d{1,3}(?:\.\d+)?)%$")
 MAX_REPEATS = 100
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.org.roles import Anchor, RoleName, holder
 from shared.sla.directory import Directory, Person
 from shared.sla.levels import Level
 from shared.sla.registry import SubjectContext
@@ -49,56 +50,45 @@ def _fallback(d: Directory, ctx: SubjectContext, res: Resolution, role: str, why
     res.notes.append(f"{role}: {why}; no department head or campaign owner to fall back to")
 
 
+def _why_missing(role: str, assignee: Person | None) -> str:
+    if role.startswith("user:"):
+        return "user missing or deactivated"
+    if assignee is None and role in (RoleName.assignee, RoleName.assignee_manager):
+        return "no assignee"
+    return {
+        RoleName.assignee_manager: "no manager",
+        RoleName.director: "no manager's manager",
+        RoleName.campaign_owner: "no campaign owner",
+    }.get(role, "nobody")
+
+
 def resolve(level: Level, ctx: SubjectContext, d: Directory) -> Resolution:
+    """Each recipient of the level as the person holding that role now (shared.org.roles), or a
+    documented fallback up the chain."""
     res = Resolution(only_channels=set(level.channels))
     assignee = d.person(ctx.assignee_id)
+    anchor = Anchor(
+        person_id=assignee.id if assignee else None,
+        department_id=assignee.department_id if assignee and assignee.department_id else ctx.department_id,
+        campaign_id=ctx.campaign_id,
+    )
     for recipient in level.recipients:
         if recipient.startswith("channel:"):
             res.extra_channels.add(int(recipient.split(":")[1]))
-        elif recipient.startswith("user:"):
-            user = d.person(int(recipient.split(":")[1]))
-            if user:
-                res.add(recipient, user)
-            else:
-                _fallback(d, ctx, res, recipient, "user missing or deactivated", assignee)
-        elif recipient == "assignee":
-            if assignee:
-                res.add("assignee", assignee)
-            else:
-                _fallback(d, ctx, res, "assignee", "no assignee", assignee)
-        elif recipient == "assignee_manager":
-            manager = d.person(assignee.manager_id) if assignee else None
-            if manager:
-                res.add("assignee_manager", manager)
-            else:
-                _fallback(d, ctx, res, "assignee_manager", "no manager" if assignee else "no assignee", assignee)
-        elif recipient == "director":
-            manager = d.person(assignee.manager_id) if assignee else None
-            director = d.person(manager.manager_id) if manager else None
-            if director:
-                res.add("director", director)
-            else:
-                _fallback(d, ctx, res, "director", "no manager's manager", assignee)
-        elif recipient == "department_head":
-            department_id = assignee.department_id if assignee and assignee.department_id else ctx.department_id
-            head = d.department_head(department_id)
-            if head:
-                res.add("department_head", head)
-            else:
-                campaign = d.campaign(ctx.campaign_id)
-                owner = d.person(campaign[1]) if campaign else None
-                if owner:
-                    res.add("department_head", owner, via="campaign_owner (no department head)")
-                    res.notes.append(f"department_head: none; fell back to campaign owner {owner.name}")
-                else:
-                    res.notes.append("department_head: none, and no campaign owner to fall back to")
-        elif recipient == "campaign_owner":
-            campaign = d.campaign(ctx.campaign_id)
-            owner = d.person(campaign[1]) if campaign else None
+            continue
+        person = d.person(holder(recipient, anchor, d))
+        if person is not None:
+            res.add(recipient, person)
+        elif recipient == RoleName.department_head:
+            # The head is the top of the chain already: only the campaign owner is left.
+            owner = d.person(d.owner_of(ctx.campaign_id))
             if owner:
-                res.add("campaign_owner", owner)
+                res.add(recipient, owner, via="campaign_owner (no department head)")
+                res.notes.append(f"department_head: none; fell back to campaign owner {owner.name}")
             else:
-                _fallback(d, ctx, res, "campaign_owner", "no campaign owner", assignee)
+                res.notes.append("department_head: none, and no campaign owner to fall back to")
+        else:
+            _fallback(d, ctx, res, recipient, _why_missing(recipient, assignee), assignee)
     return res
 
 
