@@ -28,6 +28,8 @@ secrets_app = typer.Typer(help="The key that encrypts channel secrets at rest.",
 app.add_typer(secrets_app, name="secrets")
 channel_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
 app.add_typer(channel_app, name="channel")
+dev_app = typer.Typer(help="Local development tools.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
 console = Console(stderr=True)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -356,6 +358,40 @@ async def _channel_test(settings: Settings, channel_id: int, locale: str | None)
     finally:
         await redis.aclose()
         await engine.dispose()
+
+
+@dev_app.command("botsim")
+def dev_botsim(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 9911,
+    config: Annotated[
+        Path | None,
+        typer.Option(help='JSON file of bots to start with: {"bots": {"<name>": {"kind": ...}}, "window_scale": 1}'),
+    ] = None,
+    window_scale: Annotated[
+        float | None, typer.Option(help="shrink rate-limit windows, e.g. 0.05: a minute lasts 3 s (overrides --config)")
+    ] = None,
+) -> None:
+    """Run botsim: local Feishu, DingTalk, WeCom and Standard Webhooks receivers to point channels at.
+
+    Channels may point at 127.0.0.1 only with CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS=true (`make run` sets it).
+
+    Read back at /_sim/messages and /_sim/stats; the control API is in services/devtools/botsim.py."""
+    from services.devtools import botsim
+
+    try:
+        loaded = botsim.load_config(config) if config else botsim.Config()
+        simulator = botsim.Simulator(
+            loaded.bots, window_scale=loaded.window_scale if window_scale is None else window_scale
+        )
+    except botsim.ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        botsim.serve(simulator, host=host, port=port)
+    except OSError as exc:
+        console.print(f"[red]botsim cannot listen on {host}:{port}: {exc}[/red]")
+        raise typer.Exit(1) from None
 
 
 @app.command()

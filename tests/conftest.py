@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import os
 import subprocess
 import sys
@@ -34,7 +33,6 @@ from shared.models import Base
 from shared.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
-BOTSIM = Path(os.environ.get("CLOSELOOP_BOTSIM", REPO.parent / "shared" / "tools" / "botsim.py"))
 TEST_DB = "closeloop_test"
 
 
@@ -202,28 +200,22 @@ class Botsim:
 
 
 def start_botsim(tmp: Path, window_scale: float = 1.0) -> tuple[subprocess.Popen[bytes], str]:
-    if not BOTSIM.exists():
-        pytest.fail(f"botsim not found at {BOTSIM} (set CLOSELOOP_BOTSIM)")
+    """The project's simulator (services/devtools/botsim.py), started as a user would: `closeloop dev botsim`."""
     port = free_port()
-    config = tmp / f"botsim-{port}.json"
-    config.write_text(json.dumps({"bots": {}, "window_scale": window_scale}))
-    proc = subprocess.Popen(
-        [sys.executable, str(BOTSIM), "--port", str(port), "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp / f"botsim-{port}.log"
+    command = ["dev", "botsim", "--port", str(port), "--window-scale", str(window_scale)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "services.cli", *command], stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"{base}/_sim/health", timeout=0.5).status_code == 200:
-                break
+                return proc, base
         except httpx.HTTPError:
             time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("botsim did not start")
-    return proc, base
+    proc.kill()
+    pytest.fail(f"botsim did not start:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="session")

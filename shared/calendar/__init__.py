@@ -1,4 +1,4 @@
-"""Working calendars and deadline arithmetic (the contract: ../shared/docs/sla-semantics.md)."""
+"""Working calendars and deadline arithmetic (the contract: docs/sla-semantics.md)."""
 
 from shared.calendar.core import (
     BusinessCalendar,

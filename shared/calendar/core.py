@@ -149,7 +149,7 @@ class BusinessCalendar:
     # ---- construction -------------------------------------------------------------------------
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BusinessCalendar:
-        """Build from the JSON shape of ../shared/vectors/sla_deadlines.json (field errors named)."""
+        """Build from the JSON shape of tests/data/sla_deadlines.json (field errors named)."""
         weekly_raw = data.get("weekly_hours")
         weekly: dict[int, tuple[Minutes, ...]] = {d: DEFAULT_HOURS for d in range(5)}
         if weekly_raw is not None:

@@ -1,4 +1,4 @@
-"""Deadline arithmetic: every case of the shared vectors, the semantics doc's rules, and properties."""
+"""Deadline arithmetic: every case of the SLA vectors (tests/data), the semantics doc's rules, and properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from shared.calendar import BusinessCalendar, CalendarError, NoWorkingTime, Target
 
-VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "vectors" / "sla_deadlines.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "data" / "sla_deadlines.json").read_text())
 CALENDARS = {name: BusinessCalendar.from_json(spec) for name, spec in VECTORS["calendars"].items()}
 CN = CALENDARS["cn_default"]
 LUNCH = CALENDARS["cn_lunch"]

@@ -1,4 +1,4 @@
-"""SLA configuration and read APIs: calendars (with the shared vectors), policies, timers, history."""
+"""SLA configuration and read APIs: calendars (with the SLA vectors), policies, timers, history."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shared.models import Role
 from tests.factories import auth, make_user
 from tests.sla.conftest import PUBLIC  # noqa: F401 — same public URL as the lifecycle tests
 
-VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "vectors" / "sla_deadlines.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "data" / "sla_deadlines.json").read_text())
 
 
 @pytest.fixture
