@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared import subjects  # noqa: F401 — domain-owned models (e.g. rectifications) join Base.metadata
 from shared.models import Base
 from shared.settings import get_settings
 

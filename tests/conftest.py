@@ -29,6 +29,7 @@ from services.cli import migrate_to_head
 from shared.clock import FrozenClock
 from shared.db import make_engine, make_sessionmaker
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, start_embedded
+from shared import subjects  # noqa: F401 — every domain-owned table is on Base.metadata
 from shared.models import Base
 from shared.settings import Settings, load_settings
 

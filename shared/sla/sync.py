@@ -9,18 +9,28 @@ explicit deadline supersedes it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.errors import InvalidInput
 from shared.models import EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.sla import registry, timers
 from shared.sla.directory import load_calendars
 from shared.sla.registry import SubjectContext, SubjectSpec, matches
 from shared.sla.resolution import meet
 from shared.sla.timers import ACTIVE_STATES
+
+# An explicit deadline further out than this makes every board walk the calendar day by day.
+DUE_HORIZON = timedelta(days=2 * 366)
+
+
+def check_due(due_at: datetime | None, now: datetime, *, field: str = "due_at") -> None:
+    """An item's own deadline must lie within two years of now (422 naming the field)."""
+    if due_at is not None and abs(due_at - now) > DUE_HORIZON:
+        raise InvalidInput.for_field(field, "must be within two years of now")
 
 
 async def sync_timers(session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], *, now: datetime) -> None:

@@ -1,0 +1,129 @@
+"""Rectification items (整改措施), each with its SLA state embedded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
+from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
+from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.sla_state import read_with_sla
+from shared import crud
+from shared.pagination import paginate
+from shared.rectifications import service as rectifications
+from shared.rectifications.models import Rectification, RectificationStatus
+from shared.rectifications.schemas import (
+    RectificationCreate,
+    RectificationRead,
+    RectificationReopen,
+    RectificationUpdate,
+)
+from shared.rectifications.sla import RectificationSubject
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["rectifications"])
+
+
+async def _read_page(session: SessionDep, rows: list[Rectification], now: datetime) -> list[RectificationRead]:
+    return await read_with_sla(session, RectificationSubject.rectification, rows, RectificationRead, now)
+
+
+@router.post(
+    "/rectifications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RectificationRead,
+    operation_id="createRectification",
+)
+async def create_rectification(
+    body: RectificationCreate, session: SessionDep, actor: WriterDep, now: NowDep
+) -> RectificationRead:
+    """Record a rectification item; its deadline starts (its own `due_at`, else the policy's)."""
+    item = await rectifications.create(session, actor=actor, data=body, now=now)
+    return (await _read_page(session, [item], now))[0]
+
+
+@router.get("/rectifications", response_model=PageOut[RectificationRead], operation_id="listRectifications")
+async def list_rectifications(
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    owner_id: int | None = None,
+    campaign_id: int | None = None,
+    status: RectificationStatus | None = None,
+    overdue: Annotated[bool | None, Query(description="its deadline has passed and it is still open")] = None,
+) -> dict:
+    """List rectification items with board filters; each carries its SLA state."""
+    stmt = rectifications.item_filter(
+        select(Rectification), owner_id=owner_id, campaign_id=campaign_id, status=status, overdue=overdue, now=now
+    )
+    page = await paginate(session, stmt, Rectification.id, limit=limit, cursor=cursor)
+    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
+
+
+@router.get(
+    "/rectifications/{item_id}",
+    response_model=RectificationRead,
+    operation_id="getRectification",
+    responses=NOT_FOUND,
+)
+async def get_rectification(item_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> RectificationRead:
+    """One rectification item, with its SLA state."""
+    return (await _read_page(session, [await crud.get_or_404(session, Rectification, item_id)], now))[0]
+
+
+@router.patch(
+    "/rectifications/{item_id}",
+    response_model=RectificationRead,
+    operation_id="updateRectification",
+    responses=NOT_FOUND,
+)
+async def update_rectification(
+    item_id: int, body: RectificationUpdate, session: SessionDep, actor: WriterDep, now: NowDep
+) -> RectificationRead:
+    """Change the text, owner or due date; the deadline follows."""
+    reject_nulls(body.model_dump(exclude_unset=True), ("title", "owner_id"))
+    item = await rectifications.update(session, actor=actor, item_id=item_id, changes=body, now=now)
+    return (await _read_page(session, [item], now))[0]
+
+
+@router.post(
+    "/rectifications/{item_id}/done",
+    response_model=RectificationRead,
+    operation_id="finishRectification",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def finish_rectification(item_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> RectificationRead:
+    """The owner (or a manager) says it is fixed: its deadline is met."""
+    item = await rectifications.mark_done(session, actor=actor, item_id=item_id, now=now)
+    return (await _read_page(session, [item], now))[0]
+
+
+@router.post(
+    "/rectifications/{item_id}/verify",
+    response_model=RectificationRead,
+    operation_id="verifyRectification",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def verify_rectification(item_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> RectificationRead:
+    """Someone other than the owner confirms the fix."""
+    item = await rectifications.verify(session, actor=actor, item_id=item_id, now=now)
+    return (await _read_page(session, [item], now))[0]
+
+
+@router.post(
+    "/rectifications/{item_id}/reopen",
+    response_model=RectificationRead,
+    operation_id="reopenRectification",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def reopen_rectification(
+    item_id: int, body: RectificationReopen, session: SessionDep, actor: WriterDep, now: NowDep
+) -> RectificationRead:
+    """Not fixed after all: back to open with a fresh deadline and the reason on its trail."""
+    item = await rectifications.reopen(session, actor=actor, item_id=item_id, reason=body.reason, now=now)
+    return (await _read_page(session, [item], now))[0]

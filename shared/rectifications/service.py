@@ -1,0 +1,158 @@
+"""Rectification items: create, change, done (the owner), verified (someone else), reopened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import crud
+from shared.actor import Actor
+from shared.audit import service as audit
+from shared.errors import Conflict, FieldError, Forbidden
+from shared.models import Campaign, Role, User
+from shared.org.permissions import may_act, require_may_act
+from shared.rectifications.models import Rectification, RectificationStatus
+from shared.rectifications.schemas import RectificationCreate, RectificationUpdate
+from shared.rectifications.sla import RectificationSubject
+from shared.sla.read import running_late
+from shared.sla.sync import check_due, sync_timers
+
+ITEM = RectificationSubject.rectification
+
+
+async def create(session: AsyncSession, *, actor: Actor, data: RectificationCreate, now: datetime) -> Rectification:
+    """Record an item (the caller is its creator) and start its deadline."""
+    await crud.check_references(
+        session, {"owner_id": (User, data.owner_id), "campaign_id": (Campaign, data.campaign_id)}
+    )
+    check_due(data.due_at, now)
+    item = Rectification(**data.model_dump(), created_by=actor.user_id, status=RectificationStatus.open)
+    item = await crud.create(session, actor=actor, obj=item, entity_type=ITEM)
+    await sync_timers(session, ITEM, [item.id], now=now)
+    return item
+
+
+async def _manager_of(session: AsyncSession, user_id: int | None) -> int | None:
+    user = await session.get(User, user_id) if user_id is not None else None
+    return user.manager_id if user is not None else None
+
+
+async def _campaign_owner(session: AsyncSession, campaign_id: int | None) -> int | None:
+    campaign = await session.get(Campaign, campaign_id) if campaign_id is not None else None
+    return campaign.owner_id if campaign is not None else None
+
+
+async def _overseers(session: AsyncSession, item: Rectification) -> list[int | None]:
+    """Who checks the owner's work: the creator, the campaign's owner and the owner's manager."""
+    return [
+        item.created_by,
+        await _campaign_owner(session, item.campaign_id),
+        await _manager_of(session, item.owner_id),
+    ]
+
+
+async def update(
+    session: AsyncSession, *, actor: Actor, item_id: int, changes: RectificationUpdate, now: datetime
+) -> Rectification:
+    """Change the text, owner or due date (the owner, whoever oversees it, or a manager); the
+    deadline follows."""
+    item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
+    await require_may_act(
+        session,
+        actor,
+        who="the owner, the creator, the campaign owner, the owner's manager or a manager",
+        what="change this rectification item",
+        parties=[item.owner_id, *await _overseers(session, item)],
+    )
+    values: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    await crud.check_references(session, {"owner_id": (User, values.get("owner_id"))})
+    check_due(values.get("due_at"), now)
+    item = await crud.update(session, actor=actor, obj=item, changes=values, entity_type=ITEM)
+    await sync_timers(session, ITEM, [item.id], now=now)
+    return item
+
+
+def _require_status(item: Rectification, *wanted: RectificationStatus) -> None:
+    if item.status not in wanted:
+        raise Conflict(f"the item is {item.status.value}", errors=[FieldError("status", item.status.value, "state")])
+
+
+async def mark_done(session: AsyncSession, *, actor: Actor, item_id: int, now: datetime) -> Rectification:
+    """The owner (or a manager) says it is fixed: its deadline is met."""
+    item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
+    await require_may_act(
+        session, actor, who="the owner or a manager", what="finish this item", parties=[item.owner_id]
+    )
+    _require_status(item, RectificationStatus.open)
+    changes = {"status": RectificationStatus.done, "done_at": now}
+    item = await crud.update(session, actor=actor, obj=item, changes=changes, entity_type=ITEM)
+    await sync_timers(session, ITEM, [item.id], now=now)
+    return item
+
+
+async def verify(session: AsyncSession, *, actor: Actor, item_id: int, now: datetime) -> Rectification:
+    """Someone other than the owner — the creator, the campaign owner, the owner's manager or a
+    manager — confirms the fix."""
+    item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
+    if actor.user_id is not None and actor.user_id == item.owner_id and not actor.at_least(Role.admin):
+        raise Forbidden("nobody verifies their own rectification item")
+    await require_may_act(
+        session,
+        actor,
+        who="the creator, the campaign owner, the owner's manager or a manager",
+        what="verify this item",
+        parties=await _overseers(session, item),
+    )
+    _require_status(item, RectificationStatus.done)
+    changes = {"status": RectificationStatus.verified, "verified_at": now, "verified_by": actor.user_id}
+    item = await crud.update(session, actor=actor, obj=item, changes=changes, entity_type=ITEM)
+    await sync_timers(session, ITEM, [item.id], now=now)
+    return item
+
+
+async def reopen(session: AsyncSession, *, actor: Actor, item_id: int, reason: str, now: datetime) -> Rectification:
+    """Not fixed after all: back to open with a fresh deadline, the reason on the record."""
+    item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
+    overseers = await _overseers(session, item)
+    if not await may_act(session, actor, parties=[item.owner_id, *overseers]):
+        raise Forbidden("only the owner, the creator, the campaign owner, the owner's manager or a manager may reopen")
+    _require_status(item, RectificationStatus.done, RectificationStatus.verified)
+    before = audit.snapshot(item)
+    item.status, item.done_at, item.verified_at, item.verified_by = RectificationStatus.open, None, None, None
+    await session.flush()
+    await session.refresh(item)  # updated_at, set by the database
+    await audit.record(
+        session,
+        actor=actor,
+        action="rectification.reopen",
+        entity_type=ITEM,
+        entity_id=item.id,
+        before=before,
+        after={**audit.snapshot(item), "reason": reason},
+    )
+    await sync_timers(session, ITEM, [item.id], now=now)
+    return item
+
+
+def item_filter(
+    stmt: Select[Any],
+    *,
+    owner_id: int | None,
+    campaign_id: int | None,
+    status: RectificationStatus | None,
+    overdue: bool | None,
+    now: datetime,
+) -> Select[Any]:
+    if owner_id is not None:
+        stmt = stmt.where(Rectification.owner_id == owner_id)
+    if campaign_id is not None:
+        stmt = stmt.where(Rectification.campaign_id == campaign_id)
+    if status is not None:
+        stmt = stmt.where(Rectification.status == status)
+    if overdue is not None:
+        late = running_late(ITEM, Rectification.id, now)
+        stmt = stmt.where(late if overdue else ~late)
+    return stmt
