@@ -26,10 +26,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.cli import migrate_to_head
+from shared import subjects  # noqa: F401 — every domain-owned table is on Base.metadata
 from shared.clock import FrozenClock
 from shared.db import make_engine, make_sessionmaker
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, start_embedded
-from shared import subjects  # noqa: F401 — every domain-owned table is on Base.metadata
 from shared.models import Base
 from shared.settings import Settings, load_settings
 

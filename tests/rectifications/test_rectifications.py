@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.db import unit_of_work
-from shared.models import Escalation, Role, SlaTimer
+from shared.models import Escalation, SlaTimer
 from shared.sla.engine import sweep_due_timers
 from shared.workflow.templates import ensure_workflow_defaults
 from tests.factories import auth, make_channel, make_department, make_token, make_user
