@@ -23,8 +23,9 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
         await seed_demo(s, admin_token=token, now=clock.now())
     first = await counts(sessions)
     assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
-    # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints
-    assert first["SlaPolicy"] == 9
+    # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints,
+    # rectification items
+    assert first["SlaPolicy"] == 10
     assert first["SlaTimer"] == 3  # the default task policy runs on each task
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())
