@@ -50,8 +50,13 @@ async def create(session: AsyncSession, *, actor: Actor, obj: M, entity_type: st
     session.add(obj)
     await session.flush()
     await audit.record(
-        session, actor=actor, action="create", entity_type=entity_type, entity_id=obj.id, after=audit.snapshot(obj)
-    )  # type: ignore[attr-defined]
+        session,
+        actor=actor,
+        action="create",
+        entity_type=entity_type,
+        entity_id=obj.id,  # type: ignore[attr-defined]
+        after=audit.snapshot(obj),
+    )
     return obj
 
 
@@ -64,8 +69,14 @@ async def update(session: AsyncSession, *, actor: Actor, obj: M, changes: dict[s
     after = audit.snapshot(obj)
     if before != after:
         await audit.record(
-            session, actor=actor, action="update", entity_type=entity_type, entity_id=obj.id, before=before, after=after
-        )  # type: ignore[attr-defined]
+            session,
+            actor=actor,
+            action="update",
+            entity_type=entity_type,
+            entity_id=obj.id,  # type: ignore[attr-defined]
+            before=before,
+            after=after,
+        )
     return obj
 
 

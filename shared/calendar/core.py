@@ -131,6 +131,7 @@ class BusinessCalendar:
     holiday_country: str | None = "CN"
     workday_hours: tuple[Minutes, ...] = DEFAULT_HOURS
     overrides: Mapping[date, tuple[Minutes, ...]] = field(default_factory=dict)  # () = day off
+    tz: ZoneInfo = field(init=False, repr=False)  # from `timezone`, set once in __post_init__
 
     def __post_init__(self) -> None:
         try:

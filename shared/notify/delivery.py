@@ -19,9 +19,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Table, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.crypto import SecretDecryptionError, decrypt_secret
@@ -157,7 +157,7 @@ def target_of(channel: Channel) -> Target:
     )
 
 
-_N = Notification.__table__
+_N = cast(Table, Notification.__table__)
 
 
 def with_links(payload: dict[str, Any], public_url: str) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +60,7 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
     ]
     if await copy_rows(session, "notifications", COPY_COLUMNS, records):
         return ids
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)
     stmt = (
         insert(table)
         .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])

@@ -104,10 +104,10 @@ class Directory:
         await self.prefetch_people(head for _, head in self.departments.values())
         missing = {c for c in campaign_ids if c is not None and c not in self._campaigns}
         if missing:
-            for c in await self.session.scalars(select(Campaign).where(Campaign.id.in_(missing))):
-                self._campaigns[c.id] = (c.name, c.owner_id)
-            for c in missing:
-                self._campaigns.setdefault(c, None)
+            for campaign in await self.session.scalars(select(Campaign).where(Campaign.id.in_(missing))):
+                self._campaigns[campaign.id] = (campaign.name, campaign.owner_id)
+            for campaign_id in missing:
+                self._campaigns.setdefault(campaign_id, None)
             await self.prefetch_people(v[1] for v in self._campaigns.values() if v)
 
     def person(self, user_id: int | None) -> Person | None:

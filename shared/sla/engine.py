@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import typing
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, select
+from sqlalchemy import Table, Text, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,7 +67,7 @@ class TimerRow:
     cancel_reason: str | None = None
 
 
-_T = SlaTimer.__table__
+_T = typing.cast(Table, SlaTimer.__table__)
 _ROW_FIELDS = [f for f in TimerRow.__dataclass_fields__]
 # levels and fired come back as JSON text: the levels text is the parse-cache key as it stands, so
 # 10 000 timers of one policy cost one parse, not 10 000 decodes and re-encodes.
@@ -127,7 +128,7 @@ async def _record_escalations(session: AsyncSession, rows: list[dict[str, Any]])
     ]
     if await copy_rows(session, "escalations", _ESCALATION_COLUMNS, records):
         return len(rows)
-    table = Escalation.__table__
+    table = typing.cast(Table, Escalation.__table__)
     conn = await session.connection()
     inserted = await conn.execute(
         insert(table).on_conflict_do_nothing(index_elements=["timer_id", "level", "repeat"]).returning(table.c.id),
@@ -140,7 +141,7 @@ async def _keys_recorded_now(
     session: AsyncSession, rows: list[dict[str, Any]], now: datetime
 ) -> set[tuple[int, int, int]]:
     """After a conflict: the (timer, level, repeat) keys this sweep wrote (fired_at == now)."""
-    table = Escalation.__table__
+    table = typing.cast(Table, Escalation.__table__)
     conn = await session.connection()
     found = await conn.execute(
         select(table.c.timer_id, table.c.level, table.c.repeat).where(

@@ -55,11 +55,12 @@ def _why_missing(role: str, assignee: Person | None) -> str:
         return "user missing or deactivated"
     if assignee is None and role in (RoleName.assignee, RoleName.assignee_manager):
         return "no assignee"
-    return {
+    reasons: dict[str, str] = {
         RoleName.assignee_manager: "no manager",
         RoleName.director: "no manager's manager",
         RoleName.campaign_owner: "no campaign owner",
-    }.get(role, "nobody")
+    }
+    return reasons.get(role, "nobody")
 
 
 def resolve(level: Level, ctx: SubjectContext, d: Directory) -> Resolution:

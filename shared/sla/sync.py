@@ -90,15 +90,16 @@ async def _sync_one(
         )
     }
     for policy in policies:
-        timer = active.get(policy.id)
-        cal = cals.get(policy.calendar_id, cals[None]) if timer is None else cals.get(timer.calendar_id, cals[None])
+        found = active.get(policy.id)
         applies = matches(policy.conditions or {}, ctx)
         status = ctx.status
         escalation = escalations.get(policy.escalation_policy_id or -1)
-        if timer is None:
+        if found is None:
+            cal = cals.get(policy.calendar_id, cals[None])
             if applies and ctx.timed and status in policy.start_statuses:
                 session.add(timers.new_timer(policy=policy, escalation=escalation, ctx=ctx, cal=cal, now=now))
             continue
+        timer, cal = found, cals.get(found.calendar_id, cals[None])
         if status in (policy.cancel_statuses or []):
             timers.cancel(timer, now, f"subject {status}")
         elif not applies:
