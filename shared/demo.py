@@ -12,6 +12,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
+from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from shared.workflow.templates import ensure_workflow_defaults
 
@@ -94,12 +95,8 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
                 session,
                 actor=actor,
                 now=now,
-                data={
-                    "title": title,
-                    "campaign_id": campaign.id,
-                    "assignee_id": planner,
-                    "priority": priority,
-                    "due_at": due,
-                },
+                data=TaskCreate(
+                    title=title, campaign_id=campaign.id, assignee_id=planner, priority=priority, due_at=due
+                ),
             )
     await session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus, Department, Role, User
 from shared.sla.sync import sync_timers
@@ -22,34 +23,31 @@ def _check_dates(start: date | None, end: date | None) -> None:
         raise InvalidInput.for_field("end_date", "must not be before start_date", "range")
 
 
-async def create_campaign(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Campaign:
+async def create_campaign(session: AsyncSession, *, actor: Actor, data: CampaignCreate, now: datetime) -> Campaign:
     """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
     template's current version: its stages are created and the first starts now, under SLA."""
-    data = dict(data)
-    template_key = data.pop("template_key", None)
-    stage_owners = data.pop("stage_owners", None) or {}
-    if data.get("owner_id") is None and actor.user_id is not None:
-        data["owner_id"] = actor.user_id
-    _check_dates(data.get("start_date"), data.get("end_date"))
+    owner_id = data.owner_id if data.owner_id is not None else actor.user_id
+    _check_dates(data.start_date, data.end_date)
     await crud.check_references(
-        session, {"owner_id": (User, data.get("owner_id")), "department_id": (Department, data.get("department_id"))}
+        session, {"owner_id": (User, owner_id), "department_id": (Department, data.department_id)}
     )
     template = None
-    if template_key is not None:
+    if data.template_key is not None:
         try:
-            template = await templates.current(session, template_key)
+            template = await templates.current(session, data.template_key)
         except NotFound:
-            raise InvalidInput.for_field("template_key", f"no workflow template {template_key!r}") from None
-    elif stage_owners:
+            raise InvalidInput.for_field("template_key", f"no workflow template {data.template_key!r}") from None
+    elif data.stage_owners:
         raise InvalidInput.for_field("stage_owners", "needs a template_key")
-    campaign = await crud.create(session, actor=actor, obj=Campaign(**data), entity_type="campaign")
+    campaign = Campaign(**data.model_dump(exclude={"owner_id", "template_key", "stage_owners"}), owner_id=owner_id)
+    campaign = await crud.create(session, actor=actor, obj=campaign, entity_type="campaign")
     if template is not None:
         await stages.start_workflow(
             session,
             actor=actor,
             campaign=campaign,
             template=template,
-            stage_owners=stage_owners,
+            stage_owners=data.stage_owners,
             now=now,
         )
         await session.flush()
@@ -58,14 +56,15 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: dict[str
 
 
 async def update_campaign(
-    session: AsyncSession, *, actor: Actor, campaign_id: int, changes: dict[str, Any]
+    session: AsyncSession, *, actor: Actor, campaign_id: int, changes: CampaignUpdate
 ) -> Campaign:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    if "is_major" in changes and changes["is_major"] != campaign.is_major and not actor.at_least(Role.manager):
+    given = changes.model_fields_set
+    if "is_major" in given and changes.is_major != campaign.is_major and not actor.at_least(Role.manager):
         raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")
     if (
-        "budget" in changes
-        and changes["budget"] != campaign.budget
+        "budget" in given
+        and changes.budget != campaign.budget
         and campaign.status != CampaignStatus.draft
         and await session.scalar(
             select(ApprovalRule.id).where(ApprovalRule.kind == ApprovalKind.budget_change, ApprovalRule.enabled)
@@ -73,20 +72,24 @@ async def update_campaign(
         is not None
     ):
         raise Conflict(
-            "a budget change needs its approval: POST /api/v1/approvals with kind budget_change",
+            "a budget change needs its approval: request an approval of kind budget_change (createApproval)",
             errors=[FieldError("body.budget", "changed through a budget_change approval", "approval")],
         )
-    if campaign.template_id is not None and "status" in changes and changes["status"] != campaign.status:
+    if campaign.template_id is not None and "status" in given and changes.status != campaign.status:
         raise Conflict(
             "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",
             errors=[FieldError("body.status", "managed by the workflow", "state")],
         )
-    _check_dates(changes.get("start_date", campaign.start_date), changes.get("end_date", campaign.end_date))
-    await crud.check_references(
-        session,
-        {"owner_id": (User, changes.get("owner_id")), "department_id": (Department, changes.get("department_id"))},
+    _check_dates(
+        changes.start_date if "start_date" in given else campaign.start_date,
+        changes.end_date if "end_date" in given else campaign.end_date,
     )
-    return await crud.update(session, actor=actor, obj=campaign, changes=changes, entity_type="campaign")
+    await crud.check_references(
+        session, {"owner_id": (User, changes.owner_id), "department_id": (Department, changes.department_id)}
+    )
+    return await crud.update(
+        session, actor=actor, obj=campaign, changes=changes.model_dump(exclude_unset=True), entity_type="campaign"
+    )
 
 
 async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime) -> None:

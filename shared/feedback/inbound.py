@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.actor import Actor
 from shared.errors import Unauthorized
 from shared.feedback import service
+from shared.feedback.schemas import FeedbackCreate
 from shared.models import Feedback
 from shared.notify.adapters.webhook import sign
 
@@ -57,7 +57,7 @@ def verify(
 
 
 async def receive_feedback(
-    session: AsyncSession, *, message_id: str, data: dict[str, Any], now: datetime
+    session: AsyncSession, *, message_id: str, data: FeedbackCreate, now: datetime
 ) -> tuple[Feedback, bool]:
     """Record a verified delivery once: returns (item, created). A redelivery of the same
     `webhook-id` returns the item recorded the first time and writes nothing."""

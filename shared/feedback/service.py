@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
+from shared.feedback.schemas import FeedbackCreate, FeedbackResponseCreate, FeedbackUpdate
 from shared.feedback.sla import FeedbackSubject
 from shared.models import (
     Campaign,
@@ -25,17 +26,16 @@ from shared.sla.read import running_late
 from shared.sla.sync import sync_timers
 from shared.trail import comments as trail
 
-# Statuses a PATCH may set: `new` is only where an item starts (its first-response clock runs).
-SETTABLE_STATUSES = (FeedbackStatus.responded, FeedbackStatus.resolved, FeedbackStatus.closed)
 
-
-async def _check_references(session: AsyncSession, data: dict[str, Any]) -> None:
+async def _check_references(
+    session: AsyncSession, *, campaign_id: int | None, department_id: int | None, owner_id: int | None
+) -> None:
     await crud.check_references(
         session,
         {
-            "campaign_id": (Campaign, data.get("campaign_id")),
-            "department_id": (Department, data.get("department_id")),
-            "owner_id": (User, data.get("owner_id")),
+            "campaign_id": (Campaign, campaign_id),
+            "department_id": (Department, department_id),
+            "owner_id": (User, owner_id),
         },
     )
 
@@ -44,7 +44,7 @@ async def create_feedback(
     session: AsyncSession,
     *,
     actor: Actor,
-    data: dict[str, Any],
+    data: FeedbackCreate,
     now: datetime,
     source: str = "api",
     external_id: str | None = None,
@@ -53,17 +53,20 @@ async def create_feedback(
 
     The timer starts when it is recorded (`now`); `received_at` is kept for reporting.
     """
-    data = dict(data)
-    received_at = data.get("received_at") or now
+    received_at = data.received_at or now
     if received_at > now:
         raise InvalidInput.for_field("received_at", "cannot be in the future")
-    await _check_references(session, data)
-    if data.get("department_id") is None and data.get("owner_id") is not None:
+    await _check_references(
+        session, campaign_id=data.campaign_id, department_id=data.department_id, owner_id=data.owner_id
+    )
+    department_id = data.department_id
+    if department_id is None and data.owner_id is not None:
         # The owner's department answers for it on boards unless the caller said otherwise.
-        owner = await session.get_one(User, data["owner_id"])
-        data["department_id"] = owner.department_id
+        department_id = (await session.get_one(User, data.owner_id)).department_id
     feedback = Feedback(
-        **{**data, "received_at": received_at},
+        **data.model_dump(exclude={"received_at", "department_id"}),
+        received_at=received_at,
+        department_id=department_id,
         status=FeedbackStatus.new,
         source=source,
         external_id=external_id,
@@ -73,7 +76,9 @@ async def create_feedback(
     return feedback
 
 
-async def respond(session: AsyncSession, *, actor: Actor, feedback_id: int, message: str, now: datetime) -> Feedback:
+async def respond(
+    session: AsyncSession, *, actor: Actor, feedback_id: int, data: FeedbackResponseCreate, now: datetime
+) -> Feedback:
     """Answer the customer. The first answer is the first response (it meets the timer); later
     answers are kept as comments and never move the first-response time."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
@@ -81,7 +86,7 @@ async def respond(session: AsyncSession, *, actor: Actor, feedback_id: int, mess
         changes: dict[str, Any] = {
             "first_response_at": now,
             "first_response_by": actor.user_id,
-            "first_response": message,
+            "first_response": data.message,
         }
         if feedback.status == FeedbackStatus.new:
             changes["status"] = FeedbackStatus.responded
@@ -90,30 +95,32 @@ async def respond(session: AsyncSession, *, actor: Actor, feedback_id: int, mess
         )
     else:  # later replies join the item's trail as comments
         await trail.add_comment(
-            session, actor=actor, subject_type=FeedbackSubject.feedback, subject_id=feedback.id, body=message, now=now
+            session,
+            actor=actor,
+            subject_type=FeedbackSubject.feedback,
+            subject_id=feedback.id,
+            body=data.message,
+            now=now,
         )
     await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
     return feedback
 
 
 async def update_feedback(
-    session: AsyncSession, *, actor: Actor, feedback_id: int, changes: dict[str, Any], now: datetime
+    session: AsyncSession, *, actor: Actor, feedback_id: int, changes: FeedbackUpdate, now: datetime
 ) -> Feedback:
     """Reassign, re-grade or move an item on; its timers follow (a new owner gets the escalations,
     a new severity re-matches the policies, leaving `new` meets the first-response timer)."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
-    status = changes.get("status")
-    if status is not None and status not in SETTABLE_STATUSES:
-        raise InvalidInput.for_field("status", "must be one of: responded, resolved, closed")
-    await _check_references(session, changes)
-    changes = dict(changes)
-    if status is not None and status != feedback.status:
-        if status == FeedbackStatus.resolved:
-            changes["resolved_at"] = now
-        elif status == FeedbackStatus.responded:
-            changes["resolved_at"] = None  # reopened: no longer resolved
+    await _check_references(session, campaign_id=None, department_id=changes.department_id, owner_id=changes.owner_id)
+    values = changes.model_dump(exclude_unset=True)
+    if changes.status is not None and changes.status != feedback.status:
+        if changes.status == FeedbackStatus.resolved:
+            values["resolved_at"] = now
+        elif changes.status == FeedbackStatus.responded:
+            values["resolved_at"] = None  # reopened: no longer resolved
     feedback = await crud.update(
-        session, actor=actor, obj=feedback, changes=changes, entity_type=FeedbackSubject.feedback
+        session, actor=actor, obj=feedback, changes=values, entity_type=FeedbackSubject.feedback
     )
     await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
     return feedback

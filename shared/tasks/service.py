@@ -13,17 +13,19 @@ from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
 from shared.sla.sync import sync_timers
+from shared.tasks.schemas import TaskCreate, TaskUpdate
 from shared.tasks.sla import TaskSubject
 
 
-def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None, now: datetime) -> None:
-    status = task_changes.get("status")
-    if status is None or (old is not None and old.status == status):
-        return
+def _completion(status: TaskStatus | None, *, old: TaskStatus | None, now: datetime) -> dict[str, Any]:
+    """`completed_at` follows the status: set when the task is done, cleared when it is reopened."""
+    if status is None or status == old:
+        return {}
     if status == TaskStatus.done:
-        task_changes["completed_at"] = now
-    elif old is not None and old.status == TaskStatus.done:
-        task_changes["completed_at"] = None
+        return {"completed_at": now}
+    if old == TaskStatus.done:
+        return {"completed_at": None}
+    return {}
 
 
 # Deadlines are computed and shown against the working calendar day by day: one further away than
@@ -31,57 +33,58 @@ def _apply_status_side_effects(task_changes: dict[str, Any], *, old: Task | None
 DUE_HORIZON = timedelta(days=2 * 366)
 
 
-def _check_due(data: dict[str, Any], now: datetime) -> None:
-    due = data.get("due_at")
+def _check_due(due: datetime | None, now: datetime) -> None:
     if due is not None and abs(due - now) > DUE_HORIZON:
         raise InvalidInput.for_field("due_at", "must be within two years of now")
 
 
-async def _place_in_stage(session: AsyncSession, data: dict[str, Any], *, campaign_id: int | None) -> None:
+async def _campaign_of_stage(session: AsyncSession, stage_id: int, *, campaign_id: int | None) -> int:
     """A task inside a campaign stage belongs to that stage's campaign (taken from the stage when
     not given; a different campaign is refused)."""
-    stage_id = data.get("stage_id")
-    if stage_id is None:
-        return
     stage_campaign = await session.scalar(select(CampaignStage.campaign_id).where(CampaignStage.id == stage_id))
     if stage_campaign is None:
         raise InvalidInput.for_field("stage_id", f"campaign stage {stage_id} does not exist", "reference")
     if campaign_id is not None and campaign_id != stage_campaign:
         raise InvalidInput.for_field("stage_id", f"stage {stage_id} belongs to campaign {stage_campaign}")
-    data["campaign_id"] = stage_campaign
+    return stage_campaign
 
 
-async def create_task(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Task:
+async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, now: datetime) -> Task:
     """Create a task (the caller is its reporter) and start its SLA timers."""
     await crud.check_references(
-        session, {"campaign_id": (Campaign, data.get("campaign_id")), "assignee_id": (User, data.get("assignee_id"))}
+        session, {"campaign_id": (Campaign, data.campaign_id), "assignee_id": (User, data.assignee_id)}
     )
-    _check_due(data, now)
-    data = {**data, "reporter_id": actor.user_id}
-    await _place_in_stage(session, data, campaign_id=data.get("campaign_id"))
-    _apply_status_side_effects(data, old=None, now=now)
-    task = await crud.create(session, actor=actor, obj=Task(**data), entity_type=TaskSubject.task)
+    _check_due(data.due_at, now)
+    campaign_id = data.campaign_id
+    if data.stage_id is not None:
+        campaign_id = await _campaign_of_stage(session, data.stage_id, campaign_id=campaign_id)
+    task = Task(
+        **data.model_dump(exclude={"campaign_id"}),
+        campaign_id=campaign_id,
+        reporter_id=actor.user_id,
+        **_completion(data.status, old=None, now=now),
+    )
+    task = await crud.create(session, actor=actor, obj=task, entity_type=TaskSubject.task)
     await sync_timers(session, TaskSubject.task, [task.id], now=now)
     return task
 
 
-async def update_task(
-    session: AsyncSession, *, actor: Actor, task_id: int, changes: dict[str, Any], now: datetime
-) -> Task:
+async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, changes: TaskUpdate, now: datetime) -> Task:
     """Change a task; its SLA timers follow (pause, resume, meet, cancel, new deadline) in this transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
     await crud.check_references(
-        session,
-        {"campaign_id": (Campaign, changes.get("campaign_id")), "assignee_id": (User, changes.get("assignee_id"))},
+        session, {"campaign_id": (Campaign, changes.campaign_id), "assignee_id": (User, changes.assignee_id)}
     )
-    _check_due(changes, now)
-    changes = dict(changes)
-    if changes.get("stage_id") is not None:
-        await _place_in_stage(session, changes, campaign_id=changes.get("campaign_id", task.campaign_id))
-    elif "campaign_id" in changes and changes["campaign_id"] != task.campaign_id and task.stage_id is not None:
-        changes["stage_id"] = None  # moved to another campaign: it leaves its old campaign's stage
-    _apply_status_side_effects(changes, old=task, now=now)
-    task = await crud.update(session, actor=actor, obj=task, changes=changes, entity_type=TaskSubject.task)
+    _check_due(changes.due_at, now)
+    given = changes.model_fields_set
+    values = changes.model_dump(exclude_unset=True)
+    if changes.stage_id is not None:
+        campaign_id = changes.campaign_id if "campaign_id" in given else task.campaign_id
+        values["campaign_id"] = await _campaign_of_stage(session, changes.stage_id, campaign_id=campaign_id)
+    elif "campaign_id" in given and changes.campaign_id != task.campaign_id and task.stage_id is not None:
+        values["stage_id"] = None  # moved to another campaign: it leaves its old campaign's stage
+    values |= _completion(changes.status, old=task.status, now=now)
+    task = await crud.update(session, actor=actor, obj=task, changes=values, entity_type=TaskSubject.task)
     await sync_timers(session, TaskSubject.task, [task.id], now=now)
     return task
 

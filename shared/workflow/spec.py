@@ -106,7 +106,7 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
     }
 
 
-def parse_stages(raw: Any, field: str = "body.stages") -> list[dict[str, Any]]:
+def parse_stages(raw: Any, field: str = "stages") -> list[dict[str, Any]]:
     """Validate a whole stage list: each stage, unique keys, at least one stage."""
     if not isinstance(raw, list) or not raw:
         raise _fail(field, "must be a non-empty list of stages")

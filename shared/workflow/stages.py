@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -30,6 +29,7 @@ from shared.models import (
     WorkflowTemplate,
 )
 from shared.sla.sync import sync_timers
+from shared.workflow.schemas import ChecklistTick, DeliverableCreate, StageUpdate
 from shared.workflow.sla import StageSubject
 
 
@@ -212,18 +212,18 @@ async def advance(
 
 
 async def add_deliverable(
-    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, data: dict[str, Any], now: datetime
+    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, data: DeliverableCreate, now: datetime
 ) -> StageDeliverable:
     stage = await get_stage(session, campaign_id, key, for_update=True)
     wanted = {d["key"] for d in stage.spec.get("deliverables", [])}
-    if data.get("deliverable_key") is not None and data["deliverable_key"] not in wanted:
+    if data.deliverable_key is not None and data.deliverable_key not in wanted:
         raise InvalidInput.for_field(
-            "body.deliverable_key",
+            "deliverable_key",
             f"stage {key!r} expects {', '.join(sorted(wanted)) or 'no named deliverables'}",
         )
-    if data.get("url") and urlsplit(data["url"]).scheme not in ("http", "https"):
+    if data.url and urlsplit(data.url).scheme not in ("http", "https"):
         raise InvalidInput.for_field("url", "must be an http(s) URL")
-    row = StageDeliverable(stage_id=stage.id, added_by=actor.user_id, added_at=now, **data)
+    row = StageDeliverable(stage_id=stage.id, added_by=actor.user_id, added_at=now, **data.model_dump())
     return await crud.create(session, actor=actor, obj=row, entity_type="stage_deliverable")
 
 
@@ -234,8 +234,7 @@ async def tick(
     campaign_id: int,
     key: str,
     item_key: str,
-    done: bool,
-    note: str | None,
+    data: ChecklistTick,
     now: datetime,
 ) -> CampaignStage:
     stage = await get_stage(session, campaign_id, key, for_update=True)
@@ -243,7 +242,7 @@ async def tick(
     if item_key not in items:
         raise NotFound(f"stage {key!r} has no checklist item {item_key!r}")
     checklist = dict(stage.checklist)
-    checklist[item_key] = {"done": done, "note": note, "by": actor.user_id, "at": now.isoformat()}
+    checklist[item_key] = {"done": data.done, "note": data.note, "by": actor.user_id, "at": now.isoformat()}
     return await crud.update(
         session, actor=actor, obj=stage, changes={"checklist": checklist}, entity_type=StageSubject.stage
     )
@@ -255,14 +254,14 @@ async def set_owner(
     actor: Actor,
     campaign_id: int,
     key: str,
-    owner_id: int | None,
+    changes: StageUpdate,
     now: datetime,
 ) -> CampaignStage:
     """Reassign a stage; a running timer follows (escalations go to the new owner's chain)."""
     stage = await get_stage(session, campaign_id, key, for_update=True)
-    await crud.check_references(session, {"owner_id": (User, owner_id)})
+    await crud.check_references(session, {"owner_id": (User, changes.owner_id)})
     stage = await crud.update(
-        session, actor=actor, obj=stage, changes={"owner_id": owner_id}, entity_type=StageSubject.stage
+        session, actor=actor, obj=stage, changes={"owner_id": changes.owner_id}, entity_type=StageSubject.stage
     )
     if stage.entered_at is not None:
         await sync_timers(session, StageSubject.stage, [stage.id], now=now)

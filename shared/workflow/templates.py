@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +11,8 @@ from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import ApprovalRule, WorkflowTemplate
 from shared.sla import policies
 from shared.workflow import defaults
+from shared.workflow.schemas import TemplateCreate, TemplateVersionCreate
 from shared.workflow.spec import KEY, parse_stages
-
-TEMPLATE_FIELDS = ("name", "name_en", "description", "stages")
 
 
 async def current(session: AsyncSession, key: str, *, for_update: bool = False) -> WorkflowTemplate:
@@ -39,42 +36,43 @@ async def version(session: AsyncSession, key: str, number: int) -> WorkflowTempl
     return row
 
 
-async def create_template(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> WorkflowTemplate:
-    key = data["key"]
-    if not KEY.match(key):
+async def create_template(session: AsyncSession, *, actor: Actor, data: TemplateCreate) -> WorkflowTemplate:
+    if not KEY.match(data.key):
         raise InvalidInput.for_field("key", "must be lower_snake_case, starting with a letter")
-    exists = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == key).limit(1))
+    exists = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == data.key).limit(1))
     if exists is not None:
         raise Conflict(
-            f"a template {key!r} exists; PUT /workflow-templates/{key} publishes a new version",
+            f"a template {data.key!r} exists; publish a new version of it instead (publishWorkflowTemplateVersion)",
             errors=[FieldError("body.key", "already taken", "unique")],
         )
-    stages = parse_stages(data["stages"])
+    stages = parse_stages(data.stages)
     row = WorkflowTemplate(
-        key=key,
+        key=data.key,
         version=1,
-        name=data["name"],
-        name_en=data.get("name_en"),
-        description=data.get("description"),
+        name=data.name,
+        name_en=data.name_en,
+        description=data.description,
         stages=stages,
         is_current=True,
     )
     return await crud.create(session, actor=actor, obj=row, entity_type="workflow_template")
 
 
-async def publish_version(session: AsyncSession, *, actor: Actor, key: str, data: dict[str, Any]) -> WorkflowTemplate:
-    """A new version from the current one plus `data`; campaigns on older versions keep theirs."""
+async def publish_version(
+    session: AsyncSession, *, actor: Actor, key: str, data: TemplateVersionCreate
+) -> WorkflowTemplate:
+    """A new version from the current one plus the fields `data` gives (left out or null: kept);
+    campaigns on older versions keep theirs."""
     old = await current(session, key, for_update=True)
-    merged = {f: getattr(old, f) for f in TEMPLATE_FIELDS} | {k: v for k, v in data.items() if k in TEMPLATE_FIELDS}
-    stages = parse_stages(merged["stages"])
+    stages = parse_stages(data.stages if data.stages is not None else old.stages)
     old.is_current = False
     await session.flush()
     row = WorkflowTemplate(
         key=key,
         version=old.version + 1,
-        name=merged["name"],
-        name_en=merged["name_en"],
-        description=merged["description"],
+        name=data.name if data.name is not None else old.name,
+        name_en=data.name_en if data.name_en is not None else old.name_en,
+        description=data.description if data.description is not None else old.description,
         stages=stages,
         is_current=True,
     )
@@ -89,13 +87,9 @@ async def ensure_workflow_defaults(session: AsyncSession) -> None:
     # Several API replicas may start at once: one seeds, the others wait and then find it done.
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('closeloop:seed-defaults'))"))
     await policies.ensure_sla_defaults(session)
-    if (
-        await session.scalar(
-            select(WorkflowTemplate.id).where(WorkflowTemplate.key == defaults.DEFAULT_TEMPLATE["key"])
-        )
-        is None
-    ):
-        await create_template(session, actor=actor, data=defaults.DEFAULT_TEMPLATE)
+    default = TemplateCreate.model_validate(defaults.DEFAULT_TEMPLATE)
+    if await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == default.key)) is None:
+        await create_template(session, actor=actor, data=default)
     from shared.approvals.rules import create_rule  # validated like any rule a manager adds
 
     for rule in defaults.DEFAULT_APPROVAL_RULES:

@@ -17,6 +17,7 @@ from shared.db import unit_of_work
 from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify import delivery
 from shared.notify.http import Sender
+from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
 
@@ -47,7 +48,7 @@ async def overdue_notification(ctx, sessions, clock, **user) -> Notification:
             s,
             actor=SYSTEM,
             now=clock.now(),
-            data={"title": "竞品分析", "assignee_id": owner.id, "due_at": clock.now() - timedelta(minutes=5)},
+            data=TaskCreate(title="竞品分析", assignee_id=owner.id, due_at=clock.now() - timedelta(minutes=5)),
         )
     await sweep_once(ctx)
     async with unit_of_work(sessions) as s:

@@ -13,6 +13,7 @@ from shared.clock import FrozenClock
 from shared.db import unit_of_work
 from shared.models import Channel, Escalation, Notification, SlaTimer, Task, User
 from shared.sla.engine import SweepResult, sweep_due_timers
+from shared.tasks.schemas import TaskCreate, TaskUpdate
 from shared.tasks.service import create_task, delete_task, update_task
 from tests.factories import SYSTEM, make_channel, make_department, make_user
 
@@ -57,11 +58,15 @@ class World:
 
     async def create(self, **data: Any) -> Task:
         async with unit_of_work(self.sessions) as s:
-            return await create_task(s, actor=SYSTEM, data={"title": "写方案", **data}, now=self.clock.now())
+            return await create_task(
+                s, actor=SYSTEM, data=TaskCreate(**{"title": "写方案", **data}), now=self.clock.now()
+            )
 
     async def update(self, task: Task, **changes: Any) -> Task:
         async with unit_of_work(self.sessions) as s:
-            return await update_task(s, actor=SYSTEM, task_id=task.id, changes=changes, now=self.clock.now())
+            return await update_task(
+                s, actor=SYSTEM, task_id=task.id, changes=TaskUpdate(**changes), now=self.clock.now()
+            )
 
     async def delete(self, task: Task) -> None:
         async with unit_of_work(self.sessions) as s:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, reject_nulls
+from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.sla_state import read_with_sla
@@ -18,72 +18,15 @@ from shared import crud
 from shared.errors import InvalidInput, NotFound
 from shared.feedback import inbound
 from shared.feedback import service as feedback_service
+from shared.feedback.schemas import FeedbackCreate, FeedbackRead, FeedbackResponseCreate, FeedbackUpdate
 from shared.feedback.sla import FeedbackSubject
 from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.pagination import paginate
-from shared.sla.schemas import TimerSummary
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
 api = APIRouter(responses=ERROR_RESPONSES)  # bearer-authenticated operations
 inbound_api = APIRouter()  # signed, no bearer token: 401/403 mean something else there
 _NOT_FOUND: dict[int | str, dict[str, Any]] = dict(NOT_FOUND.items())
-
-Channel = Annotated[str, Field(min_length=1, max_length=32, description="phone, wechat, email, web, store, weibo …")]
-Customer = Annotated[str, Field(max_length=200)]
-Content = Annotated[str, Field(min_length=1, max_length=20_000)]
-Message = Annotated[str, Field(min_length=1, max_length=20_000)]
-
-
-class FeedbackCreate(WriteModel):
-    kind: FeedbackKind = Field(description="feedback (first response in 24 h) or complaint (2 h) by default")
-    severity: FeedbackSeverity = FeedbackSeverity.normal
-    channel: Channel
-    customer_name: Customer | None = None
-    customer_contact: Customer | None = None
-    content: Content
-    campaign_id: int | None = None
-    department_id: int | None = Field(default=None, description="default: the owner's department")
-    owner_id: int | None = Field(default=None, description="who answers; SLA alerts go to them and their chain")
-    received_at: Instant | None = Field(
-        default=None, description="when the customer got in touch (not in the future; default now); for reporting"
-    )
-
-
-class FeedbackUpdate(WriteModel):
-    owner_id: int | None = None
-    department_id: int | None = None
-    severity: FeedbackSeverity | None = None
-    status: Literal["responded", "resolved", "closed"] | None = Field(
-        default=None, description="resolved records resolved_at; leaving `new` meets the first-response timer"
-    )
-
-
-class ResponseCreate(WriteModel):
-    message: Message
-
-
-class FeedbackRead(ReadModel):
-    id: int
-    kind: FeedbackKind
-    severity: FeedbackSeverity
-    status: FeedbackStatus
-    channel: str
-    customer_name: str | None
-    customer_contact: str | None
-    content: str
-    campaign_id: int | None
-    department_id: int | None
-    owner_id: int | None
-    source: str = Field(description="api or webhook")
-    external_id: str | None = Field(description="the inbound webhook-id")
-    received_at: datetime
-    first_response_at: datetime | None
-    first_response_by: int | None
-    first_response: str | None
-    resolved_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    sla: list[TimerSummary] = Field(default=[], description="the first-response timers (running, paused or met)")
 
 
 async def _read_page(session: SessionDep, rows: list[Feedback], now: datetime) -> list[FeedbackRead]:
@@ -95,7 +38,7 @@ async def create_feedback(
     body: FeedbackCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> FeedbackRead:
     """Record customer feedback or a complaint; its first-response timer starts now."""
-    feedback = await feedback_service.create_feedback(session, actor=actor, data=body.model_dump(), now=now)
+    feedback = await feedback_service.create_feedback(session, actor=actor, data=body, now=now)
     return (await _read_page(session, [feedback], now))[0]
 
 
@@ -142,12 +85,9 @@ async def update_feedback(
 ) -> FeedbackRead:
     """Reassign, re-grade or move an item on. Its timers follow in the same transaction: a new owner
     receives the escalations, a new severity re-matches the policies."""
-    changes = body.model_dump(exclude_unset=True)
-    reject_nulls(changes, ("severity", "status"))
-    if "status" in changes:
-        changes["status"] = FeedbackStatus(changes["status"])
+    reject_nulls(body.model_dump(exclude_unset=True), ("severity", "status"))
     feedback = await feedback_service.update_feedback(
-        session, actor=actor, feedback_id=feedback_id, changes=changes, now=now
+        session, actor=actor, feedback_id=feedback_id, changes=body, now=now
     )
     return (await _read_page(session, [feedback], now))[0]
 
@@ -159,13 +99,16 @@ async def update_feedback(
     responses=_NOT_FOUND,
 )
 async def respond_to_feedback(
-    feedback_id: int, body: ResponseCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+    feedback_id: int,
+    body: FeedbackResponseCreate,
+    session: SessionDep,
+    actor: WriterDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> FeedbackRead:
     """Answer the customer. The first answer is the first response: it meets the timer and moves
     `new` to `responded`. Later answers are kept as comments; the first-response time never moves."""
-    feedback = await feedback_service.respond(
-        session, actor=actor, feedback_id=feedback_id, message=body.message, now=now
-    )
+    feedback = await feedback_service.respond(session, actor=actor, feedback_id=feedback_id, data=body, now=now)
     return (await _read_page(session, [feedback], now))[0]
 
 
@@ -237,7 +180,7 @@ async def receive_feedback_webhook(
         raise RequestValidationError(
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
         ) from None
-    feedback, created = await inbound.receive_feedback(session, message_id=webhook_id, data=body.model_dump(), now=now)
+    feedback, created = await inbound.receive_feedback(session, message_id=webhook_id, data=body, now=now)
     if not created:
         response.status_code = status.HTTP_200_OK
     return (await _read_page(session, [feedback], now))[0]

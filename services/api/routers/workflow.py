@@ -6,56 +6,34 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import Field
 from sqlalchemy import select
 
-from services.api.common import ReadModel, WriteModel
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.campaigns import lifecycle
 from shared.campaigns.lifecycle import CampaignAction
-from shared.models import Campaign, CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
-from shared.sla.schemas import TimerSummary
+from shared.models import Campaign, CampaignStage, StageDeliverable, WorkflowTemplate
 from shared.workflow import stages as workflow
 from shared.workflow import templates
+from shared.workflow.schemas import (
+    AdvanceRead,
+    ChecklistTick,
+    DeliverableCreate,
+    DeliverableRead,
+    StageRead,
+    StageUpdate,
+    TemplateCreate,
+    TemplateRead,
+    TemplateVersionCreate,
+)
 from shared.workflow.sla import StageSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-
 
 # ---- templates -----------------------------------------------------------------------------------
-class TemplateCreate(WriteModel):
-    key: Annotated[str, Field(min_length=1, max_length=64, description="lower_snake_case; stable across versions")]
-    name: Name
-    name_en: Name | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
-    stages: list[dict[str, Any]] = Field(
-        description="ordered stages: {key, name, name_en?, owner_role?, inputs?, deliverables?: [{key, name}], "
-        "time_limit?: {kind, value}, checklist?: [{key, text}], requires?: review|approval}"
-    )
-
-
-class TemplateVersion(WriteModel):
-    name: Name | None = None
-    name_en: Name | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
-    stages: list[dict[str, Any]] | None = None
-
-
-class TemplateRead(ReadModel):
-    id: int
-    key: str
-    version: int
-    is_current: bool
-    name: str
-    name_en: str | None
-    description: str | None
-    stages: list[dict[str, Any]]
-    created_at: datetime
 
 
 @router.post(
@@ -69,7 +47,7 @@ class TemplateRead(ReadModel):
 async def create_template(body: TemplateCreate, session: SessionDep, actor: ManagerDep) -> WorkflowTemplate:
     """Create a template (version 1). Validation errors name the stage and field, e.g.
     `body.stages[2].time_limit.value`."""
-    return await templates.create_template(session, actor=actor, data=body.model_dump())
+    return await templates.create_template(session, actor=actor, data=body)
 
 
 @router.get(
@@ -111,42 +89,15 @@ async def get_template(
     operation_id="publishWorkflowTemplateVersion",
     responses=NOT_FOUND,
 )
-async def publish_version(key: str, body: TemplateVersion, session: SessionDep, actor: ManagerDep) -> WorkflowTemplate:
+async def publish_version(
+    key: str, body: TemplateVersionCreate, session: SessionDep, actor: ManagerDep
+) -> WorkflowTemplate:
     """Publish a new version (fields left out are kept). Campaigns already running keep the version
     they started on."""
-    data = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    return await templates.publish_version(session, actor=actor, key=key, data=data)
+    return await templates.publish_version(session, actor=actor, key=key, data=body)
 
 
 # ---- stages --------------------------------------------------------------------------------------
-class DeliverableRead(ReadModel):
-    id: int
-    deliverable_key: str | None
-    title: str
-    url: str | None
-    kind: str | None
-    added_by: int | None
-    added_at: datetime
-
-
-class StageRead(ReadModel):
-    id: int
-    key: str
-    position: int
-    name: str
-    name_en: str | None
-    owner_id: int | None
-    status: StageStatus
-    spec: dict[str, Any] = Field(description="the template's stage as it was when the campaign started")
-    checklist: dict[str, Any]
-    deliverables: list[DeliverableRead]
-    entered_at: datetime | None
-    exited_at: datetime | None
-    cycle_s: float | None = Field(description="calendar seconds spent in the stage (so far, if active)")
-    gate_unmet: list[dict[str, str]] = Field(description="what still blocks leaving the stage")
-    sla: list[TimerSummary] = Field(description="the stage's SLA timers")
-
-
 async def _read_page(session: SessionDep, rows: list[CampaignStage], now: datetime) -> list[StageRead]:
     ids = [s.id for s in rows]
     files = await workflow.deliverables_of(session, ids)
@@ -179,10 +130,6 @@ async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, no
     return await _read_page(session, await workflow.stages_of(session, campaign_id), now)
 
 
-class StageUpdate(WriteModel):
-    owner_id: int | None = Field(description="the stage owner (escalations follow their chain)")
-
-
 @router.patch(
     "/campaigns/{campaign_id}/stages/{key}",
     response_model=StageRead,
@@ -205,17 +152,10 @@ async def update_stage(
         actor=actor,
         campaign_id=campaign_id,
         key=key,
-        owner_id=body.owner_id,
+        changes=body,
         now=now,
     )
     return (await _read_page(session, [stage], now))[0]
-
-
-class DeliverableCreate(WriteModel):
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    url: Annotated[str, Field(max_length=2048)] | None = None
-    kind: Annotated[str, Field(max_length=32)] | None = None
-    deliverable_key: str | None = Field(default=None, description="the required deliverable this satisfies")
 
 
 @router.post(
@@ -230,14 +170,7 @@ async def add_deliverable(
     campaign_id: int, key: str, body: DeliverableCreate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> StageDeliverable:
     """Attach a deliverable (a named document such as 《活动策划方案》) to the stage."""
-    return await workflow.add_deliverable(
-        session, actor=actor, campaign_id=campaign_id, key=key, data=body.model_dump(), now=now
-    )
-
-
-class Tick(WriteModel):
-    done: bool = True
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    return await workflow.add_deliverable(session, actor=actor, campaign_id=campaign_id, key=key, data=body, now=now)
 
 
 @router.put(
@@ -248,7 +181,7 @@ class Tick(WriteModel):
     responses=NOT_FOUND,
 )
 async def tick(
-    campaign_id: int, key: str, item_key: str, body: Tick, session: SessionDep, actor: WriterDep, now: NowDep
+    campaign_id: int, key: str, item_key: str, body: ChecklistTick, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> StageRead:
     """Tick (or untick) a gate checklist item, with a note (e.g. which 3 competitors)."""
     stage = await workflow.tick(
@@ -257,16 +190,10 @@ async def tick(
         campaign_id=campaign_id,
         key=key,
         item_key=item_key,
-        done=body.done,
-        note=body.note,
+        data=body,
         now=now,
     )
     return (await _read_page(session, [stage], now))[0]
-
-
-class AdvanceRead(ReadModel):
-    left: StageRead
-    entered: StageRead | None
 
 
 @router.post(
@@ -278,12 +205,12 @@ class AdvanceRead(ReadModel):
 )
 async def advance(
     campaign_id: int, key: str, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> AdvanceRead:
     """Leave the active stage through its gate and enter the next. 409 lists every unmet
     condition (`errors[].field` like `deliverables.campaign_plan`, `checklist.smart_goals`)."""
     left, entered = await workflow.advance(session, actor=actor, campaign_id=campaign_id, key=key, now=now)
     out = await _read_page(session, [left] + ([entered] if entered else []), now)
-    return {"left": out[0], "entered": out[1] if entered else None}
+    return AdvanceRead(left=out[0], entered=out[1] if entered else None)
 
 
 @router.post(

@@ -1,0 +1,60 @@
+"""Campaign commands and the campaign as the API shows it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
+
+from shared.models import CampaignStatus
+from shared.schemas import ReadModel, WriteModel
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=20_000)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+class CampaignCreate(WriteModel):
+    name: Name
+    description: Description | None = None
+    owner_id: int | None = Field(default=None, description="defaults to the caller")
+    department_id: int | None = None
+    budget: Money | None = None
+    is_major: bool = Field(default=False, description="a major campaign: approved by the leadership group (分级审批)")
+    start_date: date | None = None
+    end_date: date | None = None
+    status: CampaignStatus = CampaignStatus.draft
+    template_key: str | None = Field(
+        default=None, description="run on this workflow template (its current version): stages start at once"
+    )
+    stage_owners: dict[str, int] = Field(default={}, description="stage key → owner user id (default: the owner)")
+
+
+class CampaignUpdate(WriteModel):
+    name: Name | None = None
+    description: Description | None = None
+    owner_id: int | None = None
+    department_id: int | None = None
+    budget: Money | None = None
+    is_major: bool | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    status: CampaignStatus | None = None
+
+
+class CampaignRead(ReadModel):
+    id: int
+    name: str
+    description: str | None
+    owner_id: int | None
+    department_id: int | None
+    budget: Decimal | None
+    is_major: bool
+    start_date: date | None
+    end_date: date | None
+    status: CampaignStatus
+    template_id: int | None = Field(description="the workflow template version it runs on")
+    created_at: datetime
+    updated_at: datetime
