@@ -7,11 +7,12 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.approvals.schemas import ApprovalRuleCreate, ApprovalRuleUpdate
 from shared.calendar import CalendarError, Target
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import ApprovalKind, ApprovalRule, Campaign, Department, StepMode, User
@@ -44,14 +45,10 @@ def _id_list(raw: Any, field: str) -> list[int]:
     return list(dict.fromkeys(raw))
 
 
-async def _validate_conditions(session: AsyncSession, raw: Any, kind: ApprovalKind) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise _bad("body.conditions", "must be an object")
+async def _validate_conditions(session: AsyncSession, raw: dict[str, Any], kind: ApprovalKind) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        field = f"body.conditions.{key}"
+        field = f"conditions.{key}"
         if key not in CONDITION_KEYS:
             raise _bad(field, f"unknown condition; allowed: {', '.join(CONDITION_KEYS)}")
         if key == "budget_over":
@@ -95,14 +92,12 @@ async def _validate_approver(session: AsyncSession, spec: Any, field: str) -> st
     return spec
 
 
-async def _validate_steps(session: AsyncSession, raw: Any) -> list[dict[str, Any]]:
-    if not isinstance(raw, list) or not (1 <= len(raw) <= MAX_STEPS):
-        raise _bad("body.steps", f"must be a list of 1 to {MAX_STEPS} steps")
+async def _validate_steps(session: AsyncSession, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not (1 <= len(raw) <= MAX_STEPS):
+        raise _bad("steps", f"must be a list of 1 to {MAX_STEPS} steps")
     steps: list[dict[str, Any]] = []
     for i, step in enumerate(raw):
-        field = f"body.steps[{i}]"
-        if not isinstance(step, dict):
-            raise _bad(field, "must be an object")
+        field = f"steps[{i}]"
         for key in step:
             if key not in STEP_KEYS:
                 raise _bad(f"{field}.{key}", f"unknown field; allowed: {', '.join(STEP_KEYS)}")
@@ -142,48 +137,33 @@ async def _name_free(session: AsyncSession, name: str, except_id: int | None) ->
         raise Conflict(f"the name {name!r} is taken", errors=[FieldError("body.name", "already taken", "unique")])
 
 
-async def validate_rule(session: AsyncSession, data: dict[str, Any], *, except_id: int | None = None) -> dict[str, Any]:
-    """A complete rule checked and normalised; 422 names the offending field."""
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 120:
-        raise _bad("body.name", "must be a name of 1 to 120 characters")
-    try:
-        kind = ApprovalKind(str(data.get("kind")))
-    except ValueError:
-        raise _bad("body.kind", f"must be one of {', '.join(k.value for k in ApprovalKind)}") from None
-    priority = data.get("priority", 100)
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise _bad("body.priority", "must be an integer (lower wins)")
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise _bad("body.enabled", "must be true or false")
-    description = data.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > 2000):
-        raise _bad("body.description", "must be text of at most 2000 characters")
-    out: dict[str, Any] = {
-        "name": name.strip(),
-        "description": description,
-        "kind": kind,
-        "priority": priority,
-        "conditions": await _validate_conditions(session, data.get("conditions"), kind),
-        "steps": await _validate_steps(session, data.get("steps")),
-        "enabled": enabled,
+async def _validated(
+    session: AsyncSession, rule: ApprovalRuleCreate, *, except_id: int | None = None
+) -> dict[str, Any]:
+    """A complete rule's columns, its conditions and steps checked and normalised; 422 names the
+    offending entry, 409 a name already taken."""
+    out = rule.model_dump() | {
+        "conditions": await _validate_conditions(session, rule.conditions, rule.kind),
+        "steps": await _validate_steps(session, rule.steps),
     }
-    await _name_free(session, out["name"], except_id)
+    await _name_free(session, rule.name, except_id)
     return out
 
 
-async def create_rule(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> ApprovalRule:
+async def create_rule(session: AsyncSession, *, actor: Actor, data: ApprovalRuleCreate) -> ApprovalRule:
     """Validate and create a rule (audited)."""
-    clean = await validate_rule(session, data)
+    clean = await _validated(session, data)
     return await crud.create(session, actor=actor, obj=ApprovalRule(**clean), entity_type="approval_rule")
 
 
-async def update_rule(session: AsyncSession, *, actor: Actor, rule_id: int, changes: dict[str, Any]) -> ApprovalRule:
+async def update_rule(
+    session: AsyncSession, *, actor: Actor, rule_id: int, changes: ApprovalRuleUpdate
+) -> ApprovalRule:
     """Merge `changes` into the rule and validate the whole; approvals already asked keep their chain."""
     rule = await crud.get_or_404(session, ApprovalRule, rule_id, for_update=True)
-    merged = {f: getattr(rule, f) for f in RULE_FIELDS} | {k: v for k, v in changes.items() if k in RULE_FIELDS}
-    clean = await validate_rule(session, merged, except_id=rule.id)
+    current = ApprovalRuleCreate.model_construct(**{f: getattr(rule, f) for f in RULE_FIELDS})
+    merged = current.model_copy(update=changes.model_dump(exclude_unset=True))
+    clean = await _validated(session, merged, except_id=rule.id)
     return await crud.update(session, actor=actor, obj=rule, changes=clean, entity_type="approval_rule")
 
 
@@ -191,6 +171,14 @@ async def delete_rule(session: AsyncSession, *, actor: Actor, rule_id: int) -> N
     """Delete a rule; approvals it chose keep their steps (their `rule_id` becomes null)."""
     rule = await crud.get_or_404(session, ApprovalRule, rule_id, for_update=True)
     await crud.delete(session, actor=actor, obj=rule, entity_type="approval_rule")
+
+
+def rule_filter(stmt: Select[Any], *, kind: ApprovalKind | None = None, enabled: bool | None = None) -> Select[Any]:
+    if kind is not None:
+        stmt = stmt.where(ApprovalRule.kind == kind)
+    if enabled is not None:
+        stmt = stmt.where(ApprovalRule.enabled == enabled)
+    return stmt
 
 
 def matches(
@@ -231,6 +219,6 @@ async def choose_rule(
             return rule
     what = f"{kind.value} approval of campaign {campaign.id}" + (f" stage {stage_key!r}" if stage_key else "")
     raise Conflict(
-        f"no approval rule matches this {what}; add one under /api/v1/approval-rules",
+        f"no approval rule matches this {what}; a manager can add an approval rule for it",
         errors=[FieldError("kind", f"no approval rule matches this {what}", "rule")],
     )

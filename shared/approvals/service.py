@@ -4,7 +4,7 @@ reason, cancel. A budget change applies when its last step is approved (双签).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, exists, select
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.approvals.rules import choose_rule
+from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate, ApprovalDecision
 from shared.approvals.sla import ApprovalSubject
 from shared.audit import service as audit
 from shared.campaigns.guards import require_open_campaign
@@ -37,8 +38,6 @@ from shared.sla.directory import Directory
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import sync_timers
-
-DECISIONS = ("approve", "reject")
 
 
 def _money(value: Decimal | None) -> str:
@@ -119,21 +118,15 @@ async def _resolve_steps(
 # ---- request ------------------------------------------------------------------------------------
 
 
-def _new_budget(data: dict[str, Any], kind: ApprovalKind) -> Decimal | None:
-    raw = data.get("budget")
-    if kind != ApprovalKind.budget_change:
-        if raw is not None:
+def _new_budget(data: ApprovalCreate) -> Decimal | None:
+    """A budget_change's new budget (an amount > 0 with at most two decimals: the schema says so)."""
+    if data.kind != ApprovalKind.budget_change:
+        if data.budget is not None:
             raise InvalidInput.for_field("budget", "only a budget_change carries a new budget")
         return None
-    if raw is None:
+    if data.budget is None:
         raise InvalidInput.for_field("budget", "a budget_change needs the new budget", "missing")
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise InvalidInput.for_field("budget", "must be an amount") from None
-    if not value.is_finite() or value <= 0 or value >= Decimal("1e12"):
-        raise InvalidInput.for_field("budget", "must be an amount > 0")
-    return value.quantize(Decimal("0.01"))
+    return data.budget.quantize(Decimal("0.01"))
 
 
 def _title(kind: ApprovalKind, campaign: Campaign, stage: CampaignStage | None, budget: Decimal | None) -> str:
@@ -144,23 +137,14 @@ def _title(kind: ApprovalKind, campaign: Campaign, stage: CampaignStage | None, 
     return f"活动审批 Campaign approval: {campaign.name}"
 
 
-async def request_approval(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> Approval:
+async def request_approval(session: AsyncSession, *, actor: Actor, data: ApprovalCreate, now: datetime) -> Approval:
     """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
     approvers get their timers."""
-    try:
-        kind = ApprovalKind(str(data.get("kind")))
-    except ValueError:
-        raise InvalidInput.for_field(
-            "body.kind", f"must be one of {', '.join(k.value for k in ApprovalKind)}"
-        ) from None
-    campaign_id = data.get("campaign_id")
-    if campaign_id is None:
-        raise InvalidInput.for_field("campaign_id", "is required", "missing")
+    kind, campaign_id, stage_key = data.kind, data.campaign_id, data.stage_key
     await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
     # One pending approval per (campaign, kind, stage): the campaign row lock serialises requests.
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     require_open_campaign(campaign)
-    stage_key = data.get("stage_key")
     stage: CampaignStage | None = None
     if kind == ApprovalKind.stage:
         if not stage_key:
@@ -174,7 +158,7 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: dict[st
             raise InvalidInput.for_field("stage_key", f"campaign {campaign.id} has no stage {stage_key!r}")
     elif stage_key is not None:
         raise InvalidInput.for_field("stage_key", "only a stage approval names a stage")
-    new_budget = _new_budget(data, kind)
+    new_budget = _new_budget(data)
     open_one = await session.scalar(
         select(Approval.id).where(
             Approval.campaign_id == campaign.id,
@@ -198,8 +182,8 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: dict[st
         details |= {"budget_to": str(new_budget)}
     approval = Approval(
         kind=kind,
-        title=data.get("title") or _title(kind, campaign, stage, new_budget),
-        reason=data.get("reason"),
+        title=data.title or _title(kind, campaign, stage, new_budget),
+        reason=data.reason,
         campaign_id=campaign.id,
         stage_id=stage.id if stage is not None else None,
         rule_id=rule.id,
@@ -366,15 +350,12 @@ async def decide(
     *,
     actor: Actor,
     approval_id: int,
-    decision: str,
-    reason: str | None,
+    data: ApprovalDecision,
     now: datetime,
 ) -> Approval:
     """An approver on the active step approves or rejects (with a reason). Nobody signs for
     someone else, admins included: dual sign means two real people."""
-    if decision not in DECISIONS:
-        raise InvalidInput.for_field("decision", "must be approve or reject")
-    reason = (reason or "").strip() or None
+    decision, reason = data.decision, data.reason or None
     if decision == "reject" and reason is None:
         raise InvalidInput.for_field("reason", "a rejection says why", "missing")
     approval, steps = await _locked(session, approval_id)
@@ -461,7 +442,7 @@ def _close_waiting(steps: list[ApprovalStep]) -> None:
 
 
 async def cancel(
-    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str | None, now: datetime
+    session: AsyncSession, *, actor: Actor, approval_id: int, data: ApprovalCancellation, now: datetime
 ) -> Approval:
     """The requester (or a manager) withdraws a pending approval; every approver's timer stops."""
     approval, steps = await _locked(session, approval_id)
@@ -473,7 +454,7 @@ async def cancel(
     _close_waiting(steps)
     touched = _withdraw(await _pending_assignments(session, approval.id), now)
     approval.status, approval.decided_at = ApprovalStatus.cancelled, now
-    approval.decision_reason = (reason or "").strip() or None
+    approval.decision_reason = data.reason or None
     await session.flush()
     await audit.record(
         session,
@@ -505,5 +486,11 @@ async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: 
         )
     )
     for approval_id in ids:
-        await cancel(session, actor=actor, approval_id=approval_id, reason="campaign cancelled", now=now)
+        await cancel(
+            session,
+            actor=actor,
+            approval_id=approval_id,
+            data=ApprovalCancellation(reason="campaign cancelled"),
+            now=now,
+        )
     return len(ids)

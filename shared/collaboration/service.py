@@ -21,6 +21,12 @@ from shared.actor import Actor
 from shared.calendar import BusinessCalendar, Target, TargetKind
 from shared.calendar.core import SEARCH_LIMIT_DAYS, CalendarError
 from shared.campaigns.guards import require_open_campaign
+from shared.collaboration.schemas import (
+    CollaborationCreate,
+    CollaborationDeadline,
+    CollaborationUpdate,
+    OccurrenceCompletion,
+)
 from shared.collaboration.sla import CollaborationSubject
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import (
@@ -87,19 +93,17 @@ def is_recurring(request: CollaborationRequest) -> bool:
 
 
 # ---- validation ------------------------------------------------------------------------------------
-def parse_deadline(raw: Any) -> Target:
-    """`{kind, value}` → Target, or a 422 naming `body.deadline.kind` / `body.deadline.value`."""
-    if not isinstance(raw, dict) or "kind" not in raw or "value" not in raw:
-        raise InvalidInput.for_field("deadline", "must be {kind, value}")
+def parse_deadline(deadline: CollaborationDeadline) -> Target:
+    """The deadline as a Target, or a 422 naming `deadline.kind` / `deadline.value`."""
     try:
-        return Target.parse(str(raw["kind"]), raw["value"], field="value")
+        return Target.parse(deadline.kind, deadline.value, field="value")
     except CalendarError as exc:
         field = exc.field if exc.field in ("kind", "value") else "value"
         raise InvalidInput.for_field(f"deadline.{field}", exc.message) from None
 
 
 async def _check_departments(session: AsyncSession, ids: list[int]) -> list[int]:
-    field = "body.collaborating_department_ids"
+    field = "collaborating_department_ids"
     if not ids:
         raise InvalidInput.for_field(field, "name at least one collaborating department")
     if len(set(ids)) != len(ids):
@@ -109,7 +113,7 @@ async def _check_departments(session: AsyncSession, ids: list[int]) -> list[int]
     return list(ids)
 
 
-async def _check_owner(session: AsyncSession, owner_id: Any) -> int:
+async def _check_owner(session: AsyncSession, owner_id: int | None) -> int:
     if owner_id is None:
         raise InvalidInput.for_field("owner_id", "a request needs an owner (who owes the answer)")
     active = await session.scalar(select(User.is_active).where(User.id == owner_id))
@@ -117,40 +121,40 @@ async def _check_owner(session: AsyncSession, owner_id: Any) -> int:
         raise InvalidInput.for_field("owner_id", f"user {owner_id} does not exist", "reference")
     if not active:
         raise InvalidInput.for_field("owner_id", f"user {owner_id} is deactivated")
-    return int(owner_id)
+    return owner_id
 
 
 # ---- writes ----------------------------------------------------------------------------------------
 async def create_request(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime
+    session: AsyncSession, *, actor: Actor, data: CollaborationCreate, now: datetime
 ) -> CollaborationRequest:
     """Create a request and open its first occurrence (the only one for a one-off), under SLA."""
-    target = parse_deadline(data.get("deadline"))
-    departments = await _check_departments(session, list(data.get("collaborating_department_ids") or []))
-    owner_id = await _check_owner(session, data.get("owner_id"))
-    initiating = data.get("initiating_department_id")
+    target = parse_deadline(data.deadline)
+    departments = await _check_departments(session, data.collaborating_department_ids)
+    owner_id = await _check_owner(session, data.owner_id)
+    initiating = data.initiating_department_id
     if initiating is None and actor.user_id is not None:
         initiating = await session.scalar(select(User.department_id).where(User.id == actor.user_id))
     await crud.check_references(
         session,
         {
             "initiating_department_id": (Department, initiating),
-            "campaign_id": (Campaign, data.get("campaign_id")),
-            "calendar_id": (Calendar, data.get("calendar_id")),
+            "campaign_id": (Campaign, data.campaign_id),
+            "calendar_id": (Calendar, data.calendar_id),
         },
     )
-    if data.get("campaign_id") is not None:
-        require_open_campaign(await session.get_one(Campaign, data["campaign_id"]))
-    cal = await _calendar(session, data.get("calendar_id"))
+    if data.campaign_id is not None:
+        require_open_campaign(await session.get_one(Campaign, data.campaign_id))
+    cal = await _calendar(session, data.calendar_id)
     request = CollaborationRequest(
-        matter=data["matter"],
-        content=data.get("content"),
+        matter=data.matter,
+        content=data.content,
         initiating_department_id=initiating,
         collaborating_department_ids=departments,
         owner_id=owner_id,
         requester_id=actor.user_id,
-        campaign_id=data.get("campaign_id"),
-        calendar_id=data.get("calendar_id"),
+        campaign_id=data.campaign_id,
+        calendar_id=data.calendar_id,
         deadline_kind=target.kind.value,
         deadline_value=target.value,
         status=CollaborationStatus.open,
@@ -224,20 +228,18 @@ async def update_request(
     *,
     actor: Actor,
     request_id: int,
-    changes: dict[str, Any],
+    changes: CollaborationUpdate,
     now: datetime,
 ) -> CollaborationRequest:
     """Change the matter, content or owner; open occurrences' timers follow a new owner."""
     request = await _request_for_write(session, request_id)
     await _require_party(session, actor, request, what="change")
-    if "matter" in changes and not changes["matter"]:
-        raise InvalidInput.for_field("matter", "cannot be empty")
-    if "owner_id" in changes:
-        changes["owner_id"] = await _check_owner(session, changes["owner_id"])
+    values = changes.model_dump(exclude_unset=True)
+    if "owner_id" in values:
+        values["owner_id"] = await _check_owner(session, changes.owner_id)
     before = audit.snapshot(request)
-    for key in ("matter", "content", "owner_id"):
-        if key in changes:
-            setattr(request, key, changes[key])
+    for key, value in values.items():
+        setattr(request, key, value)
     await session.flush()
     after = audit.snapshot(request)
     if before != after:
@@ -261,7 +263,7 @@ async def complete_occurrence(
     actor: Actor,
     request_id: int,
     occurrence_id: int,
-    note: str | None,
+    data: OccurrenceCompletion,
     now: datetime,
 ) -> CollaborationRequest:
     """Deliver one occurrence (meets its timer); delivering a one-off closes the request."""
@@ -292,7 +294,7 @@ async def complete_occurrence(
     occurrence.status = OccurrenceStatus.done
     occurrence.done_at = now
     occurrence.done_by = actor.user_id
-    occurrence.note = note
+    occurrence.note = data.note
     if not is_recurring(request) and request.status == CollaborationStatus.open:
         request.status = CollaborationStatus.closed
         request.closed_at = now

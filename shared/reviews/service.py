@@ -32,12 +32,13 @@ from shared.models import (
     User,
 )
 from shared.org.permissions import require_may_act
+from shared.reviews.schemas import ResponseTarget, ReviewAnswer, ReviewCancellation, ReviewCreate, ReviewResubmission
 from shared.reviews.sla import ReviewSubject
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import sync_timers
 
-DEFAULT_RESPONSE_TARGET = {"kind": "calendar", "value": "PT24H"}
+DEFAULT_RESPONSE_TARGET = ResponseTarget(kind="calendar", value="PT24H")
 OPEN_STATUSES = (ReviewStatus.in_review, ReviewStatus.changes_requested)
 
 
@@ -50,7 +51,7 @@ def _unique_ids(field: str, ids: list[int]) -> list[int]:
     seen: set[int] = set()
     for i in ids:
         if i in seen:
-            raise InvalidInput.for_field(f"{field}", f"{i} is listed twice")
+            raise InvalidInput.for_field(field, f"{i} is listed twice")
         seen.add(i)
     return ids
 
@@ -58,16 +59,14 @@ def _unique_ids(field: str, ids: list[int]) -> list[int]:
 async def _check_exist(session: AsyncSession, model: Any, field: str, ids: list[int]) -> None:
     if missing := await crud.missing_ids(session, model, ids):
         raise InvalidInput.for_field(
-            f"body.{field}",
-            f"{model.__name__.lower()} {', '.join(map(str, missing))} does not exist",
-            "reference",
+            field, f"{model.__name__.lower()} {', '.join(map(str, missing))} does not exist", "reference"
         )
 
 
-def _parse_response_target(raw: dict[str, Any] | None) -> dict[str, str]:
+def _parse_response_target(raw: ResponseTarget | None) -> dict[str, str]:
     raw = raw or DEFAULT_RESPONSE_TARGET
     try:
-        target = Target.parse(str(raw.get("kind")), raw.get("value", ""))
+        target = Target.parse(raw.kind, raw.value)
     except CalendarError as exc:
         part = "kind" if exc.field == "kind" else "value"
         raise InvalidInput.for_field(f"response_target.{part}", exc.message) from None
@@ -88,18 +87,18 @@ def _new_round(review: ReviewRequest, now: datetime) -> list[ReviewResponse]:
     ]
 
 
-async def request_review(session: AsyncSession, *, actor: Actor, data: dict[str, Any], now: datetime) -> ReviewRequest:
+async def request_review(session: AsyncSession, *, actor: Actor, data: ReviewCreate, now: datetime) -> ReviewRequest:
     """Ask departments and/or people to review; round 1 starts now with every reviewer's timer."""
-    campaign_id, stage_key, deliverable_id = data.get("campaign_id"), data.get("stage_key"), data.get("deliverable_id")
-    department_ids = _unique_ids("reviewer_department_ids", list(data.get("reviewer_department_ids") or []))
-    user_ids = _unique_ids("reviewer_user_ids", list(data.get("reviewer_user_ids") or []))
+    campaign_id, stage_key, deliverable_id = data.campaign_id, data.stage_key, data.deliverable_id
+    department_ids = _unique_ids("reviewer_department_ids", data.reviewer_department_ids)
+    user_ids = _unique_ids("reviewer_user_ids", data.reviewer_user_ids)
     if not department_ids and not user_ids:
         raise InvalidInput.for_field("reviewer_department_ids", "name at least one reviewer department or user")
     if stage_key is not None and campaign_id is None:
         raise InvalidInput.for_field("campaign_id", "a stage_key needs the campaign it belongs to")
     if campaign_id is not None and stage_key is None:
         raise InvalidInput.for_field("stage_key", "name the campaign stage under review")
-    response_target = _parse_response_target(data.get("response_target"))
+    response_target = _parse_response_target(data.response_target)
     await _check_exist(session, Department, "reviewer_department_ids", department_ids)
     await _check_exist(session, User, "reviewer_user_ids", user_ids)
     if actor.user_id is not None and actor.user_id in user_ids:
@@ -123,13 +122,13 @@ async def request_review(session: AsyncSession, *, actor: Actor, data: dict[str,
         deliverable = await session.get(StageDeliverable, deliverable_id)
         if deliverable is None or stage is None or deliverable.stage_id != stage.id:
             raise InvalidInput.for_field(
-                "body.deliverable_id", f"deliverable {deliverable_id} is not attached to the stage under review"
+                "deliverable_id", f"deliverable {deliverable_id} is not attached to the stage under review"
             )
 
     requester = await session.get(User, actor.user_id) if actor.user_id is not None else None
     review = ReviewRequest(
-        title=data["title"],
-        description=data.get("description"),
+        title=data.title,
+        description=data.description,
         campaign_id=campaign_id,
         stage_id=stage.id if stage else None,
         deliverable_id=deliverable_id,
@@ -176,12 +175,12 @@ async def answer(
     response_id: int | None = None,
     department_id: int | None = None,
     user_id: int | None = None,
-    decision: ReviewDecision,
-    comment: str | None,
+    data: ReviewAnswer,
     now: datetime,
 ) -> ReviewRequest:
     """One reviewer's answer in the current round (by response id, or by the reviewing department
     or user); a reject decides at once, the last answer of a round decides by consensus."""
+    decision, comment = data.decision, data.comment
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
     stmt = select(ReviewResponse).where(ReviewResponse.review_id == review.id).with_for_update()
     if response_id is not None:
@@ -272,7 +271,7 @@ async def answer(
 
 
 async def resubmit(
-    session: AsyncSession, *, actor: Actor, review_id: int, note: str | None, now: datetime
+    session: AsyncSession, *, actor: Actor, review_id: int, data: ReviewResubmission, now: datetime
 ) -> ReviewRequest:
     """After changes were requested: a new round asks the same reviewers again."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
@@ -297,14 +296,14 @@ async def resubmit(
         entity_type=ReviewSubject.request,
         entity_id=review.id,
         before=before,
-        after={"status": review.status.value, "round": review.round, "note": note},
+        after={"status": review.status.value, "round": review.round, "note": data.note},
     )
     await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
     return review
 
 
 async def cancel(
-    session: AsyncSession, *, actor: Actor, review_id: int, reason: str | None = None, now: datetime
+    session: AsyncSession, *, actor: Actor, review_id: int, data: ReviewCancellation, now: datetime
 ) -> ReviewRequest:
     """Withdraw an open review; its pending reviewers and every timer are cancelled."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
@@ -334,7 +333,11 @@ async def cancel(
         entity_type=ReviewSubject.request,
         entity_id=review.id,
         before=before,
-        after={"status": review.status.value, "reason": reason, "cancelled_response_ids": [r.id for r in pending]},
+        after={
+            "status": review.status.value,
+            "reason": data.reason,
+            "cancelled_response_ids": [r.id for r in pending],
+        },
     )
     await _sync(session, review_id=review.id, response_ids=[r.id for r in pending], now=now)
     return review
@@ -413,5 +416,7 @@ async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: 
         )
     )
     for review_id in ids:
-        await cancel(session, actor=actor, review_id=review_id, reason="campaign cancelled", now=now)
+        await cancel(
+            session, actor=actor, review_id=review_id, data=ReviewCancellation(reason="campaign cancelled"), now=now
+        )
     return len(ids)

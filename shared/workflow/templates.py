@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.approvals.rules import create_rule
+from shared.approvals.schemas import ApprovalRuleCreate
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import ApprovalRule, WorkflowTemplate
 from shared.sla import policies
@@ -90,8 +92,7 @@ async def ensure_workflow_defaults(session: AsyncSession) -> None:
     default = TemplateCreate.model_validate(defaults.DEFAULT_TEMPLATE)
     if await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == default.key)) is None:
         await create_template(session, actor=actor, data=default)
-    from shared.approvals.rules import create_rule  # validated like any rule a manager adds
-
-    for rule in defaults.DEFAULT_APPROVAL_RULES:
-        if await session.scalar(select(ApprovalRule.id).where(ApprovalRule.name == rule["name"])) is None:
+    for raw in defaults.DEFAULT_APPROVAL_RULES:
+        rule = ApprovalRuleCreate.model_validate(raw)  # validated like any rule a manager adds
+        if await session.scalar(select(ApprovalRule.id).where(ApprovalRule.name == rule.name)) is None:
             await create_rule(session, actor=actor, data=rule)

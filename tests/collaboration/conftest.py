@@ -13,6 +13,7 @@ from sqlalchemy import select
 from shared.actor import Actor
 from shared.clock import FrozenClock
 from shared.collaboration import service as collaboration
+from shared.collaboration.schemas import CollaborationCreate, OccurrenceCompletion
 from shared.db import unit_of_work
 from shared.models import (
     CollaborationOccurrence,
@@ -82,7 +83,9 @@ class Desk:
         }
         actor = Actor.user(self.org.marketer.id, Role.member)
         async with unit_of_work(self.sessions) as s:
-            return await collaboration.create_request(s, actor=actor, data=data, now=self.clock.now())
+            return await collaboration.create_request(
+                s, actor=actor, data=CollaborationCreate.model_validate(data), now=self.clock.now()
+            )
 
     async def open_due(self, iso: str | None = None) -> int:
         if iso:
@@ -97,7 +100,7 @@ class Desk:
                 actor=Actor.user(user.id, user.role),
                 request_id=request.id,
                 occurrence_id=occurrence.id,
-                note=None,
+                data=OccurrenceCompletion(),
                 now=self.clock.now(),
             )
 

@@ -3,99 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
+from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.approvals import rules
 from shared.approvals import service as approvals
-from shared.approvals.sla import ApprovalSubject
-from shared.models import (
-    Approval,
-    ApprovalKind,
-    ApprovalRule,
-    ApprovalStatus,
-    AssignmentStatus,
-    StepMode,
-    StepStatus,
+from shared.approvals.schemas import (
+    ApprovalCancellation,
+    ApprovalCreate,
+    ApprovalDecision,
+    ApprovalRead,
+    ApprovalRuleCreate,
+    ApprovalRuleRead,
+    ApprovalRuleUpdate,
+    AssignmentRead,
+    StepRead,
 )
+from shared.approvals.sla import ApprovalSubject
+from shared.models import Approval, ApprovalKind, ApprovalRule, ApprovalStatus
 from shared.pagination import paginate
-from shared.sla.schemas import TimerSummary
 
 
-def _responses(*parts: dict[int, dict[str, object]]) -> dict[int | str, dict[str, Any]]:
+def _responses(*parts: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
     return {code: dict(spec) for part in parts for code, spec in part.items()}
 
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["approvals"])
 
-Name = Annotated[str, Field(min_length=1, max_length=120)]
-Description = Annotated[str, Field(max_length=2000)]
-STEPS_DOC = (
-    "1–10 steps, in order: `{name, mode: one|all|any, approvers: [...], time_limit?: {kind, value}}`; "
-    "approvers: `department_head`, `campaign_owner`, `requester_manager`, `director`, `user:<id>`, "
-    "`department:<id>` (that department's head); `one` takes exactly one approver"
-)
-CONDITIONS_DOC = (
-    "empty matches everything; `budget_over` (number) and `major` (true) match when either holds; "
-    "`stage_keys` (kind stage) and `department_ids` must hold when given"
-)
-
 
 # ---- rules -------------------------------------------------------------------------------------
-class ApprovalRuleCreate(WriteModel):
-    name: Name
-    description: Description | None = None
-    kind: ApprovalKind
-    priority: int = Field(default=100, description="lower wins")
-    conditions: dict[str, Any] = Field(default={}, description=CONDITIONS_DOC)
-    steps: list[dict[str, Any]] = Field(description=STEPS_DOC)
-    enabled: bool = True
-
-
-class ApprovalRuleUpdate(WriteModel):
-    name: Name | None = None
-    description: Description | None = None
-    kind: ApprovalKind | None = None
-    priority: int | None = None
-    conditions: dict[str, Any] | None = Field(default=None, description=CONDITIONS_DOC)
-    steps: list[dict[str, Any]] | None = Field(default=None, description=STEPS_DOC)
-    enabled: bool | None = None
-
-
-class TimeLimitOut(ReadModel):
-    kind: str
-    value: str
-
-
-class RuleStepOut(ReadModel):
-    name: str
-    mode: StepMode
-    approvers: list[str]
-    time_limit: TimeLimitOut | None = None
-
-
-class ApprovalRuleRead(ReadModel):
-    id: int
-    name: str
-    description: str | None
-    kind: ApprovalKind
-    priority: int
-    conditions: dict[str, Any]
-    steps: list[RuleStepOut]
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
-
-
 @router.post(
     "/approval-rules",
     status_code=status.HTTP_201_CREATED,
@@ -105,7 +48,7 @@ class ApprovalRuleRead(ReadModel):
 )
 async def create_approval_rule(body: ApprovalRuleCreate, session: SessionDep, actor: ManagerDep) -> ApprovalRule:
     """Add a rule that chooses the approval chain for its kind (lowest matching priority wins)."""
-    return await rules.create_rule(session, actor=actor, data=body.model_dump())
+    return await rules.create_rule(session, actor=actor, data=body)
 
 
 @router.get("/approval-rules", response_model=PageOut[ApprovalRuleRead], operation_id="listApprovalRules")
@@ -118,11 +61,7 @@ async def list_approval_rules(
     enabled: bool | None = None,
 ) -> dict:
     """Approval rules, by id."""
-    stmt = select(ApprovalRule)
-    if kind is not None:
-        stmt = stmt.where(ApprovalRule.kind == kind)
-    if enabled is not None:
-        stmt = stmt.where(ApprovalRule.enabled == enabled)
+    stmt = rules.rule_filter(select(ApprovalRule), kind=kind, enabled=enabled)
     return page_out(await paginate(session, stmt, ApprovalRule.id, limit=limit, cursor=cursor), ApprovalRuleRead)
 
 
@@ -147,9 +86,8 @@ async def update_approval_rule(
     rule_id: int, body: ApprovalRuleUpdate, session: SessionDep, actor: ManagerDep
 ) -> ApprovalRule:
     """Change a rule; approvals already asked keep the chain they were given."""
-    changes = body.model_dump(exclude_unset=True)
-    reject_nulls(changes, ("name", "kind", "priority", "conditions", "steps", "enabled"))
-    return await rules.update_rule(session, actor=actor, rule_id=rule_id, changes=changes)
+    reject_nulls(body.model_dump(exclude_unset=True), ("name", "kind", "priority", "conditions", "steps", "enabled"))
+    return await rules.update_rule(session, actor=actor, rule_id=rule_id, changes=body)
 
 
 @router.delete(
@@ -164,70 +102,6 @@ async def delete_approval_rule(rule_id: int, session: SessionDep, actor: Manager
 
 
 # ---- approvals ---------------------------------------------------------------------------------
-class ApprovalCreate(WriteModel):
-    kind: ApprovalKind
-    campaign_id: int
-    stage_key: str | None = Field(default=None, description="required for kind stage")
-    title: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
-        default=None, description="default generated from the campaign"
-    )
-    reason: Annotated[str, Field(max_length=20_000)] | None = None
-    budget: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)] | None = Field(
-        default=None, description="budget_change: the new budget, applied once the approval is approved"
-    )
-
-
-class DecisionIn(WriteModel):
-    decision: Annotated[str, Field(pattern="^(approve|reject)$", description="approve | reject")]
-    reason: Annotated[str, Field(max_length=20_000)] | None = Field(default=None, description="required to reject")
-
-
-class CancelIn(WriteModel):
-    reason: Annotated[str, Field(max_length=20_000)] | None = None
-
-
-class AssignmentRead(ReadModel):
-    id: int
-    approver_id: int | None
-    status: AssignmentStatus
-    reason: str | None
-    assigned_at: datetime
-    decided_at: datetime | None
-    sla: list[TimerSummary] = Field(default=[], description="this approver's SLA timers")
-
-
-class StepRead(ReadModel):
-    id: int
-    position: int
-    name: str
-    mode: StepMode
-    approver_ids: list[int]
-    time_limit: TimeLimitOut | None
-    status: StepStatus
-    entered_at: datetime | None
-    decided_at: datetime | None
-    assignments: list[AssignmentRead] = []
-
-
-class ApprovalRead(ReadModel):
-    id: int
-    kind: ApprovalKind
-    title: str
-    reason: str | None
-    campaign_id: int | None
-    stage_id: int | None
-    rule_id: int | None
-    requester_id: int | None
-    department_id: int | None
-    status: ApprovalStatus
-    details: dict[str, Any]
-    decided_at: datetime | None
-    decision_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    steps: list[StepRead] = []
-
-
 async def _read_page(session: SessionDep, rows: list[Approval], now: datetime) -> list[ApprovalRead]:
     steps = await approvals.steps_of(session, [a.id for a in rows])
     ids = [x.id for chain in steps.values() for _, assignments in chain for x in assignments]
@@ -256,7 +130,7 @@ async def request_approval(
 ) -> ApprovalRead:
     """Ask for an approval: the matching rule's chain is resolved to people now and the first
     step's approvers start their SLA timers."""
-    approval = await approvals.request_approval(session, actor=actor, data=body.model_dump(), now=now)
+    approval = await approvals.request_approval(session, actor=actor, data=body, now=now)
     return (await _read_page(session, [approval], now))[0]
 
 
@@ -310,18 +184,11 @@ async def get_approval(approval_id: int, session: SessionDep, actor: ActorDep, n
     responses=_responses(NOT_FOUND, CONFLICT),
 )
 async def decide_approval(
-    approval_id: int, body: DecisionIn, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
+    approval_id: int, body: ApprovalDecision, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> ApprovalRead:
     """Approve or reject (with a reason) as a pending approver of the current step. Nobody can
     sign for someone else. A rejection blocks the gate that waits for it and says why."""
-    approval = await approvals.decide(
-        session,
-        actor=actor,
-        approval_id=approval_id,
-        decision=body.decision,
-        reason=body.reason,
-        now=now,
-    )
+    approval = await approvals.decide(session, actor=actor, approval_id=approval_id, data=body, now=now)
     return (await _read_page(session, [approval], now))[0]
 
 
@@ -337,14 +204,10 @@ async def cancel_approval(
     actor: WriterDep,
     now: NowDep,
     settings: SettingsDep,
-    body: CancelIn | None = None,
+    body: ApprovalCancellation | None = None,
 ) -> ApprovalRead:
     """Withdraw a pending approval (the requester or a manager); every approver's timer stops."""
     approval = await approvals.cancel(
-        session,
-        actor=actor,
-        approval_id=approval_id,
-        reason=body.reason if body else None,
-        now=now,
+        session, actor=actor, approval_id=approval_id, data=body or ApprovalCancellation(), now=now
     )
     return (await _read_page(session, [approval], now))[0]
