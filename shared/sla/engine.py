@@ -12,6 +12,7 @@ import json
 import logging
 import typing
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,14 +22,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import subjects  # noqa: F401 — every subject type registered before the sweep loads one
-from shared.calendar import CalendarError
+from shared.calendar import BusinessCalendar, CalendarError
 from shared.db import copy_rows, driver_connection
 from shared.models import Escalation, EscalationKind, SlaTimer, TimerState
 from shared.notify.outbox import OutboxItem, add_to_outbox
 from shared.sla import registry
 from shared.sla.directory import Directory, load_calendars
-from shared.sla.levels import pending, user_ids
+from shared.sla.levels import Due, Level, pending, user_ids
 from shared.sla.recipients import resolve, route
+from shared.sla.registry import SubjectContext
 from shared.sla.resolution import event_payload
 from shared.sla.timers import clockwork, levels_from_text
 
@@ -151,15 +153,18 @@ async def _keys_recorded_now(
     return {(a, b, c) for a, b, c in found}
 
 
-async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: int) -> SweepResult:
-    """Claim up to batch_size due timers and fire what is due. Safe with any number of workers."""
-    conn = await session.connection()
-    claimed = (await conn.execute(_CLAIM, {"now": now, "batch": batch_size})).mappings().all()
-    parsed = {row["id"]: levels_from_text(row["levels"]) for row in claimed}
-    timers = [TimerRow(**{**row, "fired": json.loads(row["fired"])}) for row in claimed]
-    result = SweepResult(claimed=len(timers))
-    if not timers:
-        return result
+@dataclass
+class _Batch:
+    """What firing one claimed batch needs, loaded once: subjects, calendars, people and channels."""
+
+    contexts: dict[str, dict[int, SubjectContext]]
+    cals: dict[int | None, BusinessCalendar]
+    directory: Directory
+    rows: list[dict[str, Any]] = field(default_factory=list)  # escalation records to write
+    items: dict[tuple[int, int, int], list[OutboxItem]] = field(default_factory=dict)  # by (timer, level, repeat)
+
+
+async def _load_batch(session: AsyncSession, timers: list[TimerRow], parsed: dict[int, tuple[Level, ...]]) -> _Batch:
     by_type: dict[str, list[int]] = defaultdict(list)
     for t in timers:
         by_type[t.subject_type].append(t.subject_id)
@@ -170,94 +175,111 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
     ctxs = [c for per_type in contexts.values() for c in per_type.values()]
     await d.prefetch_chain([c.assignee_id for c in ctxs], [c.campaign_id for c in ctxs])
     await d.prefetch_people({u for levels in parsed.values() for u in user_ids(levels)})
+    return _Batch(contexts, cals, d)
 
-    rows: list[dict[str, Any]] = []
-    items: dict[tuple[int, int, int], list[OutboxItem]] = {}
-    for timer in timers:
-        ctx = contexts[timer.subject_type].get(timer.subject_id)
-        if ctx is None:  # the subject vanished without telling us: nothing left to chase
-            timer.state, timer.cancelled_at, timer.cancel_reason = TimerState.cancelled, now, "subject missing"
-            timer.next_fire_at = None
-            continue
-        cal = cals.get(timer.calendar_id, cals[None])
-        levels, cw = parsed[timer.id], clockwork(timer, cal)
-        fired = set(timer.fired)
-        try:
-            upcoming = pending(levels, cw, fired, until=now)
-        except CalendarError as exc:
-            # One timer's schedule cannot be computed (say its calendar lost all working time):
-            # it must not hold up the batch. Look again later, loudly.
-            log.error("sla timer %s: cannot schedule (%s); retrying in %s", timer.id, exc, CALENDAR_RETRY)
-            timer.next_fire_at = now + CALENDAR_RETRY
-            continue
-        due_now = [e for e in upcoming if e.at <= now]
-        # What is left holds each level's next moment after now: the earliest is the next look,
-        # unless the breach itself comes first.
-        later = [e.at for e in upcoming if e.at > now][:1]
-        if timer.due_at > now:
-            later.append(timer.due_at)
-        next_at = min(later, default=None)
-        if timer.breached_at is None and timer.due_at <= now:
-            timer.breached_at = timer.due_at
-        latest = {e.level: e for e in due_now}  # sorted by time: the last repeat of each level wins
-        beyond_warning = any(e.kind != EscalationKind.warning for e in due_now)
-        for e in due_now:
-            fired.add(e.key)
-            # Catching up after downtime: one message per level (the latest repeat), and no stale
-            # warning next to the breach that overtook it. The rows still record every step.
-            suppressed = latest[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
-            res = resolve(levels[e.level], ctx, d)
-            routes = {} if suppressed else route(res, d, ctx.department_id)
-            records = res.as_records()
-            rows.append(
-                {
-                    "timer_id": timer.id,
-                    "subject_type": timer.subject_type,
-                    "subject_id": timer.subject_id,
-                    "level": e.level,
-                    "repeat": e.repeat,
-                    "kind": e.kind.value,
-                    "scheduled_at": e.at,
-                    "fired_at": now,
-                    "late_by_s": max(0.0, (now - e.at).total_seconds()),
-                    "recipients": records,
-                    "notes": res.notes,
-                    "suppressed": suppressed,
-                    "notification_count": len(routes),
-                }
-            )
-            items[(timer.id, e.level, e.repeat)] = [
-                OutboxItem(
-                    dedupe_key=f"sla:{timer.id}:{e.level}:{e.repeat}:ch{channel_id}",
-                    event_type=f"sla.{e.kind.value}",
-                    subject_type=timer.subject_type,
-                    subject_id=timer.subject_id,
-                    channel_id=channel_id,
-                    payload=event_payload(
-                        ctx=ctx,
-                        timer=timer,
-                        kind=e.kind,
-                        due=e,
-                        now=now,
-                        people=people,
-                        records=records,
-                        notes=res.notes,
-                        d=d,
-                    ),
-                )
-                for channel_id, people in routes.items()
-            ]
-        timer.fired = sorted(fired)
-        timer.next_fire_at = next_at
-    await _save(session, timers, now)
-    if rows:
-        result.fired = await _record_escalations(session, rows)
-        new_keys = (
-            {(r["timer_id"], r["level"], r["repeat"]) for r in rows}
-            if result.fired == len(rows)
-            else await _keys_recorded_now(session, rows, now)
+
+def _fire(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime) -> None:
+    """Fire every level of one timer whose moment has come (records and outbox items go into the
+    batch) and set the timer's next look."""
+    ctx = batch.contexts[timer.subject_type].get(timer.subject_id)
+    if ctx is None:  # the subject vanished without telling us: nothing left to chase
+        timer.state, timer.cancelled_at, timer.cancel_reason = TimerState.cancelled, now, "subject missing"
+        timer.next_fire_at = None
+        return
+    cal = batch.cals.get(timer.calendar_id, batch.cals[None])
+    cw = clockwork(timer, cal)
+    fired = set(timer.fired)
+    try:
+        upcoming = pending(levels, cw, fired, until=now)
+    except CalendarError as exc:
+        # One timer's schedule cannot be computed (say its calendar lost all working time):
+        # it must not hold up the batch. Look again later, loudly.
+        log.error("sla timer %s: cannot schedule (%s); retrying in %s", timer.id, exc, CALENDAR_RETRY)
+        timer.next_fire_at = now + CALENDAR_RETRY
+        return
+    due_now = [e for e in upcoming if e.at <= now]
+    # What is left holds each level's next moment after now: the earliest is the next look,
+    # unless the breach itself comes first.
+    later = [e.at for e in upcoming if e.at > now][:1]
+    if timer.due_at > now:
+        later.append(timer.due_at)
+    if timer.breached_at is None and timer.due_at <= now:
+        timer.breached_at = timer.due_at
+    latest = {e.level: e for e in due_now}  # sorted by time: the last repeat of each level wins
+    beyond_warning = any(e.kind != EscalationKind.warning for e in due_now)
+    for e in due_now:
+        fired.add(e.key)
+        # Catching up after downtime: one message per level (the latest repeat), and no stale
+        # warning next to the breach that overtook it. The rows still record every step.
+        suppressed = latest[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
+        _record(batch, timer, ctx, levels[e.level], e, suppressed=suppressed, now=now)
+    timer.fired = sorted(fired)
+    timer.next_fire_at = min(later, default=None)
+
+
+def _record(
+    batch: _Batch, timer: TimerRow, ctx: SubjectContext, level: Level, e: Due, *, suppressed: bool, now: datetime
+) -> None:
+    """One fired level: its escalation record, and (unless suppressed) a message per channel."""
+    d = batch.directory
+    res = resolve(level, ctx, d)
+    routes = {} if suppressed else route(res, d, ctx.department_id)
+    records = res.as_records()
+    batch.rows.append(
+        {
+            "timer_id": timer.id,
+            "subject_type": timer.subject_type,
+            "subject_id": timer.subject_id,
+            "level": e.level,
+            "repeat": e.repeat,
+            "kind": e.kind.value,
+            "scheduled_at": e.at,
+            "fired_at": now,
+            "late_by_s": max(0.0, (now - e.at).total_seconds()),
+            "recipients": records,
+            "notes": res.notes,
+            "suppressed": suppressed,
+            "notification_count": len(routes),
+        }
+    )
+    batch.items[(timer.id, e.level, e.repeat)] = [
+        OutboxItem(
+            dedupe_key=f"sla:{timer.id}:{e.level}:{e.repeat}:ch{channel_id}",
+            event_type=f"sla.{e.kind.value}",
+            subject_type=timer.subject_type,
+            subject_id=timer.subject_id,
+            channel_id=channel_id,
+            payload=event_payload(
+                ctx=ctx, timer=timer, kind=e.kind, due=e, now=now, people=people, records=records, notes=res.notes, d=d
+            ),
         )
-        outbox = [item for key in new_keys for item in items.get(key, [])]
+        for channel_id, people in routes.items()
+    ]
+
+
+async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: int) -> SweepResult:
+    """Claim up to batch_size due timers and fire what is due. Safe with any number of workers."""
+    conn = await session.connection()
+    claimed = (await conn.execute(_CLAIM, {"now": now, "batch": batch_size})).mappings().all()
+    parsed = {row["id"]: levels_from_text(row["levels"]) for row in claimed}
+    timers = [TimerRow(**{**row, "fired": json.loads(row["fired"])}) for row in claimed]
+    result = SweepResult(claimed=len(timers))
+    if not timers:
+        return result
+    batch = await _load_batch(session, timers, parsed)
+    for timer in timers:
+        _fire(batch, timer, parsed[timer.id], now)
+    await _save(session, timers, now)
+    if batch.rows:
+        # Only levels whose escalation row this sweep wrote send messages: a row another worker (or
+        # an earlier crash-restart) already wrote means its messages are in the outbox already.
+        result.fired = await _record_escalations(session, batch.rows)
+        new_keys = (
+            {(r["timer_id"], r["level"], r["repeat"]) for r in batch.rows}
+            if result.fired == len(batch.rows)
+            else await _keys_recorded_now(session, batch.rows, now)
+        )
+        outbox = [item for key in new_keys for item in batch.items.get(key, [])]
         result.notification_ids = await add_to_outbox(session, outbox, now=now)
         result.channel_ids = {item.channel_id for item in outbox}
     await session.flush()

@@ -23,7 +23,8 @@ from shared.sla.registry import SubjectContext, SubjectSpec, matches
 from shared.sla.resolution import meet
 from shared.sla.timers import ACTIVE_STATES
 
-# An explicit deadline further out than this makes every board walk the calendar day by day.
+# Deadlines are computed and shown against the working calendar day by day: an explicit one further
+# away than this is a typo, not a plan (and would make every board read slower).
 DUE_HORIZON = timedelta(days=2 * 366)
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, any_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
-from shared.sla.sync import sync_timers
+from shared.sla.sync import check_due, sync_timers
 from shared.tasks.schemas import TaskCreate, TaskUpdate
 from shared.tasks.sla import TaskSubject
 
@@ -26,16 +26,6 @@ def _completion(status: TaskStatus | None, *, old: TaskStatus | None, now: datet
     if old == TaskStatus.done:
         return {"completed_at": None}
     return {}
-
-
-# Deadlines are computed and shown against the working calendar day by day: one further away than
-# this is a typo, not a plan (and would make every board read slower).
-DUE_HORIZON = timedelta(days=2 * 366)
-
-
-def _check_due(due: datetime | None, now: datetime) -> None:
-    if due is not None and abs(due - now) > DUE_HORIZON:
-        raise InvalidInput.for_field("due_at", "must be within two years of now")
 
 
 async def _campaign_of_stage(session: AsyncSession, stage_id: int, *, campaign_id: int | None) -> int:
@@ -54,7 +44,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
     await crud.check_references(
         session, {"campaign_id": (Campaign, data.campaign_id), "assignee_id": (User, data.assignee_id)}
     )
-    _check_due(data.due_at, now)
+    check_due(data.due_at, now)
     campaign_id = data.campaign_id
     if data.stage_id is not None:
         campaign_id = await _campaign_of_stage(session, data.stage_id, campaign_id=campaign_id)
@@ -75,7 +65,7 @@ async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, chan
     await crud.check_references(
         session, {"campaign_id": (Campaign, changes.campaign_id), "assignee_id": (User, changes.assignee_id)}
     )
-    _check_due(changes.due_at, now)
+    check_due(changes.due_at, now)
     given = changes.model_fields_set
     values = changes.model_dump(exclude_unset=True)
     if changes.stage_id is not None:
@@ -125,7 +115,7 @@ def task_filter(
     if due_after is not None:
         stmt = stmt.where(Task.due_at >= due_after)
     if tag:
-        stmt = stmt.where(Task.tags.any(tag))
+        stmt = stmt.where(literal(tag) == any_(Task.tags))
     if overdue is True:
         stmt = stmt.where(Task.due_at <= now, Task.status.in_(OPEN_TASK_STATUSES))
     elif overdue is False:
