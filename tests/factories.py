@@ -14,6 +14,7 @@ from shared.db import unit_of_work
 from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role, SlaPolicy, Task, User
 from shared.org.tokens import create_token
 from shared.sla import policies
+from shared.sla.policy_schemas import EscalationPolicyCreate, SlaPolicyCreate
 
 _seq = itertools.count(1)
 SYSTEM = Actor.system("tests")
@@ -90,18 +91,21 @@ async def make_policy(
     """An escalation policy plus an SLA policy for tasks, through the validating service."""
     n = next(_seq)
     async with unit_of_work(sessions) as s:
-        esc = await policies.create_escalation_policy(s, actor=SYSTEM, data={"name": f"esc {n}", "levels": levels})
+        escalation = EscalationPolicyCreate.model_validate({"name": f"esc {n}", "levels": levels})
+        esc = await policies.create_escalation_policy(s, actor=SYSTEM, data=escalation)
         return await policies.create_sla_policy(
             s,
             actor=SYSTEM,
-            data={
-                "name": f"policy {n}",
-                "subject_type": "task",
-                "target_kind": target_kind,
-                "target_value": target_value,
-                "escalation_policy_id": esc.id,
-                **overrides,
-            },
+            data=SlaPolicyCreate.model_validate(
+                {
+                    "name": f"policy {n}",
+                    "subject_type": "task",
+                    "target_kind": target_kind,
+                    "target_value": target_value,
+                    "escalation_policy_id": esc.id,
+                    **overrides,
+                }
+            ),
         )
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Select, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
@@ -74,3 +74,16 @@ async def record(
             after=after,
         )
     )
+
+
+def audit_filter(
+    stmt: Select[Any], *, entity_type: str | None, entity_id: int | None, actor_user_id: int | None
+) -> Select[Any]:
+    for column, value in (
+        (AuditLog.entity_type, entity_type),
+        (AuditLog.entity_id, entity_id),
+        (AuditLog.actor_user_id, actor_user_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt

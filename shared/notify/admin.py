@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -19,6 +21,29 @@ from shared.notify.dispatch import limiter_key
 from shared.notify.http import Sender
 from shared.notify.ratelimit import RateLimiter, limits_for
 from shared.notify.render import render
+
+
+def notification_filter(
+    stmt: Select[Any],
+    *,
+    status: NotificationStatus | None,
+    channel_id: int | None,
+    event_type: str | None,
+    subject_type: str | None,
+    subject_id: int | None,
+    digest_id: UUID | None,
+) -> Select[Any]:
+    for column, value in (
+        (Notification.status, status),
+        (Notification.channel_id, channel_id),
+        (Notification.event_type, event_type),
+        (Notification.subject_type, subject_type),
+        (Notification.subject_id, subject_id),
+        (Notification.digest_id, digest_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 async def replay(session: AsyncSession, *, actor: Actor, notification_id: int, now: datetime) -> Notification:

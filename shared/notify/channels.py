@@ -16,6 +16,7 @@ from shared.actor import Actor
 from shared.crypto import encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Channel, ChannelDepartment, ChannelKind, Department
+from shared.notify.schemas import ChannelCreate, ChannelUpdate, RateLimitWindow
 from shared.notify.ssrf import UnsafeUrl, check_url_target
 
 WHSEC_PREFIX = "whsec_"
@@ -59,34 +60,26 @@ def _secret_error(kind: ChannelKind, secret: str) -> str | None:
     return None
 
 
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def rate_limit_errors(rate_limits: list[dict[str, Any]] | None) -> list[FieldError]:
+def rate_limit_errors(rate_limits: list[RateLimitWindow] | None) -> list[FieldError]:
     """Problems with a per-channel override: windows of at least 1 message per more than 0 seconds."""
     if rate_limits is None:
         return []
-    if not isinstance(rate_limits, list) or not rate_limits:
-        return [FieldError("body.rate_limits", "give at least one window, or null for the vendor's default limits")]
+    if not rate_limits:
+        return [FieldError("rate_limits", "give at least one window, or null for the vendor's default limits")]
     if len(rate_limits) > MAX_RATE_LIMIT_WINDOWS:
-        return [FieldError("body.rate_limits", f"at most {MAX_RATE_LIMIT_WINDOWS} windows")]
+        return [FieldError("rate_limits", f"at most {MAX_RATE_LIMIT_WINDOWS} windows")]
     errors: list[FieldError] = []
     seen: set[float] = set()
     for i, window in enumerate(rate_limits):
-        at = f"body.rate_limits[{i}]"
-        if not isinstance(window, dict) or set(window) != {"limit", "per_s"}:
-            errors.append(FieldError(at, 'a window is {"limit": <messages>, "per_s": <seconds>}'))
-            continue
-        limit, per_s = window["limit"], window["per_s"]
-        if not (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_RATE_LIMIT):
+        at = f"rate_limits[{i}]"
+        if not 1 <= window.limit <= MAX_RATE_LIMIT:
             errors.append(FieldError(f"{at}.limit", f"must be a whole number from 1 to {MAX_RATE_LIMIT}"))
-        if not (_is_number(per_s) and 0 < per_s <= MAX_RATE_LIMIT_PER_S):
+        if not 0 < window.per_s <= MAX_RATE_LIMIT_PER_S:
             errors.append(FieldError(f"{at}.per_s", f"must be seconds above 0, at most {MAX_RATE_LIMIT_PER_S:g}"))
-        elif per_s in seen:
+        elif window.per_s in seen:
             errors.append(FieldError(f"{at}.per_s", "two windows with the same per_s: keep the stricter one"))
         else:
-            seen.add(per_s)
+            seen.add(window.per_s)
     return errors
 
 
@@ -97,20 +90,20 @@ async def validate_channel(
     keywords: list[str],
     *,
     allow_private: bool,
-    rate_limits: list[dict[str, Any]] | None = None,
+    rate_limits: list[RateLimitWindow] | None = None,
 ) -> None:
     errors: list[FieldError] = []
     if (msg := _kind_url_error(kind, url)) is not None:
-        errors.append(FieldError("body.url", msg))
+        errors.append(FieldError("url", msg))
     else:
         try:
             await check_url_target(url, allow_private=allow_private)
         except UnsafeUrl as exc:
-            errors.append(FieldError("body.url", str(exc), "unsafe_url"))
+            errors.append(FieldError("url", str(exc), "unsafe_url"))
     if secret and (msg := _secret_error(kind, secret)) is not None:
-        errors.append(FieldError("body.secret", msg))
+        errors.append(FieldError("secret", msg))
     if keywords and kind == ChannelKind.webhook:
-        errors.append(FieldError("body.keywords", "keywords are a chat-bot security setting; webhooks are signed"))
+        errors.append(FieldError("keywords", "keywords are a chat-bot security setting; webhooks are signed"))
     errors.extend(rate_limit_errors(rate_limits))
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
@@ -147,60 +140,54 @@ async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> di
 
 
 async def create_channel(
-    session: AsyncSession, *, actor: Actor, data: dict[str, Any], allow_private: bool
+    session: AsyncSession, *, actor: Actor, data: ChannelCreate, allow_private: bool
 ) -> tuple[Channel, str | None]:
     """Create a channel. For a webhook without a secret one is generated and returned once."""
-    data = dict(data)
-    department_ids = data.pop("department_ids", None) or []
-    generated = None
-    if data["kind"] == ChannelKind.webhook and not data.get("secret"):
-        generated = data["secret"] = new_webhook_secret()
-    await _ensure_name_free(session, data["name"])
+    values = data.model_dump(exclude={"department_ids", "secret"}) | {"url": str(data.url)}
+    secret, generated = data.secret, None
+    if data.kind == ChannelKind.webhook and not secret:
+        secret = generated = new_webhook_secret()
+    await _ensure_name_free(session, data.name)
     await validate_channel(
-        data["kind"],
-        data["url"],
-        data.get("secret"),
-        data.get("keywords") or [],
-        allow_private=allow_private,
-        rate_limits=data.get("rate_limits"),
+        data.kind, values["url"], secret, data.keywords, allow_private=allow_private, rate_limits=data.rate_limits
     )
-    secret = data.pop("secret", None)
-    data["secret_encrypted"] = encrypt_secret(secret) if secret else None
-    channel = await crud.create(session, actor=actor, obj=Channel(**data), entity_type="channel")
-    await _set_departments(session, channel.id, department_ids)
+    values["secret_encrypted"] = encrypt_secret(secret) if secret else None
+    channel = await crud.create(session, actor=actor, obj=Channel(**values), entity_type="channel")
+    await _set_departments(session, channel.id, data.department_ids)
     return channel, generated
 
 
-def _fixes_config(channel: Channel, changes: dict[str, Any]) -> bool:
+def _fixes_config(channel: Channel, values: dict[str, Any]) -> bool:
     """An admin touched what a permanent failure points at: give the channel another chance."""
-    return ("url" in changes and changes["url"] != channel.url) or "secret" in changes or changes.get("enabled") is True
+    return ("url" in values and values["url"] != channel.url) or "secret" in values or values.get("enabled") is True
 
 
 async def update_channel(
-    session: AsyncSession, *, actor: Actor, channel_id: int, changes: dict[str, Any], allow_private: bool
+    session: AsyncSession, *, actor: Actor, channel_id: int, changes: ChannelUpdate, allow_private: bool
 ) -> Channel:
     """Change a channel; a new url or secret, or `enabled: true`, marks it healthy again."""
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
-    changes = dict(changes)
-    department_ids = changes.pop("department_ids", None)
-    if changes.get("name"):
-        await _ensure_name_free(session, changes["name"], except_id=channel_id)
+    values = changes.model_dump(exclude_unset=True, exclude={"department_ids"})
+    if changes.url is not None:
+        values["url"] = str(changes.url)
+    if changes.name:
+        await _ensure_name_free(session, changes.name, except_id=channel_id)
     await validate_channel(
         channel.kind,
-        changes.get("url", channel.url),
-        changes.get("secret"),
-        changes.get("keywords", channel.keywords) or [],
+        values.get("url", channel.url),
+        changes.secret,
+        values.get("keywords", channel.keywords) or [],
         allow_private=allow_private,
-        rate_limits=changes.get("rate_limits"),
+        rate_limits=changes.rate_limits,
     )
-    if _fixes_config(channel, changes):
-        changes.update(healthy=True, unhealthy_since=None, unhealthy_reason=None)
-    if "secret" in changes:
-        secret = changes.pop("secret")
-        changes["secret_encrypted"] = encrypt_secret(secret) if secret else None
-    channel = await crud.update(session, actor=actor, obj=channel, changes=changes, entity_type="channel")
-    if department_ids is not None:
-        await _set_departments(session, channel.id, department_ids)
+    if _fixes_config(channel, values):
+        values.update(healthy=True, unhealthy_since=None, unhealthy_reason=None)
+    if "secret" in values:
+        secret = values.pop("secret")
+        values["secret_encrypted"] = encrypt_secret(secret) if secret else None
+    channel = await crud.update(session, actor=actor, obj=channel, changes=values, entity_type="channel")
+    if changes.department_ids is not None:
+        await _set_departments(session, channel.id, changes.department_ids)
     return channel
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.errors import FieldError, InvalidInput
+
+if TYPE_CHECKING:
+    from shared.org.schemas import UserCreate, UserUpdate
 
 _SEPARATORS = re.compile(r"[ \-]")
 _CN_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
@@ -49,18 +52,21 @@ _CHECKS: dict[str, tuple[Callable[[str], str | None], str]] = {
 }
 
 
-def check_mention_ids(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` with its mention ids normalised; InvalidInput naming every malformed one (null clears)."""
-    out = dict(data)
+def check_mention_ids(data: UserCreate | UserUpdate) -> dict[str, str | None]:
+    """The mention ids the command sets, normalised (null clears one); InvalidInput naming every
+    malformed one."""
+    out: dict[str, str | None] = {}
     errors: list[FieldError] = []
     for field, (check, rule) in _CHECKS.items():
-        value = data.get(field)
-        if value is None:
+        if field not in data.model_fields_set:
             continue
-        if value == "":
-            errors.append(FieldError(f"body.{field}", "empty: send null to clear it", "format"))
+        value: str | None = getattr(data, field)
+        if value is None:
+            out[field] = None
+        elif value == "":
+            errors.append(FieldError(field, "empty: send null to clear it", "format"))
         elif (normalised := check(value)) is None:
-            errors.append(FieldError(f"body.{field}", f"expected {rule}", "format"))
+            errors.append(FieldError(field, f"expected {rule}", "format"))
         else:
             out[field] = normalised
     if errors:

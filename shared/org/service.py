@@ -12,6 +12,7 @@ from shared.actor import Actor
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Department, Role, User
 from shared.org.mentions import check_mention_ids
+from shared.org.schemas import DepartmentCreate, DepartmentUpdate, UserCreate, UserUpdate
 
 
 async def _ensure_department_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
@@ -24,21 +25,22 @@ async def _ensure_department_name_free(session: AsyncSession, name: str, *, exce
         )
 
 
-async def create_department(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> Department:
+async def create_department(session: AsyncSession, *, actor: Actor, data: DepartmentCreate) -> Department:
     """Create a department (its head must be an existing user)."""
-    await _ensure_department_name_free(session, data["name"])
-    await crud.check_references(session, {"head_user_id": (User, data.get("head_user_id"))})
-    return await crud.create(session, actor=actor, obj=Department(**data), entity_type="department")
+    await _ensure_department_name_free(session, data.name)
+    await crud.check_references(session, {"head_user_id": (User, data.head_user_id)})
+    return await crud.create(session, actor=actor, obj=Department(**data.model_dump()), entity_type="department")
 
 
 async def update_department(
-    session: AsyncSession, *, actor: Actor, department_id: int, changes: dict[str, Any]
+    session: AsyncSession, *, actor: Actor, department_id: int, changes: DepartmentUpdate
 ) -> Department:
     dept = await crud.get_or_404(session, Department, department_id, for_update=True)
-    if changes.get("name"):
-        await _ensure_department_name_free(session, changes["name"], except_id=department_id)
-    await crud.check_references(session, {"head_user_id": (User, changes.get("head_user_id"))})
-    return await crud.update(session, actor=actor, obj=dept, changes=changes, entity_type="department")
+    if changes.name:
+        await _ensure_department_name_free(session, changes.name, except_id=department_id)
+    await crud.check_references(session, {"head_user_id": (User, changes.head_user_id)})
+    values = changes.model_dump(exclude_unset=True)
+    return await crud.update(session, actor=actor, obj=dept, changes=values, entity_type="department")
 
 
 def department_filter(stmt: Select[Any], *, name: str | None) -> Select[Any]:
@@ -68,33 +70,31 @@ async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_
         current = await session.scalar(select(User.manager_id).where(User.id == current))
 
 
-async def create_user(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -> User:
+async def create_user(session: AsyncSession, *, actor: Actor, data: UserCreate) -> User:
     """Create a user; email is unique regardless of case, mention ids well-formed (mobile normalised)."""
-    data = check_mention_ids(data)
-    await _ensure_email_free(session, data["email"])
+    values = data.model_dump() | check_mention_ids(data)
+    await _ensure_email_free(session, data.email)
     await crud.check_references(
-        session,
-        {"department_id": (Department, data.get("department_id")), "manager_id": (User, data.get("manager_id"))},
+        session, {"department_id": (Department, data.department_id), "manager_id": (User, data.manager_id)}
     )
-    return await crud.create(session, actor=actor, obj=User(**data), entity_type="user")
+    return await crud.create(session, actor=actor, obj=User(**values), entity_type="user")
 
 
-async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, changes: dict[str, Any]) -> User:
-    changes = check_mention_ids(changes)
+async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, changes: UserUpdate) -> User:
+    values = changes.model_dump(exclude_unset=True) | check_mention_ids(changes)
     user = await crud.get_or_404(session, User, user_id, for_update=True)
-    if changes.get("email"):
-        await _ensure_email_free(session, changes["email"], except_id=user_id)
+    if changes.email:
+        await _ensure_email_free(session, changes.email, except_id=user_id)
     await crud.check_references(
-        session,
-        {"department_id": (Department, changes.get("department_id")), "manager_id": (User, changes.get("manager_id"))},
+        session, {"department_id": (Department, changes.department_id), "manager_id": (User, changes.manager_id)}
     )
-    if "manager_id" in changes:
-        await _ensure_no_manager_cycle(session, user_id, changes["manager_id"])
-    if actor.user_id == user_id and changes.get("role") not in (None, Role.admin) and user.role == Role.admin:
+    if "manager_id" in changes.model_fields_set:
+        await _ensure_no_manager_cycle(session, user_id, changes.manager_id)
+    if actor.user_id == user_id and changes.role not in (None, Role.admin) and user.role == Role.admin:
         raise InvalidInput.for_field("role", "admins cannot demote themselves (ask another admin)")
-    if actor.user_id == user_id and changes.get("is_active") is False:
+    if actor.user_id == user_id and changes.is_active is False:
         raise InvalidInput.for_field("is_active", "you cannot deactivate yourself (ask another admin)")
-    return await crud.update(session, actor=actor, obj=user, changes=changes, entity_type="user")
+    return await crud.update(session, actor=actor, obj=user, changes=values, entity_type="user")
 
 
 def user_filter(

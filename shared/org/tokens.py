@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit, crud
 from shared.actor import Actor
 from shared.errors import InvalidInput, Unauthorized
 from shared.models import ApiToken, Role, User
+from shared.org.schemas import TokenCreate
 
 TOKEN_PREFIX = "cl_"
 
@@ -42,7 +44,8 @@ async def create_token(
     expires_at: datetime | None = None,
     secret: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Issue a token for a user; returns the row and the plaintext (never stored)."""
+    """Issue a token for a user; returns the row and the plaintext (never stored). The API's
+    `issue_token`, the CLI and the bootstrap admin (`secret`: a given plaintext) all come here."""
     await crud.check_references(session, {"user_id": (User, user_id)})
     plaintext = secret or new_token_secret()
     token = ApiToken(
@@ -55,6 +58,21 @@ async def create_token(
     )
     await crud.create(session, actor=actor, obj=token, entity_type="api_token")
     return token, plaintext
+
+
+async def issue_token(session: AsyncSession, *, actor: Actor, data: TokenCreate, now: datetime) -> tuple[ApiToken, str]:
+    """An admin issues a token for a user; it must not be born expired."""
+    if data.expires_at is not None and data.expires_at <= now:
+        raise InvalidInput.for_field("expires_at", "must be in the future")
+    return await create_token(
+        session, actor=actor, user_id=data.user_id, name=data.name, role=data.role, expires_at=data.expires_at
+    )
+
+
+def token_filter(stmt: Select[Any], *, user_id: int | None) -> Select[Any]:
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    return stmt
 
 
 async def revoke_token(session: AsyncSession, *, actor: Actor, token_id: int, now: datetime) -> ApiToken:

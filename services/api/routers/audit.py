@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, page_out
+from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ManagerDep, SessionDep
 from services.api.problems import ERROR_RESPONSES
+from shared.audit import service as audit
+from shared.audit.schemas import AuditRead
 from shared.models import AuditLog
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["audit"])
-
-
-class AuditRead(ReadModel):
-    id: int
-    at: datetime
-    actor: str
-    actor_user_id: int | None
-    action: str
-    entity_type: str
-    entity_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 @router.get("/audit", response_model=PageOut[AuditRead], operation_id="listAuditLog")
@@ -40,12 +29,7 @@ async def list_audit_log(
     actor_user_id: int | None = None,
 ) -> dict[str, Any]:
     """Who changed what, oldest first."""
-    stmt = select(AuditLog)
-    for column, value in (
-        (AuditLog.entity_type, entity_type),
-        (AuditLog.entity_id, entity_id),
-        (AuditLog.actor_user_id, actor_user_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = audit.audit_filter(
+        select(AuditLog), entity_type=entity_type, entity_id=entity_id, actor_user_id=actor_user_id
+    )
     return page_out(await paginate(session, stmt, AuditLog.id, limit=limit, cursor=cursor), AuditRead)

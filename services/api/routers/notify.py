@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
+from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
@@ -26,77 +24,21 @@ from shared.notify import admin, channels
 from shared.notify.delivery import policy_from
 from shared.notify.http import Sender
 from shared.notify.ratelimit import RateLimiter
+from shared.notify.schemas import (
+    AttemptRead,
+    ChannelCreate,
+    ChannelCreatedRead,
+    ChannelRead,
+    ChannelTestRead,
+    ChannelUpdate,
+    NotificationRead,
+)
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-Keyword = Annotated[str, Field(min_length=1, max_length=64)]
 
-
-class RateLimitWindow(WriteModel):
-    """At most `limit` messages per `per_s` seconds to this channel (shared by every notifier)."""
-
-    # Ranges are checked in shared/notify/channels.py so errors name `body.rate_limits[i].limit`;
-    # the schema states them for clients.
-    limit: Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1}, examples=[20])]
-    per_s: Annotated[float, Field(strict=True, json_schema_extra={"exclusiveMinimum": 0}, examples=[60])]
-
-
-RateLimits = Annotated[
-    list[RateLimitWindow],
-    Field(description="per-channel override of the vendor's rate limits; null = the vendor default"),
-]
-
-
-class ChannelCreate(WriteModel):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
-    kind: ChannelKind
-    url: HttpUrl
-    secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only")] | None = None
-    keywords: Annotated[list[Keyword], Field(max_length=10)] = []
-    department_ids: list[int] = Field(default=[], description="empty: receives every department's alerts")
-    enabled: bool = True
-    rate_limits: RateLimits | None = None
-    ops_alerts: bool = Field(default=False, description="this channel receives operator alerts")
-
-
-class ChannelUpdate(WriteModel):
-    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
-    url: HttpUrl | None = None
-    secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only; null removes it")] | None = None
-    keywords: Annotated[list[Keyword], Field(max_length=10)] | None = None
-    department_ids: list[int] | None = None
-    enabled: bool | None = Field(default=None, description="`true` also marks an unhealthy channel healthy again")
-    rate_limits: RateLimits | None = None
-    ops_alerts: bool | None = None
-
-
-class ChannelRead(ReadModel):
-    id: int
-    name: str
-    kind: ChannelKind
-    url: str
-    has_secret: bool
-    keywords: list[str]
-    department_ids: list[int]
-    enabled: bool
-    rate_limits: list[RateLimitWindow] | None = Field(description="null: the vendor's default limits")
-    healthy: bool = Field(description="false after a permanent vendor error, until url/secret change or enabled=true")
-    unhealthy_since: datetime | None
-    unhealthy_reason: str | None
-    ops_alerts: bool
-    last_error: str | None
-    last_success_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ChannelCreated(ChannelRead):
-    signing_secret: str | None = Field(
-        default=None, description="generated Standard Webhooks secret (webhook kind only); shown once"
-    )
-
-
+# ---- channels ------------------------------------------------------------------------------------
 async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[ChannelRead]:
     deps = await channels.department_ids_of(session, [c.id for c in rows])
     return [
@@ -126,22 +68,20 @@ async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[Channel
 @router.post(
     "/channels",
     status_code=status.HTTP_201_CREATED,
-    response_model=ChannelCreated,
+    response_model=ChannelCreatedRead,
     tags=["channels"],
     operation_id="createChannel",
     responses=CONFLICT,
 )
 async def create_channel(
     body: ChannelCreate, session: SessionDep, actor: AdminDep, settings: SettingsDep
-) -> ChannelCreated:
+) -> ChannelCreatedRead:
     """Add a chat bot or webhook (admin)."""
-    data = body.model_dump()
-    data["url"] = str(body.url)
     channel, generated = await channels.create_channel(
-        session, actor=actor, data=data, allow_private=settings.allow_private_webhooks
+        session, actor=actor, data=body, allow_private=settings.allow_private_webhooks
     )
     (out,) = await _channel_out(session, [channel])
-    return ChannelCreated(**out.model_dump(), signing_secret=generated)
+    return ChannelCreatedRead(**out.model_dump(), signing_secret=generated)
 
 
 @router.get("/channels", response_model=PageOut[ChannelRead], tags=["channels"], operation_id="listChannels")
@@ -187,12 +127,11 @@ async def update_channel(
     channel_id: int, body: ChannelUpdate, session: SessionDep, actor: AdminDep, settings: SettingsDep
 ) -> ChannelRead:
     """Change a channel (admin). The kind cannot change: create another channel instead."""
-    changes = body.model_dump(exclude_unset=True)
-    reject_nulls(changes, ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts"))
-    if "url" in changes:
-        changes["url"] = str(body.url)
+    reject_nulls(
+        body.model_dump(exclude_unset=True), ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts")
+    )
     channel = await channels.update_channel(
-        session, actor=actor, channel_id=channel_id, changes=changes, allow_private=settings.allow_private_webhooks
+        session, actor=actor, channel_id=channel_id, changes=body, allow_private=settings.allow_private_webhooks
     )
     (out,) = await _channel_out(session, [channel])
     return out
@@ -212,38 +151,6 @@ async def delete_channel(channel_id: int, session: SessionDep, actor: AdminDep) 
 
 
 # ---- notifications -------------------------------------------------------------------------------
-class NotificationRead(ReadModel):
-    id: int
-    message_id: UUID
-    event_type: str
-    subject_type: str
-    subject_id: int
-    channel_id: int
-    payload: dict[str, Any]
-    status: NotificationStatus
-    attempts: int
-    next_attempt_at: datetime
-    delivered_at: datetime | None
-    last_error: str | None
-    digest_id: UUID | None = Field(description="delivered inside this digest message, together with others")
-    replayed_at: datetime | None
-    created_at: datetime
-
-
-class AttemptRead(ReadModel):
-    id: int
-    notification_id: int
-    channel_id: int
-    attempt_no: int
-    attempted_at: datetime
-    latency_ms: int
-    outcome: AttemptOutcome
-    http_status: int | None
-    vendor_code: str | None
-    error: str | None
-    digest_id: UUID | None
-
-
 @router.get(
     "/notifications", response_model=PageOut[NotificationRead], tags=["notifications"], operation_id="listNotifications"
 )
@@ -261,17 +168,15 @@ async def list_notifications(
 ) -> dict[str, Any]:
     """The outbox: what was (or will be) sent where. `status=dead` lists the dead letters;
     `digest_id` the notifications one digest message carried."""
-    stmt = select(Notification)
-    for column, value in (
-        (Notification.status, status),
-        (Notification.channel_id, channel_id),
-        (Notification.event_type, event_type),
-        (Notification.subject_type, subject_type),
-        (Notification.subject_id, subject_id),
-        (Notification.digest_id, digest_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = admin.notification_filter(
+        select(Notification),
+        status=status,
+        channel_id=channel_id,
+        event_type=event_type,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        digest_id=digest_id,
+    )
     return page_out(await paginate(session, stmt, Notification.id, limit=limit, cursor=cursor), NotificationRead)
 
 
@@ -342,17 +247,6 @@ async def list_channel_attempts(
     return page_out(await paginate(session, stmt, DeliveryAttempt.id, limit=limit, cursor=cursor), AttemptRead)
 
 
-class ChannelTestRead(BaseModel):
-    outcome: AttemptOutcome
-    http_status: int | None
-    vendor_code: str | None = Field(
-        description="the vendor's own answer code (Feishu `code`, DingTalk/WeCom `errcode`)"
-    )
-    error: str | None
-    latency_ms: int
-    healthy: bool = Field(description="the channel's health after the test (a success clears an unhealthy mark)")
-
-
 @router.post(
     "/channels/{channel_id}/test",
     response_model=ChannelTestRead,
@@ -368,7 +262,7 @@ async def test_channel(
     now: NowDep,
     settings: SettingsDep,
     locale: Annotated[Literal["zh-CN", "en-US"] | None, Query()] = None,
-) -> dict[str, Any]:
+) -> ChannelTestRead:
     """Send a test message to the channel now and return the vendor's answer (admin)."""
     async with Sender() as http:
         result = await admin.test_channel(
@@ -383,4 +277,4 @@ async def test_channel(
             window_scale=settings.rate_window_scale,
             locale=locale,
         )
-    return result.as_dict()
+    return ChannelTestRead.model_validate(result)

@@ -2,83 +2,41 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, ReadModel, WriteModel, page_out, reject_nulls
+from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.calendar import CalendarError, Target
 from shared.errors import InvalidInput
-from shared.models import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
+from shared.models import Calendar, Escalation, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.pagination import paginate
-from shared.sla import policies, read, registry
+from shared.schemas import Instant
+from shared.sla import policies, read
 from shared.sla.directory import calendar_from_row
-from shared.sla.schemas import TimerSummary
-from shared.tasks.sla import TaskSubject
+from shared.sla.policy_schemas import (
+    CalendarCreate,
+    CalendarRead,
+    CalendarUpdate,
+    DeadlineRead,
+    EscalationPolicyCreate,
+    EscalationPolicyRead,
+    EscalationPolicyUpdate,
+    EscalationRead,
+    SlaPolicyCreate,
+    SlaPolicyRead,
+    SlaPolicyUpdate,
+    TimerRead,
+)
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-Name = Annotated[str, Field(min_length=1, max_length=120)]
-Interval = Annotated[list[str], Field(min_length=2, max_length=2, examples=[["09:00", "18:00"]])]
-Intervals = list[Interval]
-StatusList = Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]], Field(max_length=20)]
-
 
 # ---- calendars -----------------------------------------------------------------------------------
-class CalendarCreate(WriteModel):
-    """The shape of the `calendars` objects in the SLA vectors file, plus a name."""
-
-    name: Name
-    timezone: str = "Asia/Shanghai"
-    holiday_country: Annotated[str, Field(max_length=8)] | None = Field(
-        default="CN", description="country code for statutory holidays and make-up workdays (`holidays` package)"
-    )
-    weekly_hours: dict[str, Intervals] = Field(
-        default_factory=lambda: {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
-        description="mon…sun → [[start, end], …] local time, half-open",
-    )
-    workday_hours: Intervals = Field(
-        default_factory=lambda: [["09:00", "18:00"]], description="hours of a make-up workday (调休)"
-    )
-    overrides: dict[str, Literal["off"] | Intervals] = Field(
-        default_factory=dict, description='YYYY-MM-DD → "off" or intervals; wins over everything'
-    )
-    is_default: bool = False
-
-
-class CalendarUpdate(WriteModel):
-    name: Name | None = None
-    timezone: str | None = None
-    holiday_country: Annotated[str, Field(max_length=8)] | None = None
-    weekly_hours: dict[str, Intervals] | None = None
-    workday_hours: Intervals | None = None
-    overrides: dict[str, Literal["off"] | Intervals] | None = None
-    is_default: bool | None = None
-
-
-class CalendarRead(ReadModel):
-    id: int
-    name: str
-    timezone: str
-    holiday_country: str | None
-    weekly_hours: dict[str, Any]
-    workday_hours: list[Any]
-    overrides: dict[str, Any]
-    is_default: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class DeadlineOut(BaseModel):
-    due: datetime = Field(description="ISO-8601 in the calendar's timezone")
-
-
 @router.post(
     "/calendars",
     status_code=status.HTTP_201_CREATED,
@@ -89,11 +47,13 @@ class DeadlineOut(BaseModel):
 )
 async def create_calendar(body: CalendarCreate, session: SessionDep, actor: ManagerDep) -> Calendar:
     """Create a working calendar (timezone, weekly hours, holidays with make-up workdays, overrides)."""
-    return await policies.create_calendar(session, actor=actor, data=body.model_dump())
+    return await policies.create_calendar(session, actor=actor, data=body)
 
 
 @router.get("/calendars", response_model=PageOut[CalendarRead], tags=["calendars"], operation_id="listCalendars")
-async def list_calendars(session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None) -> dict:
+async def list_calendars(
+    session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
+) -> dict[str, Any]:
     """List calendars."""
     return page_out(await paginate(session, select(Calendar), Calendar.id, limit=limit, cursor=cursor), CalendarRead)
 
@@ -119,9 +79,11 @@ async def get_calendar(calendar_id: int, session: SessionDep, actor: ActorDep) -
 )
 async def update_calendar(calendar_id: int, body: CalendarUpdate, session: SessionDep, actor: ManagerDep) -> Calendar:
     """Change a calendar. Running timers keep the deadlines they have; new ones use the change."""
-    changes = body.model_dump(exclude_unset=True)
-    reject_nulls(changes, ("name", "timezone", "weekly_hours", "workday_hours", "overrides", "is_default"))
-    return await policies.update_calendar(session, actor=actor, calendar_id=calendar_id, changes=changes)
+    reject_nulls(
+        body.model_dump(exclude_unset=True),
+        ("name", "timezone", "weekly_hours", "workday_hours", "overrides", "is_default"),
+    )
+    return await policies.update_calendar(session, actor=actor, calendar_id=calendar_id, changes=body)
 
 
 @router.delete(
@@ -138,7 +100,7 @@ async def delete_calendar(calendar_id: int, session: SessionDep, actor: ManagerD
 
 @router.get(
     "/calendars/{calendar_id}/deadline",
-    response_model=DeadlineOut,
+    response_model=DeadlineRead,
     tags=["calendars"],
     operation_id="previewDeadline",
     responses=NOT_FOUND,
@@ -150,59 +112,17 @@ async def preview_deadline(
     start: Annotated[Instant, Query(description="ISO-8601 with offset")],
     kind: Annotated[str, Query(description="calendar | working_hours | working_days | daily_at")],
     value: Annotated[str, Query(description="PT16H for durations, 2 for working days, 17:00 for daily_at")],
-) -> DeadlineOut:
+) -> DeadlineRead:
     """The deadline a target started at `start` gets on this calendar (for previews in the UI)."""
     cal = calendar_from_row(await crud.get_or_404(session, Calendar, calendar_id))
     try:
         target = Target.parse(kind, value)
     except CalendarError as exc:
         raise InvalidInput.for_field(f"query.{exc.field}", exc.message) from None
-    return DeadlineOut(due=cal.deadline(start, target).astimezone(cal.tz))
+    return DeadlineRead(due=cal.deadline(start, target).astimezone(cal.tz))
 
 
 # ---- escalation policies -------------------------------------------------------------------------
-class LevelIn(WriteModel):
-    offset: str = Field(
-        description="-20% or -PT2H (warning), 0 (breach), +PT24H (after breach)", examples=["-20%", "0", "+PT24H"]
-    )
-    calendar: bool = Field(default=False, description="offsets and repeats in calendar time even for working targets")
-    recipients: list[str] = Field(
-        default=[],
-        description="assignee, assignee_manager, director, department_head, campaign_owner, user:<id>, channel:<id>",
-    )
-    channels: list[int] = Field(default=[], description="deliver only to these channels (default: route by department)")
-    repeat_every: str | None = Field(default=None, examples=["PT4H"])
-    max_repeats: int | None = None
-
-
-class EscalationPolicyCreate(WriteModel):
-    name: Name
-    description: Annotated[str, Field(max_length=2000)] | None = None
-    levels: Annotated[list[LevelIn], Field(min_length=1, max_length=20)]
-
-
-class EscalationPolicyUpdate(WriteModel):
-    name: Name | None = None
-    description: Annotated[str, Field(max_length=2000)] | None = None
-    levels: Annotated[list[LevelIn], Field(min_length=1, max_length=20)] | None = None
-
-
-class EscalationPolicyRead(ReadModel):
-    id: int
-    name: str
-    description: str | None
-    levels: list[dict[str, Any]]
-    created_at: datetime
-    updated_at: datetime
-
-
-def _levels(body: EscalationPolicyCreate | EscalationPolicyUpdate) -> dict[str, Any]:
-    data = body.model_dump(exclude_unset=True)
-    if body.levels is not None:
-        data["levels"] = [lv.model_dump(exclude_unset=True) for lv in body.levels]
-    return data
-
-
 @router.post(
     "/escalation-policies",
     status_code=status.HTTP_201_CREATED,
@@ -215,7 +135,7 @@ async def create_escalation_policy(
     body: EscalationPolicyCreate, session: SessionDep, actor: ManagerDep
 ) -> EscalationPolicy:
     """Create an escalation policy: ordered levels before, at and after the deadline."""
-    return await policies.create_escalation_policy(session, actor=actor, data=_levels(body))
+    return await policies.create_escalation_policy(session, actor=actor, data=body)
 
 
 @router.get(
@@ -226,7 +146,7 @@ async def create_escalation_policy(
 )
 async def list_escalation_policies(
     session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
-) -> dict:
+) -> dict[str, Any]:
     """List escalation policies."""
     page = await paginate(session, select(EscalationPolicy), EscalationPolicy.id, limit=limit, cursor=cursor)
     return page_out(page, EscalationPolicyRead)
@@ -255,9 +175,8 @@ async def update_escalation_policy(
     policy_id: int, body: EscalationPolicyUpdate, session: SessionDep, actor: ManagerDep
 ) -> EscalationPolicy:
     """Change an escalation policy; running timers keep the levels they started with."""
-    data = _levels(body)
-    reject_nulls(data, ("name", "levels"))
-    return await policies.update_escalation_policy(session, actor=actor, policy_id=policy_id, changes=data)
+    reject_nulls(body.model_dump(exclude_unset=True), ("name", "levels"))
+    return await policies.update_escalation_policy(session, actor=actor, policy_id=policy_id, changes=body)
 
 
 @router.delete(
@@ -273,72 +192,6 @@ async def delete_escalation_policy(policy_id: int, session: SessionDep, actor: M
 
 
 # ---- SLA policies --------------------------------------------------------------------------------
-class Conditions(WriteModel):
-    priorities: list[str] | None = None
-    department_ids: list[int] | None = None
-    campaign_ids: list[int] | None = None
-    tags: list[str] | None = None
-
-
-class SlaPolicyCreate(WriteModel):
-    name: Name
-    description: Annotated[str, Field(max_length=2000)] | None = None
-    subject_type: str = Field(
-        default=TaskSubject.task, description="a registered subject type: " + ", ".join(registry.names())
-    )
-    enabled: bool = True
-    conditions: Conditions = Field(default_factory=Conditions, description="empty matches every subject")
-    target_kind: str = Field(description="calendar | working_hours | working_days | daily_at")
-    target_value: str = Field(description="PT24H, 2, 17:00 …")
-    calendar_id: int | None = Field(default=None, description="default: the default calendar")
-    start_statuses: StatusList | None = None
-    pause_statuses: StatusList | None = None
-    stop_statuses: StatusList | None = None
-    cancel_statuses: StatusList | None = None
-    escalation_policy_id: int | None = None
-
-
-class SlaPolicyUpdate(WriteModel):
-    name: Name | None = None
-    description: Annotated[str, Field(max_length=2000)] | None = None
-    enabled: bool | None = None
-    conditions: Conditions | None = None
-    target_kind: str | None = None
-    target_value: str | None = None
-    calendar_id: int | None = None
-    start_statuses: StatusList | None = None
-    pause_statuses: StatusList | None = None
-    stop_statuses: StatusList | None = None
-    cancel_statuses: StatusList | None = None
-    escalation_policy_id: int | None = None
-
-
-class SlaPolicyRead(ReadModel):
-    id: int
-    name: str
-    description: str | None
-    subject_type: str
-    enabled: bool
-    conditions: dict[str, Any]
-    target_kind: str
-    target_value: str
-    calendar_id: int | None
-    start_statuses: list[str]
-    pause_statuses: list[str]
-    stop_statuses: list[str]
-    cancel_statuses: list[str]
-    escalation_policy_id: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-def _policy_data(body: SlaPolicyCreate | SlaPolicyUpdate, *, partial: bool) -> dict[str, Any]:
-    data = body.model_dump(exclude_unset=partial)
-    if body.conditions is not None:
-        data["conditions"] = body.conditions.model_dump(exclude_none=True)
-    return data
-
-
 @router.post(
     "/sla/policies",
     status_code=status.HTTP_201_CREATED,
@@ -349,7 +202,7 @@ def _policy_data(body: SlaPolicyCreate | SlaPolicyUpdate, *, partial: bool) -> d
 )
 async def create_sla_policy(body: SlaPolicyCreate, session: SessionDep, actor: ManagerDep) -> SlaPolicy:
     """Create an SLA policy: which subjects, what target on which calendar, when the clock runs."""
-    return await policies.create_sla_policy(session, actor=actor, data=_policy_data(body, partial=False))
+    return await policies.create_sla_policy(session, actor=actor, data=body)
 
 
 @router.get("/sla/policies", response_model=PageOut[SlaPolicyRead], tags=["sla"], operation_id="listSlaPolicies")
@@ -360,13 +213,9 @@ async def list_sla_policies(
     cursor: CursorQ = None,
     subject_type: str | None = None,
     enabled: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List SLA policies."""
-    stmt = select(SlaPolicy)
-    if subject_type is not None:
-        stmt = stmt.where(SlaPolicy.subject_type == subject_type)
-    if enabled is not None:
-        stmt = stmt.where(SlaPolicy.enabled.is_(enabled))
+    stmt = policies.sla_policy_filter(select(SlaPolicy), subject_type=subject_type, enabled=enabled)
     return page_out(await paginate(session, stmt, SlaPolicy.id, limit=limit, cursor=cursor), SlaPolicyRead)
 
 
@@ -394,36 +243,14 @@ async def update_sla_policy(
 ) -> SlaPolicy:
     """Change an SLA policy. Timers already running or finished are never rewritten, except that
     disabling a policy cancels its running and paused timers (nothing would ever meet them)."""
-    data = _policy_data(body, partial=True)
-    reject_nulls(data, ("name", "enabled", "target_kind", "target_value", "start_statuses", "stop_statuses"))
-    return await policies.update_sla_policy(session, actor=actor, policy_id=policy_id, changes=data, now=now)
+    reject_nulls(
+        body.model_dump(exclude_unset=True),
+        ("name", "enabled", "target_kind", "target_value", "start_statuses", "stop_statuses"),
+    )
+    return await policies.update_sla_policy(session, actor=actor, policy_id=policy_id, changes=body, now=now)
 
 
 # ---- timers and escalations (read) ---------------------------------------------------------------
-class EscalationRead(ReadModel):
-    id: int
-    timer_id: int
-    subject_type: str
-    subject_id: int
-    level: int = Field(description="-1 is the resolved notice")
-    repeat: int
-    kind: EscalationKind
-    scheduled_at: datetime
-    fired_at: datetime
-    late_by_s: float
-    recipients: list[dict[str, Any]]
-    notes: list[str] = Field(description="fallbacks taken and anything that could not be routed")
-    suppressed: bool = Field(description="superseded while the worker was down: recorded, not sent")
-    notification_count: int
-
-
-class TimerRead(TimerSummary):
-    subject_type: str
-    subject_id: int
-    department_id: int | None
-    cancel_reason: str | None
-
-
 @router.get("/sla/timers", response_model=PageOut[TimerRead], tags=["sla"], operation_id="listSlaTimers")
 async def list_sla_timers(
     session: SessionDep,
@@ -437,7 +264,7 @@ async def list_sla_timers(
     subject_type: str | None = None,
     subject_id: int | None = None,
     policy_id: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """SLA timers for boards: filter by state, department, breached."""
     stmt = read.timer_filter(
         select(SlaTimer),
@@ -474,7 +301,7 @@ async def list_escalations(
     subject_type: str | None = None,
     subject_id: int | None = None,
     timer_id: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Escalation history: every level fired, when, how late, to whom, and which fallbacks were taken."""
     stmt = read.escalation_filter(
         select(Escalation), subject_type=subject_type, subject_id=subject_id, timer_id=timer_id

@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import Field
 
-from services.api.common import ReadModel, WriteModel
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared.models import Comment
 from shared.trail import service as trail
+from shared.trail.schemas import CommentCreate, CommentRead, TrailRead
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["trail"])
 
 # The trail items registered by the domains (shared.sla.registry), as the path parameter's enum.
 SubjectType = Literal[trail.item_names()]  # type: ignore[valid-type]
-
-
-class CommentCreate(WriteModel):
-    body: Annotated[str, Field(min_length=1, max_length=trail.MAX_BODY)]
-
-
-class CommentRead(ReadModel):
-    id: int
-    subject_type: str
-    subject_id: int
-    author_id: int | None
-    body: str
-    created_at: datetime
-
-
-class TrailEntryRead(ReadModel):
-    at: datetime
-    kind: Literal["comment", "change", "escalation"]
-    action: str = Field(
-        description="`comment`, an audited action (`create`, `update`, `review.answer` …) or `sla.<kind>`"
-    )
-    actor: str | None = Field(description="`user:<id>`, `cli`, `system:<name>`")
-    actor_user_id: int | None
-    actor_name: str | None
-    details: dict[str, Any]
-
-
-class TrailRead(ReadModel):
-    subject_type: str
-    subject_id: int
-    entries: list[TrailEntryRead]
 
 
 @router.post(
@@ -76,9 +43,9 @@ async def get_trail(
     session: SessionDep,
     actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="the most recent entries to return")] = 500,
-) -> dict[str, Any]:
+) -> TrailRead:
     """Who did what when: comments, audited changes and the escalations its deadlines fired, oldest
     first. A review's trail includes every reviewer's escalations; an approval's, every approver's;
     a collaboration request's, every occurrence's; a campaign's, every stage's."""
     entries = await trail.trail(session, subject_type, subject_id, limit=limit)
-    return {"subject_type": subject_type, "subject_id": subject_id, "entries": entries}
+    return TrailRead.model_validate({"subject_type": subject_type, "subject_id": subject_id, "entries": entries})

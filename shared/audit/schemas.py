@@ -1,0 +1,20 @@
+"""The audit log as the API returns it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.schemas import ReadModel
+
+
+class AuditRead(ReadModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_user_id: int | None
+    action: str
+    entity_type: str
+    entity_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

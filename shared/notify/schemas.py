@@ -1,0 +1,123 @@
+"""Channels, the notification outbox and its delivery attempts: commands and what the API returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import Field, HttpUrl
+
+from shared.models import AttemptOutcome, ChannelKind, NotificationStatus
+from shared.schemas import ReadModel, WriteModel
+
+Keyword = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RateLimitWindow(WriteModel):
+    """At most `limit` messages per `per_s` seconds to this channel (shared by every notifier)."""
+
+    # Ranges are checked in shared/notify/channels.py so errors name `body.rate_limits[i].limit`;
+    # the schema states them for clients.
+    limit: Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1}, examples=[20])]
+    per_s: Annotated[float, Field(strict=True, json_schema_extra={"exclusiveMinimum": 0}, examples=[60])]
+
+
+RateLimits = Annotated[
+    list[RateLimitWindow],
+    Field(description="per-channel override of the vendor's rate limits; null = the vendor default"),
+]
+
+
+# ---- channels ------------------------------------------------------------------------------------
+class ChannelCreate(WriteModel):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: ChannelKind
+    url: HttpUrl
+    secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only")] | None = None
+    keywords: Annotated[list[Keyword], Field(max_length=10)] = []
+    department_ids: list[int] = Field(default=[], description="empty: receives every department's alerts")
+    enabled: bool = True
+    rate_limits: RateLimits | None = None
+    ops_alerts: bool = Field(default=False, description="this channel receives operator alerts")
+
+
+class ChannelUpdate(WriteModel):
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    url: HttpUrl | None = None
+    secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only; null removes it")] | None = None
+    keywords: Annotated[list[Keyword], Field(max_length=10)] | None = None
+    department_ids: list[int] | None = None
+    enabled: bool | None = Field(default=None, description="`true` also marks an unhealthy channel healthy again")
+    rate_limits: RateLimits | None = None
+    ops_alerts: bool | None = None
+
+
+class ChannelRead(ReadModel):
+    id: int
+    name: str
+    kind: ChannelKind
+    url: str
+    has_secret: bool
+    keywords: list[str]
+    department_ids: list[int]
+    enabled: bool
+    rate_limits: list[RateLimitWindow] | None = Field(description="null: the vendor's default limits")
+    healthy: bool = Field(description="false after a permanent vendor error, until url/secret change or enabled=true")
+    unhealthy_since: datetime | None
+    unhealthy_reason: str | None
+    ops_alerts: bool
+    last_error: str | None
+    last_success_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChannelCreatedRead(ChannelRead):
+    signing_secret: str | None = Field(
+        default=None, description="generated Standard Webhooks secret (webhook kind only); shown once"
+    )
+
+
+class ChannelTestRead(ReadModel):
+    outcome: AttemptOutcome
+    http_status: int | None
+    vendor_code: str | None = Field(
+        description="the vendor's own answer code (Feishu `code`, DingTalk/WeCom `errcode`)"
+    )
+    error: str | None
+    latency_ms: int
+    healthy: bool = Field(description="the channel's health after the test (a success clears an unhealthy mark)")
+
+
+# ---- notifications -------------------------------------------------------------------------------
+class NotificationRead(ReadModel):
+    id: int
+    message_id: UUID
+    event_type: str
+    subject_type: str
+    subject_id: int
+    channel_id: int
+    payload: dict[str, Any]
+    status: NotificationStatus
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+    digest_id: UUID | None = Field(description="delivered inside this digest message, together with others")
+    replayed_at: datetime | None
+    created_at: datetime
+
+
+class AttemptRead(ReadModel):
+    id: int
+    notification_id: int
+    channel_id: int
+    attempt_no: int
+    attempted_at: datetime
+    latency_ms: int
+    outcome: AttemptOutcome
+    http_status: int | None
+    vendor_code: str | None
+    error: str | None
+    digest_id: UUID | None
