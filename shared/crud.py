@@ -33,9 +33,9 @@ async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Bas
             continue
         found = await session.scalar(select(model.id).where(model.id == ref_id))  # type: ignore[attr-defined]
         if found is None:
-            errors.append(FieldError(f"body.{field}", f"{model.__name__.lower()} {ref_id} does not exist", "reference"))
+            errors.append(FieldError(field, f"{model.__name__.lower()} {ref_id} does not exist", "reference"))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.for_fields(errors)
 
 
 async def missing_ids(session: AsyncSession, model: type[Base], ids: list[int]) -> list[int]:

@@ -27,15 +27,23 @@ class FieldError:
         return FieldError(f"body.{self.field}", self.message, self.type)
 
 
+def describe(errors: list[FieldError]) -> str:
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)
+
+
 class AppError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
     slug: ClassVar[str] = "bad-request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, composed: bool = False, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.composed = composed  # the detail is just the list of errors (describe())
+        self.input_fields = False  # the errors name fields of the command (the API's request body)
         self.extra = extra
 
 
@@ -54,13 +62,29 @@ class NotFound(AppError):
 class Conflict(AppError):
     status, title, slug = 409, "Conflict", "conflict"
 
+    @classmethod
+    def on_input(cls, detail: str, field: str, message: str, type: str) -> Conflict:
+        """A conflict caused by one field of the command (a name already taken …)."""
+        exc = cls(detail, errors=[FieldError(field, message, type)])
+        exc.input_fields = True
+        return exc
+
 
 class InvalidInput(AppError):
     status, title, slug = 422, "Invalid input", "validation-error"
 
     @classmethod
     def for_field(cls, field: str, message: str, type: str = "invalid") -> InvalidInput:
-        return cls(f"{field}: {message}", errors=[FieldError(field, message, type)])
+        return cls.for_fields([FieldError(field, message, type)])
+
+    @classmethod
+    def for_fields(cls, errors: list[FieldError]) -> InvalidInput:
+        """Every bad field at once; the detail lists them (the API re-lists them as it locates them)."""
+        return cls(describe(errors), errors=errors, composed=True)
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.input_fields = True
 
 
 class Unavailable(AppError):

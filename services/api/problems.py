@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.calendar import CalendarError
-from shared.errors import AppError, InvalidInput
+from shared.errors import AppError, describe
 
 log = logging.getLogger("closeloop.api")
 
@@ -72,11 +72,10 @@ def install(app: FastAPI) -> None:
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         errors, detail = exc.errors, exc.detail
-        if isinstance(exc, InvalidInput):  # domain code names its command's fields; here they are the body's
+        if exc.input_fields:  # domain code names its command's fields; here they are the body's
             errors = [e.located() for e in exc.errors]
-            for before, after in zip(exc.errors, errors, strict=True):
-                if detail.startswith(f"{before.field}:"):
-                    detail = after.field + detail[len(before.field) :]
+            if exc.composed:
+                detail = describe(errors)
         return problem_response(
             request,
             status=exc.status,

@@ -134,7 +134,7 @@ async def _name_free(session: AsyncSession, name: str, except_id: int | None) ->
     if except_id is not None:
         stmt = stmt.where(ApprovalRule.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(f"the name {name!r} is taken", errors=[FieldError("body.name", "already taken", "unique")])
+        raise Conflict.on_input(f"the name {name!r} is taken", "name", "already taken", "unique")
 
 
 async def _validated(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus, Department, Role, User
 from shared.sla.sync import sync_timers
 from shared.workflow import stages, templates
@@ -71,14 +71,18 @@ async def update_campaign(
         )
         is not None
     ):
-        raise Conflict(
+        raise Conflict.on_input(
             "a budget change needs its approval: request an approval of kind budget_change (createApproval)",
-            errors=[FieldError("body.budget", "changed through a budget_change approval", "approval")],
+            "budget",
+            "changed through a budget_change approval",
+            "approval",
         )
     if campaign.template_id is not None and "status" in given and changes.status != campaign.status:
-        raise Conflict(
+        raise Conflict.on_input(
             "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",
-            errors=[FieldError("body.status", "managed by the workflow", "state")],
+            "status",
+            "managed by the workflow",
+            "state",
         )
     _check_dates(
         changes.start_date if "start_date" in given else campaign.start_date,

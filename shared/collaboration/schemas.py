@@ -10,7 +10,7 @@ from pydantic import Field
 from shared.calendar import TargetKind
 from shared.models import CollaborationStatus, OccurrenceStatus
 from shared.schemas import ReadModel, WriteModel
-from shared.sla.schemas import TargetOut, TimerSummary
+from shared.sla.schemas import TargetRead, TimerSummary
 
 Matter = Annotated[str, Field(min_length=1, max_length=300)]
 Content = Annotated[str, Field(max_length=20_000)]
@@ -72,7 +72,7 @@ class CollaborationRead(ReadModel):
     requester_id: int | None
     campaign_id: int | None
     calendar_id: int | None
-    deadline: TargetOut
+    deadline: TargetRead
     recurring: bool
     status: CollaborationStatus
     next_occurrence_at: datetime | None = Field(description="recurring: when the next working day's occurrence opens")

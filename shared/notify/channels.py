@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -106,7 +106,7 @@ async def validate_channel(
         errors.append(FieldError("keywords", "keywords are a chat-bot security setting; webhooks are signed"))
     errors.extend(rate_limit_errors(rate_limits))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.for_fields(errors)
 
 
 async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
@@ -114,9 +114,7 @@ async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int 
     if except_id is not None:
         stmt = stmt.where(Channel.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(
-            f"a channel named {name!r} already exists", errors=[FieldError("body.name", "already taken", "unique")]
-        )
+        raise Conflict.on_input(f"a channel named {name!r} already exists", "name", "already taken", "unique")
 
 
 async def _set_departments(session: AsyncSession, channel_id: int, department_ids: list[int]) -> None:
@@ -205,7 +203,7 @@ async def channels_for_department(session: AsyncSession, department_id: int | No
     """Routing: the department's channels plus every channel that names no department."""
     named = select(ChannelDepartment.channel_id)
     unscoped = Channel.id.not_in(named)
-    cond = unscoped
+    cond: ColumnElement[bool] = unscoped
     if department_id is not None:
         cond = or_(unscoped, Channel.id.in_(named.where(ChannelDepartment.department_id == department_id)))
     return list(

@@ -70,5 +70,5 @@ def check_mention_ids(data: UserCreate | UserUpdate) -> dict[str, str | None]:
         else:
             out[field] = normalised
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.for_fields(errors)
     return out

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.errors import Conflict, FieldError, InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.models import Department, Role, User
 from shared.org.mentions import check_mention_ids
 from shared.org.schemas import DepartmentCreate, DepartmentUpdate, UserCreate, UserUpdate
@@ -20,9 +20,7 @@ async def _ensure_department_name_free(session: AsyncSession, name: str, *, exce
     if except_id is not None:
         stmt = stmt.where(Department.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(
-            f"a department named {name!r} already exists", errors=[FieldError("body.name", "already taken", "unique")]
-        )
+        raise Conflict.on_input(f"a department named {name!r} already exists", "name", "already taken", "unique")
 
 
 async def create_department(session: AsyncSession, *, actor: Actor, data: DepartmentCreate) -> Department:
@@ -54,9 +52,7 @@ async def _ensure_email_free(session: AsyncSession, email: str, *, except_id: in
     if except_id is not None:
         stmt = stmt.where(User.id != except_id)
     if await session.scalar(stmt) is not None:
-        raise Conflict(
-            f"a user with email {email!r} already exists", errors=[FieldError("body.email", "already taken", "unique")]
-        )
+        raise Conflict.on_input(f"a user with email {email!r} already exists", "email", "already taken", "unique")
 
 
 async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_id: int | None) -> None:

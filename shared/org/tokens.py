@@ -114,12 +114,14 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: st
                 "CLOSELOOP_BOOTSTRAP_TOKEN", "belongs to a revoked token or a non-admin user; choose another"
             )
         return user
-    user = (await session.scalars(select(User).where(User.email == email))).one_or_none()
-    if user is None:
+    found = (await session.scalars(select(User).where(User.email == email))).one_or_none()
+    if found is None:
         user = await crud.create(
             session, actor=actor, obj=User(name="Ops bootstrap", email=email, role=Role.admin), entity_type="user"
         )
-    elif user.role != Role.admin:
+    else:
+        user = found
+    if user.role != Role.admin:
         before = audit.snapshot(user)
         user.role = Role.admin
         await audit.record(

@@ -167,55 +167,63 @@ async def _may_answer(session: AsyncSession, actor: Actor, review: ReviewRequest
     return head == user.id
 
 
-async def answer(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    review_id: int,
-    response_id: int | None = None,
-    department_id: int | None = None,
-    user_id: int | None = None,
-    data: ReviewAnswer,
-    now: datetime,
-) -> ReviewRequest:
-    """One reviewer's answer in the current round (by response id, or by the reviewing department
-    or user); a reject decides at once, the last answer of a round decides by consensus."""
-    decision, comment = data.decision, data.comment
-    review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
-    stmt = select(ReviewResponse).where(ReviewResponse.review_id == review.id).with_for_update()
-    if response_id is not None:
-        stmt = stmt.where(ReviewResponse.id == response_id)
-    elif department_id is not None or user_id is not None:
-        stmt = stmt.where(
-            ReviewResponse.round == review.round,
-            ReviewResponse.department_id.is_(None)
-            if department_id is None
-            else ReviewResponse.department_id == department_id,
-            ReviewResponse.user_id.is_(None) if user_id is None else ReviewResponse.user_id == user_id,
+async def _pending_response(
+    session: AsyncSession, actor: Actor, review: ReviewRequest, response_id: int, data: ReviewAnswer
+) -> ReviewResponse:
+    """The reviewer's row, locked, once the actor may answer for it and it still waits for an answer."""
+    response = (
+        await session.scalars(
+            select(ReviewResponse)
+            .where(ReviewResponse.review_id == review.id, ReviewResponse.id == response_id)
+            .with_for_update()
         )
-    else:
-        raise InvalidInput.for_field("response_id", "say which reviewer answers")
-    response = (await session.scalars(stmt)).first()
+    ).first()
     if response is None:
-        raise NotFound(f"review {review_id} has no such reviewer")
+        raise NotFound(f"review {review.id} has no such reviewer")
     if not await _may_answer(session, actor, review, response):
         who = f"department {response.department_id}" if response.department_id else f"user {response.user_id}"
         raise Forbidden(f"only {who} (or an admin) may answer for this reviewer")
-    if decision != ReviewDecision.approve and not (comment or "").strip():
-        raise InvalidInput.for_field("comment", f"say why when you {decision.value.replace('_', ' ')}")
+    if data.decision != ReviewDecision.approve and not (data.comment or "").strip():
+        raise InvalidInput.for_field("comment", f"say why when you {data.decision.value.replace('_', ' ')}")
     if response.status != ResponseStatus.pending or review.status != ReviewStatus.in_review:
         raise Conflict(
             f"this reviewer's round {response.round} answer is {response.status.value}"
             f" and the review is {review.status.value}",
             errors=[FieldError("response", response.status.value, "state")],
         )
+    return response
 
+
+def _decide_round(
+    review: ReviewRequest, round_rows: list[ReviewResponse], decision: ReviewDecision, now: datetime
+) -> list[ReviewResponse]:
+    """Consensus: any reject decides at once (the round's other pending reviewers are cancelled,
+    and returned); once everyone answered, all approve → approved, else back with the requester."""
+    cancelled = []
+    if decision == ReviewDecision.reject:
+        review.status, review.decided_at = ReviewStatus.rejected, now
+        for other in round_rows:
+            if other.status == ResponseStatus.pending:
+                other.status = ResponseStatus.cancelled
+                cancelled.append(other)
+    elif all(r.status == ResponseStatus.answered for r in round_rows):
+        if all(r.decision == ReviewDecision.approve for r in round_rows):
+            review.status, review.decided_at = ReviewStatus.approved, now
+        else:
+            review.status = ReviewStatus.changes_requested
+    return cancelled
+
+
+async def answer(
+    session: AsyncSession, *, actor: Actor, review_id: int, response_id: int, data: ReviewAnswer, now: datetime
+) -> ReviewRequest:
+    """One reviewer's answer in the current round; a reject decides at once, the last answer of a
+    round decides by consensus."""
+    review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
+    response = await _pending_response(session, actor, review, response_id, data)
     response.status = ResponseStatus.answered
-    response.decision = decision
-    response.comment = comment
-    response.answered_by = actor.user_id
-    response.answered_at = now
-    touched = [response]
+    response.decision, response.comment = data.decision, data.comment
+    response.answered_by, response.answered_at = actor.user_id, now
     round_rows = list(
         await session.scalars(
             select(ReviewResponse)
@@ -224,17 +232,7 @@ async def answer(
         )
     )
     before = {"status": review.status.value, "round": review.round}
-    if decision == ReviewDecision.reject:
-        review.status, review.decided_at = ReviewStatus.rejected, now
-        for other in round_rows:
-            if other.status == ResponseStatus.pending:
-                other.status = ResponseStatus.cancelled
-                touched.append(other)
-    elif all(r.status == ResponseStatus.answered for r in round_rows):
-        if all(r.decision == ReviewDecision.approve for r in round_rows):
-            review.status, review.decided_at = ReviewStatus.approved, now
-        else:
-            review.status = ReviewStatus.changes_requested
+    cancelled = _decide_round(review, round_rows, data.decision, now)
     await session.flush()
     await audit.record(
         session,
@@ -247,8 +245,8 @@ async def answer(
             "response_id": response.id,
             "department_id": response.department_id,
             "user_id": response.user_id,
-            "decision": decision.value,
-            "comment": comment,
+            "decision": data.decision.value,
+            "comment": data.comment,
         },
     )
     if review.status.value != before["status"]:
@@ -263,10 +261,10 @@ async def answer(
                 "status": review.status.value,
                 "round": review.round,
                 "decided_at": review.decided_at.isoformat() if review.decided_at else None,
-                "cancelled_response_ids": [r.id for r in touched[1:]],
+                "cancelled_response_ids": [r.id for r in cancelled],
             },
         )
-    await _sync(session, review_id=review.id, response_ids=[r.id for r in touched], now=now)
+    await _sync(session, review_id=review.id, response_ids=[response.id, *(r.id for r in cancelled)], now=now)
     return review
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.calendar import BusinessCalendar, CalendarError, Target
-from shared.errors import Conflict, FieldError, InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.models import Calendar, Channel, EscalationPolicy, SlaPolicy, SlaTimer, TimerState, User
 from shared.sla import defaults, registry
 from shared.sla.levels import channel_ids, parse_levels, user_ids
@@ -34,7 +34,7 @@ async def _name_free(session: AsyncSession, model: type, name: str, except_id: i
     if except_id is not None:
         stmt = stmt.where(model.id != except_id)  # type: ignore[attr-defined]
     if await session.scalar(stmt) is not None:
-        raise Conflict(f"the name {name!r} is taken", errors=[FieldError("body.name", "already taken", "unique")])
+        raise Conflict.on_input(f"the name {name!r} is taken", "name", "already taken", "unique")
 
 
 # ---- calendars -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 
-class TargetOut(BaseModel):
+class TargetRead(BaseModel):
     kind: str
     value: str
 
@@ -16,7 +16,7 @@ class TimerSummary(BaseModel):
     id: int
     policy_id: int | None
     state: str = Field(description="running | paused | met | cancelled")
-    target: TargetOut
+    target: TargetRead
     started_at: datetime
     due_at: datetime
     remaining_s: float = Field(

@@ -9,7 +9,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.approvals.rules import create_rule
 from shared.approvals.schemas import ApprovalRuleCreate
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.models import ApprovalRule, WorkflowTemplate
 from shared.sla import policies
 from shared.workflow import defaults
@@ -43,9 +43,11 @@ async def create_template(session: AsyncSession, *, actor: Actor, data: Template
         raise InvalidInput.for_field("key", "must be lower_snake_case, starting with a letter")
     exists = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.key == data.key).limit(1))
     if exists is not None:
-        raise Conflict(
+        raise Conflict.on_input(
             f"a template {data.key!r} exists; publish a new version of it instead (publishWorkflowTemplateVersion)",
-            errors=[FieldError("body.key", "already taken", "unique")],
+            "key",
+            "already taken",
+            "unique",
         )
     stages = parse_stages(data.stages)
     row = WorkflowTemplate(

@@ -27,7 +27,7 @@ from shared.collaboration.schemas import (
 from shared.collaboration.sla import CollaborationSubject
 from shared.models import CollaborationOccurrence, CollaborationRequest, CollaborationStatus
 from shared.pagination import paginate
-from shared.sla.schemas import TargetOut
+from shared.sla.schemas import TargetRead
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["collaboration"])
 
@@ -40,7 +40,7 @@ def _read(request: CollaborationRequest) -> dict[str, Any]:
     return {
         **{c: getattr(request, c) for c in CollaborationRead.model_fields if hasattr(request, c)},
         "collaborating_department_ids": list(request.collaborating_department_ids or []),
-        "deadline": TargetOut(kind=request.deadline_kind, value=request.deadline_value),
+        "deadline": TargetRead(kind=request.deadline_kind, value=request.deadline_value),
         "recurring": collaboration.is_recurring(request),
     }
 
