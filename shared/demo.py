@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.campaigns.sla import CampaignItem
 from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
 from shared.tasks.schemas import TaskCreate
@@ -74,7 +75,7 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
         campaign = await crud.create(
             session,
             actor=actor,
-            entity_type="campaign",
+            entity_type=CampaignItem.campaign,
             obj=Campaign(
                 name=campaign_name,
                 owner_id=users["manager@demo.closeloop.local"].id,

@@ -17,6 +17,7 @@ from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate, Appro
 from shared.approvals.sla import ApprovalSubject
 from shared.audit import service as audit
 from shared.campaigns.guards import require_open_campaign
+from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import (
     Approval,
@@ -137,28 +138,28 @@ def _title(kind: ApprovalKind, campaign: Campaign, stage: CampaignStage | None, 
     return f"活动审批 Campaign approval: {campaign.name}"
 
 
-async def request_approval(session: AsyncSession, *, actor: Actor, data: ApprovalCreate, now: datetime) -> Approval:
-    """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
-    approvers get their timers."""
-    kind, campaign_id, stage_key = data.kind, data.campaign_id, data.stage_key
-    await crud.check_references(session, {"campaign_id": (Campaign, campaign_id)})
-    # One pending approval per (campaign, kind, stage): the campaign row lock serialises requests.
-    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    require_open_campaign(campaign)
-    stage: CampaignStage | None = None
-    if kind == ApprovalKind.stage:
-        if not stage_key:
-            raise InvalidInput.for_field("stage_key", "a stage approval names its stage", "missing")
-        stage = (
-            await session.scalars(
-                select(CampaignStage).where(CampaignStage.campaign_id == campaign.id, CampaignStage.key == stage_key)
-            )
-        ).first()
-        if stage is None:
-            raise InvalidInput.for_field("stage_key", f"campaign {campaign.id} has no stage {stage_key!r}")
-    elif stage_key is not None:
-        raise InvalidInput.for_field("stage_key", "only a stage approval names a stage")
-    new_budget = _new_budget(data)
+async def _stage_for(session: AsyncSession, campaign: Campaign, data: ApprovalCreate) -> CampaignStage | None:
+    """The stage a stage approval names (422 when missing or not the campaign's); no other kind names one."""
+    if data.kind != ApprovalKind.stage:
+        if data.stage_key is not None:
+            raise InvalidInput.for_field("stage_key", "only a stage approval names a stage")
+        return None
+    if not data.stage_key:
+        raise InvalidInput.for_field("stage_key", "a stage approval names its stage", "missing")
+    stage = (
+        await session.scalars(
+            select(CampaignStage).where(CampaignStage.campaign_id == campaign.id, CampaignStage.key == data.stage_key)
+        )
+    ).first()
+    if stage is None:
+        raise InvalidInput.for_field("stage_key", f"campaign {campaign.id} has no stage {data.stage_key!r}")
+    return stage
+
+
+async def _require_none_pending(
+    session: AsyncSession, campaign: Campaign, kind: ApprovalKind, stage: CampaignStage | None
+) -> None:
+    """One pending approval per (campaign, kind, stage)."""
     open_one = await session.scalar(
         select(Approval.id).where(
             Approval.campaign_id == campaign.id,
@@ -172,28 +173,12 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: Approva
             f"approval #{open_one} for this is still pending: decide or cancel it first",
             errors=[FieldError("kind", f"approval #{open_one} is pending", "duplicate")],
         )
-    rule = await choose_rule(session, kind, campaign, stage_key, new_budget)
-    requester = await _user(session, actor.user_id)
-    approver_ids = await _resolve_steps(session, rule, campaign=campaign, requester=requester)
 
-    details: dict[str, Any] = {"rule": rule.name}
-    if new_budget is not None:
-        details |= {"budget_from": str(campaign.budget) if campaign.budget is not None else None}
-        details |= {"budget_to": str(new_budget)}
-    approval = Approval(
-        kind=kind,
-        title=data.title or _title(kind, campaign, stage, new_budget),
-        reason=data.reason,
-        campaign_id=campaign.id,
-        stage_id=stage.id if stage is not None else None,
-        rule_id=rule.id,
-        requester_id=actor.user_id,
-        department_id=campaign.department_id,
-        status=ApprovalStatus.pending,
-        details=details,
-    )
-    session.add(approval)
-    await session.flush()
+
+async def _open_chain(
+    session: AsyncSession, approval: Approval, rule: ApprovalRule, approver_ids: list[list[int]], now: datetime
+) -> tuple[list[ApprovalStep], list[ApprovalAssignment]]:
+    """The rule's steps with their resolved approvers; the first is active, its approvers assigned."""
     steps = [
         ApprovalStep(
             approval_id=approval.id,
@@ -212,11 +197,47 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: Approva
     assignments = _assign(steps[0], now)
     session.add_all(assignments)
     await session.flush()
+    return steps, assignments
+
+
+async def request_approval(session: AsyncSession, *, actor: Actor, data: ApprovalCreate, now: datetime) -> Approval:
+    """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
+    approvers get their timers."""
+    await crud.check_references(session, {"campaign_id": (Campaign, data.campaign_id)})
+    # The campaign row lock serialises requests, so the one-pending check holds.
+    campaign = await crud.get_or_404(session, Campaign, data.campaign_id, for_update=True)
+    require_open_campaign(campaign)
+    stage = await _stage_for(session, campaign, data)
+    new_budget = _new_budget(data)
+    await _require_none_pending(session, campaign, data.kind, stage)
+    rule = await choose_rule(session, data.kind, campaign, data.stage_key, new_budget)
+    requester = await _user(session, actor.user_id)
+    approver_ids = await _resolve_steps(session, rule, campaign=campaign, requester=requester)
+
+    details: dict[str, Any] = {"rule": rule.name}
+    if new_budget is not None:
+        details |= {"budget_from": str(campaign.budget) if campaign.budget is not None else None}
+        details |= {"budget_to": str(new_budget)}
+    approval = Approval(
+        kind=data.kind,
+        title=data.title or _title(data.kind, campaign, stage, new_budget),
+        reason=data.reason,
+        campaign_id=campaign.id,
+        stage_id=stage.id if stage is not None else None,
+        rule_id=rule.id,
+        requester_id=actor.user_id,
+        department_id=campaign.department_id,
+        status=ApprovalStatus.pending,
+        details=details,
+    )
+    session.add(approval)
+    await session.flush()
+    steps, assignments = await _open_chain(session, approval, rule, approver_ids, now)
     await audit.record(
         session,
         actor=actor,
         action="approval.request",
-        entity_type="approval",
+        entity_type=ApprovalSubject.approval,
         entity_id=approval.id,
         after=audit.snapshot(approval) | {"steps": [{"name": s.name, "approver_ids": s.approver_ids} for s in steps]},
     )
@@ -402,7 +423,7 @@ async def decide(
         session,
         actor=actor,
         action=f"approval.{decision}",
-        entity_type="approval",
+        entity_type=ApprovalSubject.approval,
         entity_id=approval.id,
         before=before | {"step": active.position},
         after=audit.snapshot(approval)
@@ -425,7 +446,7 @@ async def _apply_budget(session: AsyncSession, *, actor: Actor, approval: Approv
         actor=actor,
         obj=campaign,
         changes={"budget": Decimal(approval.details["budget_to"])},
-        entity_type="campaign",
+        entity_type=CampaignItem.campaign,
     )
 
 
@@ -460,7 +481,7 @@ async def cancel(
         session,
         actor=actor,
         action="approval.cancel",
-        entity_type="approval",
+        entity_type=ApprovalSubject.approval,
         entity_id=approval.id,
         before=before,
         after=audit.snapshot(approval),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud, subjects
 from shared.actor import Actor
+from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, FieldError
 from shared.models import Campaign, CampaignStatus, StageStatus
 from shared.sla import registry
@@ -57,7 +58,9 @@ async def change_status(
         for s in all_stages:
             if s.status in (StageStatus.active, StageStatus.pending):
                 s.status, s.exited_at = StageStatus.cancelled, now if s.status == StageStatus.active else None
-    campaign = await crud.update(session, actor=actor, obj=campaign, changes={"status": target}, entity_type="campaign")
+    campaign = await crud.update(
+        session, actor=actor, obj=campaign, changes={"status": target}, entity_type=CampaignItem.campaign
+    )
     await sync_timers(session, StageSubject.stage, [s.id for s in all_stages if s.entered_at is not None], now=now)
     if action == CampaignAction.cancel:
         await cancel_open_work(session, campaign_id=campaign_id, now=now)

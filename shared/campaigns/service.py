@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
+from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus, Department, Role, User
 from shared.sla.sync import sync_timers
@@ -40,7 +41,7 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
     elif data.stage_owners:
         raise InvalidInput.for_field("stage_owners", "needs a template_key")
     campaign = Campaign(**data.model_dump(exclude={"owner_id", "template_key", "stage_owners"}), owner_id=owner_id)
-    campaign = await crud.create(session, actor=actor, obj=campaign, entity_type="campaign")
+    campaign = await crud.create(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
     if template is not None:
         await stages.start_workflow(
             session,
@@ -92,14 +93,18 @@ async def update_campaign(
         session, {"owner_id": (User, changes.owner_id), "department_id": (Department, changes.department_id)}
     )
     return await crud.update(
-        session, actor=actor, obj=campaign, changes=changes.model_dump(exclude_unset=True), entity_type="campaign"
+        session,
+        actor=actor,
+        obj=campaign,
+        changes=changes.model_dump(exclude_unset=True),
+        entity_type=CampaignItem.campaign,
     )
 
 
 async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime) -> None:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     timed = [s.id for s in await stages.stages_of(session, campaign_id) if s.entered_at is not None]
-    await crud.delete(session, actor=actor, obj=campaign, entity_type="campaign")
+    await crud.delete(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
     await sync_timers(session, StageSubject.stage, timed, now=now)  # the stages went with it: their timers stop
 
 

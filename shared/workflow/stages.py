@@ -13,6 +13,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.audit import service as audit
 from shared.campaigns.guards import require_running
+from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import (
     Approval,
@@ -71,7 +72,7 @@ async def start_workflow(
         session,
         actor=actor,
         action="workflow.start",
-        entity_type="campaign",
+        entity_type=CampaignItem.campaign,
         entity_id=campaign.id,
         before=None,
         after={"template": template.key, "version": template.version, "stage": stages[0].key},
@@ -202,7 +203,7 @@ async def advance(
         session,
         actor=actor,
         action="stage.advance",
-        entity_type="campaign",
+        entity_type=CampaignItem.campaign,
         entity_id=campaign_id,
         before={"stage": key},
         after={"stage": following.key if following else None, "status": campaign.status.value},

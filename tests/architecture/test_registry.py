@@ -128,3 +128,17 @@ def test_no_module_outside_its_domain_spells_a_subject_type():
             if spelled and rel != declared[node.value] and (rel, node.value) not in ALLOWED:
                 found.append(f"{rel}:{node.lineno} {node.value!r}")
     assert found == [], "use the domain's enum member instead: " + ", ".join(found)
+
+
+def test_audit_and_timer_calls_name_items_through_their_enums():
+    """`entity_type=` / `subject_type=` arguments naming a registered item are the domain's enum member,
+    never a literal that could drift from the registry."""
+    names = set(registry.names()) | {str(i.name) for i in registry.trail_items()}
+    found = []
+    for path in sorted([*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg in ("entity_type", "subject_type"):
+                value = node.value
+                if isinstance(value, ast.Constant) and value.value in names:
+                    found.append(f"{path.relative_to(ROOT)}:{node.value.lineno} {value.value!r}")
+    assert found == [], ", ".join(found)
