@@ -10,12 +10,11 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import subjects
+from shared import subjects  # noqa: F401 — every trail item and subject type is registered
 from shared.models import AuditLog, Comment, Escalation, User
 from shared.sla import registry
 from shared.trail.comments import MAX_BODY, add_comment, item_names, require_subject
 
-assert subjects  # every trail item and subject type is registered
 __all__ = ["MAX_BODY", "TrailEntry", "add_comment", "item_names", "require_subject", "trail"]
 
 
