@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## Start embedded PostgreSQL + Redis (unless CLOSELOOP_DATABASE_URL/REDIS_URL are set), migrate,
-## seed demo data, run api + worker + notifier. Ctrl-C stops everything.
+## seed demo data (RUN_ARGS=--no-seed: none), run api + worker + notifier. Ctrl-C stops everything.
 run: $(STAMP)
-	CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS=$${CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS:-true} $(VENV)/bin/closeloop run
+	CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS=$${CLOSELOOP_ALLOW_PRIVATE_WEBHOOKS:-true} $(VENV)/bin/closeloop run $(RUN_ARGS)
 
 ## The whole test suite against real PostgreSQL and Redis (embedded unless URLs are given).
 ## pytest's exit code 5 (no tests collected) is a failure here, not a green run.

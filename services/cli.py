@@ -136,7 +136,15 @@ def _demo_token(settings: Settings) -> str:
 
 
 @app.command()
-def run(seed: Annotated[bool, typer.Option(help="load the idempotent demo data")] = True) -> None:
+def run(
+    seed: Annotated[
+        bool,
+        typer.Option(
+            help="load the demo data once: six demo departments, four people, a campaign and three tasks "
+            "(see the README); --no-seed starts without it"
+        ),
+    ] = True,
+) -> None:
     """Start everything: embedded PostgreSQL and Redis (unless URLs are set), migrations, demo data,
     then the api, worker and notifier as separate processes. Ctrl-C stops all of them."""
     from shared.embedded import start_embedded

@@ -43,6 +43,12 @@ async def test_token_create_makes_the_user_and_prints_a_working_token(stack, cli
         assert user.role == Role.admin
 
 
+async def test_run_can_start_without_the_demo_data(stack):
+    proc = closeloop(stack, "run", "--help", env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "--no-seed" in proc.stdout and "demo data" in proc.stdout
+
+
 async def test_token_create_rejects_an_unknown_role(stack, sessions):
     proc = closeloop(stack, "token", "create", "--user", "x@example.com", "--role", "root")
     assert proc.returncode == 2 and "--role must be one of" in proc.stderr

@@ -499,8 +499,9 @@ async def get(session: AsyncSession, approval_id: int) -> Approval:
 
 
 @on_campaign_cancelled(ApprovalSubject.assignment)
-async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime) -> int:
-    """The campaign was cancelled: so are its pending approvals (every approver's timer stops)."""
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime, reason: str) -> int:
+    """The campaign was cancelled or completed: its pending approvals are cancelled (every
+    approver's timer stops)."""
     ids = list(
         await session.scalars(
             select(Approval.id).where(Approval.campaign_id == campaign_id, Approval.status == ApprovalStatus.pending)
@@ -511,7 +512,7 @@ async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: 
             session,
             actor=actor,
             approval_id=approval_id,
-            data=ApprovalCancellation(reason="campaign cancelled"),
+            data=ApprovalCancellation(reason=reason),
             now=now,
         )
     return len(ids)

@@ -1,6 +1,7 @@
-"""A running campaign's status: hold, resume, cancel. Calls downwards only: the stages (their
-timers pause, resume or are cancelled) and, on cancel, every domain that registered how its open
-items go with a cancelled campaign (`shared.sla.registry.on_campaign_cancelled`)."""
+"""A running campaign's status: hold, resume, cancel, and completion through the last gate. Calls
+downwards only: the stages (their timers pause, resume, are met or cancelled) and, on cancel or
+completion, every domain that registered how its open items go with a closed campaign
+(`shared.sla.registry.on_campaign_cancelled`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from shared import (
 from shared.actor import Actor
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, FieldError
-from shared.models import Campaign, CampaignStatus, StageStatus
+from shared.models import Campaign, CampaignStage, CampaignStatus, StageStatus
 from shared.sla import registry
 from shared.sla.sync import sync_timers
 from shared.workflow import stages
@@ -64,15 +65,26 @@ async def change_status(
     )
     await sync_timers(session, StageSubject.stage, [s.id for s in all_stages if s.entered_at is not None], now=now)
     if action == CampaignAction.cancel:
-        await cancel_open_work(session, campaign_id=campaign_id, now=now)
+        await close_open_work(session, campaign_id=campaign_id, now=now, outcome=CampaignStatus.cancelled)
     return campaign
 
 
-async def cancel_open_work(session: AsyncSession, *, campaign_id: int, now: datetime) -> int:
-    """A cancelled campaign leaves nothing chasing anyone: every registered domain cancels its open
-    items of the campaign (their timers too), audited as such. Returns how many."""
-    actor = Actor.system("campaign-cancelled")
-    cancelled = 0
+async def advance(
+    session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, now: datetime
+) -> tuple[CampaignStage, CampaignStage | None]:
+    """Leave stage `key` through its gate (`shared.workflow.stages.advance`); leaving the last one
+    completes the campaign, and then nothing of it keeps running: its open items are closed."""
+    left, entered = await stages.advance(session, actor=actor, campaign_id=campaign_id, key=key, now=now)
+    if entered is None:
+        await close_open_work(session, campaign_id=campaign_id, now=now, outcome=CampaignStatus.completed)
+    return left, entered
+
+
+async def close_open_work(session: AsyncSession, *, campaign_id: int, now: datetime, outcome: CampaignStatus) -> int:
+    """A cancelled or completed campaign leaves nothing chasing anyone: every registered domain
+    cancels its open items of the campaign (their timers too), audited as such. Returns how many."""
+    actor = Actor.system(f"campaign-{outcome.value}")
+    closed = 0
     for _type, cascade in registry.campaign_cascades():
-        cancelled += await cascade(session, actor, campaign_id, now)
-    return cancelled
+        closed += await cascade(session, actor, campaign_id, now, f"campaign {outcome.value}")
+    return closed

@@ -489,8 +489,9 @@ async def recent_occurrences(
 
 
 @on_campaign_cancelled(CollaborationSubject.occurrence)
-async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime) -> int:
-    """The campaign was cancelled: so are its open collaboration requests (and their occurrences)."""
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime, reason: str) -> int:
+    """The campaign was cancelled or completed: its open collaboration requests are cancelled (and
+    their occurrences; the audit names the system actor, e.g. campaign-completed)."""
     ids = list(
         await session.scalars(
             select(CollaborationRequest.id).where(

@@ -70,3 +70,14 @@ class FeedbackRead(ReadModel):
     created_at: datetime
     updated_at: datetime
     sla: list[TimerSummary] = Field(default=[], description="the first-response timers (running, paused or met)")
+
+
+class FeedbackResponseRead(FeedbackRead):
+    """The item after an answer, and how the answer was recorded."""
+
+    recorded_as: Literal["first_response", "comment"] = Field(
+        description="first_response: this answer is the item's first response (it met the first-response timer); "
+        "comment: the item was already answered, so this one was added to its trail as a comment "
+        "(GET /trail/feedback/{id}) and the first response is unchanged"
+    )
+    comment_id: int | None = Field(description="the trail comment that holds this answer, when recorded_as=comment")

@@ -15,6 +15,7 @@ from shared.feedback.schemas import FeedbackCreate, FeedbackResponseCreate, Feed
 from shared.feedback.sla import FeedbackSubject
 from shared.models import (
     Campaign,
+    Comment,
     Department,
     Feedback,
     FeedbackKind,
@@ -78,10 +79,12 @@ async def create_feedback(
 
 async def respond(
     session: AsyncSession, *, actor: Actor, feedback_id: int, data: FeedbackResponseCreate, now: datetime
-) -> Feedback:
+) -> tuple[Feedback, Comment | None]:
     """Answer the customer. The first answer is the first response (it meets the timer); later
-    answers are kept as comments and never move the first-response time."""
+    answers are kept as trail comments (returned, so the caller can say so) and never move the
+    first-response time."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
+    comment: Comment | None = None
     if feedback.first_response_at is None:
         changes: dict[str, Any] = {
             "first_response_at": now,
@@ -94,7 +97,7 @@ async def respond(
             session, actor=actor, obj=feedback, changes=changes, entity_type=FeedbackSubject.feedback
         )
     else:  # later replies join the item's trail as comments
-        await trail.add_comment(
+        comment = await trail.add_comment(
             session,
             actor=actor,
             subject_type=FeedbackSubject.feedback,
@@ -103,7 +106,7 @@ async def respond(
             now=now,
         )
     await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
-    return feedback
+    return feedback, comment
 
 
 async def update_feedback(

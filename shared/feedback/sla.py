@@ -1,6 +1,7 @@
 """Customer feedback and complaints as SLA subjects: the first response is timed (feedback 24 h,
-complaint 2 h). The kind is a tag and the severity a priority, so policies tell them apart
-(`tags: [complaint]`, `priorities: [urgent]`)."""
+complaint 2 h, a high or urgent complaint 1 h) and a complaint's resolution too (3 working days).
+The kind is a tag and the severity a priority, so policies tell them apart (`tags: [complaint]`,
+`priorities: [high, urgent]`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.models import Feedback, FeedbackKind, FeedbackStatus
+from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.sla.registry import SubjectContext, SubjectSpec, TrailItem, TrailLink, register, register_item
 
 
@@ -50,6 +51,10 @@ FEEDBACK_ESCALATION: dict[str, Any] = {
     ],
 }
 _ANSWERED = [FeedbackStatus.responded, FeedbackStatus.resolved, FeedbackStatus.closed]
+_SETTLED = [FeedbackStatus.resolved, FeedbackStatus.closed]
+# Severity is the SLA priority: a high or urgent complaint is answered sooner.
+_SEVERE = [FeedbackSeverity.high, FeedbackSeverity.urgent]
+_ROUTINE = [FeedbackSeverity.low, FeedbackSeverity.normal]
 
 register_item(TrailItem(FeedbackSubject.feedback, Feedback.id))
 FEEDBACK = register(
@@ -79,12 +84,38 @@ FEEDBACK = register(
                 FEEDBACK_ESCALATION,
                 {
                     "name": "客诉 2 小时首次响应 Complaint first response in 2 h",
-                    "description": "a customer complaint gets its first response within 2 hours",
-                    "conditions": {"tags": [FeedbackKind.complaint]},
+                    "description": "a customer complaint of low or normal severity gets its first response "
+                    "within 2 hours",
+                    "conditions": {"tags": [FeedbackKind.complaint], "priorities": _ROUTINE},
                     "target_kind": "calendar",
                     "target_value": "PT2H",
                     "start_statuses": [FeedbackStatus.new],
                     "stop_statuses": _ANSWERED,
+                },
+            ),
+            (
+                FEEDBACK_ESCALATION,
+                {
+                    "name": "严重客诉 1 小时首次响应 Severe complaint first response in 1 h",
+                    "description": "a high or urgent customer complaint gets its first response within 1 hour",
+                    "conditions": {"tags": [FeedbackKind.complaint], "priorities": _SEVERE},
+                    "target_kind": "calendar",
+                    "target_value": "PT1H",
+                    "start_statuses": [FeedbackStatus.new],
+                    "stop_statuses": _ANSWERED,
+                },
+            ),
+            (
+                FEEDBACK_ESCALATION,
+                {
+                    "name": "客诉 3 个工作日内解决 Complaint resolved in 3 working days",
+                    "description": "a customer complaint is resolved (or closed) within 3 working days of "
+                    "being recorded; the first response does not stop this clock",
+                    "conditions": {"tags": [FeedbackKind.complaint]},
+                    "target_kind": "working_days",
+                    "target_value": "3",
+                    "start_statuses": [FeedbackStatus.new],
+                    "stop_statuses": _SETTLED,
                 },
             ),
         ),

@@ -34,7 +34,13 @@ from shared.models.org import ApiToken, Department, Locale, Role, User
 from shared.models.reviews import ResponseStatus, ReviewDecision, ReviewRequest, ReviewResponse, ReviewStatus
 from shared.models.sla import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.models.work import OPEN_TASK_STATUSES, Campaign, CampaignStatus, Priority, Task, TaskStatus
-from shared.models.workflow import CampaignStage, StageDeliverable, StageStatus, WorkflowTemplate
+from shared.models.workflow import (
+    CampaignStage,
+    OpenTasksAtCompletion,
+    StageDeliverable,
+    StageStatus,
+    WorkflowTemplate,
+)
 
 __all__ = [
     "OPEN_TASK_STATUSES",
@@ -73,6 +79,7 @@ __all__ = [
     "Notification",
     "NotificationStatus",
     "OccurrenceStatus",
+    "OpenTasksAtCompletion",
     "Priority",
     "ResponseStatus",
     "ReviewDecision",

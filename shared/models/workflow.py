@@ -13,6 +13,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
 
 
+class OpenTasksAtCompletion(enum.StrEnum):
+    """What the last gate does with the campaign's still-open tasks."""
+
+    wait = "wait"  # the gate waits for them (409 listing them)
+    cancel = "cancel"  # they are cancelled, their timers with them, when the campaign completes
+
+
 class WorkflowTemplate(IdMixin, TimestampMixin, Base):
     """One version of a template. Editing a template writes a new version; campaigns keep the
     version they started on."""
@@ -30,6 +37,11 @@ class WorkflowTemplate(IdMixin, TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     stages: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     is_current: Mapped[bool] = mapped_column(default=True)
+    open_tasks_at_completion: Mapped[OpenTasksAtCompletion] = mapped_column(
+        str_enum(OpenTasksAtCompletion, "open_tasks_at_completion"),
+        default=OpenTasksAtCompletion.wait,
+        server_default=OpenTasksAtCompletion.wait.value,
+    )
 
 
 class StageStatus(enum.StrEnum):

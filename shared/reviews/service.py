@@ -87,6 +87,30 @@ def _new_round(review: ReviewRequest, now: datetime) -> list[ReviewResponse]:
     ]
 
 
+async def _check_deliverable(session: AsyncSession, deliverable_id: int, stage: CampaignStage | None) -> None:
+    """A review may point at a deliverable of the stage under review or of an earlier stage of the
+    same campaign (the review stage reviews the plan stage's 《活动策划方案》), never another campaign's."""
+    row = (
+        await session.execute(
+            select(CampaignStage.campaign_id, CampaignStage.position)
+            .join(StageDeliverable, StageDeliverable.stage_id == CampaignStage.id)
+            .where(StageDeliverable.id == deliverable_id)
+        )
+    ).first()
+    if row is None:
+        raise InvalidInput.for_field("deliverable_id", f"deliverable {deliverable_id} does not exist", "reference")
+    if stage is None:
+        raise InvalidInput.for_field("deliverable_id", "a deliverable is reviewed with its campaign and stage_key")
+    if row.campaign_id != stage.campaign_id:
+        raise InvalidInput.for_field(
+            "deliverable_id", f"deliverable {deliverable_id} belongs to another campaign ({row.campaign_id})"
+        )
+    if row.position > stage.position:
+        raise InvalidInput.for_field(
+            "deliverable_id", f"deliverable {deliverable_id} belongs to a later stage than {stage.key!r}"
+        )
+
+
 async def request_review(session: AsyncSession, *, actor: Actor, data: ReviewCreate, now: datetime) -> ReviewRequest:
     """Ask departments and/or people to review; round 1 starts now with every reviewer's timer."""
     campaign_id, stage_key, deliverable_id = data.campaign_id, data.stage_key, data.deliverable_id
@@ -119,11 +143,7 @@ async def request_review(session: AsyncSession, *, actor: Actor, data: ReviewCre
         if stage is None:
             raise InvalidInput.for_field("stage_key", f"campaign {campaign_id} has no stage {stage_key!r}")
     if deliverable_id is not None:
-        deliverable = await session.get(StageDeliverable, deliverable_id)
-        if deliverable is None or stage is None or deliverable.stage_id != stage.id:
-            raise InvalidInput.for_field(
-                "deliverable_id", f"deliverable {deliverable_id} is not attached to the stage under review"
-            )
+        await _check_deliverable(session, deliverable_id, stage)
 
     requester = await session.get(User, actor.user_id) if actor.user_id is not None else None
     review = ReviewRequest(
@@ -403,8 +423,9 @@ def review_filter(
 
 
 @on_campaign_cancelled(ReviewSubject.request)
-async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime) -> int:
-    """The campaign was cancelled: so are its open reviews (pending reviewers and timers too)."""
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime, reason: str) -> int:
+    """The campaign was cancelled or completed: its open reviews are cancelled (pending reviewers
+    and timers too)."""
     ids = list(
         await session.scalars(
             select(ReviewRequest.id).where(
@@ -414,7 +435,5 @@ async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: 
         )
     )
     for review_id in ids:
-        await cancel(
-            session, actor=actor, review_id=review_id, data=ReviewCancellation(reason="campaign cancelled"), now=now
-        )
+        await cancel(session, actor=actor, review_id=review_id, data=ReviewCancellation(reason=reason), now=now)
     return len(ids)

@@ -55,8 +55,9 @@ class SubjectContext:
 
 
 Loader = Callable[[AsyncSession, Iterable[int]], Awaitable[dict[int, SubjectContext]]]
-# Cancel a campaign's open items of one type (their own status, audit and timers): returns how many.
-CampaignCascade = Callable[[AsyncSession, "Actor", int, datetime], Awaitable[int]]
+# Cancel a campaign's open items of one type (their own status, audit and timers) when the campaign
+# is cancelled or completed, with a reason ("campaign cancelled"): returns how many.
+CampaignCascade = Callable[[AsyncSession, "Actor", int, datetime, str], Awaitable[int]]
 Labels = dict[str, str]  # locale → label, e.g. {"zh-CN": "任务", "en-US": "Task"}
 
 
@@ -131,8 +132,8 @@ def register_item(item: TrailItem) -> TrailItem:
 
 
 def on_campaign_cancelled(subject_type: StrEnum) -> Callable[[CampaignCascade], CampaignCascade]:
-    """Declare how a campaign's open items of this type are cancelled with it (the service that
-    owns the items decorates its cascade function)."""
+    """Declare how a campaign's open items of this type are cancelled when the campaign is
+    cancelled or completed (the service that owns the items decorates its cascade function)."""
 
     def decorate(fn: CampaignCascade) -> CampaignCascade:
         _CASCADES[subject_type.value] = fn

@@ -12,6 +12,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
+from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import check_due, sync_timers
 from shared.tasks.schemas import TaskCreate, TaskUpdate
 from shared.tasks.sla import TaskSubject
@@ -121,3 +122,23 @@ def task_filter(
     elif overdue is False:
         stmt = stmt.where((Task.due_at.is_(None)) | (Task.due_at > now) | Task.status.not_in(OPEN_TASK_STATUSES))
     return stmt
+
+
+@on_campaign_cancelled(TaskSubject.task)
+async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime, reason: str) -> int:
+    """The campaign was cancelled, or completed on a template that cancels open tasks (one that
+    waits refuses the last gate while any is open): its open tasks are cancelled, timers too."""
+    tasks = list(
+        await session.scalars(
+            select(Task)
+            .where(Task.campaign_id == campaign_id, Task.status.in_(OPEN_TASK_STATUSES))
+            .order_by(Task.id)
+            .with_for_update()
+        )
+    )
+    for task in tasks:
+        await crud.update(
+            session, actor=actor, obj=task, changes={"status": TaskStatus.cancelled}, entity_type=TaskSubject.task
+        )
+    await sync_timers(session, TaskSubject.task, [t.id for t in tasks], now=now)
+    return len(tasks)

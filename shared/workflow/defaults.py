@@ -46,7 +46,12 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
             "deliverables": [{"key": "review_sheet", "name": "《评审意见表》 review sheet"}],
             "time_limit": {"kind": "working_days", "value": "2"},
             "checklist": [
-                {"key": "feedback_24h", "text": "各部门 24 小时内反馈 every department answered within 24 h"},
+                {
+                    "key": "feedback_24h",
+                    "text": "各部门 24 小时内反馈 every department answered within 24 h",
+                    # Computed from the review's own feedback timers, never ticked by hand.
+                    "derived": "review_on_time",
+                },
                 {"key": "consensus", "text": "达成共识 consensus reached"},
             ],
             "requires": "review",
@@ -74,7 +79,9 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
                 {"key": "legal_review", "text": "物料上线前通过法务审核 assets passed legal review before launch"},
                 {"key": "channel_test", "text": "投放前完成渠道测试 channels tested before spend"},
             ],
-            "requires": "approval",
+            # Assets are signed off before launch: resources cannot hand over to execution until the
+            # execution stage's approval (legal / ad review) is given.
+            "requires_approval_to_enter": True,
         },
         {
             "key": "retrospective",
@@ -89,9 +96,10 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
     ],
 }
 
-# Routine campaigns, and stage gates that require an approval (e.g. execution's sign-off before
-# launch), are approved by the campaign department's head (分级审批); organisations add their
-# leadership-group, legal-review and dual-sign rules with a lower priority number (see README).
+# Routine campaigns, and stages that require an approval (e.g. execution's sign-off before
+# launch, asked while resources are coordinated), are approved by the campaign department's head
+# (分级审批); organisations add their leadership-group, legal-review and dual-sign rules with a lower
+# priority number (see README).
 DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
     {
         "name": "阶段审批 部门负责人 Stage sign-off: department head",

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from shared.models import StageStatus
+from shared.models import OpenTasksAtCompletion, StageStatus
 from shared.schemas import ReadModel, WriteModel
 from shared.sla.schemas import TimerSummary
 
@@ -26,7 +26,12 @@ class TemplateCreate(WriteModel):
     description: Description | None = None
     stages: list[dict[str, Any]] = Field(
         description="ordered stages: {key, name, name_en?, owner_role?, inputs?, deliverables?: [{key, name}], "
-        "time_limit?: {kind, value}, checklist?: [{key, text}], requires?: review|approval}"
+        "time_limit?: {kind, value}, checklist?: [{key, text, derived?: review_on_time}], "
+        "requires?: review|approval, requires_approval_to_enter?: bool}"
+    )
+    open_tasks_at_completion: OpenTasksAtCompletion = Field(
+        default=OpenTasksAtCompletion.wait,
+        description="the last gate waits for the campaign's open tasks (409 listing them), or cancels them",
     )
 
 
@@ -38,6 +43,7 @@ class TemplateVersionCreate(WriteModel):
     name_en: Name | None = None
     description: Description | None = None
     stages: list[dict[str, Any]] | None = None
+    open_tasks_at_completion: OpenTasksAtCompletion | None = None
 
 
 class TemplateRead(ReadModel):
@@ -49,6 +55,7 @@ class TemplateRead(ReadModel):
     name_en: str | None
     description: str | None
     stages: list[dict[str, Any]]
+    open_tasks_at_completion: OpenTasksAtCompletion
     created_at: datetime
 
 
@@ -67,6 +74,11 @@ class DeliverableCreate(WriteModel):
 class ChecklistTick(WriteModel):
     done: bool = True
     note: Annotated[str, Field(max_length=2000)] | None = None
+    waive: bool = Field(
+        default=False,
+        description="a derived item cannot be ticked; a manager may waive it (with a note saying why) "
+        "so the gate lets it pass although the data says it was not met",
+    )
 
 
 class DeliverableRead(ReadModel):
@@ -88,7 +100,10 @@ class StageRead(ReadModel):
     owner_id: int | None
     status: StageStatus
     spec: dict[str, Any] = Field(description="the template's stage as it was when the campaign started")
-    checklist: dict[str, Any]
+    checklist: dict[str, Any] = Field(
+        description="each item's state; a derived item shows {done, derived, why} computed from data "
+        "(and `waived` when a manager let it pass)"
+    )
     deliverables: list[DeliverableRead]
     entered_at: datetime | None
     exited_at: datetime | None

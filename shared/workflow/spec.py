@@ -1,14 +1,18 @@
 """A workflow template's stages are data: validated here, field errors naming stage and field.
 
 A stage: `{key, name, name_en?, owner_role?, inputs?, deliverables?, time_limit?, checklist?,
-requires?}` — `deliverables` and `checklist` are lists of `{key, name|text}`, `time_limit` an SLA
-target `{kind, value}` (any kind: calendar, working_hours, working_days, daily_at; absent means
-"per plan", no timer), `requires` is `review` or `approval` (the stage's gate waits for it).
+requires?, requires_approval_to_enter?}` — `deliverables` is a list of `{key, name}`, `checklist`
+of `{key, text, derived?}` (a `derived` item is computed from data, e.g. `review_on_time`, and
+never ticked by hand), `time_limit` an SLA target `{kind, value}` (any kind: calendar,
+working_hours, working_days, daily_at; absent means "per plan", no timer), `requires` is `review`
+or `approval` (the stage's gate waits for it), and `requires_approval_to_enter` makes the previous
+stage's gate wait for this stage's approval (assets approved before launch).
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any
 
 from shared.calendar import CalendarError, Target
@@ -25,8 +29,18 @@ STAGE_FIELDS = {
     "time_limit",
     "checklist",
     "requires",
+    "requires_approval_to_enter",
 }
 REQUIRES = ("review", "approval")
+
+
+class DerivedRule(StrEnum):
+    """Checklist items the gate computes from data instead of a hand tick."""
+
+    # Every reviewer of the stage's latest review answered within its own feedback timer.
+    review_on_time = "review_on_time"
+
+
 MAX_STAGES = 30
 
 
@@ -48,24 +62,31 @@ def _text(raw: Any, field: str, *, required: bool = True, max_len: int = 200) ->
     return raw.strip()
 
 
-def _keyed_items(raw: Any, field: str, label: str) -> list[dict[str, str]]:
+def _keyed_items(raw: Any, field: str, label: str, *, derivable: bool = False) -> list[dict[str, str]]:
     if raw is None:
         return []
+    optional = {"derived"} if derivable else set()
+    shape = f"{{key, {label}{', derived?' if derivable else ''}}}"
     if not isinstance(raw, list):
-        raise _fail(field, f"must be a list of {{key, {label}}} objects")
+        raise _fail(field, f"must be a list of {shape} objects")
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
         f = f"{field}[{i}]"
-        if not isinstance(item, dict) or set(item) - {"key", label}:
-            raise _fail(f, f"must be an object with exactly key and {label}")
+        if not isinstance(item, dict) or set(item) - {"key", label, *optional}:
+            raise _fail(f, f"must be an object {shape}")
         key = item.get("key")
         if not isinstance(key, str) or not KEY.match(key):
             raise _fail(f"{f}.key", "must be lower_snake_case, starting with a letter")
         if key in seen:
             raise _fail(f"{f}.key", f"{key!r} appears twice")
         seen.add(key)
-        out.append({"key": key, label: _text(item.get(label), f"{f}.{label}", max_len=500) or ""})
+        parsed = {"key": key, label: _text(item.get(label), f"{f}.{label}", max_len=500) or ""}
+        if item.get("derived") is not None:
+            if item["derived"] not in tuple(DerivedRule):
+                raise _fail(f"{f}.derived", f"must be one of {', '.join(DerivedRule)} (or absent)")
+            parsed["derived"] = item["derived"]
+        out.append(parsed)
     return out
 
 
@@ -93,6 +114,9 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
     requires = raw.get("requires")
     if requires is not None and requires not in REQUIRES:
         raise _fail(f"{field}.requires", f"must be one of {', '.join(REQUIRES)} (or absent)")
+    to_enter = raw.get("requires_approval_to_enter", False)
+    if not isinstance(to_enter, bool):
+        raise _fail(f"{field}.requires_approval_to_enter", "must be true or false")
     return {
         "key": key,
         "name": _text(raw.get("name"), f"{field}.name"),
@@ -101,8 +125,9 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
         "inputs": [x.strip() for x in inputs],
         "deliverables": _keyed_items(raw.get("deliverables"), f"{field}.deliverables", "name"),
         "time_limit": time_limit,
-        "checklist": _keyed_items(raw.get("checklist"), f"{field}.checklist", "text"),
+        "checklist": _keyed_items(raw.get("checklist"), f"{field}.checklist", "text", derivable=True),
         "requires": requires,
+        "requires_approval_to_enter": to_enter,
     }
 
 
@@ -113,6 +138,11 @@ def parse_stages(raw: Any, field: str = "stages") -> list[dict[str, Any]]:
     if len(raw) > MAX_STAGES:
         raise _fail(field, f"at most {MAX_STAGES} stages")
     stages = [parse_stage(item, f"{field}[{i}]") for i, item in enumerate(raw)]
+    if stages[0]["requires_approval_to_enter"]:
+        raise _fail(
+            f"{field}[0].requires_approval_to_enter",
+            "the first stage starts with the campaign: nothing gates entering it",
+        )
     seen: dict[str, int] = {}
     for i, stage in enumerate(stages):
         if stage["key"] in seen:

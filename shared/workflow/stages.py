@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -14,21 +16,31 @@ from shared.actor import Actor
 from shared.audit import service as audit
 from shared.campaigns.guards import require_running
 from shared.campaigns.sla import CampaignItem
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from shared.models import (
+    OPEN_TASK_STATUSES,
     Approval,
     ApprovalKind,
     ApprovalStatus,
     Campaign,
     CampaignStage,
     CampaignStatus,
+    Department,
+    OpenTasksAtCompletion,
+    ResponseStatus,
     ReviewRequest,
+    ReviewResponse,
     ReviewStatus,
+    Role,
+    SlaTimer,
     StageDeliverable,
     StageStatus,
+    Task,
+    TimerState,
     User,
     WorkflowTemplate,
 )
+from shared.reviews.sla import ReviewSubject
 from shared.sla.sync import sync_timers
 from shared.workflow.schemas import ChecklistTick, DeliverableCreate, StageUpdate
 from shared.workflow.sla import StageSubject
@@ -109,66 +121,216 @@ async def get_stage(session: AsyncSession, campaign_id: int, key: str, *, for_up
     return stage
 
 
-async def sign_offs(session: AsyncSession, stages: list[CampaignStage]) -> dict[int, list[FieldError]]:
-    """What a stage's `requires` still waits for: its latest review approved by consensus, or its
-    latest stage approval through every step. A rejection blocks the gate and says why."""
-    out: dict[int, list[FieldError]] = {s.id: [] for s in stages}
-    wants_review = [s.id for s in stages if s.spec.get("requires") == "review"]
-    wants_approval = [s.id for s in stages if s.spec.get("requires") == "approval"]
-    if wants_review:
-        latest: dict[int, ReviewRequest] = {}
+@dataclass
+class GateFacts:
+    """What the gates read from data, by stage id: the conditions still unmet (the review or
+    approval the stage requires, the next stage's entry approval, derived checklist items, the last
+    stage's open tasks) and each derived checklist item's state, as a stage shows it."""
+
+    unmet: dict[int, list[FieldError]]
+    derived: dict[int, dict[str, dict[str, Any]]]
+
+
+async def _latest_reviews(session: AsyncSession, stage_ids: list[int]) -> dict[int, ReviewRequest]:
+    latest: dict[int, ReviewRequest] = {}
+    if stage_ids:
         for r in await session.scalars(
             select(ReviewRequest)
-            .where(ReviewRequest.stage_id.in_(wants_review), ReviewRequest.status != ReviewStatus.cancelled)
+            .where(ReviewRequest.stage_id.in_(stage_ids), ReviewRequest.status != ReviewStatus.cancelled)
             .order_by(ReviewRequest.id)
         ):
             latest[r.stage_id] = r  # type: ignore[index]
-        for stage_id in wants_review:
-            review = latest.get(stage_id)
-            if review is None:
-                out[stage_id].append(FieldError("review", "no cross-department review requested yet", "gate"))
-            elif review.status == ReviewStatus.rejected:
-                out[stage_id].append(FieldError("review", f"review #{review.id} was rejected", "gate"))
-            elif review.status != ReviewStatus.approved:
-                out[stage_id].append(
-                    FieldError("review", f"review #{review.id} round {review.round} is {review.status.value}", "gate")
-                )
-    if wants_approval:
-        approvals: dict[int, Approval] = {}
+    return latest
+
+
+async def _approval_waits(session: AsyncSession, stage_ids: list[int]) -> dict[int, str | None]:
+    """Each stage's latest stage approval: None once approved through every step, else why not."""
+    approvals: dict[int, Approval] = {}
+    if stage_ids:
         for a in await session.scalars(
             select(Approval)
             .where(
-                Approval.stage_id.in_(wants_approval),
+                Approval.stage_id.in_(stage_ids),
                 Approval.kind == ApprovalKind.stage,
                 Approval.status != ApprovalStatus.cancelled,
             )
             .order_by(Approval.id)
         ):
             approvals[a.stage_id] = a  # type: ignore[index]
-        for stage_id in wants_approval:
-            approval = approvals.get(stage_id)
-            if approval is None:
-                out[stage_id].append(FieldError("approval", "no approval requested yet", "gate"))
-            elif approval.status == ApprovalStatus.rejected:
-                why = f": {approval.decision_reason}" if approval.decision_reason else ""
-                out[stage_id].append(FieldError("approval", f"approval #{approval.id} was rejected{why}", "gate"))
-            elif approval.status != ApprovalStatus.approved:
-                out[stage_id].append(FieldError("approval", f"approval #{approval.id} is still pending", "gate"))
+    out: dict[int, str | None] = {}
+    for stage_id in stage_ids:
+        approval = approvals.get(stage_id)
+        if approval is None:
+            out[stage_id] = "no approval requested yet"
+        elif approval.status == ApprovalStatus.rejected:
+            why = f": {approval.decision_reason}" if approval.decision_reason else ""
+            out[stage_id] = f"approval #{approval.id} was rejected{why}"
+        elif approval.status != ApprovalStatus.approved:
+            out[stage_id] = f"approval #{approval.id} is still pending"
+        else:
+            out[stage_id] = None
     return out
 
 
+def _review_wait(review: ReviewRequest | None) -> str | None:
+    if review is None:
+        return "no cross-department review requested yet"
+    if review.status == ReviewStatus.rejected:
+        return f"review #{review.id} was rejected"
+    if review.status != ReviewStatus.approved:
+        return f"review #{review.id} round {review.round} is {review.status.value}"
+    return None
+
+
+async def _reviews_on_time(session: AsyncSession, reviews: list[ReviewRequest], now: datetime) -> dict[int, str | None]:
+    """`review_on_time`, by review id: None when every reviewer answered within its own feedback
+    timer, else who was late (or who has not answered yet)."""
+    late: dict[int, list[str]] = {r.id: [] for r in reviews}
+    waiting: dict[int, int] = dict.fromkeys(late, 0)
+    if reviews:
+        rows = await session.execute(
+            select(
+                ReviewResponse.review_id,
+                ReviewResponse.round,
+                ReviewResponse.status,
+                func.coalesce(Department.name, User.name).label("reviewer"),
+                SlaTimer.state,
+                SlaTimer.due_at,
+                SlaTimer.met_at,
+                SlaTimer.breached_at,
+            )
+            .join(
+                SlaTimer, (SlaTimer.subject_type == ReviewSubject.response) & (SlaTimer.subject_id == ReviewResponse.id)
+            )
+            .outerjoin(Department, Department.id == ReviewResponse.department_id)
+            .outerjoin(User, User.id == ReviewResponse.user_id)
+            .where(ReviewResponse.review_id.in_(list(late)))
+            .order_by(ReviewResponse.round, ReviewResponse.id)
+        )
+        for r in rows:
+            was_late = (
+                r.breached_at is not None
+                or (r.met_at is not None and r.met_at > r.due_at)
+                or (r.state == TimerState.running and r.due_at <= now)
+            )
+            if was_late:
+                name = f"{r.reviewer} (round {r.round})"
+                if name not in late[r.review_id]:
+                    late[r.review_id].append(name)
+            elif r.status == ResponseStatus.pending:
+                waiting[r.review_id] += 1
+    out: dict[int, str | None] = {}
+    for review in reviews:
+        if late[review.id]:
+            out[review.id] = f"answered late in review #{review.id}: {', '.join(late[review.id])}"
+        elif waiting[review.id]:
+            out[review.id] = f"review #{review.id}: {waiting[review.id]} reviewer(s) have not answered yet"
+        else:
+            out[review.id] = None
+    return out
+
+
+async def _open_tasks(session: AsyncSession, campaign_ids: list[int]) -> dict[int, list[Task]]:
+    out: dict[int, list[Task]] = {c: [] for c in campaign_ids}
+    if campaign_ids:
+        for task in await session.scalars(
+            select(Task)
+            .where(Task.campaign_id.in_(campaign_ids), Task.status.in_(OPEN_TASK_STATUSES))
+            .order_by(Task.id)
+        ):
+            out[task.campaign_id].append(task)  # type: ignore[index]
+    return out
+
+
+def _derived_item(
+    stage: CampaignStage, item: dict[str, Any], review: ReviewRequest | None, on_time: dict[int, str | None]
+) -> tuple[dict[str, Any], FieldError | None]:
+    """A derived checklist item (today only `review_on_time`, from the stage's latest review): how
+    it shows, and what it leaves unmet unless a manager waived it."""
+    why = on_time[review.id] if review is not None else "no cross-department review requested yet"
+    mark = stage.checklist.get(item["key"]) or {}
+    waived = bool(mark.get("waived"))
+    shown = {
+        "done": why is None,
+        "derived": item["derived"],
+        "why": why or f"every reviewer of review #{review.id if review else ''} answered in time",
+        "waived": mark if waived else None,
+    }
+    if why is None or waived:
+        return shown, None
+    return shown, FieldError(f"checklist.{item['key']}", f"{item['text']}: {why}", "gate")
+
+
+async def gate_facts(session: AsyncSession, stages: list[CampaignStage], now: datetime) -> GateFacts:
+    """Everything the gates of these stages read from data, in a few queries for the whole page."""
+    facts = GateFacts(unmet={s.id: [] for s in stages}, derived={s.id: {} for s in stages})
+    if not stages:
+        return facts
+    campaign_ids = sorted({s.campaign_id for s in stages})
+    siblings = list(await session.scalars(select(CampaignStage).where(CampaignStage.campaign_id.in_(campaign_ids))))
+    by_place = {(s.campaign_id, s.position): s for s in siblings}
+    last = {c: max(s.position for s in siblings if s.campaign_id == c) for c in campaign_ids}
+    following = {s.id: by_place.get((s.campaign_id, s.position + 1)) for s in stages}
+
+    wants_review = [s for s in stages if s.spec.get("requires") == "review"]
+    derives = [s for s in stages if any(i.get("derived") for i in s.spec.get("checklist", []))]
+    reviews = await _latest_reviews(session, sorted({s.id for s in wants_review + derives}))
+    on_time = await _reviews_on_time(session, list(reviews.values()), now)
+    approval_of = {s.id for s in stages if s.spec.get("requires") == "approval"}
+    approval_of |= {n.id for n in following.values() if n is not None and n.spec.get("requires_approval_to_enter")}
+    approvals = await _approval_waits(session, sorted(approval_of))
+    wait_for_tasks = {
+        row.id
+        for row in await session.execute(
+            select(Campaign.id)
+            .join(WorkflowTemplate, WorkflowTemplate.id == Campaign.template_id)
+            .where(
+                Campaign.id.in_(campaign_ids),
+                WorkflowTemplate.open_tasks_at_completion == OpenTasksAtCompletion.wait,
+            )
+        )
+    }
+    open_tasks = await _open_tasks(
+        session, sorted({s.campaign_id for s in stages if s.position == last[s.campaign_id]} & wait_for_tasks)
+    )
+
+    for stage in stages:
+        unmet = facts.unmet[stage.id]
+        if stage.spec.get("requires") == "review" and (why := _review_wait(reviews.get(stage.id))):
+            unmet.append(FieldError("review", why, "gate"))
+        if stage.spec.get("requires") == "approval" and (why := approvals[stage.id]):
+            unmet.append(FieldError("approval", why, "gate"))
+        nxt = following[stage.id]
+        if nxt is not None and nxt.spec.get("requires_approval_to_enter") and (why := approvals[nxt.id]):
+            unmet.append(
+                FieldError(
+                    f"entry_approval.{nxt.key}", f"stage {nxt.key!r} is entered only once approved: {why}", "gate"
+                )
+            )
+        for item in stage.spec.get("checklist", []):
+            if item.get("derived"):
+                shown, error = _derived_item(stage, item, reviews.get(stage.id), on_time)
+                facts.derived[stage.id][item["key"]] = shown
+                unmet.extend([error] if error else [])
+        for task in open_tasks.get(stage.campaign_id, []) if stage.position == last[stage.campaign_id] else []:
+            unmet.append(
+                FieldError(f"tasks.{task.id}", f"open task #{task.id} {task.title!r} is {task.status.value}", "gate")
+            )
+    return facts
+
+
 def gate(
-    stage: CampaignStage, deliverables: list[StageDeliverable], sign_off: list[FieldError] | None = None
+    stage: CampaignStage, deliverables: list[StageDeliverable], facts: list[FieldError] | None = None
 ) -> list[FieldError]:
-    """What still stands between this stage and the next: every required deliverable attached,
-    every checklist item ticked, and the review or approval it requires given."""
-    unmet: list[FieldError] = list(sign_off or [])
+    """What still stands between this stage and the next: what the data says (`gate_facts`), every
+    required deliverable attached, and every checklist item ticked (derived items come with the facts)."""
+    unmet: list[FieldError] = list(facts or [])
     attached = {d.deliverable_key for d in deliverables}
     for item in stage.spec.get("deliverables", []):
         if item["key"] not in attached:
             unmet.append(FieldError(f"deliverables.{item['key']}", f"missing deliverable {item['name']}", "gate"))
     for item in stage.spec.get("checklist", []):
-        if not (stage.checklist.get(item["key"]) or {}).get("done"):
+        if not item.get("derived") and not (stage.checklist.get(item["key"]) or {}).get("done"):
             unmet.append(FieldError(f"checklist.{item['key']}", f"not ticked: {item['text']}", "gate"))
     return unmet
 
@@ -177,7 +339,8 @@ async def advance(
     session: AsyncSession, *, actor: Actor, campaign_id: int, key: str, now: datetime
 ) -> tuple[CampaignStage, CampaignStage | None]:
     """Leave stage `key` through its gate (409 listing every unmet condition), meeting its timer,
-    and enter the next stage with its own timer; after the last, the campaign is completed."""
+    and enter the next stage with its own timer; after the last, the campaign is completed (its
+    open work is closed by `shared.campaigns.lifecycle.advance`, which calls this)."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     stage = await get_stage(session, campaign_id, key, for_update=True)
     require_running(campaign)
@@ -186,9 +349,8 @@ async def advance(
             f"stage {key!r} is {stage.status.value}, not the active stage",
             errors=[FieldError("stage", stage.status.value, "state")],
         )
-    unmet = gate(
-        stage, (await deliverables_of(session, [stage.id]))[stage.id], (await sign_offs(session, [stage]))[stage.id]
-    )
+    facts = await gate_facts(session, [stage], now)
+    unmet = gate(stage, (await deliverables_of(session, [stage.id]))[stage.id], facts.unmet[stage.id])
     if unmet:
         raise Conflict(f"stage {key!r} cannot be left yet: {len(unmet)} condition(s) unmet", errors=unmet)
     stages = await stages_of(session, campaign_id)
@@ -228,6 +390,22 @@ async def add_deliverable(
     return await crud.create(session, actor=actor, obj=row, entity_type="stage_deliverable")
 
 
+def _require_waiver(actor: Actor, item_key: str, rule: str, data: ChecklistTick) -> None:
+    """A derived item is what the data says: it is never ticked, only waived by a manager who says why."""
+    if not data.waive:
+        raise Conflict.on_input(
+            f"checklist item {item_key!r} is derived from data ({rule}) and cannot be ticked by hand; "
+            "a manager may waive it (waive: true, with a note)",
+            "done",
+            f"derived from {rule}",
+            "derived",
+        )
+    if not actor.at_least(Role.manager):
+        raise Forbidden(f"only a manager may waive the derived checklist item {item_key!r}")
+    if not (data.note or "").strip():
+        raise InvalidInput.for_field("note", "say why the item is waived", "missing")
+
+
 async def tick(
     session: AsyncSession,
     *,
@@ -239,11 +417,18 @@ async def tick(
     now: datetime,
 ) -> CampaignStage:
     stage = await get_stage(session, campaign_id, key, for_update=True)
-    items = {i["key"] for i in stage.spec.get("checklist", [])}
-    if item_key not in items:
+    item = next((i for i in stage.spec.get("checklist", []) if i["key"] == item_key), None)
+    if item is None:
         raise NotFound(f"stage {key!r} has no checklist item {item_key!r}")
     checklist = dict(stage.checklist)
-    checklist[item_key] = {"done": data.done, "note": data.note, "by": actor.user_id, "at": now.isoformat()}
+    mark = {"note": data.note, "by": actor.user_id, "at": now.isoformat()}
+    if rule := item.get("derived"):
+        _require_waiver(actor, item_key, rule, data)
+        checklist[item_key] = {"waived": data.done, **mark}
+    elif data.waive:
+        raise InvalidInput.for_field("waive", "only a derived item is waived; tick this one with done")
+    else:
+        checklist[item_key] = {"done": data.done, **mark}
     return await crud.update(
         session, actor=actor, obj=stage, changes={"checklist": checklist}, entity_type=StageSubject.stage
     )

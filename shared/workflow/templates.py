@@ -58,6 +58,7 @@ async def create_template(session: AsyncSession, *, actor: Actor, data: Template
         description=data.description,
         stages=stages,
         is_current=True,
+        open_tasks_at_completion=data.open_tasks_at_completion,
     )
     return await crud.create(session, actor=actor, obj=row, entity_type="workflow_template")
 
@@ -79,6 +80,7 @@ async def publish_version(
         description=data.description if data.description is not None else old.description,
         stages=stages,
         is_current=True,
+        open_tasks_at_completion=data.open_tasks_at_completion or old.open_tasks_at_completion,
     )
     return await crud.create(session, actor=actor, obj=row, entity_type="workflow_template")
 

@@ -165,7 +165,7 @@ async def test_budget_change_needs_both_directors(sessions, client, org):
     await decide(client, org, approval["id"], org.finance_director, expect=409)  # already decided
 
 
-async def _campaign_at_execution(sessions, client, org) -> int:
+async def _campaign_at_resources(sessions, client, org) -> int:
     r = await client.post(
         "/api/v1/campaigns",
         headers=org.headers(org.planner),
@@ -177,12 +177,12 @@ async def _campaign_at_execution(sessions, client, org) -> int:
     async with unit_of_work(sessions) as s:
         await s.execute(
             update(CampaignStage)
-            .where(CampaignStage.campaign_id == cid, CampaignStage.key != "execution")
+            .where(CampaignStage.campaign_id == cid, CampaignStage.key.in_(("research", "plan", "review")))
             .values(status=StageStatus.done)
         )
         await s.execute(
             update(CampaignStage)
-            .where(CampaignStage.campaign_id == cid, CampaignStage.key == "execution")
+            .where(CampaignStage.campaign_id == cid, CampaignStage.key == "resources")
             .values(status=StageStatus.active, entered_at=T("2026-03-02T10:00:00+08:00"))
         )
     return int(cid)
@@ -197,7 +197,7 @@ async def test_a_rejected_stage_approval_blocks_the_gate_and_says_why(sessions, 
         conditions={"stage_keys": ["execution"]},
         steps=[{"name": "法务", "mode": "one", "approvers": [f"user:{org.legal.id}"]}],
     )
-    cid = await _campaign_at_execution(sessions, client, org)
+    cid = await _campaign_at_resources(sessions, client, org)
     await request(client, org, expect=422, kind="stage", campaign_id=cid, stage_key="launch")
     await request(client, org, expect=422, kind="stage", campaign_id=cid)
     first = await request(client, org, kind="stage", campaign_id=cid, stage_key="execution")
@@ -217,16 +217,17 @@ async def test_a_rejected_stage_approval_blocks_the_gate_and_says_why(sessions, 
     rejected = await decide(client, org, first["id"], org.legal, "reject", reason="素材未过法务")
     assert rejected["status"] == "rejected" and rejected["decision_reason"] == "素材未过法务"
     assert rejected["steps"][0]["assignments"][0]["reason"] == "素材未过法务"
-    r = await client.post(f"/api/v1/campaigns/{cid}/stages/execution/advance", headers=org.headers(org.planner))
+    # Execution is entered only once its assets are approved: the resources gate says why not.
+    r = await client.post(f"/api/v1/campaigns/{cid}/stages/resources/advance", headers=org.headers(org.planner))
     assert r.status_code == 409
-    (why,) = [e["message"] for e in r.json()["errors"] if e["field"] == "approval"]
+    (why,) = [e["message"] for e in r.json()["errors"] if e["field"] == "entry_approval.execution"]
     assert "素材未过法务" in why and f"#{first['id']}" in why
 
     second = await request(client, org, kind="stage", campaign_id=cid, stage_key="execution")
     await decide(client, org, second["id"], org.legal)
     r = await client.get(f"/api/v1/campaigns/{cid}/stages", headers=org.headers(org.planner))
-    (execution,) = [s for s in r.json() if s["key"] == "execution"]
-    assert "approval" not in {e["field"] for e in execution["gate_unmet"]}
+    (resources,) = [s for s in r.json() if s["key"] == "resources"]
+    assert "entry_approval.execution" not in {e["field"] for e in resources["gate_unmet"]}
     listed = await client.get(f"/api/v1/approvals?stage_id={first['stage_id']}", headers=org.headers(org.planner))
     assert [a["status"] for a in listed.json()["items"]] == ["rejected", "approved"]
 

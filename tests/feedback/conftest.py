@@ -92,10 +92,10 @@ class World:
         async with unit_of_work(self.sessions) as s:
             return list(await s.scalars(select(Feedback).order_by(Feedback.id)))
 
-    async def policy(self, tag: str) -> SlaPolicy:
+    async def policy(self, tag: str, target_value: str) -> SlaPolicy:
         async with unit_of_work(self.sessions) as s:
             policies = await s.scalars(select(SlaPolicy).where(SlaPolicy.subject_type == "feedback"))
-            return next(p for p in policies if p.conditions.get("tags") == [tag])
+            return next(p for p in policies if p.conditions.get("tags") == [tag] and p.target_value == target_value)
 
 
 @pytest.fixture

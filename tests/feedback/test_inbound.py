@@ -62,7 +62,8 @@ async def test_signed_delivery_creates_feedback_with_a_running_timer(inbound_cli
     item = r.json()
     assert item["source"] == "webhook" and item["external_id"] == "msg_2f9a"
     assert item["customer_name"] == "陈女士" and item["owner_id"] == org.owner.id
-    assert [(t["state"], t["target"]["value"]) for t in item["sla"]] == [("running", "PT2H")]
+    # A high-severity complaint: first response in 1 h, resolution in 3 working days.
+    assert [(t["state"], t["target"]["value"]) for t in item["sla"]] == [("running", "PT1H"), ("running", "3")]
 
     # A redelivery (fresh timestamp and signature, same id) returns the first item and writes nothing.
     world.at("2025-03-04T10:03:00+08:00")
@@ -74,7 +75,7 @@ async def test_signed_delivery_creates_feedback_with_a_running_timer(inbound_cli
     async with unit_of_work(sessions) as s:
         timers = list(await s.scalars(select(SlaTimer)))
         audits = list(await s.scalars(select(AuditLog).where(AuditLog.entity_type == "feedback")))
-    assert [t.state for t in timers] == [TimerState.running]
+    assert [t.state for t in timers] == [TimerState.running, TimerState.running]
     assert [(a.action, a.actor) for a in audits] == [("create", "system:inbound-webhook")]
 
 

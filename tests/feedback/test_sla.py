@@ -1,5 +1,6 @@
-"""The first-response SLA: complaints in 2 h, feedback in 24 h, met by the first response, and
-configurable through the ordinary SLA policy API."""
+"""The first-response SLA: complaints in 2 h (high or urgent ones in 1 h), feedback in 24 h, met by
+the first response; a complaint's resolution in 3 working days; all configurable through the
+ordinary SLA policy API."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ async def test_complaint_breaches_after_two_hours(client, sessions, org, world):
     complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
     feedback = await _create(client, headers, kind="feedback", owner_id=org.owner.id)
     t0 = datetime.fromisoformat(T0)
-    assert _due(complaint) == [t0 + timedelta(hours=2)]
+    # First response in 2 h; resolution in 3 working days (Tuesday 10:00 → Friday 10:00).
+    assert _due(complaint) == [t0 + timedelta(hours=2), t0 + timedelta(days=3)]
     assert complaint["department_id"] == org.department.id  # the owner's, by default
 
     await world.sweep("2025-03-04T11:59:00+08:00")
@@ -89,8 +91,10 @@ async def test_first_response_meets_the_timer_and_later_answers_do_not_move_it(c
     assert answered["first_response"] == "已联系财务加急处理"
     first_at = answered["first_response_at"]
     assert datetime.fromisoformat(first_at) == datetime.fromisoformat("2025-03-04T11:00:00+08:00")
-    assert [(t["state"], t["breached"]) for t in answered["sla"]] == [("met", False)]
-    assert [t.state for t in await world.timers(complaint["id"])] == [TimerState.met]
+    assert answered["recorded_as"] == "first_response" and answered["comment_id"] is None
+    # The first response is met; the resolution clock runs on until the complaint is resolved.
+    assert [(t["state"], t["breached"]) for t in answered["sla"]] == [("met", False), ("running", False)]
+    assert [t.state for t in await world.timers(complaint["id"])] == [TimerState.met, TimerState.running]
 
     await world.sweep("2025-03-05T12:00:00+08:00")
     assert await world.escalations(complaint["id"]) == []  # met before even the warning
@@ -105,6 +109,10 @@ async def test_first_response_meets_the_timer_and_later_answers_do_not_move_it(c
     async with unit_of_work(sessions) as s:
         comments = list(await s.scalars(select(Comment).where(Comment.subject_type == "feedback")))
     assert [(c.subject_id, c.body) for c in comments] == [(complaint["id"], "退款已到账，请查收")]
+    # The answer says how the second reply was kept: as that trail comment, not as a response.
+    assert r.json()["recorded_as"] == "comment" and r.json()["comment_id"] == comments[0].id
+    trail = await client.get(f"/api/v1/trail/feedback/{complaint['id']}", headers=headers)
+    assert "退款已到账，请查收" in trail.text
 
 
 async def test_response_after_the_warning_sends_no_breach(client, sessions, org, world):
@@ -120,8 +128,7 @@ async def test_response_after_the_warning_sends_no_breach(client, sessions, org,
 
 
 async def test_complaint_target_is_configurable_through_the_sla_policy_api(client, sessions, org, world):
-    policy = await world.policy("complaint")
-    assert policy.target_value == "PT2H"
+    policy = await world.policy("complaint", "PT2H")
     r = await client.patch(
         f"/api/v1/sla/policies/{policy.id}",
         headers=await auth(sessions, role=Role.manager),
@@ -130,7 +137,7 @@ async def test_complaint_target_is_configurable_through_the_sla_policy_api(clien
     assert r.status_code == 200, r.text
 
     complaint = await _create(client, await auth(sessions, role=Role.member), kind="complaint")
-    assert _due(complaint) == [datetime.fromisoformat(T0) + timedelta(hours=1)]
+    assert _due(complaint)[0] == datetime.fromisoformat(T0) + timedelta(hours=1)
 
 
 async def test_reassignment_sends_the_breach_to_the_new_owner(client, sessions, org, world):
@@ -178,7 +185,7 @@ async def test_resolving_records_resolved_at_and_stops_the_clock(client, session
     body = r.json()
     assert body["status"] == "resolved"
     assert datetime.fromisoformat(body["resolved_at"]) == datetime.fromisoformat("2025-03-04T10:45:00+08:00")
-    assert [t["state"] for t in body["sla"]] == ["met"]
+    assert [t["state"] for t in body["sla"]] == ["met", "met"]  # first response and resolution
     async with unit_of_work(sessions) as s:
         actions = list(
             await s.scalars(select(AuditLog.action).where(AuditLog.entity_type == "feedback").order_by(AuditLog.id))
@@ -190,3 +197,45 @@ async def test_resolving_records_resolved_at_and_stops_the_clock(client, session
 async def _count_rows(sessions) -> int:
     async with unit_of_work(sessions) as s:
         return int(await s.scalar(select(func.count()).select_from(Feedback)) or 0)
+
+
+async def test_a_high_or_urgent_complaint_is_answered_within_one_hour(client, sessions, org, world):
+    headers = await auth(sessions, role=Role.member)
+    t0 = datetime.fromisoformat(T0)
+    for severity in ("high", "urgent"):
+        severe = await _create(client, headers, kind="complaint", severity=severity, owner_id=org.owner.id)
+        assert _due(severe) == [t0 + timedelta(hours=1), t0 + timedelta(days=3)]
+    routine = await _create(client, headers, kind="complaint", severity="low", owner_id=org.owner.id)
+    assert _due(routine)[0] == t0 + timedelta(hours=2)
+
+    await world.sweep("2025-03-04T11:00:01+08:00")
+    assert EscalationKind.breach in [e.kind for e in await world.escalations(severe["id"])]
+    assert EscalationKind.breach not in [e.kind for e in await world.escalations(routine["id"])]
+
+    # Re-graded to high, the routine complaint's 2 h clock gives way to the 1 h one.
+    r = await client.patch(f"/api/v1/feedback/{routine['id']}", headers=headers, json={"severity": "high"})
+    assert r.status_code == 200, r.text
+    # (the 2 h timer is cancelled, no longer shown; the 1 h clock starts at the re-grading)
+    assert sorted(t["target"]["value"] for t in r.json()["sla"]) == ["3", "PT1H"]
+
+
+async def test_a_complaint_must_be_resolved_within_three_working_days(client, sessions, org, world):
+    headers = await auth(sessions, role=Role.member)
+    complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
+    world.at("2025-03-04T10:30:00+08:00")
+    r = await client.post(f"/api/v1/feedback/{complaint['id']}/responses", headers=headers, json={"message": "收到"})
+    assert r.status_code == 200, r.text
+
+    # Answered in time, but never resolved: the resolution clock breaches on Friday 10:00.
+    await world.sweep("2025-03-07T09:59:00+08:00")
+    assert EscalationKind.breach not in [e.kind for e in await world.escalations(complaint["id"])]
+    await world.sweep("2025-03-07T10:00:01+08:00")
+    (breach,) = [e for e in await world.escalations(complaint["id"]) if e.kind == EscalationKind.breach]
+    assert _who(breach)["assignee"] == org.owner.id
+    r = await client.get("/api/v1/feedback", headers=headers, params={"overdue": "true"})
+    assert [i["id"] for i in r.json()["items"]] == [complaint["id"]]
+
+    world.at("2025-03-07T11:00:00+08:00")
+    r = await client.patch(f"/api/v1/feedback/{complaint['id']}", headers=headers, json={"status": "resolved"})
+    assert [t["state"] for t in r.json()["sla"]] == ["met", "met"]
+    assert [t["breached"] for t in r.json()["sla"]] == [False, True]

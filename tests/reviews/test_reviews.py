@@ -327,11 +327,13 @@ async def test_review_stage_gate_waits_for_an_approved_review(sessions, client, 
     assert (await client.post(f"/api/v1/campaigns/{cid}/stages/research/advance", headers=headers)).status_code == 200
     await _finish_stage(client, headers, cid, "plan", "campaign_plan", ["smart_goals", "budget_error"])
     assert (await client.post(f"/api/v1/campaigns/{cid}/stages/plan/advance", headers=headers)).status_code == 200
-    sheet = await _finish_stage(client, headers, cid, "review", "review_sheet", ["feedback_24h", "consensus"])
+    # "every department answered within 24 h" is derived from the review, not ticked.
+    sheet = await _finish_stage(client, headers, cid, "review", "review_sheet", ["consensus"])
     advance = f"/api/v1/campaigns/{cid}/stages/review/advance"
 
     r = await client.post(advance, headers=headers)
-    assert r.status_code == 409 and [e["field"] for e in r.json()["errors"]] == ["review"]
+    assert r.status_code == 409
+    assert [e["field"] for e in r.json()["errors"]] == ["review", "checklist.feedback_24h"]
 
     body = {"title": "方案评审", "campaign_id": cid, "reviewer_department_ids": [org.sales.department.id]}
     r = await client.post("/api/v1/reviews", headers=headers, json={**body, "stage_key": "launch"})
@@ -356,13 +358,101 @@ async def test_review_stage_gate_waits_for_an_approved_review(sessions, client, 
 
     assert (await answer(client, org, review, org.sales, org.sales.head, "approve")).status_code == 200
     r = await client.post(advance, headers=headers)
-    assert r.status_code == 409 and [e["field"] for e in r.json()["errors"]] == ["review"]
+    assert r.status_code == 409
+    assert [e["field"] for e in r.json()["errors"]] == ["review", "checklist.feedback_24h"]
     assert "in_review" in r.json()["errors"][0]["message"]
+    assert "1 reviewer(s) have not answered yet" in r.json()["errors"][1]["message"]
     assert (await answer(client, org, review, org.product, org.product.head, "approve")).status_code == 200
 
     r = await client.post(advance, headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["entered"]["key"] == "resources"
+
+
+async def _campaign_at_review(client, headers, org, name="双十一大促"):
+    r = await client.post(
+        "/api/v1/campaigns",
+        headers=headers,
+        json={
+            "name": name,
+            "owner_id": org.planner.id,
+            "department_id": org.market.id,
+            "template_key": "campaign_default",
+        },
+    )
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    await _finish_stage(client, headers, cid, "research", "research_report", ["competitors", "pain_point"])
+    assert (await client.post(f"/api/v1/campaigns/{cid}/stages/research/advance", headers=headers)).status_code == 200
+    plan = await _finish_stage(client, headers, cid, "plan", "campaign_plan", ["smart_goals", "budget_error"])
+    assert (await client.post(f"/api/v1/campaigns/{cid}/stages/plan/advance", headers=headers)).status_code == 200
+    return cid, plan
+
+
+async def test_the_review_stage_reviews_the_plan_stages_deliverable(sessions, client, clock, org):
+    clock.set(T("2026-03-02T09:00:00+08:00"))
+    headers = org.as_(org.planner)
+    cid, plan = await _campaign_at_review(client, headers, org)
+    _, other_plan = await _campaign_at_review(client, headers, org, name="年货节")
+    body = {"title": "方案评审", "campaign_id": cid, "reviewer_department_ids": [org.sales.department.id]}
+
+    r = await client.post(
+        "/api/v1/reviews", headers=headers, json={**body, "stage_key": "review", "deliverable_id": other_plan["id"]}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.deliverable_id"
+    assert "another campaign" in r.json()["errors"][0]["message"]
+    r = await client.post(
+        "/api/v1/reviews", headers=headers, json={**body, "stage_key": "research", "deliverable_id": plan["id"]}
+    )
+    assert r.status_code == 422 and "later stage" in r.json()["errors"][0]["message"]
+
+    # 《活动策划方案》 was attached in the plan stage; the review stage reviews it.
+    review = await request(client, org, [org.sales], campaign_id=cid, stage_key="review", deliverable_id=plan["id"])
+    assert review["deliverable_id"] == plan["id"] and review["campaign_id"] == cid
+
+
+async def test_every_department_answered_in_time_is_derived_and_only_waived_by_a_manager(sessions, client, clock, org):
+    clock.set(T("2026-03-02T09:00:00+08:00"))  # Monday
+    headers = org.as_(org.planner)
+    cid, _ = await _campaign_at_review(client, headers, org)
+    await _finish_stage(client, headers, cid, "review", "review_sheet", ["consensus"])
+    item = f"/api/v1/campaigns/{cid}/stages/review/checklist/feedback_24h"
+    r = await client.put(item, headers=headers, json={"done": True})
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.done"
+    assert "derived" in r.json()["detail"]
+
+    review = await request(client, org, [org.sales, org.product], campaign_id=cid, stage_key="review")
+    assert (await answer(client, org, review, org.sales, org.sales.head, "approve")).status_code == 200
+    clock.set(T("2026-03-03T10:00:00+08:00"))  # product answers 25 hours later: late
+    assert (await answer(client, org, review, org.product, org.product.head, "approve")).status_code == 200
+
+    advance = f"/api/v1/campaigns/{cid}/stages/review/advance"
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 409, r.text
+    (late,) = r.json()["errors"]
+    assert late["field"] == "checklist.feedback_24h" and "产品部 (round 1)" in late["message"]
+    assert "销售部" not in late["message"]
+    stage = next(
+        s for s in (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json() if s["key"] == "review"
+    )
+    assert stage["checklist"]["feedback_24h"]["done"] is False
+    assert stage["checklist"]["feedback_24h"]["derived"] == "review_on_time"
+
+    r = await client.put(item, headers=headers, json={"waive": True, "note": "国庆排期"})
+    assert r.status_code == 403  # a member may not waive
+    manager = await auth(sessions, role=Role.manager)
+    r = await client.put(item, headers=manager, json={"waive": True})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.note"
+    r = await client.put(
+        f"/api/v1/campaigns/{cid}/stages/review/checklist/consensus", headers=manager, json={"waive": True, "note": "x"}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.waive"
+    r = await client.put(item, headers=manager, json={"waive": True, "note": "产品部负责人出差，已电话确认"})
+    assert r.status_code == 200, r.text
+    shown = r.json()["checklist"]["feedback_24h"]
+    assert shown["done"] is False and shown["waived"]["note"] == "产品部负责人出差，已电话确认"
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 200, r.text
 
 
 async def test_nobody_reviews_their_own_request(sessions, client, clock, org):

@@ -2,9 +2,10 @@
 2025 National Day holiday (Oct 1–8) and its make-up workdays (Sep 28, Oct 11):
 
 research → plan → cross-department review (design answers late: its head is alerted in its own
-Feishu group, the requester is not) → resource coordination → execution (legal review approval)
-→ retrospective. Every gate refuses while a deliverable, a checklist item, the review or the
-approval is missing, and the stage cycle times come out right."""
+Feishu group, the requester is not, and the derived "every department answered within 24 h" item
+says so until the director waives it) → resource coordination (legal's approval is needed before
+execution may be entered) → execution → retrospective. Every gate refuses while a deliverable, a
+checklist item, the review or the approval is missing, and the stage cycle times come out right."""
 
 from __future__ import annotations
 
@@ -168,9 +169,11 @@ async def test_a_campaign_runs_all_six_stages_across_national_day(team, settings
     await t.call(
         "product", "POST", f"/reviews/{review['id']}/responses/{responses[depts['产品部'].id]}", decision="approve"
     )
-    await t.finish(cid, "review", "planner", "review_sheet", ["feedback_24h", "consensus"])
+    await t.finish(cid, "review", "planner", "review_sheet", ["consensus"])
     await t.at("2025-09-30T12:00:00+08:00")
-    assert await t.blocked_by(cid, "review") == {"review"}  # design has not answered yet
+    # Design has not answered yet; "every department answered within 24 h" is derived, not ticked.
+    assert await t.blocked_by(cid, "review") == {"review", "checklist.feedback_24h"}
+    await t.call("planner", "PUT", f"/campaigns/{cid}/stages/review/checklist/feedback_24h", expect=409, done=True)
 
     # 15:00:01 — design is late: its own head is alerted in design's Feishu group, not the requester.
     await t.at("2025-09-30T15:00:01+08:00")
@@ -197,18 +200,26 @@ async def test_a_campaign_runs_all_six_stages_across_national_day(team, settings
     )
     assert (await t.call("planner", "GET", f"/reviews/{review['id']}"))["status"] == "approved"
     await t.at("2025-09-30T17:00:00+08:00")
+    # The review knows design was late: the gate says so, until the director waives it with a reason.
+    problem = await t.call("planner", "POST", f"/campaigns/{cid}/stages/review/advance", expect=409)
+    (late,) = problem["errors"]
+    assert late["field"] == "checklist.feedback_24h" and "设计部 (round 1)" in late["message"]
+    await t.call(
+        "director",
+        "PUT",
+        f"/campaigns/{cid}/stages/review/checklist/feedback_24h",
+        waive=True,
+        note="设计部国庆前排期冲突，已沟通",
+    )
     await t.call("planner", "POST", f"/campaigns/{cid}/stages/review/advance")
 
     # Resource coordination: 1 working day from Tuesday 17:00 skips the whole National Day week.
     resources = (await t.stages(cid))["resources"]
     assert T(resources["sla"][0]["due_at"]) == T("2025-10-09T17:00:00+08:00")
     await t.finish(cid, "resources", "executor", "resource_allocation", ["design_slot"])
-    await t.at("2025-10-09T11:00:00+08:00")
-    await t.call("executor", "POST", f"/campaigns/{cid}/stages/resources/advance")
 
-    # Execution runs "per plan" (no timer) and needs legal's approval before it may be left.
-    execution = (await t.stages(cid))["execution"]
-    assert execution["sla"] == [] and execution["status"] == "active"
+    # Execution may only be entered once its assets are approved (legal review before launch).
+    assert await t.blocked_by(cid, "resources") == {"entry_approval.execution"}
     await t.call(
         "director",
         "POST",
@@ -220,15 +231,20 @@ async def test_a_campaign_runs_all_six_stages_across_national_day(team, settings
         conditions={"stage_keys": ["execution"]},
         steps=[{"name": "法务审核", "mode": "one", "approvers": [f"department:{depts['法务部'].id}"]}],
     )
-    await t.finish(cid, "execution", "executor", "launch_board", ["legal_review", "channel_test"])
-    assert await t.blocked_by(cid, "execution") == {"approval"}
-    await t.at("2025-10-10T10:00:00+08:00")
+    await t.at("2025-10-09T09:30:00+08:00")
     approval = await t.call(
         "executor", "POST", "/approvals", expect=201, kind="stage", campaign_id=cid, stage_key="execution"
     )
-    assert await t.blocked_by(cid, "execution") == {"approval"}  # still pending
-    await t.at("2025-10-10T14:00:00+08:00")
+    assert await t.blocked_by(cid, "resources") == {"entry_approval.execution"}  # still pending
+    await t.at("2025-10-09T10:00:00+08:00")
     await t.call("legal", "POST", f"/approvals/{approval['id']}/decision", decision="approve")
+    await t.at("2025-10-09T11:00:00+08:00")
+    await t.call("executor", "POST", f"/campaigns/{cid}/stages/resources/advance")
+
+    # Execution runs "per plan" (no timer); its assets were approved before it began.
+    execution = (await t.stages(cid))["execution"]
+    assert execution["sla"] == [] and execution["status"] == "active"
+    await t.finish(cid, "execution", "executor", "launch_board", ["legal_review", "channel_test"])
     await t.at("2025-10-17T18:00:00+08:00")
     await t.call("executor", "POST", f"/campaigns/{cid}/stages/execution/advance")
 

@@ -11,7 +11,7 @@ from shared.db import unit_of_work
 from shared.models import Role, SlaTimer, TimerState
 from shared.sla.engine import sweep_due_timers
 from shared.workflow.templates import ensure_workflow_defaults
-from tests.factories import auth, make_channel, make_department, make_user
+from tests.factories import auth, make_channel, make_department, make_token, make_user
 
 T = datetime.fromisoformat
 
@@ -206,7 +206,7 @@ async def test_tasks_can_live_inside_a_stage_of_their_campaign(sessions, client,
     assert len((await client.get("/api/v1/tasks", headers=headers)).json()["items"]) == 1
 
 
-async def test_cancelling_a_campaign_cancels_its_open_reviews_approvals_and_collaboration(
+async def test_cancelling_a_campaign_cancels_its_open_tasks_reviews_approvals_and_collaboration(
     sessions, client, clock, setup
 ):
     headers = await auth(sessions, role=Role.member)
@@ -242,8 +242,12 @@ async def test_cancelling_a_campaign_cancels_its_open_reviews_approvals_and_coll
     )
     assert r.status_code == 201, r.text
     request_id = r.json()["id"]
+    r = await client.post("/api/v1/tasks", headers=headers, json={"title": "物料制作", "campaign_id": cid})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["id"]
 
     assert (await client.post(f"/api/v1/campaigns/{cid}/cancel", headers=headers)).status_code == 200
+    assert (await client.get(f"/api/v1/tasks/{task_id}", headers=headers)).json()["status"] == "cancelled"
     assert (await client.get(f"/api/v1/reviews/{review_id}", headers=headers)).json()["status"] == "cancelled"
     assert (await client.get(f"/api/v1/approvals/{approval_id}", headers=headers)).json()["status"] == "cancelled"
     collab = (await client.get(f"/api/v1/collaboration-requests/{request_id}", headers=headers)).json()
@@ -261,3 +265,146 @@ async def test_cancelling_a_campaign_cancels_its_open_reviews_approvals_and_coll
         json={"title": "再评审", "campaign_id": cid, "stage_key": "review", "reviewer_department_ids": [sales.id]},
     )
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "campaign_id"
+
+
+async def custom_template(sessions, client, key, stages, **extra):
+    r = await client.post(
+        "/api/v1/workflow-templates",
+        headers=await auth(sessions, role=Role.manager),
+        json={"key": key, "name": key, "stages": stages, **extra},
+    )
+    assert r.status_code == 201, r.text
+
+
+async def running_timers(sessions) -> int:
+    async with unit_of_work(sessions) as s:
+        return int(
+            await s.scalar(
+                select(func.count())
+                .select_from(SlaTimer)
+                .where(SlaTimer.state.in_((TimerState.running, TimerState.paused)))
+            )
+            or 0
+        )
+
+
+async def test_a_stage_that_requires_approval_to_enter_is_not_entered_before_it(sessions, client, clock, setup):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    await custom_template(
+        sessions,
+        client,
+        "launch_flow",
+        [{"key": "prepare", "name": "准备"}, {"key": "launch", "name": "上线", "requires_approval_to_enter": True}],
+    )
+    legal = await make_user(sessions, name="法务")
+    _, legal_token = await make_token(sessions, user=legal)
+    r = await client.post(
+        "/api/v1/approval-rules",
+        headers=await auth(sessions, role=Role.manager),
+        json={
+            "name": "上线前法务审核",
+            "kind": "stage",
+            "priority": 10,
+            "conditions": {"stage_keys": ["launch"]},
+            "steps": [{"name": "法务", "mode": "one", "approvers": [f"user:{legal.id}"]}],
+        },
+    )
+    assert r.status_code == 201, r.text
+    headers = await auth(sessions, role=Role.member)
+    cid = (await start(client, headers, setup, template_key="launch_flow", stage_owners={}))["id"]
+    advance = f"/api/v1/campaigns/{cid}/stages/prepare/advance"
+
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 409, r.text
+    (unmet,) = r.json()["errors"]
+    assert unmet["field"] == "entry_approval.launch" and "no approval requested yet" in unmet["message"]
+    assert [e["field"] for e in (await stages(client, headers, cid))["prepare"]["gate_unmet"]] == [
+        "entry_approval.launch"
+    ]
+    r = await client.post(
+        "/api/v1/approvals", headers=headers, json={"kind": "stage", "campaign_id": cid, "stage_key": "launch"}
+    )
+    assert r.status_code == 201, r.text
+    approval_id = r.json()["id"]
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 409 and "still pending" in r.json()["errors"][0]["message"]
+    assert (await stages(client, headers, cid))["launch"]["status"] == "pending"
+
+    r = await client.post(
+        f"/api/v1/approvals/{approval_id}/decision",
+        headers={"Authorization": f"Bearer {legal_token}"},
+        json={"decision": "approve"},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["entered"]["key"] == "launch"
+    # Once in, leaving the approved stage asks nothing more of the approval.
+    r = await client.post(f"/api/v1/campaigns/{cid}/stages/launch/advance", headers=headers)
+    assert r.status_code == 200, r.text
+
+
+async def test_the_last_gate_waits_for_the_campaigns_open_tasks(sessions, client, clock, setup):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    await custom_template(sessions, client, "one_step", [{"key": "only", "name": "唯一阶段"}])
+    headers = await auth(sessions, role=Role.member)
+    cid = (await start(client, headers, setup, template_key="one_step", stage_owners={}))["id"]
+    only = (await stages(client, headers, cid))["only"]
+    tasks = []
+    for body in ({"title": "投放复核", "stage_id": only["id"]}, {"title": "素材归档", "campaign_id": cid}):
+        r = await client.post("/api/v1/tasks", headers=headers, json=body)
+        assert r.status_code == 201, r.text
+        tasks.append(r.json()["id"])
+
+    advance = f"/api/v1/campaigns/{cid}/stages/only/advance"
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 409, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [f"tasks.{tasks[0]}", f"tasks.{tasks[1]}"]
+    assert "投放复核" in r.json()["errors"][0]["message"]
+    for task_id, status in zip(tasks, ("done", "cancelled"), strict=True):
+        r = await client.patch(f"/api/v1/tasks/{task_id}", headers=headers, json={"status": status})
+        assert r.status_code == 200, r.text
+    r = await client.post(advance, headers=headers)
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/v1/campaigns/{cid}", headers=headers)).json()["status"] == "completed"
+    assert await running_timers(sessions) == 0
+
+
+async def test_completing_a_campaign_stops_everything_still_running_on_it(sessions, client, clock, setup):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    await custom_template(
+        sessions, client, "cancel_leftovers", [{"key": "only", "name": "唯一阶段"}], open_tasks_at_completion="cancel"
+    )
+    headers = await auth(sessions, role=Role.member)
+    async with unit_of_work(sessions) as s:
+        from shared.models import Department
+
+        (await s.get_one(Department, setup["dept"].id)).head_user_id = setup["manager"].id
+    cid = (await start(client, headers, setup, template_key="cancel_leftovers", stage_owners={}))["id"]
+    r = await client.post("/api/v1/tasks", headers=headers, json={"title": "投放复核", "campaign_id": cid})
+    task_id = r.json()["id"]
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=headers,
+        json={
+            "title": "复盘评审",
+            "campaign_id": cid,
+            "stage_key": "only",
+            "reviewer_user_ids": [setup["researcher"].id],
+        },
+    )
+    assert r.status_code == 201, r.text
+    review_id = r.json()["id"]
+    r = await client.post("/api/v1/approvals", headers=headers, json={"kind": "campaign", "campaign_id": cid})
+    assert r.status_code == 201, r.text
+    approval_id = r.json()["id"]
+    assert await running_timers(sessions) >= 4  # stage, task, review, reviewer, approver
+
+    clock.set(T("2026-03-02T11:00:00+08:00"))
+    r = await client.post(f"/api/v1/campaigns/{cid}/stages/only/advance", headers=headers)
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/v1/campaigns/{cid}", headers=headers)).json()["status"] == "completed"
+    assert (await client.get(f"/api/v1/tasks/{task_id}", headers=headers)).json()["status"] == "cancelled"
+    assert (await client.get(f"/api/v1/reviews/{review_id}", headers=headers)).json()["status"] == "cancelled"
+    assert (await client.get(f"/api/v1/approvals/{approval_id}", headers=headers)).json()["status"] == "cancelled"
+    assert await running_timers(sessions) == 0  # nothing keeps chasing anyone about a finished campaign

@@ -40,6 +40,12 @@ async def test_the_default_template_has_the_six_stages_of_the_requirements(sessi
     assert review["requires"] == "review" and review["time_limit"] == {"kind": "working_days", "value": "2"}
     assert body["stages"][4]["time_limit"] is None  # execution runs per plan milestones
     assert "《需求调研报告》" in research["deliverables"][0]["name"]
+    # "every department answered within 24 h" is computed from the review, not ticked by hand
+    assert {"key": "feedback_24h", "derived": "review_on_time"}.items() <= review["checklist"][0].items()
+    # assets are approved before execution begins, not before it may be left
+    execution = body["stages"][4]
+    assert execution["requires_approval_to_enter"] is True and execution["requires"] is None
+    assert body["open_tasks_at_completion"] == "wait"
     assert len((await client.get("/api/v1/workflow-templates", headers=manager)).json()) == 1
 
 
@@ -66,6 +72,9 @@ def _template(**changes):
         ({"5.checklist": [{"key": "x"}]}, "body.stages[5].checklist[0].text"),
         ({"4.colour": "red"}, "body.stages[4].colour"),
         ({"0.name": ""}, "body.stages[0].name"),
+        ({"2.checklist": [{"key": "x", "text": "t", "derived": "vibes"}]}, "body.stages[2].checklist[0].derived"),
+        ({"4.requires_approval_to_enter": "yes"}, "body.stages[4].requires_approval_to_enter"),
+        ({"0.requires_approval_to_enter": True}, "body.stages[0].requires_approval_to_enter"),
     ],
 )
 async def test_a_bad_stage_is_422_naming_the_stage_and_field(client, manager, changes, field):
@@ -92,3 +101,18 @@ async def test_editing_publishes_a_new_version_and_keeps_the_old(client, manager
 async def test_members_cannot_write_templates(sessions, client):
     member = await auth(sessions, role=Role.member)
     assert (await client.post("/api/v1/workflow-templates", headers=member, json=_template())).status_code == 403
+
+
+async def test_a_template_chooses_what_its_last_gate_does_with_open_tasks(client, manager):
+    r = await client.post(
+        "/api/v1/workflow-templates", headers=manager, json=_template() | {"open_tasks_at_completion": "sometimes"}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.open_tasks_at_completion"
+    r = await client.post("/api/v1/workflow-templates", headers=manager, json=_template())
+    assert r.json()["open_tasks_at_completion"] == "wait"
+    r = await client.put(
+        "/api/v1/workflow-templates/spring", headers=manager, json={"open_tasks_at_completion": "cancel"}
+    )
+    assert r.status_code == 200 and r.json()["open_tasks_at_completion"] == "cancel"
+    r = await client.put("/api/v1/workflow-templates/spring", headers=manager, json={"name": "春季"})
+    assert r.json()["open_tasks_at_completion"] == "cancel"  # kept when left out

@@ -18,7 +18,13 @@ from shared import crud
 from shared.errors import InvalidInput, NotFound
 from shared.feedback import inbound
 from shared.feedback import service as feedback_service
-from shared.feedback.schemas import FeedbackCreate, FeedbackRead, FeedbackResponseCreate, FeedbackUpdate
+from shared.feedback.schemas import (
+    FeedbackCreate,
+    FeedbackRead,
+    FeedbackResponseCreate,
+    FeedbackResponseRead,
+    FeedbackUpdate,
+)
 from shared.feedback.sla import FeedbackSubject
 from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.pagination import paginate
@@ -94,7 +100,7 @@ async def update_feedback(
 
 @api.post(
     "/feedback/{feedback_id}/responses",
-    response_model=FeedbackRead,
+    response_model=FeedbackResponseRead,
     operation_id="respondToFeedback",
     responses=_NOT_FOUND,
 )
@@ -105,11 +111,19 @@ async def respond_to_feedback(
     actor: WriterDep,
     now: NowDep,
     settings: SettingsDep,
-) -> FeedbackRead:
+) -> FeedbackResponseRead:
     """Answer the customer. The first answer is the first response: it meets the timer and moves
-    `new` to `responded`. Later answers are kept as comments; the first-response time never moves."""
-    feedback = await feedback_service.respond(session, actor=actor, feedback_id=feedback_id, data=body, now=now)
-    return (await _read_page(session, [feedback], now))[0]
+    `new` to `responded`. Later answers are kept as trail comments — the answer says so
+    (`recorded_as: comment`, `comment_id`) — and the first-response time never moves."""
+    feedback, comment = await feedback_service.respond(
+        session, actor=actor, feedback_id=feedback_id, data=body, now=now
+    )
+    item = (await _read_page(session, [feedback], now))[0]
+    return FeedbackResponseRead(
+        **item.model_dump(),
+        recorded_as="comment" if comment is not None else "first_response",
+        comment_id=comment.id if comment is not None else None,
+    )
 
 
 # ---- signed inbound intake -----------------------------------------------------------------------

@@ -102,14 +102,15 @@ async def _read_page(session: SessionDep, rows: list[CampaignStage], now: dateti
     ids = [s.id for s in rows]
     files = await workflow.deliverables_of(session, ids)
     sla = await SlaIndex.load(session, StageSubject.stage, ids, now)
-    waiting = await workflow.sign_offs(session, rows)
+    facts = await workflow.gate_facts(session, rows, now)
     return [
         StageRead.model_validate(
             {
                 **{c: getattr(s, c) for c in StageRead.model_fields if hasattr(s, c) and c != "deliverables"},
+                "checklist": {**s.checklist, **facts.derived[s.id]},
                 "deliverables": [DeliverableRead.model_validate(d) for d in files[s.id]],
                 "cycle_s": workflow.cycle_seconds(s, now),
-                "gate_unmet": [e.as_dict() for e in workflow.gate(s, files[s.id], waiting[s.id])],
+                "gate_unmet": [e.as_dict() for e in workflow.gate(s, files[s.id], facts.unmet[s.id])],
                 "sla": sla.of(s.id),
             }
         )
@@ -183,7 +184,9 @@ async def add_deliverable(
 async def tick(
     campaign_id: int, key: str, item_key: str, body: ChecklistTick, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> StageRead:
-    """Tick (or untick) a gate checklist item, with a note (e.g. which 3 competitors)."""
+    """Tick (or untick) a gate checklist item, with a note (e.g. which 3 competitors). A derived
+    item (computed from data, e.g. `review_on_time`) answers 409 naming `body.done`; a manager may
+    waive it instead (`waive: true` with a note)."""
     stage = await workflow.tick(
         session,
         actor=actor,
@@ -207,8 +210,11 @@ async def advance(
     campaign_id: int, key: str, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> AdvanceRead:
     """Leave the active stage through its gate and enter the next. 409 lists every unmet
-    condition (`errors[].field` like `deliverables.campaign_plan`, `checklist.smart_goals`)."""
-    left, entered = await workflow.advance(session, actor=actor, campaign_id=campaign_id, key=key, now=now)
+    condition (`errors[].field` like `deliverables.campaign_plan`, `checklist.smart_goals`,
+    `entry_approval.execution` when the next stage is entered only once approved, `tasks.<id>` for
+    the campaign's open tasks at the last gate). Leaving the last stage completes the campaign and
+    stops everything still running on it."""
+    left, entered = await lifecycle.advance(session, actor=actor, campaign_id=campaign_id, key=key, now=now)
     out = await _read_page(session, [left] + ([entered] if entered else []), now)
     return AdvanceRead(left=out[0], entered=out[1] if entered else None)
 
