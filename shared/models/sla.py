@@ -39,6 +39,8 @@ class Calendar(IdMixin, TimestampMixin, Base):
     weekly_hours: Mapped[dict[str, Any]] = mapped_column(JSONB)
     workday_hours: Mapped[list[Any]] = mapped_column(JSONB)
     overrides: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The official statutory schedule of the years a team loaded: YYYY-MM-DD → {working, name}.
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
