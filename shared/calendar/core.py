@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from shared.calendar.statutory import ESTIMATED_HOLIDAYS, DataQuality, package_quality
+from shared.calendar.statutory import DataQuality, WarningCode, package_quality
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DURATION = timedelta(days=366)  # no SLA target or escalation offset is longer than a year
@@ -282,7 +282,7 @@ class BusinessCalendar:
         first, last = sorted((self.local_date(start).year, self.local_date(end).year))
         return [
             {
-                "code": ESTIMATED_HOLIDAYS,
+                "code": WarningCode.estimated_holidays,
                 "year": year,
                 "message": f"the {self.holiday_country} statutory holidays and make-up workdays of {year} "
                 "are estimated, not the announced schedule: load the official schedule into this calendar",

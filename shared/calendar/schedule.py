@@ -60,26 +60,36 @@ def entries_from_ics(text: str) -> list[ScheduleEntryCreate]:
     for i, event in enumerate(parsed.walk("VEVENT")):
         where = f"VEVENT[{i}]"
         first, days = _event_days(event, where)
-        name = str(event.get("SUMMARY", "")).strip()
+        name = str(event.get("SUMMARY", "")).strip()[:120]
         working = _event_working(event, name, where)
         for n in range(days):
-            entries.append(ScheduleEntryCreate(date=first + timedelta(days=n), working=working, name=name[:120]))
+            try:
+                entries.append(ScheduleEntryCreate(date=first + timedelta(days=n), working=working, name=name))
+            except ValidationError as exc:
+                raise InvalidInput.for_field(f"{where}.DTSTART", exc.errors()[0]["msg"]) from None
             fields.append(f"{where}.DTSTART")
     return _checked(entries, fields)
 
 
+def _when(event: Any, key: str, where: str) -> Any:
+    """A date-like property's value, or None; a malformed one is the VEVENT's fault, named."""
+    prop = event.get(key)
+    try:
+        return None if prop is None else prop.dt
+    except ValueError as exc:  # icalendar's BrokenCalendarProperty
+        raise InvalidInput.for_field(f"{where}.{key}", f"not a valid value: {exc}") from None
+
+
 def _event_days(event: Any, where: str) -> tuple[date, int]:
-    start = event.get("DTSTART")
-    if start is None or not isinstance(start.dt, date) or isinstance(start.dt, datetime):
+    first = _when(event, "DTSTART", where)
+    if not isinstance(first, date) or isinstance(first, datetime):
         raise InvalidInput.for_field(f"{where}.DTSTART", "must be a date (an all-day event: DTSTART;VALUE=DATE)")
-    first: date = start.dt
-    end, duration = event.get("DTEND"), event.get("DURATION")
+    end, td = _when(event, "DTEND", where), _when(event, "DURATION", where)
     if end is not None:
-        if isinstance(end.dt, datetime) or not isinstance(end.dt, date):
+        if isinstance(end, datetime) or not isinstance(end, date):
             raise InvalidInput.for_field(f"{where}.DTEND", "must be a date like DTSTART")
-        days = (end.dt - first).days
-    elif duration is not None:
-        td = duration.dt
+        days = (end - first).days
+    elif td is not None:
         if not isinstance(td, timedelta) or td.seconds or td.microseconds:
             raise InvalidInput.for_field(f"{where}.DURATION", "must be whole days (P1D)")
         days = td.days

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.calendar.core import DayReason
-from shared.calendar.statutory import DataQuality
+from shared.calendar.statutory import DataQuality, WarningCode
+from shared.schemas import WriteModel
 
 
 def _in_service_range(value: dt.date) -> dt.date:
@@ -22,7 +23,7 @@ ServiceDate = Annotated[dt.date, AfterValidator(_in_service_range)]
 
 
 class CalendarWarning(BaseModel):
-    code: Literal["estimated_holidays"]
+    code: WarningCode
     year: int
     message: str
 
@@ -51,10 +52,8 @@ class CalendarDaysRead(BaseModel):
     days: list[CalendarDayRead]
 
 
-class ScheduleEntryCreate(BaseModel):
+class ScheduleEntryCreate(WriteModel):
     """One day of an announced statutory schedule: a holiday, or a make-up workday (调休上班)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     date: ServiceDate
     working: bool = Field(description="true: a make-up workday (the calendar's workday_hours); false: a holiday")

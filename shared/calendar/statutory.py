@@ -31,6 +31,12 @@ class DataQuality(enum.StrEnum):
     estimated = "estimated"
 
 
+class WarningCode(enum.StrEnum):
+    """What deadlines and timers warn about."""
+
+    estimated_holidays = "estimated_holidays"  # the span crosses a year whose statutory data is a guess
+
+
 @lru_cache(maxsize=1024)
 def package_quality(country: str, year: int) -> DataQuality:
     """How good the installed `holidays` package's data for one country and year is."""
@@ -38,6 +44,3 @@ def package_quality(country: str, year: int) -> DataQuality:
     if announced is None or year in announced:
         return DataQuality.official
     return DataQuality.estimated
-
-
-ESTIMATED_HOLIDAYS = "estimated_holidays"  # the warning code deadlines and timers carry

@@ -232,7 +232,9 @@ def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, 
         "cancelled_at": timer.cancelled_at,
         "levels_fired": list(timer.fired),
         "next_fire_at": timer.next_fire_at,
-        "warnings": estimate_warnings(cal, timer.target_kind, timer.started_at, timer.due_at),
+        "warnings": estimate_warnings(cal, timer.target_kind, timer.started_at, timer.due_at)
+        if timer.state in ACTIVE_STATES
+        else [],
     }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.calendar.schedule import ImportMode, entries_from_ics, entries_from_json, merged_schedule, to_ics
 from shared.calendar.schemas import ScheduleEntryCreate, ScheduleEntryRead
@@ -41,6 +43,10 @@ def test_a_multi_day_event_is_one_entry_per_day_and_ban_marks_a_workday():
         ("DTSTART;VALUE=DATE:20271001\r\nDTEND;VALUE=DATE:20271001\r\n", "VEVENT[1].DTEND"),
         ("DTSTART;VALUE=DATE:20271001\r\nX-CLOSELOOP-WORKING:maybe\r\n", "VEVENT[1].X-CLOSELOOP-WORKING"),
         ("DTSTART;VALUE=DATE:20270926\r\nSUMMARY:again\r\n", "VEVENT[1].DTSTART"),  # listed twice
+        ("DTSTART;VALUE=DATE:2027\r\n", "VEVENT[1].DTSTART"),  # malformed
+        ("DTSTART;VALUE=DATE:18001001\r\n", "VEVENT[1].DTSTART"),  # outside the service range
+        ("DTSTART;VALUE=DATE:20271001\r\nDTEND:soon\r\n", "VEVENT[1].DTEND"),
+        ("DTSTART;VALUE=DATE:20271001\r\nDURATION:PT8H\r\n", "VEVENT[1].DURATION"),
     ],
 )
 def test_a_bad_vevent_is_named(event, field):
@@ -81,3 +87,32 @@ def test_replace_drops_the_loaded_days_of_the_imported_years_only():
     assert sorted(merged) == ["2026-10-01", "2027-05-01", "2027-10-01"] and years == [2027] and removed == 0
     replaced, _, removed = merged_schedule(current, new, ImportMode.replace)
     assert sorted(replaced) == ["2026-10-01", "2027-10-01"] and removed == 1
+
+
+_LINES = [
+    "BEGIN:VCALENDAR",
+    "END:VCALENDAR",
+    "BEGIN:VEVENT",
+    "END:VEVENT",
+    "VERSION:2.0",
+    "DTSTART;VALUE=DATE:20271001",
+    "DTSTART:20271001T090000Z",
+    "DTSTART;VALUE=DATE:1",
+    "DTEND;VALUE=DATE:20271003",
+    "DTEND;VALUE=DATE:20260101",
+    "DURATION:P2D",
+    "DURATION:-P1D",
+    "SUMMARY:补班",
+    "X-CLOSELOOP-WORKING:TRUE",
+    "X-CLOSELOOP-WORKING:",
+    " folded",
+    "garbage",
+]
+
+
+@given(st.lists(st.sampled_from(_LINES), max_size=12))
+def test_any_ics_text_is_read_or_refused_naming_a_field(lines):
+    try:
+        entries_from_ics("\r\n".join(lines) + "\r\n")
+    except InvalidInput as exc:
+        assert exc.errors and exc.errors[0].field

@@ -161,6 +161,7 @@ async def test_timers_whose_span_crosses_an_estimated_year_carry_the_warning(cli
         },
     )
     assert r.status_code == 201, r.text
+    policy = r.json()
     owner = await make_user(sessions)
     guessed = (await client.post("/api/v1/tasks", headers=manager, json={"title": "a", "assignee_id": owner.id})).json()
     (sla,) = guessed["sla"]
@@ -173,6 +174,16 @@ async def test_timers_whose_span_crosses_an_estimated_year_carry_the_warning(cli
     known = (await client.post("/api/v1/tasks", headers=manager, json={"title": "b", "assignee_id": owner.id})).json()
     (sla,) = known["sla"]
     assert sla["due_at"] == "2027-10-09T02:00:00Z" and sla["warnings"] == []
+    # A met timer's deadline no longer matters: no warning.
+    new_calendar = (await client.post("/api/v1/calendars", headers=manager, json={"name": "no 2027 yet"})).json()
+    r = await client.patch(
+        f"/api/v1/sla/policies/{policy['id']}", headers=manager, json={"calendar_id": new_calendar["id"]}
+    )
+    assert r.status_code == 200, r.text
+    third = (await client.post("/api/v1/tasks", headers=manager, json={"title": "c", "assignee_id": owner.id})).json()
+    assert third["sla"][0]["warnings"][0]["year"] == 2027
+    done = (await client.patch(f"/api/v1/tasks/{third['id']}", headers=manager, json={"status": "done"})).json()
+    assert done["sla"][0]["state"] == "met" and done["sla"][0]["warnings"] == []
 
 
 @pytest.mark.parametrize(
