@@ -43,6 +43,11 @@ class Calendar(IdMixin, TimestampMixin, Base):
     schedule: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    @property
+    def loaded_years(self) -> list[int]:
+        """The years whose announced statutory schedule was loaded (their data is official)."""
+        return sorted({int(day[:4]) for day in self.schedule or {}})
+
 
 class EscalationPolicy(IdMixin, TimestampMixin, Base):
     __tablename__ = "escalation_policies"

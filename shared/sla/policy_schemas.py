@@ -64,6 +64,9 @@ class CalendarRead(ReadModel):
     weekly_hours: dict[str, Any]
     workday_hours: list[Any]
     overrides: dict[str, Any]
+    loaded_years: list[int] = Field(
+        description="years whose announced statutory schedule was loaded (overrides:import): official for this calendar"
+    )
     is_default: bool
     created_at: datetime
     updated_at: datetime
@@ -74,7 +77,7 @@ class DeadlineRead(BaseModel):
     warnings: list[CalendarWarning] = Field(
         default_factory=list,
         description="estimated_holidays: the span from start to due crosses a year whose statutory holidays are "
-        "only estimated (no official schedule loaded), so the deadline may move",
+        "only estimated (no official schedule loaded), so the deadline may move; calendar-time targets never warn",
     )
 
 

@@ -108,6 +108,7 @@ async def test_days_range_is_bounded_and_ordered(client, manager, calendar):
 
 async def test_a_deadline_across_national_day_2027_warns_until_the_schedule_is_loaded(client, manager, calendar):
     before = await _deadline(client, manager, calendar["id"])
+    assert calendar["loaded_years"] == []
     assert before["due"] == "2027-10-07T10:00:00+08:00"  # the package's guess: Oct 1–5 off
     assert [(w["code"], w["year"]) for w in before["warnings"]] == [("estimated_holidays", 2027)]
     assert "2027" in before["warnings"][0]["message"]
@@ -119,6 +120,7 @@ async def test_a_deadline_across_national_day_2027_warns_until_the_schedule_is_l
     assert r.status_code == 200, r.text
     assert r.json() == {"calendar_id": calendar["id"], "mode": "merge", "years": [2027], "imported": 9, "removed": 0}
 
+    assert (await client.get(f"/api/v1/calendars/{calendar['id']}", headers=manager)).json()["loaded_years"] == [2027]
     after = await _deadline(client, manager, calendar["id"])
     assert after == {"due": "2027-10-09T10:00:00+08:00", "warnings": []}  # Oct 1–7 off, make-up Saturday counted
     days = (
