@@ -5,8 +5,8 @@ JSON: `[{"date": "2027-10-01", "working": false, "name": "国庆节"}, …]`.
 iCalendar (RFC 5545, parsed and written with the `icalendar` package): one all-day VEVENT per day
 or per run of days (`DTSTART;VALUE=DATE`, `DTEND` exclusive, or a whole-day `DURATION`); the
 SUMMARY is the name. A VEVENT is a make-up workday when `X-CLOSELOOP-WORKING:TRUE` says so (FALSE:
-a holiday); without that property, when its SUMMARY contains 班 (补班, 上班, 调休上班) — the word
-public Chinese holiday feeds use — and a holiday otherwise. 调休 alone decides nothing: it names
+a holiday); without that property, when its SUMMARY contains 班 (补班, 上班, 调休上班), as Chinese
+holiday calendars usually mark a workday, and a holiday otherwise. 调休 alone decides nothing: it names
 both the day off and the Saturday worked for it. Exports always carry the property.
 """
 
