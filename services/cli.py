@@ -28,6 +28,8 @@ secrets_app = typer.Typer(help="The key that encrypts channel secrets at rest.",
 app.add_typer(secrets_app, name="secrets")
 channel_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
 app.add_typer(channel_app, name="channel")
+calendar_app = typer.Typer(help="Working calendars: load and export a year's statutory schedule.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 dev_app = typer.Typer(help="Local development tools.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 console = Console(stderr=True)
@@ -365,6 +367,104 @@ async def _channel_test(settings: Settings, channel_id: int, locale: str | None)
             )
     finally:
         await redis.aclose()
+        await engine.dispose()
+
+
+@calendar_app.command("import")
+def calendar_import(
+    calendar_id: Annotated[int, typer.Argument(help="the calendar's id")],
+    file: Annotated[Path, typer.Argument(help="a JSON list or an iCalendar (.ics) file", exists=True, dir_okay=False)],
+    mode: Annotated[str, typer.Option(help="merge: set these days; replace: drop the years' loaded days first")] = (
+        "merge"
+    ),
+) -> None:
+    """Load an announced statutory schedule (holidays and 调休 workdays) into a calendar."""
+    from shared.calendar.schedule import ImportMode
+    from shared.errors import AppError
+
+    if mode not in tuple(ImportMode):
+        print(f"closeloop: --mode must be one of {', '.join(ImportMode)}", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        entries = _schedule_file_entries(file)
+        result = asyncio.run(_calendar_import(_settings(), calendar_id, entries, ImportMode(mode)))
+    except (AppError, SettingsError) as exc:
+        print(f"closeloop: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    years = ", ".join(str(y) for y in result.years)
+    console.print(f"calendar {calendar_id}: {result.imported} day(s) loaded ({result.mode}); official now: {years}")
+
+
+def _schedule_file_entries(file: Path):  # type: ignore[no-untyped-def]
+    """A schedule file's entries: iCalendar by its suffix, else a JSON list."""
+    import json
+
+    from shared.calendar.schedule import entries_from_ics, entries_from_json
+    from shared.errors import InvalidInput
+
+    text = file.read_text(encoding="utf-8-sig")
+    if file.suffix.lower() in (".ics", ".ical"):
+        return entries_from_ics(text)
+    try:
+        return entries_from_json(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput.for_field("file", f"not JSON (an iCalendar file must end in .ics): {exc}") from None
+
+
+async def _calendar_import(settings: Settings, calendar_id: int, entries, mode):  # type: ignore[no-untyped-def]
+    from shared.actor import Actor
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.models import Role
+    from shared.sla.policies import import_schedule
+
+    engine = make_engine(settings.require_database_url(), pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            return await import_schedule(
+                session, actor=Actor(label="cli", role=Role.admin), calendar_id=calendar_id, entries=entries, mode=mode
+            )
+    finally:
+        await engine.dispose()
+
+
+@calendar_app.command("export")
+def calendar_export(
+    calendar_id: Annotated[int, typer.Argument(help="the calendar's id")],
+    format: Annotated[str, typer.Option("--format", help="json or ics")] = "json",
+    year: Annotated[int | None, typer.Option(help="only this year's days")] = None,
+) -> None:
+    """Print a calendar's loaded statutory schedule (what `calendar import` takes back)."""
+    from shared.calendar.schedule import ExportFormat
+    from shared.errors import AppError
+
+    if format not in tuple(ExportFormat):
+        print(f"closeloop: --format must be one of {', '.join(ExportFormat)}", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        sys.stdout.write(asyncio.run(_calendar_export(_settings(), calendar_id, ExportFormat(format), year)))
+    except (AppError, SettingsError) as exc:
+        print(f"closeloop: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+async def _calendar_export(settings: Settings, calendar_id: int, format, year: int | None) -> str:  # type: ignore[no-untyped-def]
+    import json
+
+    from shared import crud
+    from shared.calendar.schedule import ExportFormat, stored_entries, to_ics
+    from shared.clock import SystemClock
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.models import Calendar
+
+    engine = make_engine(settings.require_database_url(), pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            row = await crud.get_or_404(session, Calendar, calendar_id)
+            entries = stored_entries(row.schedule, year)
+            if format == ExportFormat.ics:
+                return to_ics(entries, calendar_name=row.name, now=SystemClock().now())
+            return json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False, indent=2) + "\n"
+    finally:
         await engine.dispose()
 
 

@@ -1,8 +1,11 @@
 """Business calendars and deadline arithmetic — pure functions, no I/O, no clock.
 
 A calendar is a timezone, weekly working intervals, statutory holidays from the `holidays`
-package *including weekend make-up workdays* (调休), the hours of a make-up workday, and per-date
-overrides. Precedence for a date: override → make-up workday → statutory holiday → weekly hours.
+package *including weekend make-up workdays* (调休), the hours of a make-up workday, per-date
+overrides, and the official statutory schedule of the years a team loaded itself (`schedule`:
+for a loaded year it replaces the package's data, which may only be an estimate — see
+`shared.calendar.statutory`). Precedence for a date: override → statutory schedule (loaded, else
+the package's: make-up workday → holiday) → weekly hours.
 Intervals are half-open `[start, end)` in local wall time; instants in and out are aware datetimes.
 """
 
@@ -19,6 +22,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+
+from shared.calendar.statutory import DataQuality, WarningCode, package_quality
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DURATION = timedelta(days=366)  # no SLA target or escalation offset is longer than a year
@@ -119,7 +124,42 @@ def _country_year(country: str, year: int) -> tuple[frozenset[date], frozenset[d
     return off, makeup
 
 
+@lru_cache(maxsize=256)
+def _holiday_names(country: str, year: int) -> dict[date, str]:
+    """Names of one country's statutory holidays in a year, in the country's own language."""
+    cls = holidays.country_holidays(country).__class__
+    cal = holidays.country_holidays(country, years=year, language=getattr(cls, "default_language", None))
+    return {d: name for d, name in cal.items() if d.year == year}
+
+
 DEFAULT_HOURS: tuple[Minutes, ...] = ((9 * 60, 18 * 60),)
+
+
+@dataclass(frozen=True)
+class ScheduledDay:
+    """One day of an officially announced statutory schedule: a holiday or a make-up workday."""
+
+    working: bool
+    name: str
+
+
+class DayReason(enum.StrEnum):
+    weekend = "weekend"
+    statutory_holiday = "statutory_holiday"
+    makeup_workday = "makeup_workday"
+    override = "override"
+    workday = "workday"
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    """Why a date is (not) working, and whether its year's statutory data is official."""
+
+    day: date
+    intervals: tuple[Minutes, ...]
+    reason: DayReason
+    name: str | None
+    data: DataQuality
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +171,8 @@ class BusinessCalendar:
     holiday_country: str | None = "CN"
     workday_hours: tuple[Minutes, ...] = DEFAULT_HOURS
     overrides: Mapping[date, tuple[Minutes, ...]] = field(default_factory=dict)  # () = day off
+    schedule: Mapping[date, ScheduledDay] = field(default_factory=dict)  # loaded official years
+    loaded_years: frozenset[int] = field(init=False, repr=False)  # the years `schedule` covers
     tz: ZoneInfo = field(init=False, repr=False)  # from `timezone`, set once in __post_init__
 
     def __post_init__(self) -> None:
@@ -144,6 +186,7 @@ class BusinessCalendar:
             except NotImplementedError as exc:
                 raise CalendarError("holiday_country", f"unknown country code {self.holiday_country!r}") from exc
         object.__setattr__(self, "_day_cache", {})
+        object.__setattr__(self, "loaded_years", frozenset(d.year for d in self.schedule))
         if not any(self.weekly_hours.get(d) for d in range(7)) and not any(self.overrides.values()):
             raise NoWorkingTime("weekly_hours", "the calendar has no working time at all")
 
@@ -171,6 +214,7 @@ class BusinessCalendar:
             else:
                 overrides[day] = _parse_intervals(value, f"overrides.{key}")
         country = data.get("holiday_country", "CN")
+        schedule = _parse_schedule(data.get("schedule") or {})
         return cls(
             timezone=data.get("timezone") or "Asia/Shanghai",
             weekly_hours=weekly,
@@ -179,6 +223,7 @@ class BusinessCalendar:
             if data.get("workday_hours") is not None
             else DEFAULT_HOURS,
             overrides=overrides,
+            schedule=schedule,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -193,23 +238,61 @@ class BusinessCalendar:
                 d.isoformat(): ("off" if not iv else [[_fmt(s), _fmt(e)] for s, e in iv])
                 for d, iv in sorted(self.overrides.items())
             },
+            "schedule": {
+                d.isoformat(): {"working": day.working, "name": day.name} for d, day in sorted(self.schedule.items())
+            },
         }
 
     # ---- days ---------------------------------------------------------------------------------
     def intervals_on(self, day: date) -> tuple[Minutes, ...]:
-        """Working intervals of a local date (override → make-up workday → holiday → weekly)."""
+        """Working intervals of a local date (override → statutory schedule → weekly)."""
+        return self.describe_day(day).intervals
+
+    def describe_day(self, day: date) -> DayInfo:
+        """A date's working intervals and why: override, statutory schedule (the loaded one for a
+        loaded year, else the package's), or the weekly hours."""
+        data = self.statutory_data(day.year)
         if day in self.overrides:
-            return self.overrides[day]
-        if self.holiday_country:
+            return DayInfo(day, self.overrides[day], DayReason.override, None, data)
+        if day.year in self.loaded_years:
+            entry = self.schedule.get(day)
+            if entry is not None and entry.working:
+                return DayInfo(day, self.workday_hours, DayReason.makeup_workday, entry.name, data)
+            if entry is not None:
+                return DayInfo(day, (), DayReason.statutory_holiday, entry.name, data)
+        elif self.holiday_country:
             off, makeup = _country_year(self.holiday_country, day.year)
             if day in makeup:
-                return self.workday_hours
+                return DayInfo(day, self.workday_hours, DayReason.makeup_workday, None, data)
             if day in off:
-                return ()
-        return self.weekly_hours.get(day.weekday(), ())
+                name = _holiday_names(self.holiday_country, day.year).get(day)
+                return DayInfo(day, (), DayReason.statutory_holiday, name, data)
+        weekly = self.weekly_hours.get(day.weekday(), ())
+        return DayInfo(day, weekly, DayReason.workday if weekly else DayReason.weekend, None, data)
+
+    def statutory_data(self, year: int) -> DataQuality:
+        """`official` when the year's schedule was loaded, the package has it as announced, or the
+        calendar has no statutory holidays; else `estimated`."""
+        if self.holiday_country is None or year in self.loaded_years:
+            return DataQuality.official
+        return package_quality(self.holiday_country, year)
+
+    def estimate_warnings(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """One warning per local year from `start` to `end` whose statutory data is estimated."""
+        first, last = sorted((self.local_date(start).year, self.local_date(end).year))
+        return [
+            {
+                "code": WarningCode.estimated_holidays,
+                "year": year,
+                "message": f"the {self.holiday_country} statutory holidays and make-up workdays of {year} "
+                "are estimated, not the announced schedule: load the official schedule into this calendar",
+            }
+            for year in range(first, last + 1)
+            if self.statutory_data(year) == DataQuality.estimated
+        ]
 
     def is_working_day(self, day: date) -> bool:
-        return bool(self.intervals_on(day))
+        return bool(self.spans(day))
 
     def spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's working intervals as aware datetimes (cached)."""
@@ -343,6 +426,21 @@ class BusinessCalendar:
         if target.kind == TargetKind.working_days:
             return self.add_working_days(start, target.days)
         return self.daily_at(start, target.at)
+
+
+def _parse_schedule(raw: Any) -> dict[date, ScheduledDay]:
+    if not isinstance(raw, Mapping):
+        raise CalendarError("schedule", 'must map YYYY-MM-DD to {"working": bool, "name": str}')
+    out: dict[date, ScheduledDay] = {}
+    for key, entry in raw.items():
+        try:
+            day = date.fromisoformat(key)
+        except (TypeError, ValueError):
+            raise CalendarError(f"schedule.{key}", "keys must be YYYY-MM-DD dates") from None
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("working"), bool):
+            raise CalendarError(f"schedule.{key}", 'must be {"working": true|false, "name": "..."}')
+        out[day] = ScheduledDay(working=entry["working"], name=str(entry.get("name") or ""))
+    return out
 
 
 def _wall(midnight: datetime, minutes: int) -> datetime:

@@ -39,7 +39,14 @@ class Calendar(IdMixin, TimestampMixin, Base):
     weekly_hours: Mapped[dict[str, Any]] = mapped_column(JSONB)
     workday_hours: Mapped[list[Any]] = mapped_column(JSONB)
     overrides: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The official statutory schedule of the years a team loaded: YYYY-MM-DD → {working, name}.
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def loaded_years(self) -> list[int]:
+        """The years whose announced statutory schedule was loaded (their data is official)."""
+        return sorted({int(day[:4]) for day in self.schedule or {}})
 
 
 class EscalationPolicy(IdMixin, TimestampMixin, Base):

@@ -162,6 +162,7 @@ def calendar_from_row(row: Calendar) -> BusinessCalendar:
                 "weekly_hours": row.weekly_hours,
                 "workday_hours": row.workday_hours,
                 "overrides": row.overrides,
+                "schedule": row.schedule,
             }
         )
         if len(_calendar_cache) > 1000:

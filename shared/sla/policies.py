@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.calendar import BusinessCalendar, CalendarError, Target
+from shared.calendar.schedule import ImportMode, merged_schedule
+from shared.calendar.schemas import ScheduleEntryCreate, ScheduleImportRead
 from shared.errors import Conflict, InvalidInput
 from shared.models import Calendar, Channel, EscalationPolicy, SlaPolicy, SlaTimer, TimerState, User
 from shared.sla import defaults, registry
@@ -41,7 +43,7 @@ async def _name_free(session: AsyncSession, model: type, name: str, except_id: i
 def validate_calendar(definition: dict[str, Any]) -> BusinessCalendar:
     """A calendar definition (the CALENDAR_FIELDS) that schedules; InvalidInput naming the part that does not."""
     try:
-        return BusinessCalendar.from_json({k: definition[k] for k in CALENDAR_FIELDS if k in definition})
+        return BusinessCalendar.from_json({k: definition[k] for k in (*CALENDAR_FIELDS, "schedule") if k in definition})
     except CalendarError as exc:
         raise InvalidInput.for_field(exc.field, exc.message) from None
 
@@ -84,6 +86,26 @@ async def delete_calendar(session: AsyncSession, *, actor: Actor, calendar_id: i
     if used:
         raise Conflict(f"{used} SLA polic{'y uses' if used == 1 else 'ies use'} this calendar")
     await crud.delete(session, actor=actor, obj=row, entity_type="calendar")
+
+
+async def import_schedule(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    calendar_id: int,
+    entries: list[ScheduleEntryCreate],
+    mode: ImportMode,
+) -> ScheduleImportRead:
+    """Load an announced statutory schedule: for every year it covers, the calendar follows it
+    instead of the `holidays` package (whose data for that year may be an estimate); per-date
+    overrides still win. Audited like any calendar change."""
+    row = await crud.get_or_404(session, Calendar, calendar_id, for_update=True)
+    schedule, years, removed = merged_schedule(row.schedule, entries, mode)
+    validate_calendar({**{k: getattr(row, k) for k in CALENDAR_FIELDS}, "schedule": schedule})
+    await crud.update(session, actor=actor, obj=row, changes={"schedule": schedule}, entity_type="calendar")
+    return ScheduleImportRead(
+        calendar_id=calendar_id, mode=mode.value, years=years, imported=len(entries), removed=removed
+    )
 
 
 # ---- escalation policies -------------------------------------------------------------------------

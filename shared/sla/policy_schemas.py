@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonDict
 
+from shared.calendar.schemas import CalendarWarning
 from shared.models import EscalationKind
 from shared.schemas import ReadModel, WriteModel
 from shared.sla import registry
@@ -63,6 +64,9 @@ class CalendarRead(ReadModel):
     weekly_hours: dict[str, Any]
     workday_hours: list[Any]
     overrides: dict[str, Any]
+    loaded_years: list[int] = Field(
+        description="years whose announced statutory schedule was loaded (overrides:import): official for this calendar"
+    )
     is_default: bool
     created_at: datetime
     updated_at: datetime
@@ -70,6 +74,11 @@ class CalendarRead(ReadModel):
 
 class DeadlineRead(BaseModel):
     due: datetime = Field(description="ISO-8601 in the calendar's timezone")
+    warnings: list[CalendarWarning] = Field(
+        default_factory=list,
+        description="estimated_holidays: the span from start to due crosses a year whose statutory holidays are "
+        "only estimated (no official schedule loaded), so the deadline may move; calendar-time targets never warn",
+    )
 
 
 # ---- escalation policies -------------------------------------------------------------------------

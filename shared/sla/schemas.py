@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from shared.calendar.schemas import CalendarWarning
+
 
 class TargetRead(BaseModel):
     kind: str
@@ -32,3 +34,8 @@ class TimerSummary(BaseModel):
     cancelled_at: datetime | None
     levels_fired: list[str] = Field(description='"level:repeat" keys already fired')
     next_fire_at: datetime | None
+    warnings: list[CalendarWarning] = Field(
+        default_factory=list,
+        description="estimated_holidays: the span from start to due crosses a year whose statutory holidays are "
+        "only estimated (no official schedule loaded), so the deadline may move",
+    )

@@ -232,4 +232,15 @@ def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, 
         "cancelled_at": timer.cancelled_at,
         "levels_fired": list(timer.fired),
         "next_fire_at": timer.next_fire_at,
+        "warnings": estimate_warnings(cal, timer.target_kind, timer.started_at, timer.due_at)
+        if timer.state in ACTIVE_STATES
+        else [],
     }
+
+
+def estimate_warnings(cal: BusinessCalendar, kind: str, start: datetime, due: datetime) -> list[dict[str, Any]]:
+    """Warnings about estimated statutory data under a deadline; a calendar-time target never
+    depends on holidays."""
+    if kind == TargetKind.calendar:
+        return []
+    return cal.estimate_warnings(start, due)

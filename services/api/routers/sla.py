@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
@@ -12,6 +14,17 @@ from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.calendar import CalendarError, Target
+from shared.calendar.schedule import (
+    MAX_DAYS_SPAN,
+    ExportFormat,
+    ImportMode,
+    describe_days,
+    entries_from_ics,
+    entries_from_json,
+    stored_entries,
+    to_ics,
+)
+from shared.calendar.schemas import CalendarDaysRead, ScheduleEntryCreate, ScheduleEntryRead, ScheduleImportRead
 from shared.errors import InvalidInput
 from shared.models import Calendar, Escalation, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.pagination import paginate
@@ -32,6 +45,7 @@ from shared.sla.policy_schemas import (
     SlaPolicyUpdate,
     TimerRead,
 )
+from shared.sla.timers import estimate_warnings
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -119,7 +133,119 @@ async def preview_deadline(
         target = Target.parse(kind, value)
     except CalendarError as exc:
         raise InvalidInput.for_field(f"query.{exc.field}", exc.message) from None
-    return DeadlineRead(due=cal.deadline(start, target).astimezone(cal.tz))
+    due = cal.deadline(start, target).astimezone(cal.tz)
+    return DeadlineRead(due=due, warnings=estimate_warnings(cal, target.kind, start, due))
+
+
+@router.get(
+    "/calendars/{calendar_id}/days",
+    response_model=CalendarDaysRead,
+    tags=["calendars"],
+    operation_id="listCalendarDays",
+    responses=NOT_FOUND,
+)
+async def calendar_days(
+    calendar_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    first: Annotated[date, Query(alias="from", description="first day, YYYY-MM-DD")],
+    last: Annotated[date, Query(alias="to", description=f"last day (included), at most {MAX_DAYS_SPAN} days on")],
+) -> CalendarDaysRead:
+    """Each day of a range: working or not, its hours, why (weekend, statutory holiday, make-up
+    workday, override, workday) and whether that year's statutory data is official or estimated."""
+    if last < first:
+        raise InvalidInput.for_field("query.to", "must not be before from")
+    if (last - first).days >= MAX_DAYS_SPAN:
+        raise InvalidInput.for_field("query.to", f"at most {MAX_DAYS_SPAN} days from `from`")
+    cal = calendar_from_row(await crud.get_or_404(session, Calendar, calendar_id))
+    return CalendarDaysRead(calendar_id=calendar_id, from_=first, to=last, days=describe_days(cal, first, last))
+
+
+_SCHEDULE_EXAMPLE = [
+    {"date": "2027-09-26", "working": True, "name": "国庆节调休上班"},
+    {"date": "2027-10-01", "working": False, "name": "国庆节"},
+]
+
+
+@router.post(
+    "/calendars/{calendar_id}/overrides:import",
+    response_model=ScheduleImportRead,
+    tags=["calendars"],
+    operation_id="importCalendarSchedule",
+    responses=NOT_FOUND,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": ScheduleEntryCreate.model_json_schema()},
+                    "example": _SCHEDULE_EXAMPLE,
+                },
+                "text/calendar": {
+                    "schema": {"type": "string"},
+                    "example": "BEGIN:VCALENDAR\r\n…BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20271001\r\n"
+                    "DTEND;VALUE=DATE:20271008\r\nSUMMARY:国庆节\r\nEND:VEVENT…",
+                },
+            },
+        }
+    },
+)
+async def import_calendar_schedule(
+    calendar_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: ManagerDep,
+    mode: Annotated[
+        ImportMode, Query(description="merge: set these days; replace: drop the years' loaded days first")
+    ] = ImportMode.merge,
+) -> ScheduleImportRead:
+    """Load a year's announced statutory schedule (holidays and make-up workdays, 调休) as a JSON
+    list or an iCalendar file (all-day VEVENTs; `X-CLOSELOOP-WORKING:TRUE`, or 班 in the SUMMARY,
+    marks a make-up workday). Every year it covers then follows it instead of the `holidays`
+    package and counts as official; per-date overrides still win."""
+    entries = await _schedule_entries(request)
+    return await policies.import_schedule(session, actor=actor, calendar_id=calendar_id, entries=entries, mode=mode)
+
+
+async def _schedule_entries(request: Request) -> list[ScheduleEntryCreate]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput.for_field("body", "must be UTF-8 text") from None
+    if media == "text/calendar":
+        return entries_from_ics(text)
+    if media == "application/json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput.for_field("body", f"not JSON: {exc}") from None
+        return entries_from_json(data)
+    raise InvalidInput.for_field("header.content-type", "send application/json or text/calendar")
+
+
+@router.get(
+    "/calendars/{calendar_id}/overrides:export",
+    response_model=list[ScheduleEntryRead],
+    tags=["calendars"],
+    operation_id="exportCalendarSchedule",
+    responses={**NOT_FOUND, 200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
+)
+async def export_calendar_schedule(
+    calendar_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    format: Annotated[ExportFormat, Query(description="json (what import takes) or ics")] = ExportFormat.json,
+    year: Annotated[int | None, Query(ge=2000, le=2099, description="only this year's days")] = None,
+) -> Any:
+    """The loaded statutory schedule, in a form `overrides:import` takes back as it is."""
+    row = await crud.get_or_404(session, Calendar, calendar_id)
+    entries = stored_entries(row.schedule, year)
+    if format == ExportFormat.ics:
+        return Response(to_ics(entries, calendar_name=row.name, now=now), media_type="text/calendar; charset=utf-8")
+    return entries
 
 
 # ---- escalation policies -------------------------------------------------------------------------
