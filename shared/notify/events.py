@@ -112,7 +112,15 @@ class SlaEventData(EventModel):
     repeat: int = Field(description="0 for a level's first firing, then 1, 2, … for its repeats")
     scheduled_at: datetime = Field(description="when the level was due to fire")
     fired_at: datetime
-    late_by_s: float = Field(description="seconds between scheduled_at and fired_at (catch-up after downtime)")
+    late_by_s: float = Field(
+        description="how late the worker fired the level: seconds from when it could first have fired — "
+        "scheduled_at, or the timer's start when that came later — to fired_at (catch-up after downtime)"
+    )
+    before_start: bool = Field(
+        default=False,
+        description="scheduled_at had passed before the timer started (an item created already overdue): "
+        "nothing was missed, so this is the level's first message, not a catch-up",
+    )
     assignee: EventPerson | None
     campaign: EventCampaign | None
     mentions: list[EventPerson] = Field(description="who this message is for, on this channel")

@@ -36,6 +36,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "notify": "通知",
         "late": "补发",
         "late_note": "服务中断期间到期，晚 {late} 发出",
+        "overdue_at_start": "{overdue}（创建时已逾期）",
         "resolved_after": "已完成，用时",
         "repeat": "第 {n} 次提醒",
         "fallback": "（代：{via}）",
@@ -73,6 +74,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "notify": "Notified",
         "late": "Late",
         "late_note": "fell due while the service was down; sent {late} late",
+        "overdue_at_start": "{overdue} (already overdue when created)",
         "resolved_after": "Done after",
         "repeat": "reminder #{n}",
         "fallback": " (standing in: {via})",
@@ -101,6 +103,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 DEFAULT_LOCALE = "zh-CN"
+# A sweep every second fires within a second or so of the moment; later than this, the worker
+# really missed it (it was down or backed up) and the message says so.
+LATE_NOTE_AFTER_S = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -196,6 +201,9 @@ def _render_sla(
     due = datetime.fromisoformat(payload["timer"]["due_at"])
     assignee = payload.get("assignee")
     campaign = payload.get("campaign")
+    # The level's moment passed before the timer started: the item was created late, the worker
+    # missed nothing — no catch-up wording, no reminder number.
+    before_start = bool(payload.get("before_start"))
     fields = [
         (t["item"], f"{_type_label(subject, loc)}#{subject['id']} {subject['title']}"),
         (t["owner"], assignee["name"] if assignee else t["unassigned"]),
@@ -207,14 +215,17 @@ def _render_sla(
     elif sent_at < due:
         fields.append((t["remaining"], humanize_seconds((due - sent_at).total_seconds(), loc)))
     else:
-        fields.append((t["overdue_by"], humanize_seconds((sent_at - due).total_seconds(), loc)))
+        overdue = humanize_seconds((sent_at - due).total_seconds(), loc)
+        if before_start:
+            overdue = t["overdue_at_start"].format(overdue=overdue)
+        fields.append((t["overdue_by"], overdue))
     if subject.get("priority"):
         fields.append((t["priority"], subject["priority"]))
     if campaign:
         fields.append((t["campaign"], campaign["name"]))
     if event_type == "sla.escalation":
         fields.append((t["level"], str(payload["level"] + 1)))
-    if payload.get("repeat"):
+    if payload.get("repeat") and not before_start:
         fields.append(("↻", t["repeat"].format(n=payload["repeat"])))
     names = []
     for r in payload.get("recipients", []):
@@ -222,7 +233,7 @@ def _render_sla(
             names.append(r["name"] + (t["fallback"].format(via=r["via"]) if r.get("via") else ""))
     if names:
         fields.append((t["notify"], "、".join(names) if loc == "zh-CN" else ", ".join(names)))
-    if payload.get("late_by_s", 0) >= 2:
+    if payload.get("late_by_s", 0) >= LATE_NOTE_AFTER_S and not before_start:
         fields.append((t["late"], t["late_note"].format(late=humanize_seconds(payload["late_by_s"], loc))))
     mentions = [
         Mention(

@@ -189,6 +189,16 @@ class Due:
     def key(self) -> str:
         return f"{self.level}:{self.repeat}"
 
+    def before_start(self, started_at: datetime) -> bool:
+        """The moment had passed before the timer started (an item created already overdue, or past
+        its warning): no worker could have fired it on time, so nothing was missed."""
+        return self.at < started_at
+
+    def late_by_s(self, *, started_at: datetime, now: datetime) -> float:
+        """How late the sweep fires it: from the first instant it could have fired — its moment, or
+        the timer's start when the item was created past that moment."""
+        return max(0.0, (now - max(self.at, started_at)).total_seconds())
+
 
 def _shift(cw: Clockwork, t: datetime, amount: timedelta, working: bool) -> datetime:
     if amount == timedelta(0):
