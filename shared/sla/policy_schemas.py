@@ -204,5 +204,9 @@ class EscalationRead(ReadModel):
 class TimerRead(TimerSummary):
     subject_type: str
     subject_id: int
+    subject_title: str | None = Field(description="the item's title; null if the item no longer exists")
+    subject_path: str | None = Field(
+        description="the item in the API, e.g. /api/v1/tasks/7; null if the item no longer exists"
+    )
     department_id: int | None
     cancel_reason: str | None
