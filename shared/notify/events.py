@@ -17,6 +17,7 @@ from shared import subjects
 from shared.calendar.core import TargetKind
 from shared.models import ChannelKind, EscalationKind, Locale
 from shared.sla import registry
+from shared.sla.levels import PastWhenSet
 
 assert subjects  # every subject type is registered: the schema lists them all
 
@@ -114,12 +115,13 @@ class SlaEventData(EventModel):
     fired_at: datetime
     late_by_s: float = Field(
         description="how late the worker fired the level: seconds from when it could first have fired — "
-        "scheduled_at, or the timer's start when that came later — to fired_at (catch-up after downtime)"
+        "scheduled_at, or when the timer was set if that came later — to fired_at (catch-up after downtime)"
     )
-    before_start: bool = Field(
-        default=False,
-        description="scheduled_at had passed before the timer started (an item created already overdue): "
-        "nothing was missed, so this is the level's first message, not a catch-up",
+    past_when_set: PastWhenSet | None = Field(
+        default=None,
+        description="set when scheduled_at had already passed as the timer was set — `created`: the item was "
+        "created already overdue; `rescheduled`: its due date was moved into the past. Nothing was missed: "
+        "this is the level's first message, not a catch-up after downtime",
     )
     assignee: EventPerson | None
     campaign: EventCampaign | None

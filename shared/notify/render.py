@@ -36,7 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "notify": "通知",
         "late": "补发",
         "late_note": "服务中断期间到期，晚 {late} 发出",
-        "overdue_at_start": "{overdue}（创建时已逾期）",
+        "past_when_set.created": "{overdue}（创建时已逾期）",
+        "past_when_set.rescheduled": "{overdue}（改期时已逾期）",
         "resolved_after": "已完成，用时",
         "repeat": "第 {n} 次提醒",
         "fallback": "（代：{via}）",
@@ -74,7 +75,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "notify": "Notified",
         "late": "Late",
         "late_note": "fell due while the service was down; sent {late} late",
-        "overdue_at_start": "{overdue} (already overdue when created)",
+        "past_when_set.created": "{overdue} (already overdue when created)",
+        "past_when_set.rescheduled": "{overdue} (already overdue when its due date was changed)",
         "resolved_after": "Done after",
         "repeat": "reminder #{n}",
         "fallback": " (standing in: {via})",
@@ -201,9 +203,9 @@ def _render_sla(
     due = datetime.fromisoformat(payload["timer"]["due_at"])
     assignee = payload.get("assignee")
     campaign = payload.get("campaign")
-    # The level's moment passed before the timer started: the item was created late, the worker
-    # missed nothing — no catch-up wording, no reminder number.
-    before_start = bool(payload.get("before_start"))
+    # The level's moment had passed when its timer was set (created overdue, or moved into the
+    # past): the worker missed nothing — no catch-up wording, no reminder number.
+    past_when_set = payload.get("past_when_set")
     fields = [
         (t["item"], f"{_type_label(subject, loc)}#{subject['id']} {subject['title']}"),
         (t["owner"], assignee["name"] if assignee else t["unassigned"]),
@@ -216,8 +218,8 @@ def _render_sla(
         fields.append((t["remaining"], humanize_seconds((due - sent_at).total_seconds(), loc)))
     else:
         overdue = humanize_seconds((sent_at - due).total_seconds(), loc)
-        if before_start:
-            overdue = t["overdue_at_start"].format(overdue=overdue)
+        if past_when_set:
+            overdue = t[f"past_when_set.{past_when_set}"].format(overdue=overdue)
         fields.append((t["overdue_by"], overdue))
     if subject.get("priority"):
         fields.append((t["priority"], subject["priority"]))
@@ -225,7 +227,7 @@ def _render_sla(
         fields.append((t["campaign"], campaign["name"]))
     if event_type == "sla.escalation":
         fields.append((t["level"], str(payload["level"] + 1)))
-    if payload.get("repeat") and not before_start:
+    if payload.get("repeat") and not past_when_set:
         fields.append(("↻", t["repeat"].format(n=payload["repeat"])))
     names = []
     for r in payload.get("recipients", []):
@@ -233,7 +235,7 @@ def _render_sla(
             names.append(r["name"] + (t["fallback"].format(via=r["via"]) if r.get("via") else ""))
     if names:
         fields.append((t["notify"], "、".join(names) if loc == "zh-CN" else ", ".join(names)))
-    if payload.get("late_by_s", 0) >= LATE_NOTE_AFTER_S and not before_start:
+    if payload.get("late_by_s", 0) >= LATE_NOTE_AFTER_S and not past_when_set:
         fields.append((t["late"], t["late_note"].format(late=humanize_seconds(payload["late_by_s"], loc))))
     mentions = [
         Mention(

@@ -190,13 +190,14 @@ class EscalationRead(ReadModel):
     fired_at: datetime
     late_by_s: float = Field(
         description="how late the worker fired it: seconds from when it could first have fired (scheduled_at, "
-        "or the timer's start for an item created past that moment) to fired_at"
+        "or when the timer was set if that came later: an item created overdue, a due date moved into the past) "
+        "to fired_at"
     )
     recipients: list[dict[str, Any]]
     notes: list[str] = Field(description="fallbacks taken and anything that could not be routed")
     suppressed: bool = Field(
         description="recorded, not sent: several firings were due at once (after the worker was down, or on an "
-        "item created already overdue) and another firing of the level, or the breach, spoke for it"
+        "item created overdue or moved into the past) and another firing of the level, or the breach, spoke for it"
     )
     notification_count: int
 

@@ -96,6 +96,9 @@ def new_timer(
         due_at=due,
         paused_total_s=paused_total_s,
         fired=list(fired),
+        # When this schedule was set, on the injected clock: a level whose moment had passed by then
+        # (an item created overdue, a due date moved into the past) was never missed by the worker.
+        created_at=now,
     )
     reschedule(timer, cal)
     return timer
