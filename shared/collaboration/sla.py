@@ -69,7 +69,8 @@ COLLABORATION_ESCALATION: dict[str, Any] = {
     ],
 }
 
-register_item(TrailItem(CollaborationSubject.request, CollaborationRequest.id))
+# /collaboration-requests/{id}
+register_item(TrailItem(CollaborationSubject.request, CollaborationRequest.id, aliases=("collaboration-request",)))
 OCCURRENCE = register(
     SubjectSpec(
         type=CollaborationSubject.occurrence,

@@ -17,6 +17,7 @@ from shared import subjects  # noqa: F401 — every subject type is registered: 
 from shared.calendar.core import TargetKind
 from shared.models import ChannelKind, EscalationKind, Locale
 from shared.sla import registry
+from shared.sla.levels import PastWhenSet
 
 
 def _open_for_receivers(schema: dict[str, Any]) -> None:
@@ -110,7 +111,16 @@ class SlaEventData(EventModel):
     repeat: int = Field(description="0 for a level's first firing, then 1, 2, … for its repeats")
     scheduled_at: datetime = Field(description="when the level was due to fire")
     fired_at: datetime
-    late_by_s: float = Field(description="seconds between scheduled_at and fired_at (catch-up after downtime)")
+    late_by_s: float = Field(
+        description="how late the worker fired the level: seconds from when it could first have fired — "
+        "scheduled_at, or when the timer was set if that came later — to fired_at (catch-up after downtime)"
+    )
+    past_when_set: PastWhenSet | None = Field(
+        default=None,
+        description="set when scheduled_at had already passed as the timer was set — `created`: the item was "
+        "created already overdue; `rescheduled`: its due date was moved into the past. Nothing was missed: "
+        "this is the level's first message, not a catch-up after downtime",
+    )
     assignee: EventPerson | None
     campaign: EventCampaign | None
     mentions: list[EventPerson] = Field(description="who this message is for, on this channel")

@@ -34,6 +34,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "notify": "通知",
         "late": "补发",
         "late_note": "服务中断期间到期，晚 {late} 发出",
+        "past_when_set.created": "{overdue}（创建时已逾期）",
+        "past_when_set.rescheduled": "{overdue}（改期时已逾期）",
         "resolved_after": "已完成，用时",
         "repeat": "第 {n} 次提醒",
         "fallback": "（代：{via}）",
@@ -71,6 +73,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "notify": "Notified",
         "late": "Late",
         "late_note": "fell due while the service was down; sent {late} late",
+        "past_when_set.created": "{overdue} (already overdue when created)",
+        "past_when_set.rescheduled": "{overdue} (already overdue when its due date was changed)",
         "resolved_after": "Done after",
         "repeat": "reminder #{n}",
         "fallback": " (standing in: {via})",
@@ -99,6 +103,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 DEFAULT_LOCALE = "zh-CN"
+# A sweep every second fires within a second or so of the moment; later than this, the worker
+# really missed it (it was down or backed up) and the message says so.
+LATE_NOTE_AFTER_S = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -194,6 +201,9 @@ def _render_sla(
     due = datetime.fromisoformat(payload["timer"]["due_at"])
     assignee = payload.get("assignee")
     campaign = payload.get("campaign")
+    # The level's moment had passed when its timer was set (created overdue, or moved into the
+    # past): the worker missed nothing — no catch-up wording, no reminder number.
+    past_when_set = payload.get("past_when_set")
     fields = [
         (t["item"], f"{_type_label(subject, loc)}#{subject['id']} {subject['title']}"),
         (t["owner"], assignee["name"] if assignee else t["unassigned"]),
@@ -205,14 +215,17 @@ def _render_sla(
     elif sent_at < due:
         fields.append((t["remaining"], humanize_seconds((due - sent_at).total_seconds(), loc)))
     else:
-        fields.append((t["overdue_by"], humanize_seconds((sent_at - due).total_seconds(), loc)))
+        overdue = humanize_seconds((sent_at - due).total_seconds(), loc)
+        if past_when_set:
+            overdue = t[f"past_when_set.{past_when_set}"].format(overdue=overdue)
+        fields.append((t["overdue_by"], overdue))
     if subject.get("priority"):
         fields.append((t["priority"], subject["priority"]))
     if campaign:
         fields.append((t["campaign"], campaign["name"]))
     if event_type == "sla.escalation":
         fields.append((t["level"], str(payload["level"] + 1)))
-    if payload.get("repeat"):
+    if payload.get("repeat") and not past_when_set:
         fields.append(("↻", t["repeat"].format(n=payload["repeat"])))
     names = []
     for r in payload.get("recipients", []):
@@ -220,7 +233,7 @@ def _render_sla(
             names.append(r["name"] + (t["fallback"].format(via=r["via"]) if r.get("via") else ""))
     if names:
         fields.append((t["notify"], "、".join(names) if loc == "zh-CN" else ", ".join(names)))
-    if payload.get("late_by_s", 0) >= 2:
+    if payload.get("late_by_s", 0) >= LATE_NOTE_AFTER_S and not past_when_set:
         fields.append((t["late"], t["late_note"].format(late=humanize_seconds(payload["late_by_s"], loc))))
     mentions = [
         Mention(

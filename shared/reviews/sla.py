@@ -107,7 +107,7 @@ REVIEW_RESPONSE_ESCALATION: dict[str, Any] = {
     ],
 }
 
-register_item(TrailItem(ReviewSubject.request, ReviewRequest.id))
+register_item(TrailItem(ReviewSubject.request, ReviewRequest.id, aliases=("review",)))  # /reviews/{id}
 REVIEW = register(
     SubjectSpec(
         type=ReviewSubject.request,

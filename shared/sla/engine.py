@@ -65,6 +65,7 @@ class TimerRow:
     breached_at: datetime | None
     fired: list[str]
     next_fire_at: datetime | None
+    created_at: datetime  # when this schedule was set (see timers.new_timer)
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
 
@@ -205,16 +206,29 @@ def _fire(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime
         later.append(timer.due_at)
     if timer.breached_at is None and timer.due_at <= now:
         timer.breached_at = timer.due_at
-    latest = {e.level: e for e in due_now}  # sorted by time: the last repeat of each level wins
+    speaking = _speaking(due_now, timer.created_at)
     beyond_warning = any(e.kind != EscalationKind.warning for e in due_now)
     for e in due_now:
         fired.add(e.key)
-        # Catching up after downtime: one message per level (the latest repeat), and no stale
-        # warning next to the breach that overtook it. The rows still record every step.
-        suppressed = latest[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
+        # Several due at once: one message per level, and no stale warning next to the breach that
+        # overtook it. The rows still record every step.
+        suppressed = speaking[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
         _record(batch, timer, ctx, levels[e.level], e, suppressed=suppressed, now=now)
     timer.fired = sorted(fired)
     timer.next_fire_at = min(later, default=None)
+
+
+def _speaking(due_now: Sequence[Due], set_at: datetime) -> dict[int, Due]:
+    """Which firing of each level sends its message when several are due at once. After downtime,
+    the latest repeat the worker missed. Moments that had passed when the timer was set were never
+    missed — the item was created overdue, or its due date moved into the past — so a level with
+    only such moments speaks with its first firing, unnumbered, not as "reminder #3" of reminders
+    nobody sent."""
+    speaking: dict[int, Due] = {}
+    for e in due_now:  # in time order
+        if e.level not in speaking or not e.passed_before(set_at):
+            speaking[e.level] = e
+    return speaking
 
 
 def _record(
@@ -235,7 +249,7 @@ def _record(
             "kind": e.kind.value,
             "scheduled_at": e.at,
             "fired_at": now,
-            "late_by_s": max(0.0, (now - e.at).total_seconds()),
+            "late_by_s": e.late_by_s(set_at=timer.created_at, now=now),
             "recipients": records,
             "notes": res.notes,
             "suppressed": suppressed,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from shared.calendar import BusinessCalendar, CalendarError, TargetKind, parse_duration
@@ -178,6 +179,13 @@ class Clockwork:
         return self.target_kind in (TargetKind.working_hours, TargetKind.working_days)
 
 
+class PastWhenSet(StrEnum):
+    """Why a level's moment had already passed when its timer was set."""
+
+    created = "created"  # the item was created already overdue (or past its warning)
+    rescheduled = "rescheduled"  # its due date was moved into the past
+
+
 @dataclass(frozen=True)
 class Due:
     level: int
@@ -188,6 +196,16 @@ class Due:
     @property
     def key(self) -> str:
         return f"{self.level}:{self.repeat}"
+
+    def passed_before(self, set_at: datetime) -> bool:
+        """The moment had passed when its timer was set (an item created already overdue, or a due
+        date moved into the past): no worker could have fired it on time, so nothing was missed."""
+        return self.at < set_at
+
+    def late_by_s(self, *, set_at: datetime, now: datetime) -> float:
+        """How late the sweep fires it: from the first instant it could have fired — its moment, or
+        the moment its timer was set if that came later."""
+        return max(0.0, (now - max(self.at, set_at)).total_seconds())
 
 
 def _shift(cw: Clockwork, t: datetime, amount: timedelta, working: bool) -> datetime:

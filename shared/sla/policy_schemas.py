@@ -197,15 +197,26 @@ class EscalationRead(ReadModel):
     kind: EscalationKind
     scheduled_at: datetime
     fired_at: datetime
-    late_by_s: float
+    late_by_s: float = Field(
+        description="how late the worker fired it: seconds from when it could first have fired (scheduled_at, "
+        "or when the timer was set if that came later: an item created overdue, a due date moved into the past) "
+        "to fired_at"
+    )
     recipients: list[dict[str, Any]]
     notes: list[str] = Field(description="fallbacks taken and anything that could not be routed")
-    suppressed: bool = Field(description="superseded while the worker was down: recorded, not sent")
+    suppressed: bool = Field(
+        description="recorded, not sent: several firings were due at once (after the worker was down, or on an "
+        "item created overdue or moved into the past) and another firing of the level, or the breach, spoke for it"
+    )
     notification_count: int
 
 
 class TimerRead(TimerSummary):
     subject_type: str
     subject_id: int
+    subject_title: str | None = Field(description="the item's title; null if the item no longer exists")
+    subject_path: str | None = Field(
+        description="the item in the API, e.g. /api/v1/tasks/7; null if the item no longer exists"
+    )
     department_id: int | None
     cancel_reason: str | None

@@ -11,7 +11,9 @@ from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Escalation, SlaTimer, TimerState
+from shared.sla import registry
 from shared.sla.directory import load_calendars
+from shared.sla.registry import SubjectContext
 from shared.sla.timers import summary
 
 
@@ -29,6 +31,21 @@ def running_late(subject_type: str, subject_id: Any, now: datetime) -> ColumnEle
 async def summarize(session: AsyncSession, timers: list[SlaTimer], now: datetime) -> list[dict[str, Any]]:
     cals = await load_calendars(session, {t.calendar_id for t in timers})
     return [summary(t, cals.get(t.calendar_id, cals[None]), now) for t in timers]
+
+
+async def subjects_of(session: AsyncSession, timers: Iterable[SlaTimer]) -> dict[tuple[str, int], SubjectContext]:
+    """The subjects of a page of timers (title, path …), through each type's registered loader: one
+    call per type, not per row. A subject that no longer exists is simply absent."""
+    by_type: dict[str, set[int]] = defaultdict(set)
+    for t in timers:
+        by_type[t.subject_type].add(t.subject_id)
+    found: dict[tuple[str, int], SubjectContext] = {}
+    for subject_type, ids in by_type.items():
+        spec = registry.find(subject_type)
+        if spec is None:  # a type no domain declares any more: its old timers stay listable
+            continue
+        found.update({(subject_type, i): ctx for i, ctx in (await spec.load(session, ids)).items()})
+    return found
 
 
 async def subject_summaries(

@@ -99,10 +99,17 @@ class SubjectSpec:
 
 @dataclass(frozen=True)
 class TrailItem:
-    """Something a trail can be asked for (`GET /api/v1/trail/{name}/{id}`): its table's id column."""
+    """Something a trail can be asked for (`GET /api/v1/trail/{name}/{id}`): its table's id column.
+    `aliases` are the names a frontend knows from the item's route (`review` for `/reviews/{id}`,
+    `stage` for a campaign's stages); the trail answers to them as to `name`, and stores `name`."""
 
     name: str
     id_column: InstrumentedAttribute[Any]
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (str(self.name), *self.aliases)
 
 
 class UnknownSubjectType(LookupError):
@@ -111,6 +118,7 @@ class UnknownSubjectType(LookupError):
 
 _SUBJECTS: dict[str, SubjectSpec] = {}
 _ITEMS: dict[str, TrailItem] = {}
+_ITEM_NAMES: dict[str, TrailItem] = {}  # every name and alias → its item
 _CASCADES: dict[str, CampaignCascade] = {}
 
 
@@ -127,7 +135,11 @@ def register(spec: SubjectSpec) -> SubjectSpec:
 def register_item(item: TrailItem) -> TrailItem:
     if item.name in _ITEMS and _ITEMS[item.name] != item:
         raise ValueError(f"trail item {item.name!r} is registered twice")
+    for name in item.names:
+        if name in _ITEM_NAMES and _ITEM_NAMES[name].name != item.name:
+            raise ValueError(f"trail item name {name!r} already names {_ITEM_NAMES[name].name!r}")
     _ITEMS[item.name] = item
+    _ITEM_NAMES.update(dict.fromkeys(item.names, item))
     return item
 
 
@@ -167,9 +179,15 @@ def trail_items() -> list[TrailItem]:
     return sorted(_ITEMS.values(), key=lambda item: item.name)
 
 
+def trail_item_names() -> tuple[str, ...]:
+    """Every name a trail answers to, registered names and route-style aliases alike, sorted."""
+    return tuple(sorted(_ITEM_NAMES))
+
+
 def trail_item(name: str) -> TrailItem:
+    """The trail item called `name` (its registered name or one of its aliases)."""
     try:
-        return _ITEMS[name]
+        return _ITEM_NAMES[name]
     except KeyError:
         raise UnknownSubjectType(f"unknown trail item {name!r}") from None
 

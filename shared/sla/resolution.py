@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.models import Escalation, EscalationKind, Notification, SlaTimer, TimerState
 from shared.notify.outbox import OutboxItem, add_to_outbox
 from shared.sla.directory import Directory, Person
-from shared.sla.levels import Due
+from shared.sla.levels import Due, PastWhenSet
 from shared.sla.registry import SubjectContext
 from shared.sla.timers import end_pause
 
@@ -47,7 +47,8 @@ def event_payload(
         "repeat": due.repeat if due else 0,
         "scheduled_at": (due.at if due else now).astimezone(UTC).isoformat(),
         "fired_at": now.isoformat(),
-        "late_by_s": round((now - due.at).total_seconds(), 3) if due else 0.0,
+        "late_by_s": round(due.late_by_s(set_at=timer.created_at, now=now), 3) if due else 0.0,
+        "past_when_set": _past_when_set(timer, due),
         "assignee": assignee.mention() if assignee else None,
         "campaign": {"id": ctx.campaign_id, "name": campaign[0]} if campaign else None,
         "mentions": [p.mention() for p in people],
@@ -55,6 +56,14 @@ def event_payload(
         "notes": notes,
         "locale": locale,
     }
+
+
+def _past_when_set(timer: Any, due: Due | None) -> str | None:
+    """`created` or `rescheduled` when the level's moment had already passed as its timer was set
+    (a re-armed timer keeps the episode's start, so it started before it was set)."""
+    if due is None or not due.passed_before(timer.created_at):
+        return None
+    return PastWhenSet.rescheduled if timer.started_at < timer.created_at else PastWhenSet.created
 
 
 async def meet(session: AsyncSession, timer: SlaTimer, *, now: datetime, ctx: SubjectContext) -> None:

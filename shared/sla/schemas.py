@@ -18,12 +18,38 @@ class TimerSummary(BaseModel):
     id: int
     policy_id: int | None
     state: str = Field(description="running | paused | met | cancelled")
-    target: TargetRead
+    target: TargetRead = Field(
+        description="what the deadline was computed from: the policy's (or the item's own) target — "
+        "`calendar` / `working_hours` (ISO 8601 duration), `working_days` (a count), `daily_at` (a time of "
+        "day) — or, when the item has its own due date overriding the policy, "
+        '`{"kind": "due_at", "value": "<that instant, ISO 8601>"}`',
+        examples=[
+            {"kind": "working_hours", "value": "PT16H"},
+            {"kind": "due_at", "value": "2026-11-23T10:00:00+08:00"},
+        ],
+    )
     started_at: datetime
-    due_at: datetime
+    due_at: datetime = Field(description="the deadline now in force (moved on by any pause)")
+    seconds_to_due: float | None = Field(
+        description="wall-clock seconds from now to due_at, negative once it has passed: what a countdown shows. "
+        "While paused: as it stood when the clock stopped (due_at moves when it resumes). Null once met or "
+        "cancelled",
+        examples=[15.0, -3600.0],
+    )
+    working_seconds_left: float | None = Field(
+        description="working seconds on the timer's calendar between now and due_at, for every target kind; "
+        "once due_at has passed, minus the working seconds since — so it stays 0 while a deadline passes "
+        "outside working hours (a task due in 15 s on a Saturday shows 0 here and 15 in seconds_to_due). "
+        "While paused: as it stood when the clock stopped. Null once met or cancelled",
+        examples=[28800.0, 0.0, -7200.0],
+    )
     remaining_s: float = Field(
-        description="seconds left in the target's own kind (working seconds for working "
-        "targets); negative once breached"
+        deprecated=True,
+        description="deprecated: use seconds_to_due and working_seconds_left. What is left in the target's own "
+        "kind: working seconds for working_hours / working_days targets (so 0 while outside working hours, "
+        "even past the deadline), wall-clock seconds otherwise; negative once breached by that measure. While "
+        "paused: what will be re-applied on resume (for working_days, the part beyond remaining_days whole "
+        "days). 0 once met or cancelled",
     )
     remaining_days: int | None = Field(default=None, description="whole working days left (paused working_days)")
     breached: bool

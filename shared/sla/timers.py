@@ -22,6 +22,7 @@ from shared.sla.registry import SubjectContext
 
 ACTIVE_STATES = (TimerState.running, TimerState.paused)
 WORKING_KINDS = (TargetKind.working_hours, TargetKind.working_days)
+EXPLICIT_DUE = "due_at"  # a board's target kind for a subject's own due date (see TimerSummary.target)
 
 
 @lru_cache(maxsize=512)
@@ -95,6 +96,9 @@ def new_timer(
         due_at=due,
         paused_total_s=paused_total_s,
         fired=list(fired),
+        # When this schedule was set, on the injected clock: a level whose moment had passed by then
+        # (an item created overdue, a due date moved into the past) was never missed by the worker.
+        created_at=now,
     )
     reschedule(timer, cal)
     return timer
@@ -172,6 +176,25 @@ def remaining(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> float:
     return (timer.due_at - now).total_seconds()
 
 
+def countdown(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> tuple[float, float] | None:
+    """Wall-clock and working seconds (on the timer's calendar) from now to the deadline, negative
+    past it; a paused clock shows them as they stood when it stopped; None once met or cancelled."""
+    if timer.state == TimerState.running:
+        at = now
+    elif timer.state == TimerState.paused and timer.paused_at is not None:
+        at = timer.paused_at
+    else:
+        return None
+    return (timer.due_at - at).total_seconds(), _signed_working(cal, at, timer.due_at)
+
+
+def shown_target(timer: SlaTimer) -> dict[str, str]:
+    """The target a board shows: the subject's own due date when one overrides the policy."""
+    if timer.subject_due_at is not None:
+        return {"kind": EXPLICIT_DUE, "value": timer.subject_due_at.isoformat()}
+    return {"kind": timer.target_kind, "value": timer.target_value}
+
+
 def supersede(
     session: AsyncSession,
     old: SlaTimer,
@@ -213,14 +236,17 @@ def _moment(levels: Sequence[Level], cw: Clockwork, key: str) -> datetime:
 def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, Any]:
     """What a board shows about a timer."""
     left = remaining(timer, cal, now)
+    clock = countdown(timer, cal, now)
     return {
         "id": timer.id,
         "policy_id": timer.policy_id,
         "state": timer.state.value,
-        "target": {"kind": timer.target_kind, "value": timer.target_value},
+        "target": shown_target(timer),
         "started_at": timer.started_at,
         "due_at": timer.due_at,
-        "remaining_s": round(left, 3) + 0.0,  # never -0.0
+        "seconds_to_due": _seconds(clock[0]) if clock else None,
+        "working_seconds_left": _seconds(clock[1]) if clock else None,
+        "remaining_s": _seconds(left),
         "remaining_days": timer.remaining_days if timer.state == TimerState.paused else None,
         "breached": timer.breached_at is not None
         or (timer.state == TimerState.running and now >= timer.due_at)
@@ -244,3 +270,7 @@ def estimate_warnings(cal: BusinessCalendar, kind: str, start: datetime, due: da
     if kind == TargetKind.calendar:
         return []
     return cal.estimate_warnings(start, due)
+
+
+def _seconds(value: float) -> float:
+    return round(value, 3) + 0.0  # never -0.0

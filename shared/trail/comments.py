@@ -18,24 +18,38 @@ MAX_BODY = 20_000
 
 
 def item_names() -> tuple[str, ...]:
-    """What a trail can be asked for: every registered trail item."""
-    return tuple(str(item.name) for item in registry.trail_items())
+    """What a trail can be asked for: every registered trail item, by its name or its route-style alias."""
+    return registry.trail_item_names()
 
 
-async def require_subject(session: AsyncSession, subject_type: str, subject_id: int) -> None:
+def item_name(name: str) -> str:
+    """The registered name of the trail item called `name` (`review` → `review_request`)."""
+    return str(registry.trail_item(name).name)
+
+
+def item_aliases() -> str:
+    """The route-style aliases, in words, for the API's description of the path parameter."""
+    pairs = [f"`{alias}` = `{item.name}`" for item in registry.trail_items() for alias in item.aliases]
+    return ", ".join(pairs)
+
+
+async def require_subject(session: AsyncSession, subject_type: str, subject_id: int) -> str:
+    """The item's registered name (`review` → `review_request`), once it is known to exist."""
     try:
-        column = registry.trail_item(subject_type).id_column
+        item = registry.trail_item(subject_type)
     except registry.UnknownSubjectType:
         raise NotFound(f"there is no trail for {subject_type!r}") from None
+    column = item.id_column
     if await session.scalar(select(column).where(column == subject_id)) is None:
         raise NotFound(f"{subject_type} {subject_id} does not exist")
+    return str(item.name)
 
 
 async def add_comment(
     session: AsyncSession, *, actor: Actor, subject_type: str, subject_id: int, body: str, now: datetime
 ) -> Comment:
-    """Comment on an item (audited like every write)."""
-    await require_subject(session, subject_type, subject_id)
+    """Comment on an item (audited like every write); it is stored under the item's registered name."""
+    subject_type = await require_subject(session, subject_type, subject_id)
     comment = Comment(
         subject_type=subject_type, subject_id=subject_id, author_id=actor.user_id, body=body, created_at=now
     )

@@ -37,6 +37,6 @@ class TrailEntryRead(ReadModel):
 
 
 class TrailRead(ReadModel):
-    subject_type: str
+    subject_type: str = Field(description="the item's registered name, also when it was asked for by its route's name")
     subject_id: int
     entries: list[TrailEntryRead]

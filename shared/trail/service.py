@@ -13,9 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import subjects  # noqa: F401 — every trail item and subject type is registered
 from shared.models import AuditLog, Comment, Escalation, User
 from shared.sla import registry
-from shared.trail.comments import MAX_BODY, add_comment, item_names, require_subject
+from shared.trail.comments import MAX_BODY, add_comment, item_aliases, item_name, item_names, require_subject
 
-__all__ = ["MAX_BODY", "TrailEntry", "add_comment", "item_names", "require_subject", "trail"]
+__all__ = [
+    "MAX_BODY",
+    "TrailEntry",
+    "add_comment",
+    "item_aliases",
+    "item_name",
+    "item_names",
+    "require_subject",
+    "trail",
+]
 
 
 @dataclass
@@ -46,8 +55,9 @@ async def _sla_subjects(session: AsyncSession, item: str, item_id: int) -> list[
 
 
 async def trail(session: AsyncSession, subject_type: str, subject_id: int, *, limit: int = 500) -> list[TrailEntry]:
-    """The item's history, oldest first (the most recent `limit` entries)."""
-    await require_subject(session, subject_type, subject_id)
+    """The item's history, oldest first (the most recent `limit` entries); `subject_type` may be the
+    item's registered name or its route-style alias."""
+    subject_type = await require_subject(session, subject_type, subject_id)
     entries: list[TrailEntry] = []
     names: dict[int, str] = {}
     comments = list(

@@ -86,7 +86,7 @@ DEFAULT_STAGE_POLICY: dict[str, Any] = {
     "cancel_statuses": ["cancelled"],
 }
 
-register_item(TrailItem(StageSubject.stage, CampaignStage.id))
+register_item(TrailItem(StageSubject.stage, CampaignStage.id, aliases=("stage",)))  # /campaigns/{id}/stages
 STAGE = register(
     SubjectSpec(
         type=StageSubject.stage,

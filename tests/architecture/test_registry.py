@@ -76,7 +76,31 @@ def test_committed_openapi_lists_exactly_the_registered_types_and_trail_items():
     trail_param = next(
         p for p in doc["paths"]["/api/v1/trail/{subject_type}/{subject_id}"]["get"]["parameters"] if p["in"] == "path"
     )
-    assert sorted(trail_param["schema"]["enum"]) == sorted(str(i.name) for i in registry.trail_items())
+    assert sorted(trail_param["schema"]["enum"]) == sorted(n for i in registry.trail_items() for n in i.names)
+
+
+def test_the_trail_answers_to_the_names_of_the_routes_a_frontend_knows():
+    """`/reviews/{id}` → `/trail/review/{id}`: every item's route name reaches that item, and its
+    registered name still does."""
+    routes = {
+        "task": "task",
+        "review": "review_request",
+        "approval": "approval",
+        "collaboration-request": "collaboration_request",
+        "feedback": "feedback",
+        "campaign": "campaign",
+        "stage": "campaign_stage",
+        "rectification": "rectification",
+    }
+    assert {route: trail.item_name(route) for route in routes} == routes
+    assert {trail.item_name(name) for name in routes.values()} == set(routes.values())
+    assert set(trail.item_names()) == {n for i in registry.trail_items() for n in i.names}
+
+
+def test_a_trail_alias_cannot_name_two_items():
+    taken = registry.trail_item("review")
+    with pytest.raises(ValueError, match="already names"):
+        registry.register_item(registry.TrailItem("gadget", taken.id_column, aliases=("review",)))
 
 
 def test_every_trail_link_names_a_registered_item():
@@ -133,7 +157,7 @@ def test_no_module_outside_its_domain_spells_a_subject_type():
 def test_audit_and_timer_calls_name_items_through_their_enums():
     """`entity_type=` / `subject_type=` arguments naming a registered item are the domain's enum member,
     never a literal that could drift from the registry."""
-    names = set(registry.names()) | {str(i.name) for i in registry.trail_items()}
+    names = set(registry.names()) | {n for i in registry.trail_items() for n in i.names}
     found = []
     for path in sorted([*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):

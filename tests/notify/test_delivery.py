@@ -281,3 +281,45 @@ async def test_a_secret_no_configured_key_opens_is_a_permanent_failure_naming_th
     n, (attempt,) = await reload(sessions, n.id)
     assert n.status == NotificationStatus.dead and "CLOSELOOP_SECRET_KEY" in n.last_error
     assert (attempt.outcome, attempt.http_status) == ("permanent", None)
+
+
+async def _card_text(ctx, sessions, botsim, bot: str) -> list[str]:
+    """Sweep, deliver what the sweep queued, and return the card texts the group shows."""
+    await sweep_once(ctx)
+    async with unit_of_work(sessions) as s:
+        ids = list(await s.scalars(select(Notification.id).order_by(Notification.id)))
+    for notification_id in ids:
+        await deliver(ctx, notification_id)
+    return [m["body"]["card"]["elements"][0]["text"]["content"] for m in botsim.messages(bot)]
+
+
+async def test_a_task_created_overdue_says_so_once_without_catch_up_wording(ctx, sessions, clock, botsim):
+    botsim.add_bots({"fs1": {"kind": "feishu"}})
+    await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"))
+    owner = await make_user(sessions, department_id=(await make_department(sessions)).id, name="张三")
+    breach_every_4h = [{"offset": "0", "recipients": ["assignee"], "repeat_every": "PT4H", "max_repeats": 3}]
+    await make_policy(sessions, levels=breach_every_4h)
+    due = clock.now() - timedelta(hours=15, minutes=40)
+    async with unit_of_work(sessions) as s:
+        data = TaskCreate(title="补录的竞品分析", assignee_id=owner.id, due_at=due)
+        await create_task(s, actor=SYSTEM, now=clock.now(), data=data)
+    (text,) = await _card_text(ctx, sessions, botsim, "fs1")
+    assert "已逾期" in text and "15小时40分钟（创建时已逾期）" in text
+    assert "补发" not in text and "服务中断" not in text and "次提醒" not in text
+    assert len(await _card_text(ctx, sessions, botsim, "fs1")) == 1  # and nothing more: it said so once
+
+
+async def test_a_breach_missed_while_the_worker_was_down_says_how_late(ctx, sessions, clock, botsim):
+    botsim.add_bots({"fs1": {"kind": "feishu"}})
+    await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"))
+    owner = await make_user(sessions, department_id=(await make_department(sessions)).id, name="张三")
+    await make_policy(sessions, levels=BREACH_ONLY)
+    now = clock.now()
+    clock.set(now - timedelta(hours=1))  # created an hour ago, due ten minutes later; no sweep since
+    async with unit_of_work(sessions) as s:
+        data = TaskCreate(title="竞品分析", assignee_id=owner.id, due_at=now - timedelta(minutes=50))
+        await create_task(s, actor=SYSTEM, now=clock.now(), data=data)
+    clock.set(now)
+    (text,) = await _card_text(ctx, sessions, botsim, "fs1")
+    assert "补发" in text and "服务中断期间到期，晚 50分钟 发出" in text
+    assert "创建时已逾期" not in text

@@ -484,3 +484,20 @@ async def test_review_boards_filter_by_requesting_department(sessions, client, c
     for department, want in ((org.market.id, [review_id]), (org.sales.department.id, [])):
         r = await client.get("/api/v1/reviews", headers=org.as_(org.planner), params={"department_id": department})
         assert [x["id"] for x in r.json()["items"]] == want
+
+
+async def test_a_reviews_trail_answers_to_the_name_of_its_route(sessions, client, clock, org):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    review = await request(client, org, [org.sales])
+    r = await client.post(
+        f"/api/v1/trail/review/{review['id']}/comments", headers=org.as_(org.planner), json={"body": "附件已更新"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["subject_type"] == "review_request"  # stored under the registered name
+    r = await client.get(f"/api/v1/trail/review/{review['id']}", headers=org.as_(org.planner))
+    assert r.status_code == 200, r.text
+    assert r.json()["subject_type"] == "review_request"
+    assert sorted(e["action"] for e in r.json()["entries"]) == ["comment", "create"]
+    # The registered name keeps working and shows the same trail.
+    old = await client.get(f"/api/v1/trail/review_request/{review['id']}", headers=org.as_(org.planner))
+    assert old.json()["entries"] == r.json()["entries"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from shared.models import Role
-from tests.factories import auth, make_user
+from shared.sla import registry
+from tests.factories import BREACH_ONLY, auth, make_policy, make_user
 from tests.sla.conftest import PUBLIC  # noqa: F401 — same public URL as the lifecycle tests
 
+T = datetime.fromisoformat
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "data" / "sla_deadlines.json").read_text())
 
 
@@ -204,3 +207,71 @@ async def test_escalation_history_per_subject(client, manager, sessions, clock, 
     assert len(history) == 1
     assert history[0]["kind"] == "breach" and history[0]["notification_count"] == 1
     assert history[0]["recipients"][0]["name"] == "赵部长" and history[0]["notes"]
+
+
+async def test_a_countdown_runs_in_wall_clock_time_beside_the_working_seconds_left(client, manager, sessions, clock):
+    await make_policy(sessions, target_kind="working_hours", target_value="PT16H", levels=BREACH_ONLY)
+    clock.set(T("2026-11-21T10:00:00+08:00"))  # a Saturday: no working time until Monday 09:00
+    due = clock.now() + timedelta(seconds=15)
+    r = await client.post("/api/v1/tasks", headers=manager, json={"title": "周末加急", "due_at": due.isoformat()})
+    task = r.json()
+    (sla,) = task["sla"]
+    assert (sla["seconds_to_due"], sla["working_seconds_left"], sla["breached"]) == (15.0, 0.0, False)
+    assert sla["target"]["kind"] == "due_at" and T(sla["target"]["value"]) == due  # not the policy's PT16H
+
+    async def timer() -> dict:
+        return (await client.get(f"/api/v1/tasks/{task['id']}", headers=manager)).json()["sla"][0]
+
+    clock.advance(60)
+    sla = await timer()
+    assert (sla["seconds_to_due"], sla["working_seconds_left"], sla["breached"]) == (-45.0, 0.0, True)
+    clock.set(T("2026-11-23T10:30:00+08:00"))  # Monday: 1.5 working hours past the deadline
+    sla = await timer()
+    assert sla["working_seconds_left"] == -5400.0
+    assert sla["seconds_to_due"] == -(T("2026-11-23T10:30:00+08:00") - due).total_seconds()
+
+
+async def test_a_paused_countdown_shows_what_was_left_when_it_stopped(client, manager, sessions, clock):
+    await make_policy(sessions, target_kind="working_hours", target_value="PT16H", levels=BREACH_ONLY)
+    clock.set(T("2026-11-23T10:30:00+08:00"))  # Monday
+    task = (await client.post("/api/v1/tasks", headers=manager, json={"title": "写方案"})).json()
+    (sla,) = task["sla"]
+    assert sla["target"] == {"kind": "working_hours", "value": "PT16H"}
+    assert T(sla["due_at"]) == T("2026-11-24T17:30:00+08:00")  # 7.5 h today, 8.5 h tomorrow
+    assert (sla["seconds_to_due"], sla["working_seconds_left"]) == (31 * 3600, 16 * 3600)
+    clock.set(T("2026-11-23T11:30:00+08:00"))
+    await client.patch(f"/api/v1/tasks/{task['id']}", headers=manager, json={"status": "blocked"})
+    clock.set(T("2026-11-25T11:30:00+08:00"))  # two days later, still blocked
+    (sla,) = (await client.get(f"/api/v1/tasks/{task['id']}", headers=manager)).json()["sla"]
+    assert sla["paused"] and (sla["seconds_to_due"], sla["working_seconds_left"]) == (30 * 3600, 15 * 3600)
+    await client.patch(f"/api/v1/tasks/{task['id']}", headers=manager, json={"status": "done"})
+    (sla,) = (await client.get(f"/api/v1/tasks/{task['id']}", headers=manager)).json()["sla"]
+    assert sla["state"] == "met" and (sla["seconds_to_due"], sla["working_seconds_left"]) == (None, None)
+
+
+async def test_board_timers_name_their_items_loading_each_type_once_per_page(
+    client, manager, sessions, clock, monkeypatch
+):
+    await make_policy(sessions, levels=BREACH_ONLY)
+    titles = ["提交《活动策划方案》", "竞品分析", "预算表"]
+    ids = [(await client.post("/api/v1/tasks", headers=manager, json={"title": t})).json()["id"] for t in titles]
+    spec = registry.get("task")
+    loads = []
+
+    async def counted_load(session, subject_ids):
+        loads.append(sorted(subject_ids))
+        return await spec.load(session, subject_ids)
+
+    monkeypatch.setitem(registry._SUBJECTS, "task", dataclasses.replace(spec, load=counted_load))
+    rows = (await client.get("/api/v1/sla/timers", headers=manager)).json()["items"]
+    assert [(r["subject_title"], r["subject_path"]) for r in rows] == [
+        (title, f"/api/v1/tasks/{i}") for title, i in zip(titles, ids, strict=True)
+    ]
+    assert loads == [sorted(ids)]  # one load for the page's tasks, not one per row
+
+
+@pytest.mark.parametrize("url", ["/api/v1/sla/timers", "/api/v1/sla/escalations", "/api/v1/sla/policies"])
+async def test_an_unknown_subject_type_filter_is_422_not_an_empty_list(client, manager, url):
+    r = await client.get(url, headers=manager, params={"subject_type": "bogus"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.subject_type"
+    assert (await client.get(url, headers=manager, params={"subject_type": "task"})).status_code == 200

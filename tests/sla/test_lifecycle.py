@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from shared.db import unit_of_work
 from shared.models import EscalationKind, TaskStatus, TimerState
+from shared.notify.render import render
 from shared.sla.policies import ensure_sla_defaults
 from tests.factories import make_policy
 
 T = datetime.fromisoformat
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def test_default_ladder_across_national_day_and_a_make_up_workday(world, org, sessions):
@@ -247,3 +250,46 @@ async def test_editing_a_policy_never_rewrites_a_running_timer(world, org, sessi
     assert r.status_code == 200, r.text
     after = (await world.timers(task))[0]
     assert (after.levels, after.due_at, after.target_value) == (before.levels, before.due_at, "PT1H")
+
+
+async def test_a_task_created_already_overdue_fires_its_breach_once_plainly(world, org, sessions):
+    await make_policy(
+        sessions, levels=[{"offset": "0", "recipients": ["assignee"], "repeat_every": "PT4H", "max_repeats": 3}]
+    )
+    now = world.at("2026-11-23T10:00:00+08:00")
+    # Due 15 h 40 min before it was entered: the breach and all three reminders lie before the start.
+    task = await world.create(assignee_id=org.assignee.id, due_at=now - timedelta(hours=15, minutes=40))
+    result = await world.sweep("2026-11-23T10:00:01+08:00")
+    assert result.fired == 4 and len(result.notification_ids) == 1
+    rows = await world.escalations(task)
+    assert [(e.repeat, e.suppressed) for e in rows] == [(0, False), (1, True), (2, True), (3, True)]
+    assert {e.late_by_s for e in rows} == {1.0}  # late only by the sweep's second, not by 15 hours
+    (sent,) = await world.notifications(task)
+    assert (sent.event_type, sent.payload["repeat"], sent.payload["past_when_set"]) == ("sla.breach", 0, "created")
+    assert sent.payload["late_by_s"] == 1.0
+    assert (await world.sweep("2026-11-24T10:00:00+08:00")).fired == 0  # every reminder was spent before it began
+
+
+async def test_a_level_that_fell_due_while_the_worker_was_down_is_still_late(world, org, sessions):
+    await make_policy(sessions, levels=[{"offset": "0", "recipients": ["assignee"]}])
+    start = world.at("2026-11-23T09:00:00+08:00")
+    task = await world.create(assignee_id=org.assignee.id, due_at=start + timedelta(minutes=10))
+    await world.sweep("2026-11-23T10:00:00+08:00")  # the worker was down from 09:05 to 10:00
+    (sent,) = await world.notifications(task)
+    assert (sent.payload["past_when_set"], sent.payload["late_by_s"]) == (None, 3000.0)
+    assert (await world.escalations(task))[0].late_by_s == 3000.0
+    fields = dict(render("sla.breach", sent.payload, locale="zh-CN", tz=TZ, sent_at=world.clock.now()).fields)
+    assert fields["补发"] == "服务中断期间到期，晚 50分钟 发出"
+
+
+async def test_a_due_date_moved_into_the_past_is_not_called_an_outage(world, org, sessions):
+    await make_policy(sessions, levels=[{"offset": "0", "recipients": ["assignee"]}])
+    start = world.at("2026-11-23T09:00:00+08:00")
+    task = await world.create(assignee_id=org.assignee.id, due_at=start + timedelta(hours=3))
+    world.at("2026-11-23T10:00:00+08:00")
+    await world.update(task, due_at=start - timedelta(hours=1))  # it was really due at 08:00
+    await world.sweep("2026-11-23T10:00:01+08:00")
+    (sent,) = await world.notifications(task)
+    assert (sent.payload["past_when_set"], sent.payload["late_by_s"]) == ("rescheduled", 1.0)
+    fields = dict(render("sla.breach", sent.payload, locale="zh-CN", tz=TZ, sent_at=world.clock.now()).fields)
+    assert fields["已逾期"] == "2小时（改期时已逾期）" and "补发" not in fields

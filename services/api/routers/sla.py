@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from shared import crud
+from shared import crud, subjects
 from shared.calendar import CalendarError, Target
 from shared.calendar.schedule import (
     MAX_DAYS_SPAN,
@@ -29,7 +29,7 @@ from shared.errors import InvalidInput
 from shared.models import Calendar, Escalation, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.pagination import paginate
 from shared.schemas import Instant
-from shared.sla import policies, read
+from shared.sla import policies, read, registry
 from shared.sla.directory import calendar_from_row
 from shared.sla.policy_schemas import (
     CalendarCreate,
@@ -48,6 +48,13 @@ from shared.sla.policy_schemas import (
 from shared.sla.timers import estimate_warnings
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+assert subjects  # every subject type is registered: the filter's enum lists them all
+if TYPE_CHECKING:
+    SubjectTypeName = str
+else:
+    SubjectTypeName = Literal[registry.names()]
+SubjectTypeQ = Annotated[SubjectTypeName | None, Query(description="a registered SLA subject type")]
 
 
 # ---- calendars -----------------------------------------------------------------------------------
@@ -337,7 +344,7 @@ async def list_sla_policies(
     actor: ActorDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
-    subject_type: str | None = None,
+    subject_type: SubjectTypeQ = None,
     enabled: bool | None = None,
 ) -> dict[str, Any]:
     """List SLA policies."""
@@ -387,11 +394,12 @@ async def list_sla_timers(
     state: TimerState | None = None,
     department_id: int | None = None,
     breached: bool | None = None,
-    subject_type: str | None = None,
+    subject_type: SubjectTypeQ = None,
     subject_id: int | None = None,
     policy_id: int | None = None,
 ) -> dict[str, Any]:
-    """SLA timers for boards: filter by state, department, breached."""
+    """SLA timers for boards: filter by state, department, breached, subject; each row names its item
+    (title and API path)."""
     stmt = read.timer_filter(
         select(SlaTimer),
         state=state,
@@ -405,16 +413,21 @@ async def list_sla_timers(
     page = await paginate(session, stmt, SlaTimer.id, limit=limit, cursor=cursor)
     timers = list(page.items)
     summaries = await read.summarize(session, timers, now)
-    items = [
-        TimerRead(
-            **s,
-            subject_type=t.subject_type,
-            subject_id=t.subject_id,
-            department_id=t.department_id,
-            cancel_reason=t.cancel_reason,
+    found = await read.subjects_of(session, timers)
+    items = []
+    for t, s in zip(timers, summaries, strict=True):
+        subject = found.get((t.subject_type, t.subject_id))
+        items.append(
+            TimerRead(
+                **s,
+                subject_type=t.subject_type,
+                subject_id=t.subject_id,
+                subject_title=subject.title if subject else None,
+                subject_path=subject.path if subject else None,
+                department_id=t.department_id,
+                cancel_reason=t.cancel_reason,
+            )
         )
-        for t, s in zip(timers, summaries, strict=True)
-    ]
     return {"items": items, "next_cursor": page.next_cursor}
 
 
@@ -424,7 +437,7 @@ async def list_escalations(
     actor: ActorDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
-    subject_type: str | None = None,
+    subject_type: SubjectTypeQ = None,
     subject_id: int | None = None,
     timer_id: int | None = None,
 ) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
@@ -14,11 +14,20 @@ from shared.trail.schemas import CommentCreate, CommentRead, TrailRead
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["trail"])
 
-# The trail items registered by the domains (shared.sla.registry), as the path parameter's enum.
+# The trail items registered by the domains (shared.sla.registry), by name or route-style alias,
+# as the path parameter's enum.
 if TYPE_CHECKING:
-    SubjectType = str
+    ItemName = str
 else:
-    SubjectType = Literal[trail.item_names()]
+    ItemName = Literal[trail.item_names()]
+SubjectType = Annotated[
+    ItemName,
+    Path(
+        description="the item, by the name of its route or its registered name ("
+        + trail.item_aliases()
+        + "); the answer and the stored comments use the registered name"
+    ),
+]
 
 
 @router.post(
@@ -51,4 +60,6 @@ async def get_trail(
     first. A review's trail includes every reviewer's escalations; an approval's, every approver's;
     a collaboration request's, every occurrence's; a campaign's, every stage's."""
     entries = await trail.trail(session, subject_type, subject_id, limit=limit)
-    return TrailRead.model_validate({"subject_type": subject_type, "subject_id": subject_id, "entries": entries})
+    return TrailRead.model_validate(
+        {"subject_type": trail.item_name(subject_type), "subject_id": subject_id, "entries": entries}
+    )
