@@ -225,7 +225,7 @@ async def test_a_rejected_stage_approval_blocks_the_gate_and_says_why(sessions, 
     second = await request(client, org, kind="stage", campaign_id=cid, stage_key="execution")
     await decide(client, org, second["id"], org.legal)
     r = await client.get(f"/api/v1/campaigns/{cid}/stages", headers=org.headers(org.planner))
-    (execution,) = [s for s in r.json() if s["key"] == "execution"]
+    (execution,) = [s for s in r.json()["items"] if s["key"] == "execution"]
     assert "approval" not in {e["field"] for e in execution["gate_unmet"]}
     listed = await client.get(f"/api/v1/approvals?stage_id={first['stage_id']}", headers=org.headers(org.planner))
     assert [a["status"] for a in listed.json()["items"]] == ["rejected", "approved"]

@@ -348,7 +348,7 @@ async def test_review_stage_gate_waits_for_an_approved_review(sessions, client, 
         stage_key="review",
         deliverable_id=sheet["id"],
     )
-    stages = (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json()
+    stages = (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json()["items"]
     assert review["stage_id"] == next(s["id"] for s in stages if s["key"] == "review")
     assert review["campaign_id"] == cid and review["deliverable_id"] == sheet["id"]
     r = await client.get("/api/v1/reviews", headers=headers, params={"stage_id": review["stage_id"]})
