@@ -394,3 +394,22 @@ async def test_review_boards_filter_by_requesting_department(sessions, client, c
     for department, want in ((org.market.id, [review_id]), (org.sales.department.id, [])):
         r = await client.get("/api/v1/reviews", headers=org.as_(org.planner), params={"department_id": department})
         assert [x["id"] for x in r.json()["items"]] == want
+
+
+async def test_review_board_takes_several_statuses_and_text(sessions, client, clock, org):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    plan = await request(client, org, [org.sales], title="双十一活动方案评审")
+    poster = await request(client, org, [org.sales], title="主视觉海报评审")
+    copy = await request(client, org, [org.sales], title="投放文案评审")
+    r = await answer(client, org, poster, org.sales, org.sales.head, "request_changes", "换色")
+    assert r.status_code == 200 and r.json()["status"] == "changes_requested"
+    r = await answer(client, org, copy, org.sales, org.sales.head, "approve")
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+
+    headers = org.as_(org.planner)
+    listed = await client.get("/api/v1/reviews", headers=headers, params={"status": "in_review,changes_requested"})
+    assert [x["id"] for x in listed.json()["items"]] == [plan["id"], poster["id"]]
+    listed = await client.get("/api/v1/reviews", headers=headers, params={"q": "海报"})
+    assert [x["id"] for x in listed.json()["items"]] == [poster["id"]]
+    listed = await client.get("/api/v1/reviews", headers=headers, params={"department_id": org.sales.department.id})
+    assert listed.json()["items"] == []  # the requesting department is 市场部
