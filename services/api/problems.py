@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.calendar import CalendarError
-from shared.errors import AppError, describe
+from shared.errors import AppError, describe, must_be_one_of
 
 log = logging.getLogger("closeloop.api")
 
@@ -80,7 +80,7 @@ def _message(err: dict[str, Any]) -> str:
     if kind in ("enum", "literal_error"):
         allowed = _QUOTED.findall(str((err.get("ctx") or {}).get("expected", "")))
         if allowed:
-            return "must be one of: " + ", ".join(allowed)
+            return must_be_one_of(allowed)
     return str(err.get("msg"))
 
 

@@ -67,6 +67,7 @@ async def test_q_matches_task_titles_in_any_case_and_wildcards_literally(client,
     assert await ids(client, member, "/api/v1/tasks", q="kv POSTER") == [poster.id]
     assert await ids(client, member, "/api/v1/tasks", q="50%") == [percent.id]
     assert await ids(client, member, "/api/v1/tasks", q="%") == [percent.id]  # not "anything"
+    assert len(await ids(client, member, "/api/v1/tasks", q="")) == 3  # an empty search box filters nothing
 
 
 # ---- the other boards --------------------------------------------------------------------------------

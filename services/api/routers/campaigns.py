@@ -58,9 +58,7 @@ async def list_campaigns(
     owner_id: int | None = None,
     department_id: int | None = None,
     overdue: Annotated[bool | None, Query(description="the stage it is in is past its time limit")] = None,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="text the name contains (any case)")
-    ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text the name contains (any case)")] = None,
 ) -> dict:
     """List campaigns, each with the stage it is in."""
     stmt = campaigns.campaign_filter(

@@ -89,9 +89,7 @@ async def list_collaboration_requests(
     status: Annotated[list[CollaborationStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     campaign_id: int | None = None,
     overdue: Annotated[bool | None, Query(description="has an occurrence past its deadline, still open")] = None,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="text the matter contains (any case)")
-    ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text the matter contains (any case)")] = None,
 ) -> dict[str, Any]:
     """List collaboration requests with board filters."""
     stmt = collaboration.request_filter(

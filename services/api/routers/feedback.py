@@ -56,9 +56,7 @@ async def list_feedback(
     owner_id: int | None = None,
     campaign_id: int | None = None,
     overdue: Annotated[bool | None, Query(description="a first-response timer is past due")] = None,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="text the content or customer name contains")
-    ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text the content or customer name contains")] = None,
 ) -> dict[str, Any]:
     """List feedback and complaints; each carries its SLA state."""
     stmt = feedback_service.feedback_filter(
