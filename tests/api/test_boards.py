@@ -4,6 +4,8 @@ a campaign is in."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shared.db import unit_of_work
@@ -198,3 +200,13 @@ async def test_a_campaign_says_which_stage_it_is_in(client, sessions, workflow):
     assert r.status_code == 200, r.text
     after = (await client.get(f"/api/v1/campaigns/{running['id']}", headers=member)).json()
     assert after["current_stage"] is None
+
+
+async def test_a_campaign_whose_stage_is_past_its_time_limit_is_overdue(client, sessions, clock, workflow):
+    member = await auth(sessions, Role.member)
+    late = await make_campaign(client, member, template_key="campaign_default")  # research: 3 working days
+    plain = await make_campaign(client, member, name="无流程")
+    assert await ids(client, member, "/api/v1/campaigns", overdue="true") == []
+    clock.advance(timedelta(days=10))
+    assert await ids(client, member, "/api/v1/campaigns", overdue="true") == [late["id"]]
+    assert await ids(client, member, "/api/v1/campaigns", overdue="false") == [plain["id"]]
