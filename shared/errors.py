@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,6 +26,11 @@ class FieldError:
         if self.field.split(".", 1)[0] in LOCATIONS:
             return self
         return FieldError(f"body.{self.field}", self.message, self.type)
+
+
+def must_be_one_of(values: Iterable[str]) -> str:
+    """How every API message words a value outside its set, whether pydantic or a domain found it."""
+    return "must be one of: " + ", ".join(values)
 
 
 def describe(errors: list[FieldError]) -> str:

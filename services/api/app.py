@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 
 from services.api import docs, problems, webhooks
+from services.api.common import reject_unknown_query_parameters
 from services.api.routers import (
     approvals,
     audit,
@@ -57,8 +58,11 @@ approval, collaboration request and piece of customer feedback has an owner, a d
 escalation path that lands in Feishu, DingTalk, WeCom or a signed webhook.
 
 Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`;
-validation errors list each offending field in `errors[].field`. Lists are cursor-paginated:
-pass `next_cursor` back as `cursor`."""
+validation errors list each offending field in `errors[].field`; a query parameter a route does
+not take is one of them (`query.<name>`: "unknown parameter"), never silently ignored. Every list
+answers `{items, next_cursor}` and is cursor-paginated: pass `next_cursor` back as `cursor`. A
+filter that takes several values (`status`) takes them comma-separated (`status=todo,in_progress`)
+or repeated (`status=todo&status=in_progress`); `q` matches text in any case."""
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -91,6 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc come from services.api.docs: no CDN
         redoc_url=None,
+        dependencies=[Depends(reject_unknown_query_parameters)],  # on every route, before anything else
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()

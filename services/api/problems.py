@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.calendar import CalendarError
-from shared.errors import AppError, describe
+from shared.errors import AppError, describe, must_be_one_of
 
 log = logging.getLogger("closeloop.api")
 
@@ -67,6 +68,22 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) if parts else "body"
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _message(err: dict[str, Any]) -> str:
+    """Pydantic's message, except where one wording serves every field: an enum or a literal reads
+    "must be one of: approve, reject" whether the schema declares an Enum or a Literal."""
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return "unknown field (not accepted here)"
+    if kind in ("enum", "literal_error"):
+        allowed = _QUOTED.findall(str((err.get("ctx") or {}).get("expected", "")))
+        if allowed:
+            return must_be_one_of(allowed)
+    return str(err.get("msg"))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -92,9 +109,7 @@ def install(app: FastAPI) -> None:
         errors = []
         for err in exc.errors():
             field = _loc_to_field(err.get("loc", ()))
-            kind = str(err.get("type", "invalid"))
-            message = "unknown field (not accepted here)" if kind == "extra_forbidden" else str(err.get("msg"))
-            errors.append({"field": field, "message": message, "type": kind})
+            errors.append({"field": field, "message": _message(err), "type": str(err.get("type", "invalid"))})
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
         return problem_response(
             request, status=422, slug="validation-error", title="Invalid input", detail=detail, errors=errors

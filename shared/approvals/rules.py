@@ -14,7 +14,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.approvals.schemas import ApprovalRuleCreate, ApprovalRuleUpdate
 from shared.calendar import CalendarError, Target
-from shared.errors import Conflict, FieldError, InvalidInput
+from shared.errors import Conflict, FieldError, InvalidInput, must_be_one_of
 from shared.models import ApprovalKind, ApprovalRule, Campaign, Department, StepMode, User
 
 RULE_FIELDS = ("name", "description", "kind", "priority", "conditions", "steps", "enabled")
@@ -109,7 +109,7 @@ async def _validate_steps(session: AsyncSession, raw: list[dict[str, Any]]) -> l
         try:
             mode = StepMode(step.get("mode", StepMode.one))
         except ValueError:
-            raise _bad(f"{field}.mode", f"must be one of {', '.join(m.value for m in StepMode)}") from None
+            raise _bad(f"{field}.mode", must_be_one_of(m.value for m in StepMode)) from None
         approvers = step.get("approvers")
         if not isinstance(approvers, list) or not approvers or len(approvers) > MAX_APPROVERS:
             raise _bad(f"{field}.approvers", f"must be a list of 1 to {MAX_APPROVERS} approver specs")

@@ -5,6 +5,7 @@ entry by entry, naming the offending one (`steps[0].approvers[1]`, `conditions.m
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -89,8 +90,15 @@ class ApprovalCreate(WriteModel):
     )
 
 
+class Verdict(enum.StrEnum):
+    """What an approver answers (their assignment becomes approved or rejected)."""
+
+    approve = "approve"
+    reject = "reject"
+
+
 class ApprovalDecision(WriteModel):
-    decision: Annotated[str, Field(pattern="^(approve|reject)$", description="approve | reject")]
+    decision: Verdict
     reason: Reason | None = Field(default=None, description="required to reject")
 
 

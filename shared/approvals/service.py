@@ -3,6 +3,7 @@ reason, cancel. A budget change applies when its last step is approved (双签).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.approvals.rules import choose_rule
-from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate, ApprovalDecision
+from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate, ApprovalDecision, Verdict
 from shared.approvals.sla import ApprovalSubject
 from shared.audit import service as audit
 from shared.campaigns.guards import require_open_campaign
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.filters import any_of, contains_text
 from shared.models import (
     Approval,
     ApprovalAssignment,
@@ -290,13 +292,15 @@ def approval_filter(
     campaign_id: int | None = None,
     stage_id: int | None = None,
     kind: ApprovalKind | None = None,
-    status: ApprovalStatus | None = None,
+    statuses: Collection[ApprovalStatus] | None = None,
     department_id: int | None = None,
     requester_id: int | None = None,
     approver_id: int | None = None,
     overdue: bool | None = None,
+    q: str | None = None,
     now: datetime,
 ) -> Select[Any]:
+    """The approval board's filters; `department_id` is the requesting department."""
     if campaign_id is not None:
         stmt = stmt.where(Approval.campaign_id == campaign_id)
     if department_id is not None:
@@ -307,8 +311,10 @@ def approval_filter(
         stmt = stmt.where(Approval.stage_id == stage_id)
     if kind is not None:
         stmt = stmt.where(Approval.kind == kind)
-    if status is not None:
-        stmt = stmt.where(Approval.status == status)
+    if statuses:
+        stmt = stmt.where(any_of(Approval.status, statuses))
+    if q:
+        stmt = stmt.where(contains_text(q, Approval.title))
     if approver_id is not None:
         stmt = stmt.where(
             exists().where(
@@ -377,7 +383,7 @@ async def decide(
     """An approver on the active step approves or rejects (with a reason). Nobody signs for
     someone else, admins included: dual sign means two real people."""
     decision, reason = data.decision, data.reason or None
-    if decision == "reject" and reason is None:
+    if decision == Verdict.reject and reason is None:
         raise InvalidInput.for_field("reason", "a rejection says why", "missing")
     approval, steps = await _locked(session, approval_id)
     _require_pending(approval)
@@ -391,7 +397,7 @@ async def decide(
         raise Forbidden(f"you are not a pending approver on approval #{approval.id}'s current step")
     before = audit.snapshot(approval)
     mine.status, mine.reason, mine.decided_at = (
-        AssignmentStatus.approved if decision == "approve" else AssignmentStatus.rejected,
+        AssignmentStatus.approved if decision == Verdict.approve else AssignmentStatus.rejected,
         reason,
         now,
     )
@@ -399,7 +405,7 @@ async def decide(
     others = [a for a in pending if a.id != mine.id]
     new_assignments: list[ApprovalAssignment] = []
     budget_applied = False
-    if decision == "reject":
+    if decision == Verdict.reject:
         active.status, active.decided_at = StepStatus.rejected, now
         _close_waiting(steps)
         approval.status, approval.decided_at, approval.decision_reason = ApprovalStatus.rejected, now, reason

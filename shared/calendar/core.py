@@ -471,7 +471,7 @@ class Target:
         try:
             k = TargetKind(kind)
         except ValueError:
-            raise CalendarError("kind", f"must be one of {', '.join(t.value for t in TargetKind)}") from None
+            raise CalendarError("kind", f"must be one of: {', '.join(t.value for t in TargetKind)}") from None
         text = str(value).strip()
         if k in (TargetKind.calendar, TargetKind.working_hours):
             duration = parse_duration(text, field)

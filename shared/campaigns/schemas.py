@@ -44,6 +44,11 @@ class CampaignUpdate(WriteModel):
     status: CampaignStatus | None = None
 
 
+class CurrentStage(ReadModel):
+    key: str
+    name: str
+
+
 class CampaignRead(ReadModel):
     id: int
     name: str
@@ -56,5 +61,8 @@ class CampaignRead(ReadModel):
     end_date: date | None
     status: CampaignStatus
     template_id: int | None = Field(description="the workflow template version it runs on")
+    current_stage: CurrentStage | None = Field(
+        default=None, description="the workflow stage it is in; null before, after or without a workflow"
+    )
     created_at: datetime
     updated_at: datetime

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -13,7 +14,19 @@ from shared.actor import Actor
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus, Department, Role, User
+from shared.filters import any_of, contains_text
+from shared.models import (
+    ApprovalKind,
+    ApprovalRule,
+    Campaign,
+    CampaignStage,
+    CampaignStatus,
+    Department,
+    Role,
+    StageStatus,
+    User,
+)
+from shared.sla.read import running_late
 from shared.sla.sync import sync_timers
 from shared.workflow import stages, templates
 from shared.workflow.sla import StageSubject
@@ -109,14 +122,44 @@ async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: i
 
 
 def campaign_filter(
-    stmt: Select[Any], *, status: CampaignStatus | None, owner_id: int | None, department_id: int | None, q: str | None
+    stmt: Select[Any],
+    *,
+    statuses: Collection[CampaignStatus] | None = None,
+    owner_id: int | None = None,
+    department_id: int | None = None,
+    overdue: bool | None = None,
+    q: str | None = None,
+    now: datetime,
 ) -> Select[Any]:
-    if status is not None:
-        stmt = stmt.where(Campaign.status == status)
+    """The campaign board's filters; overdue means the stage it is in has passed its time limit."""
+    if statuses:
+        stmt = stmt.where(any_of(Campaign.status, statuses))
     if owner_id is not None:
         stmt = stmt.where(Campaign.owner_id == owner_id)
     if department_id is not None:
         stmt = stmt.where(Campaign.department_id == department_id)
     if q:
-        stmt = stmt.where(Campaign.name.ilike(f"%{q}%"))
+        stmt = stmt.where(contains_text(q, Campaign.name))
+    if overdue is not None:
+        late = exists().where(
+            CampaignStage.campaign_id == Campaign.id,
+            CampaignStage.status == StageStatus.active,
+            running_late(StageSubject.stage, CampaignStage.id, now),
+        )
+        stmt = stmt.where(late if overdue else ~late)
     return stmt
+
+
+async def current_stages(session: AsyncSession, campaign_ids: list[int]) -> dict[int, CampaignStage]:
+    """The stage each campaign is in (its active stage); campaigns without one are left out."""
+    if not campaign_ids:
+        return {}
+    rows = await session.scalars(
+        select(CampaignStage)
+        .where(CampaignStage.campaign_id.in_(campaign_ids), CampaignStage.status == StageStatus.active)
+        .order_by(CampaignStage.campaign_id, CampaignStage.position)
+    )
+    out: dict[int, CampaignStage] = {}
+    for stage in rows:
+        out.setdefault(stage.campaign_id, stage)
+    return out

@@ -9,10 +9,11 @@ it recurring: one occurrence per working day of the request's calendar, each und
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from shared.collaboration.schemas import (
 )
 from shared.collaboration.sla import CollaborationSubject
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.filters import any_of, contains_text
 from shared.models import (
     Calendar,
     Campaign,
@@ -443,22 +445,35 @@ async def open_due_occurrences(session: AsyncSession, *, now: datetime, batch_si
 def request_filter(
     stmt: Select[Any],
     *,
-    initiating_department_id: int | None,
-    collaborating_department_id: int | None,
-    owner_id: int | None,
-    status: CollaborationStatus | None,
-    campaign_id: int | None,
-    overdue: bool | None,
+    department_id: int | None = None,
+    initiating_department_id: int | None = None,
+    collaborating_department_id: int | None = None,
+    owner_id: int | None = None,
+    statuses: Collection[CollaborationStatus] | None = None,
+    campaign_id: int | None = None,
+    overdue: bool | None = None,
+    q: str | None = None,
     now: datetime,
 ) -> Select[Any]:
+    """The collaboration board's filters; `department_id` matches the initiating department or
+    one of the collaborating ones."""
+    if department_id is not None:
+        stmt = stmt.where(
+            or_(
+                CollaborationRequest.initiating_department_id == department_id,
+                CollaborationRequest.collaborating_department_ids.contains([department_id]),
+            )
+        )
     if initiating_department_id is not None:
         stmt = stmt.where(CollaborationRequest.initiating_department_id == initiating_department_id)
     if collaborating_department_id is not None:
         stmt = stmt.where(CollaborationRequest.collaborating_department_ids.contains([collaborating_department_id]))
     if owner_id is not None:
         stmt = stmt.where(CollaborationRequest.owner_id == owner_id)
-    if status is not None:
-        stmt = stmt.where(CollaborationRequest.status == status)
+    if statuses:
+        stmt = stmt.where(any_of(CollaborationRequest.status, statuses))
+    if q:
+        stmt = stmt.where(contains_text(q, CollaborationRequest.matter))
     if campaign_id is not None:
         stmt = stmt.where(CollaborationRequest.campaign_id == campaign_id)
     if overdue is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.feedback.schemas import FeedbackCreate, FeedbackResponseCreate, FeedbackUpdate
 from shared.feedback.sla import FeedbackSubject
+from shared.filters import any_of, contains_text
 from shared.models import (
     Campaign,
     Comment,
@@ -133,18 +135,22 @@ def feedback_filter(
     stmt: Select[Any],
     *,
     kind: FeedbackKind | None = None,
-    status: FeedbackStatus | None = None,
+    statuses: Collection[FeedbackStatus] | None = None,
     severity: FeedbackSeverity | None = None,
     department_id: int | None = None,
     owner_id: int | None = None,
     campaign_id: int | None = None,
     overdue: bool | None = None,
+    q: str | None = None,
     now: datetime,
 ) -> Select[Any]:
+    """The feedback board's filters; `q` searches the content and the customer's name."""
     if kind is not None:
         stmt = stmt.where(Feedback.kind == kind)
-    if status is not None:
-        stmt = stmt.where(Feedback.status == status)
+    if statuses:
+        stmt = stmt.where(any_of(Feedback.status, statuses))
+    if q:
+        stmt = stmt.where(contains_text(q, Feedback.content, Feedback.customer_name))
     if severity is not None:
         stmt = stmt.where(Feedback.severity == severity)
     if department_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.errors import Conflict, FieldError
+from shared.filters import any_of
 from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
 from shared.notify import delivery
 from shared.notify.adapters.base import Envelope
@@ -26,15 +28,16 @@ from shared.notify.render import render
 def notification_filter(
     stmt: Select[Any],
     *,
-    status: NotificationStatus | None,
+    statuses: Collection[NotificationStatus] | None,
     channel_id: int | None,
     event_type: str | None,
     subject_type: str | None,
     subject_id: int | None,
     digest_id: UUID | None,
 ) -> Select[Any]:
+    if statuses:
+        stmt = stmt.where(any_of(Notification.status, statuses))
     for column, value in (
-        (Notification.status, status),
         (Notification.channel_id, channel_id),
         (Notification.event_type, event_type),
         (Notification.subject_type, subject_type),

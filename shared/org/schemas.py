@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field
+from pydantic import AfterValidator, EmailStr, Field
 
 from shared.models import Locale, Role
 from shared.org import mentions
 from shared.schemas import Instant, ReadModel, WriteModel
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
-# Mention ids are checked (and the mobile normalised) in shared/org/mentions.py, so every error
-# names its field with the rule in words; the schema states the rules for clients.
+# Mention ids are checked (and the mobile normalised) by shared/org/mentions.py's validators, with
+# every other field of the command, so one 422 names each bad field with its rule in words.
 Mobile = Annotated[
     str,
+    AfterValidator(mentions.valid_mobile),
     Field(
         description=f"{mentions.MOBILE_RULE}; spaces and hyphens are dropped, a mainland mobile is stored as "
         "its 11 digits",
@@ -24,6 +25,7 @@ Mobile = Annotated[
 ]
 FeishuOpenId = Annotated[
     str,
+    AfterValidator(mentions.valid_feishu_open_id),
     Field(
         description=f"Feishu open_id: {mentions.FEISHU_RULE}",
         json_schema_extra={"pattern": f"^{mentions.FEISHU_OPEN_ID.pattern}$"},
@@ -32,6 +34,7 @@ FeishuOpenId = Annotated[
 ]
 DingTalkUserId = Annotated[
     str,
+    AfterValidator(mentions.valid_dingtalk_user_id),
     Field(
         description=f"DingTalk userId: {mentions.DINGTALK_RULE}",
         json_schema_extra={"pattern": f"^{mentions.DINGTALK_USER_ID.pattern}$"},
@@ -39,6 +42,7 @@ DingTalkUserId = Annotated[
 ]
 WeComUserId = Annotated[
     str,
+    AfterValidator(mentions.valid_wecom_user_id),
     Field(
         description=f"WeCom userid: {mentions.WECOM_RULE}",
         json_schema_extra={"pattern": f"^{mentions.WECOM_USER_ID.pattern}$"},

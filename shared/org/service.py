@@ -11,7 +11,6 @@ from shared import crud
 from shared.actor import Actor
 from shared.errors import Conflict, InvalidInput
 from shared.models import Department, Role, User
-from shared.org.mentions import check_mention_ids
 from shared.org.schemas import DepartmentCreate, DepartmentUpdate, UserCreate, UserUpdate
 
 
@@ -67,8 +66,8 @@ async def _ensure_no_manager_cycle(session: AsyncSession, user_id: int, manager_
 
 
 async def create_user(session: AsyncSession, *, actor: Actor, data: UserCreate) -> User:
-    """Create a user; email is unique regardless of case, mention ids well-formed (mobile normalised)."""
-    values = data.model_dump() | check_mention_ids(data)
+    """Create a user; email is unique regardless of case (the schema checked the mention ids)."""
+    values = data.model_dump()
     await _ensure_email_free(session, data.email)
     await crud.check_references(
         session, {"department_id": (Department, data.department_id), "manager_id": (User, data.manager_id)}
@@ -77,7 +76,7 @@ async def create_user(session: AsyncSession, *, actor: Actor, data: UserCreate) 
 
 
 async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, changes: UserUpdate) -> User:
-    values = changes.model_dump(exclude_unset=True) | check_mention_ids(changes)
+    values = changes.model_dump(exclude_unset=True)
     user = await crud.get_or_404(session, User, user_id, for_update=True)
     if changes.email:
         await _ensure_email_free(session, changes.email, except_id=user_id)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
 from shared.audit import service as audit
 from shared.errors import Conflict, FieldError, Forbidden
+from shared.filters import any_of, contains_text
 from shared.models import Campaign, Role, User
 from shared.org.permissions import may_act, require_may_act
 from shared.rectifications.models import Rectification, RectificationStatus
@@ -140,18 +142,31 @@ async def reopen(session: AsyncSession, *, actor: Actor, item_id: int, reason: s
 def item_filter(
     stmt: Select[Any],
     *,
-    owner_id: int | None,
-    campaign_id: int | None,
-    status: RectificationStatus | None,
-    overdue: bool | None,
+    department_id: int | None = None,
+    owner_id: int | None = None,
+    campaign_id: int | None = None,
+    statuses: Collection[RectificationStatus] | None = None,
+    overdue: bool | None = None,
+    q: str | None = None,
     now: datetime,
 ) -> Select[Any]:
+    """The rectification board's filters. An item's department is its owner's department or its
+    campaign's department: either matches."""
+    if department_id is not None:
+        stmt = stmt.where(
+            or_(
+                Rectification.owner_id.in_(select(User.id).where(User.department_id == department_id)),
+                Rectification.campaign_id.in_(select(Campaign.id).where(Campaign.department_id == department_id)),
+            )
+        )
     if owner_id is not None:
         stmt = stmt.where(Rectification.owner_id == owner_id)
     if campaign_id is not None:
         stmt = stmt.where(Rectification.campaign_id == campaign_id)
-    if status is not None:
-        stmt = stmt.where(Rectification.status == status)
+    if statuses:
+        stmt = stmt.where(any_of(Rectification.status, statuses))
+    if q:
+        stmt = stmt.where(contains_text(q, Rectification.title))
     if overdue is not None:
         late = running_late(ITEM, Rectification.id, now)
         stmt = stmt.where(late if overdue else ~late)

@@ -5,7 +5,7 @@ reject → rejected, changes requested → back to the requester, then a new rou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from shared.audit import service as audit
 from shared.calendar import CalendarError, Target
 from shared.campaigns.guards import require_open_campaign
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.filters import any_of, contains_text
 from shared.models import (
     Campaign,
     CampaignStage,
@@ -383,21 +384,25 @@ def review_filter(
     *,
     campaign_id: int | None = None,
     stage_id: int | None = None,
-    status: ReviewStatus | None = None,
+    statuses: Collection[ReviewStatus] | None = None,
     department_id: int | None = None,
     requester_id: int | None = None,
     reviewer_department_id: int | None = None,
     overdue: bool | None = None,
+    q: str | None = None,
     now: datetime,
 ) -> Select[Any]:
+    """The review board's filters; `department_id` is the requesting department."""
     if department_id is not None:
         stmt = stmt.where(ReviewRequest.department_id == department_id)
     if campaign_id is not None:
         stmt = stmt.where(ReviewRequest.campaign_id == campaign_id)
     if stage_id is not None:
         stmt = stmt.where(ReviewRequest.stage_id == stage_id)
-    if status is not None:
-        stmt = stmt.where(ReviewRequest.status == status)
+    if statuses:
+        stmt = stmt.where(any_of(ReviewRequest.status, statuses))
+    if q:
+        stmt = stmt.where(contains_text(q, ReviewRequest.title))
     if requester_id is not None:
         stmt = stmt.where(ReviewRequest.requester_id == requester_id)
     if reviewer_department_id is not None:

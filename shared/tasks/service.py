@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, any_, literal, select
+from sqlalchemy import Select, any_, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
 from shared.errors import InvalidInput
+from shared.filters import any_of, contains_text
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
 from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import check_due, sync_timers
@@ -90,19 +92,30 @@ async def delete_task(session: AsyncSession, *, actor: Actor, task_id: int, now:
 def task_filter(
     stmt: Select[Any],
     *,
-    status: TaskStatus | None,
-    assignee_id: int | None,
-    campaign_id: int | None,
-    priority: Priority | None,
-    due_before: datetime | None,
-    due_after: datetime | None,
-    overdue: bool | None,
-    now: datetime,
-    tag: str | None = None,
+    statuses: Collection[TaskStatus] | None = None,
+    department_id: int | None = None,
+    assignee_id: int | None = None,
+    campaign_id: int | None = None,
     stage_id: int | None = None,
+    priority: Priority | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+    overdue: bool | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+    now: datetime,
 ) -> Select[Any]:
-    if status is not None:
-        stmt = stmt.where(Task.status == status)
+    """The task board's filters. A task's department is its assignee's department or its
+    campaign's department: either matches."""
+    if statuses:
+        stmt = stmt.where(any_of(Task.status, statuses))
+    if department_id is not None:
+        stmt = stmt.where(
+            or_(
+                Task.assignee_id.in_(select(User.id).where(User.department_id == department_id)),
+                Task.campaign_id.in_(select(Campaign.id).where(Campaign.department_id == department_id)),
+            )
+        )
     if assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == assignee_id)
     if campaign_id is not None:
@@ -117,6 +130,8 @@ def task_filter(
         stmt = stmt.where(Task.due_at >= due_after)
     if tag:
         stmt = stmt.where(literal(tag) == any_(Task.tags))
+    if q:
+        stmt = stmt.where(contains_text(q, Task.title))
     if overdue is True:
         stmt = stmt.where(Task.due_at <= now, Task.status.in_(OPEN_TASK_STATUSES))
     elif overdue is False:

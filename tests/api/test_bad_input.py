@@ -104,3 +104,17 @@ async def test_instants_outside_any_working_calendar_are_refused(sessions, clien
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.received_at"
     assert (await client.get("/api/v1/tasks", headers=member)).json()["items"] == []
+
+
+async def test_a_bad_decision_reads_the_same_on_approvals_and_reviews(sessions, client):
+    member = await auth(sessions, role=Role.member)
+    approval = await client.post("/api/v1/approvals/1/decision", headers=member, json={"decision": "maybe"})
+    review = await client.post("/api/v1/reviews/1/responses/1", headers=member, json={"decision": "maybe"})
+    assert approval.status_code == review.status_code == 422
+    (a,), (r,) = approval.json()["errors"], review.json()["errors"]
+    assert a == {"field": "body.decision", "message": "must be one of: approve, reject", "type": "enum"}
+    assert r == {
+        "field": "body.decision",
+        "message": "must be one of: approve, request_changes, reject",
+        "type": "enum",
+    }

@@ -205,6 +205,21 @@ async def test_every_malformed_mention_id_is_named_at_once(client, sessions):
     assert "ou_ and 20–61 lowercase letters or digits" in r.json()["detail"]
 
 
+async def test_a_bad_email_does_not_hide_a_bad_mobile_or_open_id(client, sessions):
+    admin = await auth(sessions)
+    user = await make_user(sessions)
+    before = await count(sessions, User)
+    bad = {"email": "not-an-email", "mobile": "123", "feishu_open_id": "ou_x"}
+    for r in (
+        await client.post("/api/v1/users", headers=admin, json={"name": "A", **bad}),
+        await client.patch(f"/api/v1/users/{user.id}", headers=admin, json=bad),
+    ):
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["body.email", "body.mobile", "body.feishu_open_id"]
+        assert "13 to 19" in r.json()["detail"] and "ou_ and 20–61" in r.json()["detail"]
+    assert await count(sessions, User) == before
+
+
 async def test_a_stored_legacy_id_does_not_block_changing_other_fields(client, sessions):
     admin = await auth(sessions)
     user = await make_user(sessions, feishu_open_id="legacy")  # written before ids were checked

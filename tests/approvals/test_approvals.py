@@ -226,7 +226,7 @@ async def test_a_rejected_stage_approval_blocks_the_gate_and_says_why(sessions, 
     second = await request(client, org, kind="stage", campaign_id=cid, stage_key="execution")
     await decide(client, org, second["id"], org.legal)
     r = await client.get(f"/api/v1/campaigns/{cid}/stages", headers=org.headers(org.planner))
-    (resources,) = [s for s in r.json() if s["key"] == "resources"]
+    (resources,) = [s for s in r.json()["items"] if s["key"] == "resources"]
     assert "entry_approval.execution" not in {e["field"] for e in resources["gate_unmet"]}
     listed = await client.get(f"/api/v1/approvals?stage_id={first['stage_id']}", headers=org.headers(org.planner))
     assert [a["status"] for a in listed.json()["items"]] == ["rejected", "approved"]
@@ -383,3 +383,20 @@ async def test_budget_and_major_flag_cannot_bypass_their_approvals(sessions, cli
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.budget"
     async with unit_of_work(sessions) as s:
         assert (await s.get_one(Campaign, campaign.id)).budget == Decimal("90000")
+
+
+async def test_approval_board_takes_several_statuses_and_text(sessions, client, org):
+    first = await make_campaign(sessions, org, name="双十一大促")
+    second = await make_campaign(sessions, org, name="618 大促")
+    third = await make_campaign(sessions, org, name="春节")
+    approved = await request(client, org, kind="campaign", campaign_id=first.id, title="双十一 预算")
+    await decide(client, org, approved["id"], org.marketing_director)
+    pending = await request(client, org, kind="campaign", campaign_id=second.id, title="618 预算")
+    rejected = await request(client, org, kind="campaign", campaign_id=third.id, title="春节 物料")
+    await decide(client, org, rejected["id"], org.marketing_director, "reject", reason="太贵")
+
+    headers = org.headers(org.planner)
+    listed = await client.get("/api/v1/approvals", headers=headers, params={"status": "pending,approved"})
+    assert [a["id"] for a in listed.json()["items"]] == [approved["id"], pending["id"]]
+    listed = await client.get("/api/v1/approvals", headers=headers, params={"q": "预算", "status": "approved"})
+    assert [a["id"] for a in listed.json()["items"]] == [approved["id"]]

@@ -104,3 +104,15 @@ async def test_budget_over_or_major_picks_the_leadership_rule_else_the_routine_o
         with pytest.raises(Conflict) as exc:
             await choose_rule(s, "budget_change", routine, None, Decimal("600000"))
         assert exc.value.errors[0].field == "kind"
+
+
+async def test_a_value_outside_its_set_reads_the_same_whoever_finds_it(sessions, client, org):
+    steps = [{"mode": "some", "approvers": ["director"]}]  # the rules module checks a step's mode
+    r = await client.post(
+        "/api/v1/approval-rules", headers=org.headers(org.ceo), json={"name": "x", "kind": "campaign", "steps": steps}
+    )
+    assert r.json()["errors"][0]["message"] == "must be one of: one, all, any"
+    r = await client.post(  # pydantic checks the rule's kind
+        "/api/v1/approval-rules", headers=org.headers(org.ceo), json={"name": "x", "kind": "other", "steps": steps}
+    )
+    assert r.json()["errors"][0]["message"] == "must be one of: campaign, budget_change, stage"

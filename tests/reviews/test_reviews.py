@@ -350,7 +350,7 @@ async def test_review_stage_gate_waits_for_an_approved_review(sessions, client, 
         stage_key="review",
         deliverable_id=sheet["id"],
     )
-    stages = (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json()
+    stages = (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json()["items"]
     assert review["stage_id"] == next(s["id"] for s in stages if s["key"] == "review")
     assert review["campaign_id"] == cid and review["deliverable_id"] == sheet["id"]
     r = await client.get("/api/v1/reviews", headers=headers, params={"stage_id": review["stage_id"]})
@@ -501,3 +501,22 @@ async def test_a_reviews_trail_answers_to_the_name_of_its_route(sessions, client
     # The registered name keeps working and shows the same trail.
     old = await client.get(f"/api/v1/trail/review_request/{review['id']}", headers=org.as_(org.planner))
     assert old.json()["entries"] == r.json()["entries"]
+
+
+async def test_review_board_takes_several_statuses_and_text(sessions, client, clock, org):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    plan = await request(client, org, [org.sales], title="双十一活动方案评审")
+    poster = await request(client, org, [org.sales], title="主视觉海报评审")
+    copy = await request(client, org, [org.sales], title="投放文案评审")
+    r = await answer(client, org, poster, org.sales, org.sales.head, "request_changes", "换色")
+    assert r.status_code == 200 and r.json()["status"] == "changes_requested"
+    r = await answer(client, org, copy, org.sales, org.sales.head, "approve")
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+
+    headers = org.as_(org.planner)
+    listed = await client.get("/api/v1/reviews", headers=headers, params={"status": "in_review,changes_requested"})
+    assert [x["id"] for x in listed.json()["items"]] == [plan["id"], poster["id"]]
+    listed = await client.get("/api/v1/reviews", headers=headers, params={"q": "海报"})
+    assert [x["id"] for x in listed.json()["items"]] == [poster["id"]]
+    listed = await client.get("/api/v1/reviews", headers=headers, params={"department_id": org.sales.department.id})
+    assert listed.json()["items"] == []  # the requesting department is 市场部

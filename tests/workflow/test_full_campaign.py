@@ -54,7 +54,8 @@ class Team:
         return r.json()
 
     async def stages(self, campaign_id: int) -> dict[str, dict[str, Any]]:
-        return {s["key"]: s for s in await self.call("planner", "GET", f"/campaigns/{campaign_id}/stages")}
+        page = await self.call("planner", "GET", f"/campaigns/{campaign_id}/stages")
+        return {s["key"]: s for s in page["items"]}
 
     async def blocked_by(self, campaign_id: int, key: str) -> set[str]:
         problem = await self.call("planner", "POST", f"/campaigns/{campaign_id}/stages/{key}/advance", expect=409)

@@ -49,7 +49,7 @@ async def start(client, headers, setup, **extra):
 async def stages(client, headers, campaign_id):
     r = await client.get(f"/api/v1/campaigns/{campaign_id}/stages", headers=headers)
     assert r.status_code == 200, r.text
-    return {s["key"]: s for s in r.json()}
+    return {s["key"]: s for s in r.json()["items"]}
 
 
 async def timers(sessions, stage_id):

@@ -46,7 +46,7 @@ async def test_the_default_template_has_the_six_stages_of_the_requirements(sessi
     execution = body["stages"][4]
     assert execution["requires_approval_to_enter"] is True and execution["requires"] is None
     assert body["open_tasks_at_completion"] == "wait"
-    assert len((await client.get("/api/v1/workflow-templates", headers=manager)).json()) == 1
+    assert len((await client.get("/api/v1/workflow-templates", headers=manager)).json()["items"]) == 1
 
 
 def _template(**changes):
@@ -81,7 +81,7 @@ async def test_a_bad_stage_is_422_naming_the_stage_and_field(client, manager, ch
     r = await client.post("/api/v1/workflow-templates", headers=manager, json=_template(**changes))
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == field
-    assert (await client.get("/api/v1/workflow-templates", headers=manager)).json() == []  # nothing written
+    assert (await client.get("/api/v1/workflow-templates", headers=manager)).json()["items"] == []  # nothing written
 
 
 async def test_editing_publishes_a_new_version_and_keeps_the_old(client, manager):
@@ -95,7 +95,7 @@ async def test_editing_publishes_a_new_version_and_keeps_the_old(client, manager
     assert r.json()["version"] == 2 and r.json()["name"] == DEFAULT_TEMPLATE["name"]
     v1 = (await client.get("/api/v1/workflow-templates/spring?version=1", headers=manager)).json()
     assert v1["stages"][0]["time_limit"] == {"kind": "working_days", "value": "3"} and not v1["is_current"]
-    assert len((await client.get("/api/v1/workflow-templates?all_versions=true", headers=manager)).json()) == 2
+    assert len((await client.get("/api/v1/workflow-templates?all_versions=true", headers=manager)).json()["items"]) == 2
 
 
 async def test_members_cannot_write_templates(sessions, client):

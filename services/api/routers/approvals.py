@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
@@ -144,13 +144,14 @@ async def list_approvals(
     campaign_id: int | None = None,
     stage_id: int | None = None,
     kind: ApprovalKind | None = None,
-    status: ApprovalStatus | None = None,
+    status: Annotated[list[ApprovalStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     department_id: Annotated[int | None, Query(description="the requesting department")] = None,
     requester_id: int | None = None,
     approver_id: Annotated[
         int | None, Query(description="has a pending assignment for this user (my approvals)")
     ] = None,
     overdue: Annotated[bool | None, Query(description="an approver is still pending past due")] = None,
+    q: TextQ = None,
 ) -> dict:
     """Approvals with their steps, approvers and SLA state."""
     stmt = approvals.approval_filter(
@@ -158,11 +159,12 @@ async def list_approvals(
         campaign_id=campaign_id,
         stage_id=stage_id,
         kind=kind,
-        status=status,
+        statuses=status,
         department_id=department_id,
         requester_id=requester_id,
         approver_id=approver_id,
         overdue=overdue,
+        q=q,
         now=now,
     )
     page = await paginate(session, stmt, Approval.id, limit=limit, cursor=cursor)

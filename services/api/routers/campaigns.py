@@ -7,16 +7,30 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.campaigns import service as campaigns
-from shared.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate
+from shared.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate, CurrentStage
 from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+async def _read_page(session: SessionDep, rows: list[Campaign]) -> list[CampaignRead]:
+    current = await campaigns.current_stages(session, [c.id for c in rows])
+    return [
+        CampaignRead.model_validate(c).model_copy(
+            update={"current_stage": CurrentStage.model_validate(current[c.id]) if c.id in current else None}
+        )
+        for c in rows
+    ]
+
+
+async def _read(session: SessionDep, campaign: Campaign) -> CampaignRead:
+    return (await _read_page(session, [campaign]))[0]
 
 
 @router.post(
@@ -28,27 +42,36 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 )
 async def create_campaign(
     body: CampaignCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
-) -> Campaign:
+) -> CampaignRead:
     """Create a campaign, optionally on a workflow template (its first stage starts now)."""
-    return await campaigns.create_campaign(session, actor=actor, data=body, now=now)
+    return await _read(session, await campaigns.create_campaign(session, actor=actor, data=body, now=now))
 
 
 @router.get("/campaigns", response_model=PageOut[CampaignRead], tags=["campaigns"], operation_id="listCampaigns")
 async def list_campaigns(
     session: SessionDep,
     actor: ActorDep,
+    now: NowDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
-    status: CampaignStatus | None = None,
+    status: Annotated[list[CampaignStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     owner_id: int | None = None,
     department_id: int | None = None,
-    q: Annotated[str | None, Query(description="substring of the name")] = None,
+    overdue: Annotated[bool | None, Query(description="the stage it is in is past its time limit")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text the name contains (any case)")] = None,
 ) -> dict:
-    """List campaigns."""
+    """List campaigns, each with the stage it is in."""
     stmt = campaigns.campaign_filter(
-        select(Campaign), status=status, owner_id=owner_id, department_id=department_id, q=q
+        select(Campaign),
+        statuses=status,
+        owner_id=owner_id,
+        department_id=department_id,
+        overdue=overdue,
+        q=q,
+        now=now,
     )
-    return page_out(await paginate(session, stmt, Campaign.id, limit=limit, cursor=cursor), CampaignRead)
+    page = await paginate(session, stmt, Campaign.id, limit=limit, cursor=cursor)
+    return {"items": await _read_page(session, list(page.items)), "next_cursor": page.next_cursor}
 
 
 @router.get(
@@ -58,9 +81,9 @@ async def list_campaigns(
     operation_id="getCampaign",
     responses=NOT_FOUND,
 )
-async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -> Campaign:
-    """One campaign."""
-    return await crud.get_or_404(session, Campaign, campaign_id)
+async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -> CampaignRead:
+    """One campaign, with the stage it is in."""
+    return await _read(session, await crud.get_or_404(session, Campaign, campaign_id))
 
 
 @router.patch(
@@ -70,10 +93,14 @@ async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -
     operation_id="updateCampaign",
     responses=NOT_FOUND,
 )
-async def update_campaign(campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep) -> Campaign:
+async def update_campaign(
+    campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep
+) -> CampaignRead:
     """Change a campaign."""
     reject_nulls(body.model_dump(exclude_unset=True), ("name", "status", "is_major"))
-    return await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=body)
+    return await _read(
+        session, await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=body)
+    )
 
 
 @router.delete(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
@@ -80,22 +80,28 @@ async def list_collaboration_requests(
     now: NowDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
+    department_id: Annotated[
+        int | None, Query(description="the initiating department or one of the collaborating ones")
+    ] = None,
     initiating_department_id: int | None = None,
     collaborating_department_id: Annotated[int | None, Query(description="among the collaborating ones")] = None,
     owner_id: int | None = None,
-    status: CollaborationStatus | None = None,
+    status: Annotated[list[CollaborationStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     campaign_id: int | None = None,
     overdue: Annotated[bool | None, Query(description="has an occurrence past its deadline, still open")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text the matter contains (any case)")] = None,
 ) -> dict[str, Any]:
     """List collaboration requests with board filters."""
     stmt = collaboration.request_filter(
         select(CollaborationRequest),
+        department_id=department_id,
         initiating_department_id=initiating_department_id,
         collaborating_department_id=collaborating_department_id,
         owner_id=owner_id,
-        status=status,
+        statuses=status,
         campaign_id=campaign_id,
         overdue=overdue,
+        q=q,
         now=now,
     )
     page = await paginate(session, stmt, CollaborationRequest.id, limit=limit, cursor=cursor)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.sla_state import read_with_sla
@@ -56,23 +56,25 @@ async def list_feedback(
     limit: LimitQ = 50,
     cursor: CursorQ = None,
     kind: FeedbackKind | None = None,
-    status: FeedbackStatus | None = None,
+    status: Annotated[list[FeedbackStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     severity: FeedbackSeverity | None = None,
     department_id: int | None = None,
     owner_id: int | None = None,
     campaign_id: int | None = None,
     overdue: Annotated[bool | None, Query(description="a first-response timer is past due")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text the content or customer name contains")] = None,
 ) -> dict[str, Any]:
     """List feedback and complaints; each carries its SLA state."""
     stmt = feedback_service.feedback_filter(
         select(Feedback),
         kind=kind,
-        status=status,
+        statuses=status,
         severity=severity,
         department_id=department_id,
         owner_id=owner_id,
         campaign_id=campaign_id,
         overdue=overdue,
+        q=q,
         now=now,
     )
     page = await paginate(session, stmt, Feedback.id, limit=limit, cursor=cursor)

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
@@ -159,7 +159,7 @@ async def list_notifications(
     actor: ActorDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
-    status: NotificationStatus | None = None,
+    status: Annotated[list[NotificationStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     channel_id: int | None = None,
     event_type: str | None = None,
     subject_type: str | None = None,
@@ -170,7 +170,7 @@ async def list_notifications(
     `digest_id` the notifications one digest message carried."""
     stmt = admin.notification_filter(
         select(Notification),
-        status=status,
+        statuses=status,
         channel_id=channel_id,
         event_type=event_type,
         subject_type=subject_type,

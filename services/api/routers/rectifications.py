@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
@@ -52,14 +52,25 @@ async def list_rectifications(
     now: NowDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
+    department_id: Annotated[
+        int | None, Query(description="the owner's department or the campaign's department")
+    ] = None,
     owner_id: int | None = None,
     campaign_id: int | None = None,
-    status: RectificationStatus | None = None,
+    status: Annotated[list[RectificationStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     overdue: Annotated[bool | None, Query(description="its deadline has passed and it is still open")] = None,
+    q: TextQ = None,
 ) -> dict:
     """List rectification items with board filters; each carries its SLA state."""
     stmt = rectifications.item_filter(
-        select(Rectification), owner_id=owner_id, campaign_id=campaign_id, status=status, overdue=overdue, now=now
+        select(Rectification),
+        department_id=department_id,
+        owner_id=owner_id,
+        campaign_id=campaign_id,
+        statuses=status,
+        overdue=overdue,
+        q=q,
+        now=now,
     )
     page = await paginate(session, stmt, Rectification.id, limit=limit, cursor=cursor)
     return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}

@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, LimitQ, PageOut
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
@@ -75,7 +75,7 @@ async def list_reviews(
     cursor: CursorQ = None,
     campaign_id: int | None = None,
     stage_id: int | None = None,
-    status: ReviewStatus | None = None,
+    status: Annotated[list[ReviewStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
     department_id: Annotated[int | None, Query(description="the requesting department")] = None,
     requester_id: int | None = None,
     reviewer_department_id: Annotated[
@@ -84,17 +84,19 @@ async def list_reviews(
     overdue: Annotated[
         bool | None, Query(description="the review, its resubmission or a pending reviewer is past due")
     ] = None,
+    q: TextQ = None,
 ) -> dict:
     """List reviews; each carries its rounds and SLA state."""
     stmt = reviews.review_filter(
         select(ReviewRequest),
         campaign_id=campaign_id,
         stage_id=stage_id,
-        status=status,
+        statuses=status,
         department_id=department_id,
         requester_id=requester_id,
         reviewer_department_id=reviewer_department_id,
         overdue=overdue,
+        q=q,
         now=now,
     )
     page = await paginate(session, stmt, ReviewRequest.id, limit=limit, cursor=cursor)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from services.api.common import CursorQ, Instant, LimitQ, PageOut, reject_nulls
+from services.api.common import ANY_OF, AnyOf, CursorQ, Instant, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
@@ -42,7 +42,10 @@ async def list_tasks(
     now: NowDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
-    status: TaskStatus | None = None,
+    status: Annotated[list[TaskStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
+    department_id: Annotated[
+        int | None, Query(description="the assignee's department or the campaign's department")
+    ] = None,
     assignee_id: int | None = None,
     campaign_id: int | None = None,
     stage_id: int | None = None,
@@ -51,11 +54,15 @@ async def list_tasks(
     due_after: Instant | None = None,
     overdue: Annotated[bool | None, Query(description="open and past due")] = None,
     tag: Annotated[str | None, Query(description="has this tag")] = None,
+    q: TextQ = None,
 ) -> dict:
-    """List tasks with board filters; each carries its SLA state."""
+    """List tasks with board filters; each carries its SLA state. A task belongs to a department
+    through its assignee (the assignee's department) or its campaign (the campaign's department):
+    `department_id` matches either."""
     stmt = tasks.task_filter(
         select(Task),
-        status=status,
+        statuses=status,
+        department_id=department_id,
         assignee_id=assignee_id,
         campaign_id=campaign_id,
         stage_id=stage_id,
@@ -64,6 +71,7 @@ async def list_tasks(
         due_after=due_after,
         overdue=overdue,
         tag=tag,
+        q=q,
         now=now,
     )
     page = await paginate(session, stmt, Task.id, limit=limit, cursor=cursor)

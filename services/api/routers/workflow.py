@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
@@ -15,6 +16,7 @@ from shared import crud
 from shared.campaigns import lifecycle
 from shared.campaigns.lifecycle import CampaignAction
 from shared.models import Campaign, CampaignStage, StageDeliverable, WorkflowTemplate
+from shared.pagination import paginate
 from shared.workflow import stages as workflow
 from shared.workflow import templates
 from shared.workflow.schemas import (
@@ -51,18 +53,23 @@ async def create_template(body: TemplateCreate, session: SessionDep, actor: Mana
 
 
 @router.get(
-    "/workflow-templates", response_model=list[TemplateRead], tags=["workflow"], operation_id="listWorkflowTemplates"
+    "/workflow-templates",
+    response_model=PageOut[TemplateRead],
+    tags=["workflow"],
+    operation_id="listWorkflowTemplates",
 )
 async def list_templates(
     session: SessionDep,
     actor: ActorDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
     all_versions: Annotated[bool, Query(description="every version, not only the current ones")] = False,
-) -> list[WorkflowTemplate]:
-    """Templates (their current versions unless `all_versions`)."""
-    stmt = select(WorkflowTemplate).order_by(WorkflowTemplate.key, WorkflowTemplate.version)
+) -> dict[str, Any]:
+    """Templates (their current versions unless `all_versions`), oldest first."""
+    stmt = select(WorkflowTemplate)
     if not all_versions:
         stmt = stmt.where(WorkflowTemplate.is_current)
-    return list(await session.scalars(stmt))
+    return page_out(await paginate(session, stmt, WorkflowTemplate.id, limit=limit, cursor=cursor), TemplateRead)
 
 
 @router.get(
@@ -120,15 +127,19 @@ async def _read_page(session: SessionDep, rows: list[CampaignStage], now: dateti
 
 @router.get(
     "/campaigns/{campaign_id}/stages",
-    response_model=list[StageRead],
+    response_model=PageOut[StageRead],
     tags=["workflow"],
     operation_id="listCampaignStages",
     responses=NOT_FOUND,
 )
-async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> list[StageRead]:
-    """The campaign's stages in order, with deliverables, checklist, gate and SLA state."""
+async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> dict[str, Any]:
+    """The campaign's stages in order, with deliverables, checklist, gate and SLA state: the whole
+    workflow in one page (`next_cursor` is always null)."""
     await crud.get_or_404(session, Campaign, campaign_id)
-    return await _read_page(session, await workflow.stages_of(session, campaign_id), now)
+    return {
+        "items": await _read_page(session, await workflow.stages_of(session, campaign_id), now),
+        "next_cursor": None,
+    }
 
 
 @router.patch(
