@@ -433,7 +433,9 @@ async def test_every_department_answered_in_time_is_derived_and_only_waived_by_a
     assert late["field"] == "checklist.feedback_24h" and "产品部 (round 1)" in late["message"]
     assert "销售部" not in late["message"]
     stage = next(
-        s for s in (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json() if s["key"] == "review"
+        s
+        for s in (await client.get(f"/api/v1/campaigns/{cid}/stages", headers=headers)).json()["items"]
+        if s["key"] == "review"
     )
     assert stage["checklist"]["feedback_24h"]["done"] is False
     assert stage["checklist"]["feedback_24h"]["derived"] == "review_on_time"
