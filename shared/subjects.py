@@ -9,6 +9,7 @@ from shared.collaboration import service as _collaboration  # noqa: F401
 from shared.feedback import service as _feedback  # noqa: F401
 from shared.rectifications import service as _rectifications  # noqa: F401
 from shared.reviews import service as _reviews  # noqa: F401
+from shared.roi import service as _roi  # noqa: F401
 from shared.sla.registry import subject_types
 from shared.tasks import service as _tasks  # noqa: F401
 from shared.workflow import stages as _stages  # noqa: F401

@@ -23,6 +23,11 @@ class CampaignCreate(WriteModel):
     department_id: int | None = None
     budget: Money | None = None
     is_major: bool = Field(default=False, description="a major campaign: approved by the leadership group (分级审批)")
+    is_big_promotion: bool = Field(
+        default=False,
+        description="a big promotion (大促): owes an ROI estimate 15 calendar days before start_date; "
+        "the planning gate waits for it",
+    )
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus = CampaignStatus.draft
@@ -39,6 +44,9 @@ class CampaignUpdate(WriteModel):
     department_id: int | None = None
     budget: Money | None = None
     is_major: bool | None = None
+    is_big_promotion: bool | None = Field(
+        default=None, description="flag (the owner or a manager) or unflag (a manager only) a big promotion"
+    )
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus | None = None
@@ -57,6 +65,7 @@ class CampaignRead(ReadModel):
     department_id: int | None
     budget: Decimal | None
     is_major: bool
+    is_big_promotion: bool
     start_date: date | None
     end_date: date | None
     status: CampaignStatus

@@ -26,6 +26,8 @@ from shared.models import (
     StageStatus,
     User,
 )
+from shared.org.permissions import require_may_act
+from shared.roi import service as roi
 from shared.sla.read import running_late
 from shared.sla.sync import sync_timers
 from shared.workflow import stages, templates
@@ -66,16 +68,30 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
         )
         await session.flush()
         await session.refresh(campaign)
+    await roi.follow_campaign(session, actor=actor, campaign=campaign, now=now)
     return campaign
 
 
 async def update_campaign(
-    session: AsyncSession, *, actor: Actor, campaign_id: int, changes: CampaignUpdate
+    session: AsyncSession, *, actor: Actor, campaign_id: int, changes: CampaignUpdate, now: datetime
 ) -> Campaign:
+    """Change a campaign; a big promotion's ROI estimate follows (flagged, start date moved,
+    unflagged, cancelled)."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     given = changes.model_fields_set
     if "is_major" in given and changes.is_major != campaign.is_major and not actor.at_least(Role.manager):
         raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")
+    if "is_big_promotion" in given and changes.is_big_promotion != campaign.is_big_promotion:
+        if changes.is_big_promotion:  # adds work for the owner: the owner may take it on
+            await require_may_act(
+                session,
+                actor,
+                who="the campaign owner or a manager",
+                what="flag it as a big promotion",
+                parties=[campaign.owner_id],
+            )
+        elif not actor.at_least(Role.manager):
+            raise Forbidden("only a manager may unflag a big promotion (it drops the ROI estimate its plan waits for)")
     if (
         "budget" in given
         and changes.budget != campaign.budget
@@ -105,20 +121,24 @@ async def update_campaign(
     await crud.check_references(
         session, {"owner_id": (User, changes.owner_id), "department_id": (Department, changes.department_id)}
     )
-    return await crud.update(
+    campaign = await crud.update(
         session,
         actor=actor,
         obj=campaign,
         changes=changes.model_dump(exclude_unset=True),
         entity_type=CampaignItem.campaign,
     )
+    await roi.follow_campaign(session, actor=actor, campaign=campaign, now=now)
+    return campaign
 
 
 async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime) -> None:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     timed = [s.id for s in await stages.stages_of(session, campaign_id) if s.entered_at is not None]
+    estimates = await roi.ids_for_campaign(session, campaign_id)
     await crud.delete(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
     await sync_timers(session, StageSubject.stage, timed, now=now)  # the stages went with it: their timers stop
+    await sync_timers(session, roi.ITEM, estimates, now=now)
 
 
 def campaign_filter(

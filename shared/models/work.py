@@ -56,6 +56,8 @@ class Campaign(IdMixin, TimestampMixin, Base):
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     # Flagged major: its approval goes to the leadership group whatever the budget (分级审批).
     is_major: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Flagged a big promotion (大促): owes an ROI estimate 15 days before it starts (shared.roi).
+    is_big_promotion: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
     status: Mapped[CampaignStatus] = mapped_column(

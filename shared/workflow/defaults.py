@@ -36,6 +36,8 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
                 {"key": "smart_goals", "text": "目标符合 SMART 原则 goals follow SMART"},
                 {"key": "budget_error", "text": "预算误差 ≤ 5% budget error ≤ 5 %"},
             ],
+            # 大促活动需提前15天提交ROI测算报告 (seed 003): a big promotion's plan waits for its ROI estimate.
+            "requires_roi_estimate": True,
         },
         {
             "key": "review",

@@ -27,7 +27,7 @@ class TemplateCreate(WriteModel):
     stages: list[dict[str, Any]] = Field(
         description="ordered stages: {key, name, name_en?, owner_role?, inputs?, deliverables?: [{key, name}], "
         "time_limit?: {kind, value}, checklist?: [{key, text, derived?: review_on_time}], "
-        "requires?: review|approval, requires_approval_to_enter?: bool}"
+        "requires?: review|approval, requires_approval_to_enter?: bool, requires_roi_estimate?: bool}"
     )
     open_tasks_at_completion: OpenTasksAtCompletion = Field(
         default=OpenTasksAtCompletion.wait,

@@ -1,12 +1,14 @@
 """A workflow template's stages are data: validated here, field errors naming stage and field.
 
 A stage: `{key, name, name_en?, owner_role?, inputs?, deliverables?, time_limit?, checklist?,
-requires?, requires_approval_to_enter?}` — `deliverables` is a list of `{key, name}`, `checklist`
-of `{key, text, derived?}` (a `derived` item is computed from data, e.g. `review_on_time`, and
-never ticked by hand), `time_limit` an SLA target `{kind, value}` (any kind: calendar,
+requires?, requires_approval_to_enter?, requires_roi_estimate?}` — `deliverables` is a list of
+`{key, name}`, `checklist` of `{key, text, derived?}` (a `derived` item is computed from data,
+e.g. `review_on_time`, and never ticked by hand), `time_limit` an SLA target `{kind, value}` (any kind: calendar,
 working_hours, working_days, daily_at; absent means "per plan", no timer), `requires` is `review`
 or `approval` (the stage's gate waits for it), and `requires_approval_to_enter` makes the previous
 stage's gate wait for this stage's approval (assets approved before launch).
+`requires_roi_estimate` makes the stage's gate wait for a big promotion's ROI estimate (大促 ROI 测算报告,
+`shared.roi`); a campaign not flagged as a big promotion passes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ STAGE_FIELDS = {
     "checklist",
     "requires",
     "requires_approval_to_enter",
+    "requires_roi_estimate",
 }
 REQUIRES = ("review", "approval")
 
@@ -117,6 +120,9 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
     to_enter = raw.get("requires_approval_to_enter", False)
     if not isinstance(to_enter, bool):
         raise _fail(f"{field}.requires_approval_to_enter", "must be true or false")
+    roi_estimate = raw.get("requires_roi_estimate", False)
+    if not isinstance(roi_estimate, bool):
+        raise _fail(f"{field}.requires_roi_estimate", "must be true or false")
     return {
         "key": key,
         "name": _text(raw.get("name"), f"{field}.name"),
@@ -128,6 +134,7 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
         "checklist": _keyed_items(raw.get("checklist"), f"{field}.checklist", "text", derivable=True),
         "requires": requires,
         "requires_approval_to_enter": to_enter,
+        "requires_roi_estimate": roi_estimate,
     }
 
 

@@ -41,6 +41,7 @@ from shared.models import (
     WorkflowTemplate,
 )
 from shared.reviews.sla import ReviewSubject
+from shared.roi import service as roi
 from shared.sla.sync import sync_timers
 from shared.workflow.schemas import ChecklistTick, DeliverableCreate, StageUpdate
 from shared.workflow.sla import StageSubject
@@ -124,8 +125,9 @@ async def get_stage(session: AsyncSession, campaign_id: int, key: str, *, for_up
 @dataclass
 class GateFacts:
     """What the gates read from data, by stage id: the conditions still unmet (the review or
-    approval the stage requires, the next stage's entry approval, derived checklist items, the last
-    stage's open tasks) and each derived checklist item's state, as a stage shows it."""
+    approval the stage requires, the next stage's entry approval, a big promotion's ROI estimate,
+    derived checklist items, the last stage's open tasks) and each derived checklist item's state,
+    as a stage shows it."""
 
     unmet: dict[int, list[FieldError]]
     derived: dict[int, dict[str, dict[str, Any]]]
@@ -293,6 +295,7 @@ async def gate_facts(session: AsyncSession, stages: list[CampaignStage], now: da
     open_tasks = await _open_tasks(
         session, sorted({s.campaign_id for s in stages if s.position == last[s.campaign_id]} & wait_for_tasks)
     )
+    roi_missing = await roi.missing(session, {s.campaign_id for s in stages if s.spec.get("requires_roi_estimate")})
 
     for stage in stages:
         unmet = facts.unmet[stage.id]
@@ -307,6 +310,8 @@ async def gate_facts(session: AsyncSession, stages: list[CampaignStage], now: da
                     f"entry_approval.{nxt.key}", f"stage {nxt.key!r} is entered only once approved: {why}", "gate"
                 )
             )
+        if stage.spec.get("requires_roi_estimate") and (why := roi_missing.get(stage.campaign_id)):
+            unmet.append(FieldError(roi.ITEM.value, why, "gate"))
         for item in stage.spec.get("checklist", []):
             if item.get("derived"):
                 shown, error = _derived_item(stage, item, reviews.get(stage.id), on_time)

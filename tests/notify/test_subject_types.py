@@ -1,7 +1,7 @@
 """Every kind of item under SLA — task, campaign stage, review, reviewer, approver, collaboration
-occurrence, feedback, complaint and rectification item — renders natively in every channel kind
-and is accepted by the vendors' (botsim's) checks: signatures, keywords, body codes and the
-published event schema."""
+occurrence, feedback, complaint, rectification item and big-promotion ROI estimate — renders
+natively in every channel kind and is accepted by the vendors' (botsim's) checks: signatures,
+keywords, body codes and the published event schema."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ SUBJECTS = [
         "feedback", 8, "李先生: 价格欺诈投诉", "new", "/api/v1/feedback/8", priority="urgent", tags=("complaint",)
     ),
     SubjectContext("rectification", 9, "投放素材预审清单", "open", "/api/v1/rectifications/9"),
+    SubjectContext("roi_estimate", 10, "618大促", "pending", "/api/v1/campaigns/1/roi-estimate"),
 ]
 OWNER = {
     "id": 11,
@@ -43,7 +44,18 @@ OWNER = {
     "wecom_user_id": "zhang.san",
     "locale": "zh-CN",
 }
-LABELS = ["任务", "活动阶段", "跨部门评审", "评审反馈", "审批", "跨部门协作", "客户反馈", "客诉", "整改措施"]
+LABELS = [
+    "任务",
+    "活动阶段",
+    "跨部门评审",
+    "评审反馈",
+    "审批",
+    "跨部门协作",
+    "客户反馈",
+    "客诉",
+    "整改措施",
+    "大促 ROI 测算报告",
+]
 
 
 def test_the_matrix_covers_every_registered_subject_type():

@@ -75,6 +75,7 @@ def _template(**changes):
         ({"2.checklist": [{"key": "x", "text": "t", "derived": "vibes"}]}, "body.stages[2].checklist[0].derived"),
         ({"4.requires_approval_to_enter": "yes"}, "body.stages[4].requires_approval_to_enter"),
         ({"0.requires_approval_to_enter": True}, "body.stages[0].requires_approval_to_enter"),
+        ({"1.requires_roi_estimate": "yes"}, "body.stages[1].requires_roi_estimate"),
     ],
 )
 async def test_a_bad_stage_is_422_naming_the_stage_and_field(client, manager, changes, field):

@@ -94,12 +94,13 @@ async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -
     responses=NOT_FOUND,
 )
 async def update_campaign(
-    campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep
+    campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> CampaignRead:
-    """Change a campaign."""
-    reject_nulls(body.model_dump(exclude_unset=True), ("name", "status", "is_major"))
+    """Change a campaign (a big promotion's ROI estimate follows its flag and start date)."""
+    reject_nulls(body.model_dump(exclude_unset=True), ("name", "status", "is_major", "is_big_promotion"))
     return await _read(
-        session, await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=body)
+        session,
+        await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=body, now=now),
     )
 
 
