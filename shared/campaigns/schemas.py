@@ -14,6 +14,10 @@ from shared.schemas import ReadModel, WriteModel
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=20_000)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+GOAL_DOC = (
+    "the goal it serves; a campaign serving a quarterly goal (or one of its months) starts only once "
+    "that quarterly plan is approved"
+)
 
 
 class CampaignCreate(WriteModel):
@@ -23,6 +27,7 @@ class CampaignCreate(WriteModel):
     department_id: int | None = None
     budget: Money | None = None
     is_major: bool = Field(default=False, description="a major campaign: approved by the leadership group (分级审批)")
+    goal_id: int | None = Field(default=None, description=GOAL_DOC)
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus = CampaignStatus.draft
@@ -39,6 +44,7 @@ class CampaignUpdate(WriteModel):
     department_id: int | None = None
     budget: Money | None = None
     is_major: bool | None = None
+    goal_id: int | None = Field(default=None, description=GOAL_DOC)
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus | None = None
@@ -57,6 +63,7 @@ class CampaignRead(ReadModel):
     department_id: int | None
     budget: Decimal | None
     is_major: bool
+    goal_id: int | None = Field(default=None, description="the goal the campaign serves")
     start_date: date | None
     end_date: date | None
     status: CampaignStatus

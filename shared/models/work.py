@@ -56,6 +56,9 @@ class Campaign(IdMixin, TimestampMixin, Base):
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     # Flagged major: its approval goes to the leadership group whatever the budget (分级审批).
     is_major: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The goal the campaign serves (its results roll up there); a quarterly goal must be approved
+    # before the campaign starts (季度营销计划经管理层审批后执行).
+    goal_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("goals.id", ondelete="SET NULL"), index=True)
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
     status: Mapped[CampaignStatus] = mapped_column(
