@@ -201,6 +201,21 @@ async def update(session: AsyncSession, *, actor: Actor, goal_id: int, changes: 
     return await crud.update(session, actor=actor, obj=goal, changes=values, entity_type=ITEM)
 
 
+async def delete(session: AsyncSession, *, actor: Actor, goal_id: int) -> None:
+    """Delete a draft goal without children (an approved goal stays: it is on record)."""
+    goal = await _settled(session, await crud.get_or_404(session, Goal, goal_id, for_update=True))
+    await require_may_act_on(
+        session, actor, department_id=goal.department_id, parties=[goal.owner_id, goal.created_by], what="delete it"
+    )
+    _require_draft(goal)
+    if await session.scalar(select(Goal.id).where(Goal.parent_id == goal.id).limit(1)) is not None:
+        raise Conflict(
+            f"goal {goal.id} has children: delete them first",
+            errors=[FieldError("children", "has children", "state")],
+        )
+    await crud.delete(session, actor=actor, obj=goal, entity_type=ITEM)
+
+
 # ---- consistency and reads -------------------------------------------------------------------------
 
 

@@ -287,3 +287,17 @@ async def test_boards_filter_goals(sessions, client, org):
         r = await client.get("/api/v1/goals", headers=headers, params=params)
         assert r.status_code == 200, r.text
         assert [g["id"] for g in r.json()["items"]] == want, params
+
+
+async def test_only_a_draft_goal_without_children_is_deleted(sessions, client, org):
+    year = await goal(client, org, title="2026 线索", department_id=org.marketing.id, target="20000", **YEAR)
+    q1 = await goal(client, org, title="Q1", parent_id=year["id"], period="2026-Q1", metric="leads", target="5000")
+    headers = org.headers(org.manager)
+    r = await client.delete(f"/api/v1/goals/{year['id']}", headers=headers)
+    assert (r.status_code, fields(r.json())) == (409, ["children"])
+    await decide(client, org, (await ask_approval(client, org, q1["id"]))["approval_id"], org.marketing_director)
+    r = await client.delete(f"/api/v1/goals/{q1['id']}", headers=headers)
+    assert (r.status_code, fields(r.json())) == (409, ["status"])
+    draft = await goal(client, org, title="Q2", parent_id=year["id"], period="2026-Q2", metric="leads", target="5000")
+    assert (await client.delete(f"/api/v1/goals/{draft['id']}", headers=headers)).status_code == 204
+    assert await count(sessions, Goal) == 2

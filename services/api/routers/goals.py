@@ -88,6 +88,17 @@ async def update_goal(goal_id: int, body: GoalUpdate, session: SessionDep, actor
     return await _one(session, await goals.update(session, actor=actor, goal_id=goal_id, changes=body, now=now))
 
 
+@router.delete(
+    "/goals/{goal_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteGoal",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def delete_goal(goal_id: int, session: SessionDep, actor: WriterDep) -> None:
+    """Delete a draft goal without children; approved goals stay on record (409)."""
+    await goals.delete(session, actor=actor, goal_id=goal_id)
+
+
 @router.post(
     "/goals/{goal_id}/approval",
     response_model=GoalRead,
