@@ -1,4 +1,4 @@
-"""Idempotent demo data for `make run`: a marketing org, a campaign, a few tasks."""
+"""Idempotent demo data for `make run`: a marketing org, a campaign, a few tasks, a goal breakdown."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.actor import Actor
 from shared.campaigns.sla import CampaignItem
+from shared.goals.models import Goal, GoalPeriodKind, GoalStatus
+from shared.goals.sla import GoalItem
 from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
 from shared.tasks.schemas import TaskCreate
@@ -100,4 +102,52 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
                     title=title, campaign_id=campaign.id, assignee_id=planner, priority=priority, due_at=due
                 ),
             )
+    await _seed_goals(session, actor=actor, now=now)
     await session.flush()
+
+
+async def _seed_goals(session: AsyncSession, *, actor: Actor, now: datetime) -> None:
+    """A company annual leads goal broken down into quarters, Q4 (the Singles' Day quarter)
+    approved, and the demo campaign serving it."""
+    title = "2026 全年线索 Company leads 2026"
+    if await session.scalar(select(Goal.id).where(Goal.title == title)) is not None:
+        return
+    director = await session.scalar(select(User.id).where(User.email == "director@demo.closeloop.local"))
+    year = await crud.create(
+        session,
+        actor=actor,
+        entity_type=GoalItem.goal,
+        obj=Goal(
+            title=title,
+            metric="leads",
+            target=Decimal(20000),
+            period_kind=GoalPeriodKind.year,
+            period="2026",
+            owner_id=director,
+            status=GoalStatus.draft,
+        ),
+    )
+    for quarter, target in ((1, 4000), (2, 4000), (3, 5000), (4, 7000)):
+        approved = quarter == 4
+        q = await crud.create(
+            session,
+            actor=actor,
+            entity_type=GoalItem.goal,
+            obj=Goal(
+                title=f"2026 Q{quarter} 线索 Leads Q{quarter}",
+                parent_id=year.id,
+                metric="leads",
+                target=Decimal(target),
+                period_kind=GoalPeriodKind.quarter,
+                period=f"2026-Q{quarter}",
+                owner_id=director,
+                status=GoalStatus.approved if approved else GoalStatus.draft,
+                approved_at=now if approved else None,
+            ),
+        )
+        if approved:
+            campaign = (
+                await session.scalars(select(Campaign).where(Campaign.name == "双十一大促 Singles' Day promotion"))
+            ).first()
+            if campaign is not None and campaign.goal_id is None:
+                campaign.goal_id = q.id

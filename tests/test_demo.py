@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from shared.db import unit_of_work
 from shared.demo import seed_demo
+from shared.goals.models import Goal
 from shared.models import ApiToken, AuditLog, Campaign, Department, SlaPolicy, SlaTimer, Task, User
 
 
@@ -13,7 +14,7 @@ async def counts(sessions) -> dict[str, int]:
     async with unit_of_work(sessions) as s:
         return {
             m.__name__: await s.scalar(select(func.count()).select_from(m))
-            for m in (Department, User, Campaign, Task, ApiToken, AuditLog, SlaPolicy, SlaTimer)
+            for m in (Department, User, Campaign, Task, ApiToken, AuditLog, SlaPolicy, SlaTimer, Goal)
         }
 
 
@@ -28,8 +29,20 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     # big promotions' ROI estimates
     assert first["SlaPolicy"] == 13
     assert first["SlaTimer"] == 3  # the default task policy runs on each task
+    assert first["Goal"] == 5  # a company annual goal and its four quarters
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())
     assert await counts(sessions) == first
     tasks = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}, params={"overdue": "true"})
     assert len(tasks.json()["items"]) == 1
+    headers = {"Authorization": f"Bearer {token}"}
+    year = (await client.get("/api/v1/goals", headers=headers, params={"top_level": "true"})).json()["items"][0]
+    assert (year["department_id"], year["children_target_sum"], year["children_difference"]) == (
+        None,
+        "20000.0000",
+        "0.0000",
+    )
+    quarters = (await client.get("/api/v1/goals", headers=headers, params={"parent_id": year["id"]})).json()["items"]
+    assert [q["status"] for q in quarters] == ["draft", "draft", "draft", "approved"]
+    campaigns = (await client.get("/api/v1/campaigns", headers=headers)).json()["items"]
+    assert campaigns[0]["goal_id"] == quarters[3]["id"]

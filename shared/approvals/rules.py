@@ -18,7 +18,7 @@ from shared.errors import Conflict, FieldError, InvalidInput, must_be_one_of
 from shared.models import ApprovalKind, ApprovalRule, Campaign, Department, StepMode, User
 
 RULE_FIELDS = ("name", "description", "kind", "priority", "conditions", "steps", "enabled")
-CONDITION_KEYS = ("budget_over", "major", "stage_keys", "department_ids")
+CONDITION_KEYS = ("budget_over", "major", "stage_keys", "department_ids", "company_wide")
 STEP_KEYS = ("name", "mode", "approvers", "time_limit")
 # Approvers resolved against the approval: the campaign's department head, its owner, the
 # requester's manager, and the requester's manager's manager.
@@ -58,6 +58,10 @@ async def _validate_conditions(session: AsyncSession, raw: dict[str, Any], kind:
         elif key == "major":
             if value is not True:
                 raise _bad(field, "must be true (matches campaigns flagged major)")
+            out[key] = True
+        elif key == "company_wide":
+            if value is not True:
+                raise _bad(field, "must be true (matches items of no department: company goals)")
             out[key] = True
         elif key == "stage_keys":
             if kind != ApprovalKind.stage:
@@ -185,11 +189,13 @@ def matches(
     rule: ApprovalRule, *, campaign: Campaign, stage_key: str | None, new_budget: Decimal | None = None
 ) -> bool:
     """Empty conditions match everything; `budget_over` and `major` match when either holds;
-    `stage_keys` and `department_ids` must hold when given."""
+    `stage_keys`, `department_ids` and `company_wide` must hold when given."""
     cond = rule.conditions or {}
     if "stage_keys" in cond and stage_key not in cond["stage_keys"]:
         return False
     if "department_ids" in cond and campaign.department_id not in cond["department_ids"]:
+        return False
+    if cond.get("company_wide") and campaign.department_id is not None:
         return False
     if "budget_over" in cond or "major" in cond:
         budget = new_budget if new_budget is not None else campaign.budget
@@ -218,6 +224,38 @@ async def choose_rule(
         if matches(rule, campaign=campaign, stage_key=stage_key, new_budget=new_budget):
             return rule
     what = f"{kind.value} approval of campaign {campaign.id}" + (f" stage {stage_key!r}" if stage_key else "")
+    raise Conflict(
+        f"no approval rule matches this {what}; a manager can add an approval rule for it",
+        errors=[FieldError("kind", f"no approval rule matches this {what}", "rule")],
+    )
+
+
+def matches_department(rule: ApprovalRule, department_id: int | None) -> bool:
+    """For approvals of items that are not campaigns (goals): only the department conditions
+    count; a rule that asks about a campaign's budget, flag or stage never matches."""
+    cond = rule.conditions or {}
+    if {"budget_over", "major", "stage_keys"} & set(cond):
+        return False
+    if "department_ids" in cond and department_id not in cond["department_ids"]:
+        return False
+    return not (cond.get("company_wide") and department_id is not None)
+
+
+async def choose_rule_for_department(
+    session: AsyncSession, kind: ApprovalKind | str, department_id: int | None
+) -> ApprovalRule:
+    """The enabled rule of `kind` with the lowest priority (then id) matching the department
+    (None: a company-wide item); 409 if none."""
+    kind = ApprovalKind(kind)
+    rules = await session.scalars(
+        select(ApprovalRule)
+        .where(ApprovalRule.kind == kind, ApprovalRule.enabled)
+        .order_by(ApprovalRule.priority, ApprovalRule.id)
+    )
+    for rule in rules:
+        if matches_department(rule, department_id):
+            return rule
+    what = f"{kind.value} approval " + (f"in department {department_id}" if department_id else "of the company")
     raise Conflict(
         f"no approval rule matches this {what}; a manager can add an approval rule for it",
         errors=[FieldError("kind", f"no approval rule matches this {what}", "rule")],

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
-from shared.approvals.rules import choose_rule
+from shared.approvals.hooks import run_decided_hooks
+from shared.approvals.rules import choose_rule, choose_rule_for_department
 from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate, ApprovalDecision, Verdict
 from shared.approvals.sla import ApprovalSubject
 from shared.audit import service as audit
@@ -56,11 +57,11 @@ async def _user(session: AsyncSession, user_id: int | None) -> User | None:
     return await session.get(User, user_id) if user_id is not None else None
 
 
-async def _approver_directory(session: AsyncSession, *, campaign: Campaign, requester: User | None) -> Directory:
+async def _approver_directory(session: AsyncSession, *, campaign_id: int | None, requester: User | None) -> Directory:
     """Who holds which role around this approval, read once for the whole chain."""
     d = Directory(session)
     await d.load_static()
-    await d.prefetch_chain([requester.id if requester is not None else None], [campaign.id])
+    await d.prefetch_chain([requester.id if requester is not None else None], [campaign_id])
     return d
 
 
@@ -74,15 +75,21 @@ def _resolve(spec: str, *, anchor: Anchor, d: Directory) -> int | None:
 
 
 async def _resolve_steps(
-    session: AsyncSession, rule: ApprovalRule, *, campaign: Campaign, requester: User | None
+    session: AsyncSession,
+    rule: ApprovalRule,
+    *,
+    department_id: int | None,
+    campaign_id: int | None,
+    requester: User | None,
 ) -> list[list[int]]:
     """Every step's approvers as user ids, de-duplicated; 409 naming the spec nobody holds."""
-    d = await _approver_directory(session, campaign=campaign, requester=requester)
-    # Approvals are anchored on the requester (their manager, director) and the campaign's department.
+    d = await _approver_directory(session, campaign_id=campaign_id, requester=requester)
+    # Approvals are anchored on the requester (their manager, director) and the item's department
+    # (a campaign's, a goal's).
     anchor = Anchor(
         person_id=requester.id if requester is not None else None,
-        department_id=campaign.department_id,
-        campaign_id=campaign.id,
+        department_id=department_id,
+        campaign_id=campaign_id,
     )
     out: list[list[int]] = []
     for i, step in enumerate(rule.steps):
@@ -119,6 +126,9 @@ async def _resolve_steps(
 
 
 # ---- request ------------------------------------------------------------------------------------
+
+# Kinds whose approvals their own domain asks for through `request_for_item` (never on a campaign).
+ASKED_ON_THE_ITEM = frozenset({ApprovalKind.goal, ApprovalKind.goal_adjustment})
 
 
 def _new_budget(data: ApprovalCreate) -> Decimal | None:
@@ -205,6 +215,8 @@ async def _open_chain(
 async def request_approval(session: AsyncSession, *, actor: Actor, data: ApprovalCreate, now: datetime) -> Approval:
     """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
     approvers get their timers."""
+    if data.kind in ASKED_ON_THE_ITEM:
+        raise InvalidInput.for_field("kind", f"a {data.kind.value} approval is asked on the goal itself")
     await crud.check_references(session, {"campaign_id": (Campaign, data.campaign_id)})
     # The campaign row lock serialises requests, so the one-pending check holds.
     campaign = await crud.get_or_404(session, Campaign, data.campaign_id, for_update=True)
@@ -214,7 +226,9 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: Approva
     await _require_none_pending(session, campaign, data.kind, stage)
     rule = await choose_rule(session, data.kind, campaign, data.stage_key, new_budget)
     requester = await _user(session, actor.user_id)
-    approver_ids = await _resolve_steps(session, rule, campaign=campaign, requester=requester)
+    approver_ids = await _resolve_steps(
+        session, rule, department_id=campaign.department_id, campaign_id=campaign.id, requester=requester
+    )
 
     details: dict[str, Any] = {"rule": rule.name}
     if new_budget is not None:
@@ -231,6 +245,51 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: Approva
         department_id=campaign.department_id,
         status=ApprovalStatus.pending,
         details=details,
+    )
+    session.add(approval)
+    await session.flush()
+    steps, assignments = await _open_chain(session, approval, rule, approver_ids, now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="approval.request",
+        entity_type=ApprovalSubject.approval,
+        entity_id=approval.id,
+        after=audit.snapshot(approval) | {"steps": [{"name": s.name, "approver_ids": s.approver_ids} for s in steps]},
+    )
+    await sync_timers(session, ApprovalSubject.assignment, [a.id for a in assignments], now=now)
+    return approval
+
+
+async def request_for_item(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    kind: ApprovalKind,
+    title: str,
+    reason: str | None,
+    department_id: int | None,
+    details: dict[str, Any],
+    now: datetime,
+) -> Approval:
+    """Ask for an approval of something that is not a campaign (a goal, a goal adjustment): the
+    rule of `kind` for the item's department (or `company_wide` when it has none) chooses the
+    chain; the domain that owns the item keeps its id in `details` and learns the outcome through
+    `shared.approvals.hooks`."""
+    rule = await choose_rule_for_department(session, kind, department_id)
+    requester = await _user(session, actor.user_id)
+    approver_ids = await _resolve_steps(
+        session, rule, department_id=department_id, campaign_id=None, requester=requester
+    )
+    approval = Approval(
+        kind=kind,
+        title=title,
+        reason=reason,
+        rule_id=rule.id,
+        requester_id=actor.user_id,
+        department_id=department_id,
+        status=ApprovalStatus.pending,
+        details={"rule": rule.name, **details},
     )
     session.add(approval)
     await session.flush()
@@ -404,12 +463,13 @@ async def decide(
     touched = [mine.id]
     others = [a for a in pending if a.id != mine.id]
     new_assignments: list[ApprovalAssignment] = []
-    budget_applied = False
+    budget_applied = decided = False
     if decision == Verdict.reject:
         active.status, active.decided_at = StepStatus.rejected, now
         _close_waiting(steps)
         approval.status, approval.decided_at, approval.decision_reason = ApprovalStatus.rejected, now, reason
         touched += _withdraw(others, now)
+        decided = True
     else:
         step_done = active.mode != StepMode.all or not [a for a in others if a.step_id == active.id]
         if step_done:
@@ -423,6 +483,7 @@ async def decide(
             else:
                 approval.status, approval.decided_at, approval.decision_reason = ApprovalStatus.approved, now, reason
                 budget_applied = approval.kind == ApprovalKind.budget_change
+                decided = True
     await session.flush()
     touched += [a.id for a in new_assignments]
     await audit.record(
@@ -438,6 +499,9 @@ async def decide(
     )
     if budget_applied:
         await _apply_budget(session, actor=actor, approval=approval)
+    if decided:
+        # The domain that owns the approval's kind applies the outcome (a goal becomes approved …).
+        await run_decided_hooks(session, approval, now)
     await sync_timers(session, ApprovalSubject.assignment, touched, now=now)
     await session.refresh(approval)
     return approval

@@ -14,6 +14,10 @@ from shared.schemas import ReadModel, WriteModel
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=20_000)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+GOAL_DOC = (
+    "the goal it serves; a campaign serving a quarterly goal (or one of its months) starts only once "
+    "that quarterly plan is approved"
+)
 
 
 class CampaignCreate(WriteModel):
@@ -28,6 +32,7 @@ class CampaignCreate(WriteModel):
         description="a big promotion (大促): owes an ROI estimate 15 calendar days before start_date; "
         "the planning gate waits for it",
     )
+    goal_id: int | None = Field(default=None, description=GOAL_DOC)
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus = CampaignStatus.draft
@@ -47,6 +52,7 @@ class CampaignUpdate(WriteModel):
     is_big_promotion: bool | None = Field(
         default=None, description="flag (the owner or a manager) or unflag (a manager only) a big promotion"
     )
+    goal_id: int | None = Field(default=None, description=GOAL_DOC)
     start_date: date | None = None
     end_date: date | None = None
     status: CampaignStatus | None = None
@@ -66,6 +72,7 @@ class CampaignRead(ReadModel):
     budget: Decimal | None
     is_major: bool
     is_big_promotion: bool
+    goal_id: int | None = Field(default=None, description="the goal the campaign serves")
     start_date: date | None
     end_date: date | None
     status: CampaignStatus

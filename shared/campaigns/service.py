@@ -15,6 +15,8 @@ from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.filters import any_of, contains_text
+from shared.goals.guards import require_approved_plan
+from shared.goals.models import Goal
 from shared.models import (
     ApprovalKind,
     ApprovalRule,
@@ -33,6 +35,9 @@ from shared.sla.sync import sync_timers
 from shared.workflow import stages, templates
 from shared.workflow.sla import StageSubject
 
+# A campaign under way: starting one (or linking one under way to a goal) needs an approved plan.
+RUNNING = (CampaignStatus.active, CampaignStatus.on_hold)
+
 
 def _check_dates(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and end < start:
@@ -45,7 +50,12 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
     owner_id = data.owner_id if data.owner_id is not None else actor.user_id
     _check_dates(data.start_date, data.end_date)
     await crud.check_references(
-        session, {"owner_id": (User, owner_id), "department_id": (Department, data.department_id)}
+        session,
+        {
+            "owner_id": (User, owner_id),
+            "department_id": (Department, data.department_id),
+            "goal_id": (Goal, data.goal_id),
+        },
     )
     template = None
     if data.template_key is not None:
@@ -55,6 +65,8 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
             raise InvalidInput.for_field("template_key", f"no workflow template {data.template_key!r}") from None
     elif data.stage_owners:
         raise InvalidInput.for_field("stage_owners", "needs a template_key")
+    if template is not None or data.status in RUNNING:
+        await require_approved_plan(session, data.goal_id)
     campaign = Campaign(**data.model_dump(exclude={"owner_id", "template_key", "stage_owners"}), owner_id=owner_id)
     campaign = await crud.create(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
     if template is not None:
@@ -119,8 +131,18 @@ async def update_campaign(
         changes.end_date if "end_date" in given else campaign.end_date,
     )
     await crud.check_references(
-        session, {"owner_id": (User, changes.owner_id), "department_id": (Department, changes.department_id)}
+        session,
+        {
+            "owner_id": (User, changes.owner_id),
+            "department_id": (Department, changes.department_id),
+            "goal_id": (Goal, changes.goal_id),
+        },
     )
+    status = changes.status if "status" in given and changes.status is not None else campaign.status
+    starts = status in RUNNING and campaign.status not in RUNNING
+    relinked = "goal_id" in given and changes.goal_id != campaign.goal_id
+    if status in RUNNING and (starts or relinked):
+        await require_approved_plan(session, changes.goal_id if "goal_id" in given else campaign.goal_id)
     campaign = await crud.update(
         session,
         actor=actor,

@@ -1,5 +1,7 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
+# campaigns.goal_id references the goals table, which its domain owns: registered with every model.
+import shared.goals.models  # noqa: F401
 from shared.models.approvals import (
     Approval,
     ApprovalAssignment,

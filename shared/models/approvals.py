@@ -17,6 +17,8 @@ class ApprovalKind(enum.StrEnum):
     campaign = "campaign"  # approve a campaign (routine → department head; major → leadership)
     budget_change = "budget_change"  # change an approved budget (双签)
     stage = "stage"  # a stage gate that requires an approval (e.g. legal review before launch)
+    goal = "goal"  # a drafted goal (target, period, owner) becomes binding
+    goal_adjustment = "goal_adjustment"  # an approved goal's new target (seed 002: 调整需经审批)
 
 
 class ApprovalStatus(enum.StrEnum):
@@ -49,7 +51,7 @@ class AssignmentStatus(enum.StrEnum):
 
 class ApprovalRule(IdMixin, TimestampMixin, Base):
     """Which chain an approval gets: the enabled rule of its kind with the lowest `priority`
-    whose conditions hold (`budget_over`, `major`, `stage_keys`, `department_ids`)."""
+    whose conditions hold (`budget_over`, `major`, `stage_keys`, `department_ids`, `company_wide`)."""
 
     __tablename__ = "approval_rules"
 

@@ -58,6 +58,9 @@ class Campaign(IdMixin, TimestampMixin, Base):
     is_major: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # Flagged a big promotion (大促): owes an ROI estimate 15 days before it starts (shared.roi).
     is_big_promotion: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The goal the campaign serves (its results roll up there); a quarterly goal must be approved
+    # before the campaign starts (季度营销计划经管理层审批后执行).
+    goal_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("goals.id", ondelete="SET NULL"), index=True)
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
     status: Mapped[CampaignStatus] = mapped_column(

@@ -117,4 +117,26 @@ DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
         "conditions": {},
         "steps": [{"name": "部门负责人 Department head", "mode": "one", "approvers": ["department_head"]}],
     },
+    # Goals (目标分解) bind once approved, and change only through an approved adjustment (seed 002:
+    # 目标调整…报公司管理层审批): a department's goal by its head, a company goal by the director.
+    *(
+        rule
+        for kind, zh, en in (("goal", "目标", "Goal"), ("goal_adjustment", "目标调整", "Goal adjustment"))
+        for rule in (
+            {
+                "name": f"公司{zh} 总监审批 Company {en.lower()}: director",
+                "kind": kind,
+                "priority": 900,
+                "conditions": {"company_wide": True},
+                "steps": [{"name": "总监 Director", "mode": "one", "approvers": ["director"]}],
+            },
+            {
+                "name": f"部门{zh} 部门负责人审批 Department {en.lower()}: department head",
+                "kind": kind,
+                "priority": 1000,
+                "conditions": {},
+                "steps": [{"name": "部门负责人 Department head", "mode": "one", "approvers": ["department_head"]}],
+            },
+        )
+    ),
 ]

@@ -9,7 +9,7 @@ import pytest
 from shared.approvals.rules import choose_rule
 from shared.db import unit_of_work
 from shared.errors import Conflict
-from shared.models import ApprovalRule, AuditLog
+from shared.models import ApprovalKind, ApprovalRule, AuditLog
 from tests.approvals.conftest import add_rule, count, make_campaign
 
 
@@ -115,4 +115,4 @@ async def test_a_value_outside_its_set_reads_the_same_whoever_finds_it(sessions,
     r = await client.post(  # pydantic checks the rule's kind
         "/api/v1/approval-rules", headers=org.headers(org.ceo), json={"name": "x", "kind": "other", "steps": steps}
     )
-    assert r.json()["errors"][0]["message"] == "must be one of: campaign, budget_change, stage"
+    assert r.json()["errors"][0]["message"] == "must be one of: " + ", ".join(ApprovalKind)
