@@ -7,6 +7,7 @@ from shared.approvals import service as _approvals  # noqa: F401
 from shared.campaigns import sla as _campaigns  # noqa: F401 — the "campaign" trail item
 from shared.collaboration import service as _collaboration  # noqa: F401
 from shared.feedback import service as _feedback  # noqa: F401
+from shared.kpis import service as _kpis  # noqa: F401
 from shared.rectifications import service as _rectifications  # noqa: F401
 from shared.reviews import service as _reviews  # noqa: F401
 from shared.sla.registry import subject_types

@@ -1,5 +1,5 @@
 """Every kind of item under SLA — task, campaign stage, review, reviewer, approver, collaboration
-occurrence, feedback, complaint and rectification item — renders natively in every channel kind
+occurrence, feedback, complaint, rectification item and KPI variance — renders natively in every channel kind
 and is accepted by the vendors' (botsim's) checks: signatures, keywords, body codes and the
 published event schema."""
 
@@ -33,6 +33,7 @@ SUBJECTS = [
         "feedback", 8, "李先生: 价格欺诈投诉", "new", "/api/v1/feedback/8", priority="urgent", tags=("complaint",)
     ),
     SubjectContext("rectification", 9, "投放素材预审清单", "open", "/api/v1/rectifications/9"),
+    SubjectContext("kpi_variance", 10, "双十一大促 · 线索量 -16%", "open", "/api/v1/campaigns/1/kpis/1"),
 ]
 OWNER = {
     "id": 11,
@@ -43,7 +44,7 @@ OWNER = {
     "wecom_user_id": "zhang.san",
     "locale": "zh-CN",
 }
-LABELS = ["任务", "活动阶段", "跨部门评审", "评审反馈", "审批", "跨部门协作", "客户反馈", "客诉", "整改措施"]
+LABELS = ["任务", "活动阶段", "跨部门评审", "评审反馈", "审批", "跨部门协作", "客户反馈", "客诉", "整改措施", "指标偏差"]
 
 
 def test_the_matrix_covers_every_registered_subject_type():
