@@ -39,6 +39,7 @@ log = logging.getLogger("closeloop.api")
 # The API's routers, in the order their tags appear in the document. Adding a domain: one line here.
 ROUTERS = (
     org,
+    kpis,  # before campaigns: its POST /campaigns/{id}/kpis must not be read as a campaign action
     campaigns,
     workflow,
     reviews,
@@ -47,7 +48,6 @@ ROUTERS = (
     feedback,
     tasks,
     rectifications,
-    kpis,
     sla,
     notify,
     trail,

@@ -6,6 +6,7 @@ the resolved notice; a breach makes the worker open a rectification item (`servi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -22,9 +23,9 @@ class KpiSubject(StrEnum):
     kpi_variance = "kpi_variance"
 
 
-def percent(rate: Any) -> str:
-    """-0.16 → "-16%" (exact; trailing zeros dropped)."""
-    value = (rate * 100).normalize()
+def percent(rate: Decimal) -> str:
+    """-0.16 → "-16%", -0.21666… → "-21.67%": for people (the API keeps the exact rate)."""
+    value = (rate * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
     text = f"{value:f}"
     return f"+{text}%" if value > 0 else f"{text}%"
 
