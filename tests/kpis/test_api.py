@@ -205,3 +205,17 @@ async def test_no_readings_on_a_cancelled_campaign(client, org, sessions):
         json={"metric_key": "csat", "target": "90", "owner_id": org.planner.id},
     )
     assert new.status_code == 409 and new.json()["errors"][0]["field"] == "campaign_id"
+
+
+async def test_changing_a_metrics_aggregation_judges_its_kpis_again(client, org):
+    kpi = await add_kpi(client, org, metric_key="leads", target="5000")
+    await read(client, org, kpi, "2500", as_of="2025-03-01T00:00:00+08:00")
+    got = await read(client, org, kpi, "2500", as_of="2025-03-02T00:00:00+08:00")
+    assert got["actual"] == "5000" and got["variance"] is None  # summed: on target
+    r = await client.patch("/api/v1/metrics/leads", headers=org.tokens["manager"], json={"aggregation": "latest"})
+    assert r.status_code == 200, r.text
+    got = (await client.get(f"{org.kpis_url}/{kpi['id']}", headers=org.tokens["planner"])).json()
+    assert got["actual"] == "2500" and got["variance_rate"] == "-0.5"
+    assert got["variance"]["status"] == "open"  # the new reading of the numbers is a crossing
+    nulled = await client.patch("/api/v1/metrics/leads", headers=org.tokens["manager"], json={"unit": None})
+    assert nulled.status_code == 422 and nulled.json()["errors"][0]["field"] == "body.unit"
