@@ -13,6 +13,9 @@ from shared.actor import Actor
 from shared.campaigns.sla import CampaignItem
 from shared.goals.models import Goal, GoalPeriodKind, GoalStatus
 from shared.goals.sla import GoalItem
+from shared.kpis import service as kpis
+from shared.kpis.catalogue import MetricKey
+from shared.kpis.schemas import KpiCreate, ReadingCreate
 from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
 from shared.tasks.schemas import TaskCreate
@@ -101,6 +104,27 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
                 data=TaskCreate(
                     title=title, campaign_id=campaign.id, assignee_id=planner, priority=priority, due_at=due
                 ),
+            )
+        # KPIs (seed 000's examples): leads 5000 → 4200 is −16 %, beyond ±10 %: a variance asking for a cause.
+        for key, target, value in (
+            (MetricKey.leads, "5000", "4200"),
+            (MetricKey.conversion_rate, "8", "10"),
+            (MetricKey.revenue, "2000000", "1850000"),
+        ):
+            kpi = await kpis.create_kpi(
+                session,
+                actor=actor,
+                campaign_id=campaign.id,
+                data=KpiCreate(metric_key=key, target=Decimal(target), owner_id=planner),
+                now=now,
+            )
+            await kpis.add_reading(
+                session,
+                actor=actor,
+                campaign_id=campaign.id,
+                kpi_id=kpi.id,
+                data=ReadingCreate(value=Decimal(value), source="CRM"),
+                now=now,
             )
     await _seed_goals(session, actor=actor, now=now)
     await session.flush()

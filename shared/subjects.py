@@ -8,6 +8,7 @@ from shared.campaigns import sla as _campaigns  # noqa: F401 — the "campaign" 
 from shared.collaboration import service as _collaboration  # noqa: F401
 from shared.feedback import service as _feedback  # noqa: F401
 from shared.goals import service as _goals  # noqa: F401 — the "goal" trail item; decides goal approvals
+from shared.kpis import service as _kpis  # noqa: F401
 from shared.rectifications import service as _rectifications  # noqa: F401
 from shared.reviews import service as _reviews  # noqa: F401
 from shared.roi import service as _roi  # noqa: F401

@@ -26,9 +26,10 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
     # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints,
     # (2 h, 1 h for high or urgent ones, resolution in 3 working days), rectification items,
-    # big promotions' ROI estimates
-    assert first["SlaPolicy"] == 13
-    assert first["SlaTimer"] == 3  # the default task policy runs on each task
+    # big promotions' ROI estimates, KPI variances
+    assert first["SlaPolicy"] == 14
+    # the default task policy runs on each task; the leads KPI's variance (−16 %) waits for a cause
+    assert first["SlaTimer"] == 4
     assert first["Goal"] == 5  # a company annual goal and its four quarters
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())

@@ -19,6 +19,7 @@ from services.api.routers import (
     feedback,
     goals,
     health,
+    kpis,
     notify,
     org,
     rectifications,
@@ -40,6 +41,7 @@ log = logging.getLogger("closeloop.api")
 # The API's routers, in the order their tags appear in the document. Adding a domain: one line here.
 ROUTERS = (
     org,
+    kpis,  # before campaigns: its POST /campaigns/{id}/kpis must not be read as a campaign action
     campaigns,
     workflow,
     reviews,

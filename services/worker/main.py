@@ -1,7 +1,8 @@
-"""arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels, and opens
-the day's occurrences of recurring collaboration requests.
+"""arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels, opens
+the day's occurrences of recurring collaboration requests, and opens a rectification item for each
+KPI variance whose cause is overdue.
 
-Thin adapter: the rules live in shared/sla/ and shared/collaboration/.
+Thin adapter: the rules live in shared/sla/, shared/collaboration/ and shared/kpis/.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from services.loop import run_every
 from shared.clock import SystemClock
 from shared.collaboration.service import open_due_occurrences
 from shared.db import make_engine, make_sessionmaker, unit_of_work
+from shared.kpis.service import rectify_breached
 from shared.notify.queue import WORKER_QUEUE, ring
 from shared.settings import Settings, get_settings
 from shared.sla.engine import sweep_due_timers
@@ -53,6 +55,16 @@ async def open_occurrences_once(ctx: dict[str, Any]) -> bool:
     return opened >= 100
 
 
+async def rectify_variances_once(ctx: dict[str, Any]) -> bool:
+    """Open rectification items for KPI variances nobody explained in time (each exactly once).
+    True when the batch was full."""
+    async with unit_of_work(ctx["sessions"]) as session:
+        opened = await rectify_breached(session, now=ctx["clock"].now(), batch_size=100)
+    if opened:
+        log.info("kpis: %d rectification item(s) opened for unexplained variances", opened)
+    return opened >= 100
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
     """On-demand sweep job (ops: `enqueue sweep`)."""
     n = 0
@@ -76,6 +88,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["sweepers"].append(
         asyncio.create_task(
             run_every(settings.sweep_interval_s, lambda: open_occurrences_once(ctx), name="collaboration occurrences")
+        )
+    )
+    ctx["sweepers"].append(
+        asyncio.create_task(
+            run_every(settings.sweep_interval_s, lambda: rectify_variances_once(ctx), name="kpi variance rectification")
         )
     )
     log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)

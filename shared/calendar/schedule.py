@@ -74,6 +74,8 @@ def entries_from_ics(text: str) -> list[ScheduleEntryCreate]:
 def _when(event: Any, key: str, where: str) -> Any:
     """A date-like property's value, or None; a malformed one is the VEVENT's fault, named."""
     prop = event.get(key)
+    if isinstance(prop, list):  # the property given twice: which one was meant is anyone's guess
+        raise InvalidInput.for_field(f"{where}.{key}", "must appear once")
     try:
         return None if prop is None else prop.dt
     except ValueError as exc:  # icalendar's BrokenCalendarProperty

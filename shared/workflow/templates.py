@@ -10,6 +10,7 @@ from shared.actor import Actor
 from shared.approvals.rules import create_rule
 from shared.approvals.schemas import ApprovalRuleCreate
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.kpis.catalogue import ensure_default_metrics
 from shared.models import ApprovalRule, WorkflowTemplate
 from shared.sla import policies
 from shared.workflow import defaults
@@ -100,3 +101,4 @@ async def ensure_workflow_defaults(session: AsyncSession) -> None:
         rule = ApprovalRuleCreate.model_validate(raw)  # validated like any rule a manager adds
         if await session.scalar(select(ApprovalRule.id).where(ApprovalRule.name == rule.name)) is None:
             await create_rule(session, actor=actor, data=rule)
+    await ensure_default_metrics(session)  # the KPI metric catalogue

@@ -1,7 +1,7 @@
 """Every kind of item under SLA — task, campaign stage, review, reviewer, approver, collaboration
-occurrence, feedback, complaint, rectification item and big-promotion ROI estimate — renders
-natively in every channel kind and is accepted by the vendors' (botsim's) checks: signatures,
-keywords, body codes and the published event schema."""
+occurrence, feedback, complaint, rectification item, big-promotion ROI estimate and KPI variance —
+renders natively in every channel kind and is accepted by the vendors' (botsim's) checks:
+signatures, keywords, body codes and the published event schema."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ SUBJECTS = [
     ),
     SubjectContext("rectification", 9, "投放素材预审清单", "open", "/api/v1/rectifications/9"),
     SubjectContext("roi_estimate", 10, "618大促", "pending", "/api/v1/campaigns/1/roi-estimate"),
+    SubjectContext("kpi_variance", 11, "双十一大促 · 线索量 -16%", "open", "/api/v1/campaigns/1/kpis/1"),
 ]
 OWNER = {
     "id": 11,
@@ -55,6 +56,7 @@ LABELS = [
     "客诉",
     "整改措施",
     "大促 ROI 测算报告",
+    "指标偏差",
 ]
 
 
