@@ -26,7 +26,8 @@ STEPS_DOC = (
 )
 CONDITIONS_DOC = (
     "empty matches everything; `budget_over` (number) and `major` (true) match when either holds; "
-    "`stage_keys` (kind stage) and `department_ids` must hold when given"
+    "`stage_keys` (kind stage), `department_ids` and `line_overrun_pct_over` (kind expense: the expense "
+    "would take its budget line more than this many % above plan) must hold when given"
 )
 
 

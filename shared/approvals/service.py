@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.approvals.hooks import run_decided_hooks
 from shared.approvals.rules import choose_rule
 from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate, ApprovalDecision, Verdict
 from shared.approvals.sla import ApprovalSubject
@@ -120,6 +121,10 @@ async def _resolve_steps(
 
 # ---- request ------------------------------------------------------------------------------------
 
+# Kinds whose subject lives in another domain: that domain asks for the approval (with the facts
+# the rules need) and registers what its decision does (shared.approvals.hooks).
+DOMAIN_KINDS = {ApprovalKind.expense: "requesting an expense (createExpense)"}
+
 
 def _new_budget(data: ApprovalCreate) -> Decimal | None:
     """A budget_change's new budget (an amount > 0 with at most two decimals: the schema says so)."""
@@ -161,7 +166,9 @@ async def _stage_for(session: AsyncSession, campaign: Campaign, data: ApprovalCr
 async def _require_none_pending(
     session: AsyncSession, campaign: Campaign, kind: ApprovalKind, stage: CampaignStage | None
 ) -> None:
-    """One pending approval per (campaign, kind, stage)."""
+    """One pending approval per (campaign, kind, stage); an expense is its own subject (one approval each)."""
+    if kind in DOMAIN_KINDS:
+        return
     open_one = await session.scalar(
         select(Approval.id).where(
             Approval.campaign_id == campaign.id,
@@ -202,9 +209,20 @@ async def _open_chain(
     return steps, assignments
 
 
-async def request_approval(session: AsyncSession, *, actor: Actor, data: ApprovalCreate, now: datetime) -> Approval:
+async def request_approval(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    data: ApprovalCreate,
+    now: datetime,
+    subject: dict[str, Any] | None = None,
+    line_overrun_pct: Decimal | None = None,
+) -> Approval:
     """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
-    approvers get their timers."""
+    approvers get their timers. A domain asking for one of its `DOMAIN_KINDS` passes `subject`
+    (what is approved, kept in `details`) and the facts its rules read (`line_overrun_pct`)."""
+    if data.kind in DOMAIN_KINDS and subject is None:
+        raise InvalidInput.for_field("kind", f"a {data.kind.value} approval is asked by {DOMAIN_KINDS[data.kind]}")
     await crud.check_references(session, {"campaign_id": (Campaign, data.campaign_id)})
     # The campaign row lock serialises requests, so the one-pending check holds.
     campaign = await crud.get_or_404(session, Campaign, data.campaign_id, for_update=True)
@@ -212,11 +230,11 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: Approva
     stage = await _stage_for(session, campaign, data)
     new_budget = _new_budget(data)
     await _require_none_pending(session, campaign, data.kind, stage)
-    rule = await choose_rule(session, data.kind, campaign, data.stage_key, new_budget)
+    rule = await choose_rule(session, data.kind, campaign, data.stage_key, new_budget, line_overrun_pct)
     requester = await _user(session, actor.user_id)
     approver_ids = await _resolve_steps(session, rule, campaign=campaign, requester=requester)
 
-    details: dict[str, Any] = {"rule": rule.name}
+    details: dict[str, Any] = {"rule": rule.name} | (subject or {})
     if new_budget is not None:
         details |= {"budget_from": str(campaign.budget) if campaign.budget is not None else None}
         details |= {"budget_to": str(new_budget)}
@@ -438,6 +456,8 @@ async def decide(
     )
     if budget_applied:
         await _apply_budget(session, actor=actor, approval=approval)
+    if approval.status in (ApprovalStatus.approved, ApprovalStatus.rejected):
+        await run_decided_hooks(session, approval, now)
     await sync_timers(session, ApprovalSubject.assignment, touched, now=now)
     await session.refresh(approval)
     return approval

@@ -17,6 +17,7 @@ class ApprovalKind(enum.StrEnum):
     campaign = "campaign"  # approve a campaign (routine → department head; major → leadership)
     budget_change = "budget_change"  # change an approved budget (双签)
     stage = "stage"  # a stage gate that requires an approval (e.g. legal review before launch)
+    expense = "expense"  # an expense against a budget line (requested → approved → paid)
 
 
 class ApprovalStatus(enum.StrEnum):
