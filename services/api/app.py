@@ -14,6 +14,7 @@ from services.api.common import reject_unknown_query_parameters
 from services.api.routers import (
     approvals,
     audit,
+    budget,
     campaigns,
     collaboration,
     feedback,
@@ -39,6 +40,7 @@ log = logging.getLogger("closeloop.api")
 ROUTERS = (
     org,
     campaigns,
+    budget,  # before workflow: its `/campaigns/{id}/{action}` would take `budget-lines`
     workflow,
     reviews,
     approvals,
