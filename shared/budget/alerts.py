@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.budget.figures import ALERT_OVER, Sums, lines_of, sums_by_line, total
-from shared.budget.models import BudgetAlertState, BudgetLine
+from shared.budget.models import BudgetAlertState, BudgetItem, BudgetLine
+from shared.campaigns.sla import CampaignItem
 from shared.models import Campaign
 from shared.notify.outbox import OutboxItem, add_to_outbox
 from shared.sla.directory import Directory, Person
@@ -98,7 +99,7 @@ async def check_deviation(session: AsyncSession, campaign_id: int, *, now: datet
         OutboxItem(
             dedupe_key=f"budget:{c.scope}:{c.number}:{'over' if c.event == DEVIATION else 'back'}:ch{channel_id}",
             event_type=c.event,
-            subject_type="budget_line" if c.line is not None else "campaign",
+            subject_type=BudgetItem.budget_line if c.line is not None else CampaignItem.campaign,
             subject_id=c.line.id if c.line is not None else campaign.id,
             channel_id=channel_id,
             payload=_payload(c, campaign, currency, people, now),

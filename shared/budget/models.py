@@ -14,6 +14,13 @@ from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
 DEFAULT_CURRENCY = "CNY"
 
 
+class BudgetItem(enum.StrEnum):
+    """What the audit log, the outbox and the campaign cascade call this domain's rows."""
+
+    budget_line = "budget_line"
+    expense = "expense"
+
+
 class BudgetCategory(enum.StrEnum):
     """Where the money goes (渠道费用、设计、活动、礼品 …): the documented set; `other` for the rest."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -21,7 +20,7 @@ from shared.approvals.schemas import ApprovalCancellation, ApprovalCreate
 from shared.audit import service as audit
 from shared.budget.alerts import check_deviation
 from shared.budget.figures import lines_of, sums_by_line
-from shared.budget.models import BudgetLine, Expense, ExpenseStatus
+from shared.budget.models import BudgetItem, BudgetLine, Expense, ExpenseStatus
 from shared.budget.schemas import BudgetLineCreate, BudgetLineUpdate, ExpenseCancellation, ExpenseCreate, ExpensePayment
 from shared.campaigns.guards import require_open_campaign
 from shared.errors import Conflict, FieldError, InvalidInput
@@ -29,13 +28,6 @@ from shared.filters import any_of
 from shared.models import Approval, ApprovalKind, ApprovalStatus, Campaign
 from shared.org.permissions import require_may_act
 from shared.sla.registry import on_campaign_cancelled
-
-
-class BudgetItem(StrEnum):
-    """What the audit log and the campaign cascade call this domain's rows."""
-
-    budget_line = "budget_line"
-    expense = "expense"
 
 
 def _money(value: Decimal) -> str:
