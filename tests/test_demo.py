@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from shared.budget.models import BudgetLine, Expense
 from shared.db import unit_of_work
 from shared.demo import seed_demo
 from shared.models import ApiToken, AuditLog, Campaign, Department, SlaPolicy, SlaTimer, Task, User
@@ -13,7 +14,7 @@ async def counts(sessions) -> dict[str, int]:
     async with unit_of_work(sessions) as s:
         return {
             m.__name__: await s.scalar(select(func.count()).select_from(m))
-            for m in (Department, User, Campaign, Task, ApiToken, AuditLog, SlaPolicy, SlaTimer)
+            for m in (Department, User, Campaign, Task, ApiToken, AuditLog, SlaPolicy, SlaTimer, BudgetLine, Expense)
         }
 
 
@@ -22,13 +23,19 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())
     first = await counts(sessions)
-    assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
+    assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 6
     # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints,
     # (2 h, 1 h for high or urgent ones, resolution in 3 working days), rectification items
     assert first["SlaPolicy"] == 12
-    assert first["SlaTimer"] == 3  # the default task policy runs on each task
+    # the default task policy runs on each task; the director's timer on each demo expense's approval
+    assert first["SlaTimer"] == 5
+    assert first["BudgetLine"] == 4 and first["Expense"] == 2
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())
     assert await counts(sessions) == first
     tasks = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}, params={"overdue": "true"})
     assert len(tasks.json()["items"]) == 1
+    campaign_id = tasks.json()["items"][0]["campaign_id"]
+    budget = await client.get(f"/api/v1/campaigns/{campaign_id}/budget", headers={"Authorization": f"Bearer {token}"})
+    totals = budget.json()["totals"]
+    assert (totals["planned"], totals["paid"], totals["requested"]) == ("500000.00", "120000.00", "30000.00")
