@@ -10,16 +10,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.approvals.schemas import ApprovalDecision, Verdict
+from shared.approvals.service import decide
+from shared.budget.models import BudgetCategory
+from shared.budget.schemas import BudgetLineCreate, ExpenseCreate, ExpensePayment
+from shared.budget.service import create_line, mark_paid, request_expense
 from shared.campaigns.sla import CampaignItem
 from shared.goals.models import Goal, GoalPeriodKind, GoalStatus
 from shared.goals.sla import GoalItem
 from shared.kpis import service as kpis
 from shared.kpis.catalogue import MetricKey
 from shared.kpis.schemas import KpiCreate, ReadingCreate
-from shared.models import Campaign, CampaignStatus, Department, Priority, Role, User
+from shared.models import ApprovalRule, Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
+from shared.workflow.defaults import BUDGET_CHANGE_RULE, LINE_OVERRUN_RULE
 from shared.workflow.templates import ensure_workflow_defaults
 
 DEMO_ADMIN_EMAIL = "admin@demo.closeloop.local"
@@ -41,6 +47,7 @@ PEOPLE = [  # email, name, role, department, manager email
         "manager@demo.closeloop.local",
     ),
     ("sales@demo.closeloop.local", "陈销售 Chen (sales)", Role.member, "销售部 Sales", None),
+    ("finance@demo.closeloop.local", "钱总监 Qian (finance director)", Role.manager, "财务部 Finance", None),
 ]
 
 
@@ -75,6 +82,10 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
     marketing = departments["市场部 Marketing"]
     if marketing.head_user_id is None:
         marketing.head_user_id = users["director@demo.closeloop.local"].id
+    finance = departments["财务部 Finance"]
+    if finance.head_user_id is None:
+        finance.head_user_id = users["finance@demo.closeloop.local"].id
+    await _name_the_directors(session, marketing=marketing, finance=finance)
     campaign_name = "双十一大促 Singles' Day promotion"
     if await session.scalar(select(Campaign.id).where(Campaign.name == campaign_name)) is None:
         campaign = await crud.create(
@@ -126,6 +137,7 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
                 data=ReadingCreate(value=Decimal(value), source="CRM"),
                 now=now,
             )
+        await _budget(session, campaign=campaign, users=users, now=now)
     await _seed_goals(session, actor=actor, now=now)
     await session.flush()
 
@@ -175,3 +187,60 @@ async def _seed_goals(session: AsyncSession, *, actor: Actor, now: datetime) -> 
             ).first()
             if campaign is not None and campaign.goal_id is None:
                 campaign.goal_id = q.id
+
+
+async def _name_the_directors(session: AsyncSession, *, marketing: Department, finance: Department) -> None:
+    """The seeded 双签 rules (budget change, expense beyond 115 %) name the two directors."""
+    await session.flush()
+    for name in (BUDGET_CHANGE_RULE, LINE_OVERRUN_RULE):
+        rule = (await session.scalars(select(ApprovalRule).where(ApprovalRule.name == name))).one_or_none()
+        if rule is not None and rule.steps[0]["approvers"] == ["department_head", "director"]:
+            approvers = [f"department:{marketing.id}", f"department:{finance.id}"]
+            rule.steps = [{**rule.steps[0], "approvers": approvers}]
+
+
+async def _budget(session: AsyncSession, *, campaign: Campaign, users: dict[str, User], now: datetime) -> None:
+    """Budget lines for the whole 500 000, one expense approved and paid, one waiting for approval."""
+    actor = Actor.system("demo-seed")
+    lines = {}
+    for category, name, planned in (
+        (BudgetCategory.media, "抖音 + 微信信息流 feeds", "250000"),
+        (BudgetCategory.design, "主视觉与物料 key visuals", "80000"),
+        (BudgetCategory.events, "线下快闪 pop-up stores", "120000"),
+        (BudgetCategory.gifts, "满赠礼品 gifts", "50000"),
+    ):
+        data = BudgetLineCreate(category=category, name=name, planned=Decimal(planned))
+        lines[category] = await create_line(session, actor=actor, campaign_id=campaign.id, data=data, now=now)
+
+    def person(email: str) -> Actor:
+        user = users[email]
+        return Actor.user(user.id, user.role)
+
+    planner = person("planner@demo.closeloop.local")
+    feeds = await request_expense(
+        session,
+        actor=planner,
+        data=ExpenseCreate(
+            line_id=lines[BudgetCategory.media].id, amount=Decimal("120000"), vendor="巨量引擎 Ocean Engine"
+        ),
+        now=now,
+    )
+    if feeds.approval_id is not None:  # always: an expense asks for its approval
+        await decide(
+            session,
+            actor=person("director@demo.closeloop.local"),
+            approval_id=feeds.approval_id,
+            data=ApprovalDecision(decision=Verdict.approve),
+            now=now,
+        )
+        await mark_paid(
+            session, actor=person("finance@demo.closeloop.local"), expense_id=feeds.id, data=ExpensePayment(), now=now
+        )
+    await request_expense(
+        session,
+        actor=planner,
+        data=ExpenseCreate(
+            line_id=lines[BudgetCategory.design].id, amount=Decimal("30000"), vendor="设计工作室 design studio"
+        ),
+        now=now,
+    )

@@ -4,6 +4,7 @@ its own `sla.py`, and one line here imports that package's service (which import
 and registers what is cancelled with a campaign)."""
 
 from shared.approvals import service as _approvals  # noqa: F401
+from shared.budget import service as _budget  # noqa: F401 — expense approvals decided, campaign cascade
 from shared.campaigns import sla as _campaigns  # noqa: F401 — the "campaign" trail item
 from shared.collaboration import service as _collaboration  # noqa: F401
 from shared.feedback import service as _feedback  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from shared.budget.models import BudgetLine, Expense
 from shared.db import unit_of_work
 from shared.demo import seed_demo
 from shared.goals.models import Goal
@@ -14,7 +15,19 @@ async def counts(sessions) -> dict[str, int]:
     async with unit_of_work(sessions) as s:
         return {
             m.__name__: await s.scalar(select(func.count()).select_from(m))
-            for m in (Department, User, Campaign, Task, ApiToken, AuditLog, SlaPolicy, SlaTimer, Goal)
+            for m in (
+                Department,
+                User,
+                Campaign,
+                Task,
+                ApiToken,
+                AuditLog,
+                SlaPolicy,
+                SlaTimer,
+                Goal,
+                BudgetLine,
+                Expense,
+            )
         }
 
 
@@ -23,14 +36,16 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())
     first = await counts(sessions)
-    assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 5
+    assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 6
     # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints,
     # (2 h, 1 h for high or urgent ones, resolution in 3 working days), rectification items,
     # big promotions' ROI estimates, KPI variances
     assert first["SlaPolicy"] == 14
-    # the default task policy runs on each task; the leads KPI's variance (−16 %) waits for a cause
-    assert first["SlaTimer"] == 4
+    # the default task policy runs on each task; the leads KPI's variance (−16 %) waits for a cause;
+    # the director's timer on the waiting demo expense's approval
+    assert first["SlaTimer"] == 5
     assert first["Goal"] == 5  # a company annual goal and its four quarters
+    assert first["BudgetLine"] == 4 and first["Expense"] == 2
     async with unit_of_work(sessions) as s:
         await seed_demo(s, admin_token=token, now=clock.now())
     assert await counts(sessions) == first
@@ -47,3 +62,7 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     assert [q["status"] for q in quarters] == ["draft", "draft", "draft", "approved"]
     campaigns = (await client.get("/api/v1/campaigns", headers=headers)).json()["items"]
     assert campaigns[0]["goal_id"] == quarters[3]["id"]
+    campaign_id = tasks.json()["items"][0]["campaign_id"]
+    budget = await client.get(f"/api/v1/campaigns/{campaign_id}/budget", headers=headers)
+    totals = budget.json()["totals"]
+    assert (totals["planned"], totals["paid"], totals["requested"]) == ("500000.00", "120000.00", "30000.00")

@@ -14,6 +14,7 @@ from services.api.common import reject_unknown_query_parameters
 from services.api.routers import (
     approvals,
     audit,
+    budget,
     campaigns,
     collaboration,
     feedback,
@@ -43,6 +44,7 @@ ROUTERS = (
     org,
     kpis,  # before campaigns: its POST /campaigns/{id}/kpis must not be read as a campaign action
     campaigns,
+    budget,  # before workflow: its `/campaigns/{id}/{action}` would take `budget-lines`
     workflow,
     reviews,
     approvals,

@@ -18,7 +18,7 @@ from shared.errors import Conflict, FieldError, InvalidInput, must_be_one_of
 from shared.models import ApprovalKind, ApprovalRule, Campaign, Department, StepMode, User
 
 RULE_FIELDS = ("name", "description", "kind", "priority", "conditions", "steps", "enabled")
-CONDITION_KEYS = ("budget_over", "major", "stage_keys", "department_ids", "company_wide")
+CONDITION_KEYS = ("budget_over", "major", "stage_keys", "department_ids", "company_wide", "line_overrun_pct_over")
 STEP_KEYS = ("name", "mode", "approvers", "time_limit")
 # Approvers resolved against the approval: the campaign's department head, its owner, the
 # requester's manager, and the requester's manager's manager.
@@ -54,6 +54,12 @@ async def _validate_conditions(session: AsyncSession, raw: dict[str, Any], kind:
         if key == "budget_over":
             if not _is_number(value) or not math.isfinite(value) or value < 0 or value >= 10**12:
                 raise _bad(field, "must be a number ≥ 0")
+            out[key] = int(value) if value == int(value) else float(value)  # JSON-safe
+        elif key == "line_overrun_pct_over":
+            if kind != ApprovalKind.expense:
+                raise _bad(field, "only applies to rules of kind expense")
+            if not _is_number(value) or not math.isfinite(value) or not 0 <= value < 10**6:
+                raise _bad(field, "must be a percentage ≥ 0")
             out[key] = int(value) if value == int(value) else float(value)  # JSON-safe
         elif key == "major":
             if value is not True:
@@ -186,11 +192,20 @@ def rule_filter(stmt: Select[Any], *, kind: ApprovalKind | None = None, enabled:
 
 
 def matches(
-    rule: ApprovalRule, *, campaign: Campaign, stage_key: str | None, new_budget: Decimal | None = None
+    rule: ApprovalRule,
+    *,
+    campaign: Campaign,
+    stage_key: str | None,
+    new_budget: Decimal | None = None,
+    line_overrun_pct: Decimal | None = None,
 ) -> bool:
     """Empty conditions match everything; `budget_over` and `major` match when either holds;
-    `stage_keys`, `department_ids` and `company_wide` must hold when given."""
+    `stage_keys`, `department_ids`, `company_wide` and `line_overrun_pct_over` must hold when given."""
     cond = rule.conditions or {}
+    if "line_overrun_pct_over" in cond and (
+        line_overrun_pct is None or line_overrun_pct <= Decimal(str(cond["line_overrun_pct_over"]))
+    ):
+        return False
     if "stage_keys" in cond and stage_key not in cond["stage_keys"]:
         return False
     if "department_ids" in cond and campaign.department_id not in cond["department_ids"]:
@@ -212,8 +227,10 @@ async def choose_rule(
     campaign: Campaign,
     stage_key: str | None = None,
     new_budget: Decimal | None = None,
+    line_overrun_pct: Decimal | None = None,
 ) -> ApprovalRule:
-    """The enabled rule of `kind` with the lowest priority (then id) whose conditions match; 409 if none."""
+    """The enabled rule of `kind` with the lowest priority (then id) whose conditions match; 409 if none.
+    `line_overrun_pct`: an expense's budget line as it would stand with it, in % above plan."""
     kind = ApprovalKind(kind)
     rules = await session.scalars(
         select(ApprovalRule)
@@ -221,7 +238,9 @@ async def choose_rule(
         .order_by(ApprovalRule.priority, ApprovalRule.id)
     )
     for rule in rules:
-        if matches(rule, campaign=campaign, stage_key=stage_key, new_budget=new_budget):
+        if matches(
+            rule, campaign=campaign, stage_key=stage_key, new_budget=new_budget, line_overrun_pct=line_overrun_pct
+        ):
             return rule
     what = f"{kind.value} approval of campaign {campaign.id}" + (f" stage {stage_key!r}" if stage_key else "")
     raise Conflict(

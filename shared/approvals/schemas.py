@@ -26,8 +26,9 @@ STEPS_DOC = (
 )
 CONDITIONS_DOC = (
     "empty matches everything; `budget_over` (number) and `major` (true) match when either holds; "
-    "`stage_keys` (kind stage), `department_ids` and `company_wide` (true: items of no department, "
-    "i.e. company goals) must hold when given"
+    "`stage_keys` (kind stage), `department_ids`, `company_wide` (true: items of no department, "
+    "i.e. company goals) and `line_overrun_pct_over` (kind expense: the expense would take its budget line "
+    "more than this many % above plan) must hold when given"
 )
 
 

@@ -129,6 +129,9 @@ async def _resolve_steps(
 
 # Kinds whose approvals their own domain asks for through `request_for_item` (never on a campaign).
 ASKED_ON_THE_ITEM = frozenset({ApprovalKind.goal, ApprovalKind.goal_adjustment})
+# Kinds whose subject lives in another domain: that domain asks for the approval (with the facts
+# the rules need) and registers what its decision does (shared.approvals.hooks).
+DOMAIN_KINDS = {ApprovalKind.expense: "requesting an expense (createExpense)"}
 
 
 def _new_budget(data: ApprovalCreate) -> Decimal | None:
@@ -171,7 +174,9 @@ async def _stage_for(session: AsyncSession, campaign: Campaign, data: ApprovalCr
 async def _require_none_pending(
     session: AsyncSession, campaign: Campaign, kind: ApprovalKind, stage: CampaignStage | None
 ) -> None:
-    """One pending approval per (campaign, kind, stage)."""
+    """One pending approval per (campaign, kind, stage); an expense is its own subject (one approval each)."""
+    if kind in DOMAIN_KINDS:
+        return
     open_one = await session.scalar(
         select(Approval.id).where(
             Approval.campaign_id == campaign.id,
@@ -212,9 +217,20 @@ async def _open_chain(
     return steps, assignments
 
 
-async def request_approval(session: AsyncSession, *, actor: Actor, data: ApprovalCreate, now: datetime) -> Approval:
+async def request_approval(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    data: ApprovalCreate,
+    now: datetime,
+    subject: dict[str, Any] | None = None,
+    line_overrun_pct: Decimal | None = None,
+) -> Approval:
     """Ask for an approval: the matching rule's chain is resolved to people now; the first step's
-    approvers get their timers."""
+    approvers get their timers. A domain asking for one of its `DOMAIN_KINDS` passes `subject`
+    (what is approved, kept in `details`) and the facts its rules read (`line_overrun_pct`)."""
+    if data.kind in DOMAIN_KINDS and subject is None:
+        raise InvalidInput.for_field("kind", f"a {data.kind.value} approval is asked by {DOMAIN_KINDS[data.kind]}")
     if data.kind in ASKED_ON_THE_ITEM:
         raise InvalidInput.for_field("kind", f"a {data.kind.value} approval is asked on the goal itself")
     await crud.check_references(session, {"campaign_id": (Campaign, data.campaign_id)})
@@ -224,13 +240,13 @@ async def request_approval(session: AsyncSession, *, actor: Actor, data: Approva
     stage = await _stage_for(session, campaign, data)
     new_budget = _new_budget(data)
     await _require_none_pending(session, campaign, data.kind, stage)
-    rule = await choose_rule(session, data.kind, campaign, data.stage_key, new_budget)
+    rule = await choose_rule(session, data.kind, campaign, data.stage_key, new_budget, line_overrun_pct)
     requester = await _user(session, actor.user_id)
     approver_ids = await _resolve_steps(
         session, rule, department_id=campaign.department_id, campaign_id=campaign.id, requester=requester
     )
 
-    details: dict[str, Any] = {"rule": rule.name}
+    details: dict[str, Any] = {"rule": rule.name} | (subject or {})
     if new_budget is not None:
         details |= {"budget_from": str(campaign.budget) if campaign.budget is not None else None}
         details |= {"budget_to": str(new_budget)}

@@ -119,6 +119,15 @@ async def update_campaign(
             "changed through a budget_change approval",
             "approval",
         )
+    if "status" in given and changes.status == CampaignStatus.draft and campaign.status != CampaignStatus.draft:
+        # A draft's budget is edited freely; once out of draft it changes only through its approval
+        # (双签), so going back to draft would be the way around it.
+        raise Conflict.on_input(
+            f"a campaign that left draft does not go back to it (it is {campaign.status.value})",
+            "status",
+            "cannot return to draft",
+            "state",
+        )
     if campaign.template_id is not None and "status" in given and changes.status != campaign.status:
         raise Conflict.on_input(
             "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",

@@ -19,6 +19,7 @@ class ApprovalKind(enum.StrEnum):
     stage = "stage"  # a stage gate that requires an approval (e.g. legal review before launch)
     goal = "goal"  # a drafted goal (target, period, owner) becomes binding
     goal_adjustment = "goal_adjustment"  # an approved goal's new target (seed 002: 调整需经审批)
+    expense = "expense"  # an expense against a budget line (requested → approved → paid)
 
 
 class ApprovalStatus(enum.StrEnum):

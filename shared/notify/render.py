@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,8 @@ SEVERITY_BY_EVENT = {
     "sla.resolved": "info",
     "channel.test": "info",
     "ops.channel_unhealthy": "critical",
+    "budget.deviation": "warning",
+    "budget.deviation_resolved": "info",
 }
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
@@ -45,6 +48,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest.critical": "（{n} 条已超时或升级）",
         "digest.open": "查看全部",
         "digest.count": "条",
+        "budget.deviation.title": "预算偏离超过 5%：{what}",
+        "budget.deviation_resolved.title": "预算偏离已回到 5% 以内：{what}",
+        "budget.campaign": "全部预算",
+        "budget.planned": "预算",
+        "budget.committed": "已批准 + 已支付",
+        "budget.deviation": "偏离",
         "ops.channel_unhealthy.title": "通知渠道异常：{name}",
         "ops.reason": "原因",
         "ops.since": "自",
@@ -84,6 +93,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest.critical": " ({n} overdue or escalated)",
         "digest.open": "Open the full list",
         "digest.count": "",
+        "budget.deviation.title": "Spend more than 5 % over budget: {what}",
+        "budget.deviation_resolved.title": "Spend back within 5 % of budget: {what}",
+        "budget.campaign": "whole budget",
+        "budget.planned": "Planned",
+        "budget.committed": "Approved + paid",
+        "budget.deviation": "Deviation",
         "ops.channel_unhealthy.title": "Notification channel failing: {name}",
         "ops.reason": "Reason",
         "ops.since": "Since",
@@ -172,7 +187,36 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
             url=payload.get("url"),
             url_label=t["open"],
         )
+    if event_type.startswith("budget."):
+        return _render_budget(event_type, payload, t, severity)
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
+
+
+def _mention(m: dict[str, Any]) -> Mention:
+    return Mention(
+        name=m["name"],
+        feishu_open_id=m.get("feishu_open_id"),
+        dingtalk_user_id=m.get("dingtalk_user_id"),
+        mobile=m.get("mobile"),
+        wecom_user_id=m.get("wecom_user_id"),
+    )
+
+
+def _render_budget(event_type: str, payload: dict[str, Any], t: dict[str, str], severity: str) -> Message:
+    line = payload.get("line")
+    part = (line.get("name") or line["category"]) if line else t["budget.campaign"]
+    what = f"{payload['campaign']['name']} · {part}"
+    deviation = payload.get("deviation")
+    return Message(
+        title=t[f"{event_type}.title"].format(what=what),
+        severity=severity,
+        fields=[
+            (t["budget.planned"], f"{payload['currency']} {payload['planned']}"),
+            (t["budget.committed"], f"{payload['currency']} {payload['committed']}"),
+            (t["budget.deviation"], f"{Decimal(deviation) * 100:+.2f} %" if deviation is not None else "—"),
+        ],
+        mentions=[_mention(m) for m in payload.get("mentions", [])],
+    )
 
 
 def render_safely(
@@ -235,16 +279,7 @@ def _render_sla(
         fields.append((t["notify"], "、".join(names) if loc == "zh-CN" else ", ".join(names)))
     if payload.get("late_by_s", 0) >= LATE_NOTE_AFTER_S and not past_when_set:
         fields.append((t["late"], t["late_note"].format(late=humanize_seconds(payload["late_by_s"], loc))))
-    mentions = [
-        Mention(
-            name=m["name"],
-            feishu_open_id=m.get("feishu_open_id"),
-            dingtalk_user_id=m.get("dingtalk_user_id"),
-            mobile=m.get("mobile"),
-            wecom_user_id=m.get("wecom_user_id"),
-        )
-        for m in payload.get("mentions", [])
-    ]
+    mentions = [_mention(m) for m in payload.get("mentions", [])]
     return Message(
         title=t[f"{event_type}.title"].format(title=subject["title"]),
         severity=severity,

@@ -102,6 +102,9 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
 # launch, asked while resources are coordinated), are approved by the campaign department's head
 # (分级审批); organisations add their leadership-group, legal-review and dual-sign rules with a lower
 # priority number (see README).
+BUDGET_CHANGE_RULE = "预算变更 双签 Budget change: marketing + finance directors"
+LINE_OVERRUN_RULE = "单项超预算15% 专项审批 Line over 115 %: marketing + finance directors"
+DUAL_SIGN_STEP = "市场总监 + 财务总监 双签 Marketing + finance directors"
 DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
     {
         "name": "阶段审批 部门负责人 Stage sign-off: department head",
@@ -139,4 +142,32 @@ DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
             },
         )
     ),
+    # Seed 004 (双签): a budget change needs the marketing director and the finance director, both.
+    # A new install has no departments to name yet, so the seeded chain is the campaign
+    # department's head and the requester's director; point it at the two heads once the org
+    # exists (steps: `department:<marketing id>` + `department:<finance id>`, as the demo does).
+    {
+        "name": BUDGET_CHANGE_RULE,
+        "kind": "budget_change",
+        "priority": 1000,
+        "conditions": {},
+        "steps": [{"name": DUAL_SIGN_STEP, "mode": "all", "approvers": ["department_head", "director"]}],
+    },
+    # An expense is approved by the campaign department's head …
+    {
+        "name": "常规费用 部门负责人审批 Routine expense: department head",
+        "kind": "expense",
+        "priority": 1000,
+        "conditions": {},
+        "steps": [{"name": "部门负责人 Department head", "mode": "one", "approvers": ["department_head"]}],
+    },
+    # … unless it takes its budget line beyond 115 % of plan (seed 004: "单项投入超出预算15%需经过专项
+    # 审批流程"): then the same two directors as a budget change, both.
+    {
+        "name": LINE_OVERRUN_RULE,
+        "kind": "expense",
+        "priority": 10,
+        "conditions": {"line_overrun_pct_over": 15},
+        "steps": [{"name": DUAL_SIGN_STEP, "mode": "all", "approvers": ["department_head", "director"]}],
+    },
 ]

@@ -365,7 +365,7 @@ async def test_budget_and_major_flag_cannot_bypass_their_approvals(sessions, cli
     r = await client.patch(f"/api/v1/campaigns/{campaign.id}", headers=planner, json={"is_major": True})
     assert r.status_code == 403  # who approves depends on it: managers only
     r = await client.patch(f"/api/v1/campaigns/{campaign.id}", headers=planner, json={"budget": "90000"})
-    assert r.status_code == 200, r.text  # no budget_change rule configured: a plain edit
+    assert r.status_code == 409, r.text  # a new install seeds the 双签 rule: never a plain edit
     await add_rule(
         client,
         org,
@@ -382,7 +382,7 @@ async def test_budget_and_major_flag_cannot_bypass_their_approvals(sessions, cli
     r = await client.patch(f"/api/v1/campaigns/{campaign.id}", headers=org.headers(org.ceo), json={"budget": "130000"})
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.budget"
     async with unit_of_work(sessions) as s:
-        assert (await s.get_one(Campaign, campaign.id)).budget == Decimal("90000")
+        assert (await s.get_one(Campaign, campaign.id)).budget == Decimal("100000")
 
 
 async def test_approval_board_takes_several_statuses_and_text(sessions, client, org):

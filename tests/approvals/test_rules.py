@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 
 from shared.approvals.rules import choose_rule
 from shared.db import unit_of_work
 from shared.errors import Conflict
 from shared.models import ApprovalKind, ApprovalRule, AuditLog
+from shared.workflow.defaults import BUDGET_CHANGE_RULE
 from tests.approvals.conftest import add_rule, count, make_campaign
 
 
@@ -100,7 +102,9 @@ async def test_budget_over_or_major_picks_the_leadership_rule_else_the_routine_o
         assert (await choose_rule(s, "campaign", routine)).priority == 1000
         assert (await choose_rule(s, "campaign", major)).id == leadership["id"]
         assert (await choose_rule(s, "campaign", big)).id == leadership["id"]
-        # A budget change is judged on the new budget; no rule of that kind → 409 on `kind`.
+        # A budget change gets the seeded 双签 rule; with no rule of that kind → 409 on `kind`.
+        assert (await choose_rule(s, "budget_change", routine, None, Decimal("600000"))).name == BUDGET_CHANGE_RULE
+        await s.execute(update(ApprovalRule).where(ApprovalRule.kind == "budget_change").values(enabled=False))
         with pytest.raises(Conflict) as exc:
             await choose_rule(s, "budget_change", routine, None, Decimal("600000"))
         assert exc.value.errors[0].field == "kind"

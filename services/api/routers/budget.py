@@ -1,0 +1,151 @@
+"""Budget lines, expenses and a campaign's budget figures (money as strings, never floats)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_out, reject_nulls
+from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
+from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from shared import crud
+from shared.budget import figures
+from shared.budget import service as budget
+from shared.budget.models import BudgetLine, Expense, ExpenseStatus
+from shared.budget.schemas import (
+    BudgetLineCreate,
+    BudgetLineRead,
+    BudgetLineUpdate,
+    BudgetRead,
+    ExpenseCancellation,
+    ExpenseCreate,
+    ExpensePayment,
+    ExpenseRead,
+)
+from shared.models import Campaign
+from shared.pagination import paginate
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["budget"])
+
+
+@router.post(
+    "/campaigns/{campaign_id}/budget-lines",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BudgetLineRead,
+    operation_id="createBudgetLine",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def create_budget_line(
+    campaign_id: int, body: BudgetLineCreate, session: SessionDep, actor: WriterDep, now: NowDep
+) -> BudgetLine:
+    """Add a line to the campaign's budget plan (its owner or a manager); the lines together stay
+    within the campaign's approved budget."""
+    return await budget.create_line(session, actor=actor, campaign_id=campaign_id, data=body, now=now)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/budget-lines",
+    response_model=PageOut[BudgetLineRead],
+    operation_id="listBudgetLines",
+    responses=NOT_FOUND,
+)
+async def list_budget_lines(
+    campaign_id: int, session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
+) -> dict:
+    """The campaign's budget lines, by id."""
+    await crud.get_or_404(session, Campaign, campaign_id)
+    stmt = select(BudgetLine).where(BudgetLine.campaign_id == campaign_id)
+    return page_out(await paginate(session, stmt, BudgetLine.id, limit=limit, cursor=cursor), BudgetLineRead)
+
+
+@router.patch(
+    "/budget-lines/{line_id}",
+    response_model=BudgetLineRead,
+    operation_id="updateBudgetLine",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def update_budget_line(
+    line_id: int, body: BudgetLineUpdate, session: SessionDep, actor: WriterDep, now: NowDep
+) -> BudgetLine:
+    """Change a line's category, name or plan; the 5 % rule is checked against the new plan."""
+    reject_nulls(body.model_dump(exclude_unset=True), ("category", "planned"))
+    return await budget.update_line(session, actor=actor, line_id=line_id, changes=body, now=now)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/budget",
+    response_model=BudgetRead,
+    operation_id="getCampaignBudget",
+    responses=NOT_FOUND,
+)
+async def get_campaign_budget(campaign_id: int, session: SessionDep, actor: ActorDep) -> BudgetRead:
+    """Per line and in total: planned, requested, approved, paid, committed (approved + paid),
+    remaining and the deviation from plan."""
+    return await figures.budget(session, campaign_id)
+
+
+@router.post(
+    "/expenses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExpenseRead,
+    operation_id="createExpense",
+    responses=CONFLICT,
+)
+async def create_expense(body: ExpenseCreate, session: SessionDep, actor: WriterDep, now: NowDep) -> Expense:
+    """Request an expense against a budget line: it asks for an approval of kind `expense`
+    (beyond 115 % of the line's plan, the special chain: marketing + finance directors)."""
+    return await budget.request_expense(session, actor=actor, data=body, now=now)
+
+
+@router.get("/expenses", response_model=PageOut[ExpenseRead], operation_id="listExpenses")
+async def list_expenses(
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQ = 50,
+    cursor: CursorQ = None,
+    campaign_id: int | None = None,
+    line_id: int | None = None,
+    requester_id: int | None = None,
+    status: Annotated[list[ExpenseStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
+) -> dict:
+    """Expenses, by id."""
+    stmt = budget.expense_filter(
+        select(Expense), campaign_id=campaign_id, line_id=line_id, statuses=status, requester_id=requester_id
+    )
+    return page_out(await paginate(session, stmt, Expense.id, limit=limit, cursor=cursor), ExpenseRead)
+
+
+@router.get("/expenses/{expense_id}", response_model=ExpenseRead, operation_id="getExpense", responses=NOT_FOUND)
+async def get_expense(expense_id: int, session: SessionDep, actor: ActorDep) -> Expense:
+    """One expense."""
+    return await crud.get_or_404(session, Expense, expense_id)
+
+
+@router.post(
+    "/expenses/{expense_id}/paid",
+    response_model=ExpenseRead,
+    operation_id="payExpense",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def pay_expense(
+    expense_id: int, session: SessionDep, actor: WriterDep, now: NowDep, body: ExpensePayment | None = None
+) -> Expense:
+    """Finance (a manager) records an approved expense as paid."""
+    data = body or ExpensePayment()
+    return await budget.mark_paid(session, actor=actor, expense_id=expense_id, data=data, now=now)
+
+
+@router.post(
+    "/expenses/{expense_id}/cancel",
+    response_model=ExpenseRead,
+    operation_id="cancelExpense",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def cancel_expense(
+    expense_id: int, session: SessionDep, actor: WriterDep, now: NowDep, body: ExpenseCancellation | None = None
+) -> Expense:
+    """The requester (or a manager) withdraws an expense still waiting for approval."""
+    data = body or ExpenseCancellation()
+    return await budget.cancel_expense(session, actor=actor, expense_id=expense_id, data=data, now=now)
