@@ -41,9 +41,9 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     # (2 h, 1 h for high or urgent ones, resolution in 3 working days), rectification items,
     # big promotions' ROI estimates, KPI variances
     assert first["SlaPolicy"] == 14
-    # the default task policy runs on each task; the leads KPI's variance (−16 %) waits for a cause;
-    # the director's timer on the waiting demo expense's approval
-    assert first["SlaTimer"] == 5
+    # the default task policy runs on each task (3); the leads KPI's variance (−16 %) waits for a cause (1);
+    # the director's timer on each demo expense's approval (2: one met, one running)
+    assert first["SlaTimer"] == 6
     assert first["Goal"] == 5  # a company annual goal and its four quarters
     assert first["BudgetLine"] == 4 and first["Expense"] == 2
     async with unit_of_work(sessions) as s:

@@ -21,6 +21,7 @@ from services.api.routers import (
     goals,
     health,
     kpis,
+    money,
     notify,
     org,
     rectifications,
@@ -45,6 +46,7 @@ ROUTERS = (
     kpis,  # before campaigns: its POST /campaigns/{id}/kpis must not be read as a campaign action
     campaigns,
     budget,  # before workflow: its `/campaigns/{id}/{action}` would take `budget-lines`
+    money,
     workflow,
     reviews,
     approvals,

@@ -4,8 +4,8 @@ cannot be computed) instead of inventing a zero.
 - cost = committed spend (approved + paid expenses)
 - ROI = (revenue − cost) / cost (seed 000: ROI=(收入-成本)/成本)
 - cost per lead = cost / leads
-- CPA (cost per acquisition) = cost / conversions, conversions = leads × conversion rate (an
-  aggregate sums each campaign's conversions)
+- CPA (cost per acquisition) = cost / conversions, conversions = leads × conversion rate (a
+  fraction here: 10 % is 0.10; an aggregate sums each campaign's conversions)
 - CAC (customer acquisition cost) = cost / new customers
 - CLTV = the campaign's own `cltv` input, else average order value × purchase frequency × customer lifespan
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+
+from shared.roi import rates
 
 RATIO = Decimal("0.0001")
 MONEY = Decimal("0.01")
@@ -70,8 +72,9 @@ def roi(inputs: MoneyInputs) -> Figure:
     if missing := _missing(inputs, "revenue", "cost"):
         return Figure(None, missing)
     revenue, cost = inputs.get("revenue"), inputs.get("cost")
-    assert revenue is not None and cost is not None
-    return _per(revenue - cost, cost, RATIO, "cost")
+    if cost == 0:
+        return Figure(None, reason="cost is 0")
+    return Figure(rates.roi(revenue, cost))  # the one ROI formula (shared.roi.rates)
 
 
 def cost_per_lead(inputs: MoneyInputs) -> Figure:
