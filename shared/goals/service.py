@@ -30,7 +30,8 @@ from shared.goals.schemas import (
     GoalUpdate,
 )
 from shared.goals.sla import GoalItem
-from shared.models import Approval, ApprovalKind, ApprovalStatus, Department, User
+from shared.kpis.service import kpi_actuals
+from shared.models import Approval, ApprovalKind, ApprovalStatus, Campaign, Department, User
 from shared.org.permissions import require_may_act
 
 ITEM = GoalItem.goal
@@ -523,9 +524,25 @@ async def actuals_of(session: AsyncSession, goal_id: int) -> list[GoalActual]:
 
 
 async def linked_kpi_actuals(session: AsyncSession, goal_ids: Collection[int]) -> dict[int, Decimal]:
-    """Hook: what KPIs linked to these goals contribute to each goal's actual (goal id → value).
-    Campaign KPIs are another part of issue 11; until they link here, nothing."""
-    return {}
+    """What the campaigns serving these goals report (goal id → value): each campaign's KPI actual for
+    the goal's metric, summed for a summable metric and averaged for a rate. Goals no campaign
+    reports on are absent (nothing is invented)."""
+    rows = await session.execute(
+        select(Goal.id, Goal.metric, Campaign.id)
+        .join(Campaign, Campaign.goal_id == Goal.id)
+        .where(Goal.id.in_(list(goal_ids)))
+        .order_by(Goal.id, Campaign.id)
+    )
+    found: dict[int, tuple[str, list[Decimal]]] = {}
+    for goal_id, metric, campaign_id in rows:
+        value = (await kpi_actuals(session, campaign_id)).get(metric)
+        if value is not None:
+            found.setdefault(goal_id, (metric, []))[1].append(value)
+    places = Decimal("0.0001")  # as goals keep their figures (NUMERIC scale 4)
+    return {
+        goal_id: (sum(values, Decimal(0)) / (1 if is_summable(metric) else len(values))).quantize(places)
+        for goal_id, (metric, values) in found.items()
+    }
 
 
 async def _tree(session: AsyncSession, root: Goal) -> dict[int | None, list[Goal]]:

@@ -301,3 +301,34 @@ async def test_only_a_draft_goal_without_children_is_deleted(sessions, client, o
     draft = await goal(client, org, title="Q2", parent_id=year["id"], period="2026-Q2", metric="leads", target="5000")
     assert (await client.delete(f"/api/v1/goals/{draft['id']}", headers=headers)).status_code == 204
     assert await count(sessions, Goal) == 2
+
+
+async def test_a_goals_actual_rolls_up_from_the_kpis_of_the_campaigns_serving_it(sessions, client, org):
+    year = await goal(client, org, title="2026 线索", department_id=org.marketing.id, target="20000", **YEAR)
+    rate = await goal(
+        client, org, title="转化率", department_id=org.marketing.id, metric="conversion_rate", period="2026", target="8"
+    )
+    headers = org.headers(org.planner)
+    for name, leads, conversion in (("春季", "4200", "10"), ("夏季", "1800", "6")):
+        for target_goal, key, value in ((year, "leads", leads), (rate, "conversion_rate", conversion)):
+            r = await client.post(
+                "/api/v1/campaigns",
+                headers=headers,
+                json={"name": f"{name} {key}", "department_id": org.marketing.id, "goal_id": target_goal["id"]},
+            )
+            assert r.status_code == 201, r.text
+            cid = r.json()["id"]
+            kpi = await client.post(
+                f"/api/v1/campaigns/{cid}/kpis",
+                headers=headers,
+                json={"metric_key": key, "target": value, "owner_id": org.planner.id},
+            )
+            assert kpi.status_code == 201, kpi.text
+            reading = await client.post(
+                f"/api/v1/campaigns/{cid}/kpis/{kpi.json()['id']}/readings", headers=headers, json={"value": value}
+            )
+            assert reading.status_code == 201, reading.text
+    p = await get(client, org, year["id"], "/progress")
+    assert (p["actual"], p["attainment_pct"]) == ("6000.0000", "30.00")  # 4200 + 1800 leads of 20 000
+    r = await get(client, org, rate["id"], "/progress")
+    assert (r["actual"], r["attainment_pct"]) == ("8.0000", "100.00")  # a rate averages: (10 + 6) / 2
