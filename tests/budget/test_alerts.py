@@ -91,3 +91,48 @@ async def test_the_whole_campaign_crossing_5_percent_alerts_on_the_campaign(sess
         ("budget_line", media["id"]),
         ("campaign", campaign.id),
     ]
+
+
+async def test_an_expense_beyond_115_percent_reaches_both_directors_groups_when_it_waits(
+    sessions, client, org, settings, arq_redis, botsim
+):
+    """The 15 % rule in the chat: an expense that would take its line beyond 115 % of plan is the
+    two directors' to approve (双签), so when it waits past the approvers' deadline the marketing
+    director is chased in Marketing's group and the finance director in Finance's — a routine
+    expense only ever reaches Marketing's."""
+    from tests.approvals.conftest import T, sweep
+    from tests.budget.conftest import point_dual_sign_at_directors
+
+    botsim.add_bots({"market": {"kind": "dingtalk"}, "finance": {"kind": "dingtalk"}})
+    market = await make_channel(
+        sessions, kind=ChannelKind.dingtalk, url=botsim.url("dingtalk", "market"), department_ids=[org.marketing.id]
+    )
+    finance = await make_channel(
+        sessions, kind=ChannelKind.dingtalk, url=botsim.url("dingtalk", "finance"), department_ids=[org.finance.id]
+    )
+    await point_dual_sign_at_directors(client, org)
+    campaign = await make_campaign(sessions, org, status="active")
+    path = f"/campaigns/{campaign.id}/budget-lines"
+    gifts = await call(client, org, org.planner, "POST", path, 201, category="gifts", name="礼品", planned="10000")
+    media = await call(client, org, org.planner, "POST", path, 201, category="media", name="抖音", planned="10000")
+    await call(client, org, org.planner, "POST", "/expenses", 201, line_id=gifts["id"], amount="11500.01")
+    await call(client, org, org.planner, "POST", "/expenses", 201, line_id=media["id"], amount="11500")
+
+    await sweep(sessions, T("2026-03-03T10:00:01+08:00"))  # one working day later: the approvers' breach
+    async with Sender() as http:
+        dispatcher = make_dispatcher(settings, sessions, arq_redis, http, SystemClock())
+        await drain(dispatcher, market.id)
+        await drain(dispatcher, finance.id)
+
+    def breaches(bot: str) -> list[str]:
+        return [t for m in botsim.messages(bot) if "已超时" in (t := m["body"]["markdown"]["text"])]
+
+    in_marketing, in_finance = breaches("market"), breaches("finance")
+    # Marketing: the director's breach on both expenses (the special one and the routine one).
+    assert len(in_marketing) == 2, in_marketing
+    assert sum(org.marketing_director.name in t for t in in_marketing) == 2
+    # Finance: only the expense beyond 115 %, and its finance director.
+    assert len(in_finance) == 1, in_finance
+    assert org.finance_director.name in in_finance[0]
+    assert "礼品 CNY 11,500.01" in in_finance[0] and "双签" in in_finance[0]
+    assert sorted("礼品" in t for t in in_marketing) == [False, True]  # one for 礼品 (双签), one for 抖音 (routine)
