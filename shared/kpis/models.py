@@ -7,10 +7,10 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
+from shared.models.base import Base, IdMixin, PlainNumeric, TimestampMixin, str_enum
 
 
 class Aggregation(enum.StrEnum):
@@ -50,8 +50,8 @@ class Kpi(IdMixin, TimestampMixin, Base):
     metric_key: Mapped[str] = mapped_column(
         String(48), ForeignKey("metrics.key", ondelete="RESTRICT", onupdate="CASCADE"), index=True
     )
-    target: Mapped[Decimal] = mapped_column(Numeric)
-    warning_threshold: Mapped[Decimal] = mapped_column(Numeric, default=Decimal("0.10"))
+    target: Mapped[Decimal] = mapped_column(PlainNumeric)
+    warning_threshold: Mapped[Decimal] = mapped_column(PlainNumeric, default=Decimal("0.10"))
     owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True)
     cause: Mapped[str | None] = mapped_column(Text)
     improvement: Mapped[str | None] = mapped_column(Text)
@@ -60,7 +60,7 @@ class Kpi(IdMixin, TimestampMixin, Base):
 class KpiReading(IdMixin, TimestampMixin, Base):
     __tablename__ = "kpi_readings"
     kpi_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kpis.id", ondelete="CASCADE"), index=True)
-    value: Mapped[Decimal] = mapped_column(Numeric)
+    value: Mapped[Decimal] = mapped_column(PlainNumeric)
     as_of: Mapped[datetime]
     source: Mapped[str | None] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
@@ -86,8 +86,8 @@ class KpiVariance(IdMixin, TimestampMixin, Base):
     status: Mapped[VarianceStatus] = mapped_column(
         str_enum(VarianceStatus, "kpi_variance_status"), default=VarianceStatus.open
     )
-    actual: Mapped[Decimal] = mapped_column(Numeric)
-    variance_rate: Mapped[Decimal] = mapped_column(Numeric)
+    actual: Mapped[Decimal] = mapped_column(PlainNumeric)
+    variance_rate: Mapped[Decimal] = mapped_column(PlainNumeric)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     # The rectification item opened when no cause came in time: at most one per crossing.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, MetaData, func
+from sqlalchemy import BigInteger, DateTime, Enum, MetaData, Numeric, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,6 +23,17 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class PlainNumeric(TypeDecorator[Decimal]):
+    """NUMERIC without a fixed scale, read back in plain notation: the driver decodes 2000000 as
+    Decimal('2.00E+6'), which would reach JSON as "2.00E+6"."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(format(value, "f"))
 
 
 class IdMixin:

@@ -144,6 +144,11 @@ async def test_money_targets_stay_exact_strings(client, org):
     got = await read(client, org, kpi, "1850000.25")
     assert got["actual"] == "1850000.25"
     assert Decimal(got["variance_rate"]) == (Decimal("1850000.25") - Decimal("2000000.50")) / Decimal("2000000.50")
+    # Round millions come back as written, not as the driver's "2.00E+6".
+    round_kpi = await add_kpi(client, org, metric_key="leads", target="2000000")
+    assert round_kpi["target"] == "2000000"
+    again = await read(client, org, round_kpi, "3000000")
+    assert (again["target"], again["actual"]) == ("2000000", "3000000")
 
 
 async def _count_readings(sessions) -> int:
