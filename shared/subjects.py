@@ -12,6 +12,7 @@ from shared.goals import service as _goals  # noqa: F401 — the "goal" trail it
 from shared.kpis import service as _kpis  # noqa: F401
 from shared.rectifications import service as _rectifications  # noqa: F401
 from shared.reviews import service as _reviews  # noqa: F401
+from shared.risks import service as _risks  # noqa: F401 — risk reviews, the "risk" trail item
 from shared.roi import service as _roi  # noqa: F401
 from shared.sla.registry import subject_types
 from shared.tasks import service as _tasks  # noqa: F401

@@ -39,8 +39,8 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     assert first["Department"] == 6 and first["Task"] == 3 and first["User"] == 6
     # tasks, campaign stages, reviews (+ resubmission), reviewers, approvers, collaboration, feedback, complaints,
     # (2 h, 1 h for high or urgent ones, resolution in 3 working days), rectification items,
-    # big promotions' ROI estimates, KPI variances
-    assert first["SlaPolicy"] == 14
+    # big promotions' ROI estimates, KPI variances, risk reviews
+    assert first["SlaPolicy"] == 15
     # the default task policy runs on each task (3); the leads KPI's variance (−16 %) waits for a cause (1);
     # the director's timer on each demo expense's approval (2: one met, one running)
     assert first["SlaTimer"] == 6
