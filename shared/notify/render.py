@@ -22,6 +22,7 @@ SEVERITY_BY_EVENT = {
     "ops.channel_unhealthy": "critical",
     "budget.deviation": "warning",
     "budget.deviation_resolved": "info",
+    "risk.raised_high": "critical",
 }
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
@@ -54,6 +55,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "budget.planned": "预算",
         "budget.committed": "已批准 + 已支付",
         "budget.deviation": "偏离",
+        "risk.raised_high.title": "风险升为高：{title}",
+        "risk.level": "等级",
+        "risk.assessment": "可能性 × 影响",
+        "risk.grade.high": "高",
+        "risk.grade.medium": "中",
+        "risk.grade.low": "低",
         "ops.channel_unhealthy.title": "通知渠道异常：{name}",
         "ops.reason": "原因",
         "ops.since": "自",
@@ -99,6 +106,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "budget.planned": "Planned",
         "budget.committed": "Approved + paid",
         "budget.deviation": "Deviation",
+        "risk.raised_high.title": "Risk raised to high: {title}",
+        "risk.level": "Level",
+        "risk.assessment": "Likelihood × impact",
+        "risk.grade.high": "high",
+        "risk.grade.medium": "medium",
+        "risk.grade.low": "low",
         "ops.channel_unhealthy.title": "Notification channel failing: {name}",
         "ops.reason": "Reason",
         "ops.since": "Since",
@@ -189,6 +202,8 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
         )
     if event_type.startswith("budget."):
         return _render_budget(event_type, payload, t, severity)
+    if event_type == "risk.raised_high":
+        return _render_risk(payload, t, severity)
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
 
 
@@ -214,6 +229,21 @@ def _render_budget(event_type: str, payload: dict[str, Any], t: dict[str, str], 
             (t["budget.planned"], f"{payload['currency']} {payload['planned']}"),
             (t["budget.committed"], f"{payload['currency']} {payload['committed']}"),
             (t["budget.deviation"], f"{Decimal(deviation) * 100:+.2f} %" if deviation is not None else "—"),
+        ],
+        mentions=[_mention(m) for m in payload.get("mentions", [])],
+    )
+
+
+def _render_risk(payload: dict[str, Any], t: dict[str, str], severity: str) -> Message:
+    def grade(value: str | None) -> str:
+        return t[f"risk.grade.{value}"] if value else "—"
+
+    return Message(
+        title=t["risk.raised_high.title"].format(title=payload["risk"]["title"]),
+        severity=severity,
+        fields=[
+            (t["risk.level"], f"{grade(payload.get('from_level'))} → {grade(payload['level'])}"),
+            (t["risk.assessment"], f"{grade(payload['likelihood'])} × {grade(payload['impact'])}"),
         ],
         mentions=[_mention(m) for m in payload.get("mentions", [])],
     )
