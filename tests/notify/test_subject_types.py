@@ -1,5 +1,5 @@
 """Every kind of item under SLA — task, campaign stage, review, reviewer, approver, collaboration
-occurrence, feedback, complaint, rectification item, big-promotion ROI estimate and KPI variance —
+occurrence, feedback, complaint, rectification item, big-promotion ROI estimate, KPI variance and risk review —
 renders natively in every channel kind and is accepted by the vendors' (botsim's) checks:
 signatures, keywords, body codes and the published event schema."""
 
@@ -35,6 +35,7 @@ SUBJECTS = [
     SubjectContext("rectification", 9, "投放素材预审清单", "open", "/api/v1/rectifications/9"),
     SubjectContext("roi_estimate", 10, "618大促", "pending", "/api/v1/campaigns/1/roi-estimate"),
     SubjectContext("kpi_variance", 11, "双十一大促 · 线索量 -16%", "open", "/api/v1/campaigns/1/kpis/1"),
+    SubjectContext("risk_review", 12, "竞品双十一提前降价", "due", "/api/v1/risks/12", priority="high"),
 ]
 OWNER = {
     "id": 11,
@@ -57,6 +58,7 @@ LABELS = [
     "整改措施",
     "大促 ROI 测算报告",
     "指标偏差",
+    "风险复核",
 ]
 
 

@@ -144,6 +144,8 @@ async def test_a_review_meets_its_timer_and_arms_the_next(client, sessions, cloc
             )
         ).one()
     assert [r["user_id"] for r in breach.recipients] == [org.planner.id]
+    late = await call(client, org, org.planner, "GET", "/risks?overdue=true")
+    assert [r["id"] for r in late["items"]] == [risk["id"]]
 
     clock.set(datetime.fromisoformat("2026-03-05T09:00:00+08:00"))
     done = await call(client, org, org.planner, "POST", f"/risks/{risk['id']}/reviews", 201, note="竞品未动，维持")
@@ -154,6 +156,8 @@ async def test_a_review_meets_its_timer_and_arms_the_next(client, sessions, cloc
     (nxt,) = reviews[1]["sla"]
     assert nxt["state"] == "running"
     assert datetime.fromisoformat(nxt["due_at"]) == datetime.fromisoformat("2026-03-09T09:00:00+08:00")
+    late = await call(client, org, org.planner, "GET", "/risks?overdue=true")
+    assert late["items"] == []
 
     await call(client, org, org.planner, "PATCH", f"/risks/{risk['id']}", status="closed")
     reviews = await call(client, org, org.planner, "GET", f"/risks/{risk['id']}/reviews")
@@ -188,3 +192,21 @@ async def test_a_risk_raised_to_high_reaches_the_director_once(client, sessions,
     texts = [m["body"]["markdown"]["text"] for m in botsim.messages("market")]
     assert len(texts) == 1, texts
     assert "竞品双十一提前降价" in texts[0] and "高" in texts[0]
+
+
+async def test_an_unreviewed_risk_reminds_the_owner_then_their_manager(client, sessions, clock, org):
+    risk = await raise_risk(client, org, review_every_days=1)
+    (due,) = await call(client, org, org.planner, "GET", f"/risks/{risk['id']}/reviews")
+    clock.set(datetime.fromisoformat("2026-03-06T18:00:00+08:00"))  # days later, still not reviewed
+    await sweep(sessions, clock.now())
+    async with unit_of_work(sessions) as s:
+        fired = list(
+            await s.scalars(
+                select(Escalation)
+                .where(Escalation.subject_type == "risk_review", Escalation.subject_id == due["id"])
+                .order_by(Escalation.id)
+            )
+        )
+    by_kind = {e.kind: [r["user_id"] for r in e.recipients] for e in fired}
+    assert by_kind["breach"] == [org.planner.id]
+    assert by_kind["escalation"] == [org.manager.id]
