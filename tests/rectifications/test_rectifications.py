@@ -9,11 +9,15 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from shared.clock import SystemClock
 from shared.db import unit_of_work
-from shared.models import Campaign, Escalation, SlaTimer
+from shared.models import Campaign, ChannelKind, Escalation, SlaTimer
+from shared.notify.dispatch import drain
+from shared.notify.http import Sender
 from shared.sla.engine import sweep_due_timers
 from shared.workflow.templates import ensure_workflow_defaults
 from tests.factories import auth, make_channel, make_department, make_token, make_user
+from tests.notify.helpers import make_dispatcher
 
 T0 = "2025-03-04T10:00:00+08:00"  # a Tuesday
 DUE = "2025-03-05T10:00:00+08:00"  # Wednesday 10:00
@@ -231,3 +235,21 @@ async def test_a_campaign_counts_its_items_and_a_department_lists_what_is_overdu
     dept = org["dept"].id
     r = await client.get(f"/api/v1/rectifications?department_id={dept}&overdue=true", headers=org["tokens"]["lead"])
     assert [i["id"] for i in r.json()["items"]] == [late["id"]]
+
+
+async def test_a_breached_item_reaches_the_departments_chat_group(
+    settings, sessions, client, clock, arq_redis, botsim, org
+):
+    botsim.add_bots({"market": {"kind": "dingtalk"}})
+    channel = await make_channel(
+        sessions, kind=ChannelKind.dingtalk, url=botsim.url("dingtalk", "market"), department_ids=[org["dept"].id]
+    )
+    at(clock, T0)
+    item = await create(client, org, source="retrospective", problem="素材审核过慢")
+    assert await sweep(sessions, clock, "2025-03-05T10:00:01+08:00") >= 1
+    async with Sender() as http:
+        await drain(make_dispatcher(settings, sessions, arq_redis, http, SystemClock()), channel.id)
+    breach = str(botsim.messages("market")[-1]["body"])
+    assert "已超时" in breach and "复盘：投放素材审核过慢 → 预审清单" in breach
+    assert f"/api/v1/rectifications/{item['id']}" in breach
+    assert botsim.stats()["market"].get("rejected", {}) == {}
