@@ -22,6 +22,7 @@ from shared.kpis.sla import KpiSubject, percent
 from shared.models import Campaign, CampaignStatus, SlaTimer, TimerState, User
 from shared.org.permissions import require_may_act
 from shared.rectifications import service as rectifications
+from shared.rectifications.models import RectificationSource
 from shared.rectifications.schemas import RectificationCreate
 from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import sync_timers
@@ -308,7 +309,11 @@ async def rectify_breached(session: AsyncSession, *, now: datetime, batch_size: 
             ),
             owner_id=owner,  # type: ignore[arg-type]  # no KPI or campaign owner left: an ownerless item
             campaign_id=campaign.id,
+            source=RectificationSource.kpi_variance,
+            source_id=row.id,
+            problem=f"{metric.name_zh}: target {kpi.target}, actual {row.actual} ({percent(row.variance_rate)})",
             due_at=None,
+            deadline=None,
         )
         item = await rectifications.create(session, actor=actor, data=data, now=now)
         row.rectification_id = item.id

@@ -6,18 +6,24 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
 from shared.audit import service as audit
-from shared.errors import Conflict, FieldError, Forbidden
+from shared.calendar import CalendarError, Target
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput
 from shared.filters import any_of, contains_text
-from shared.models import Campaign, Role, User
+from shared.models import Campaign, User
 from shared.org.permissions import may_act, require_may_act
 from shared.rectifications.models import Rectification, RectificationStatus
-from shared.rectifications.schemas import RectificationCreate, RectificationUpdate
+from shared.rectifications.schemas import (
+    RectificationCounts,
+    RectificationCreate,
+    RectificationDeadline,
+    RectificationUpdate,
+)
 from shared.rectifications.sla import RectificationSubject
 from shared.sla.read import running_late
 from shared.sla.sync import check_due, sync_timers
@@ -25,13 +31,29 @@ from shared.sla.sync import check_due, sync_timers
 ITEM = RectificationSubject.rectification
 
 
+def parse_deadline(deadline: RectificationDeadline) -> Target:
+    """The item's own target, or a 422 naming `deadline.kind` / `deadline.value`."""
+    try:
+        return Target.parse(deadline.kind, deadline.value, field="value")
+    except CalendarError as exc:
+        field = exc.field if exc.field in ("kind", "value") else "value"
+        raise InvalidInput.for_field(f"deadline.{field}", exc.message) from None
+
+
 async def create(session: AsyncSession, *, actor: Actor, data: RectificationCreate, now: datetime) -> Rectification:
-    """Record an item (the caller is its creator) and start its deadline."""
+    """Record an item (the caller is its creator) and start its deadline: its `due_at`, else its
+    own `deadline` target, else the policy's."""
     await crud.check_references(
         session, {"owner_id": (User, data.owner_id), "campaign_id": (Campaign, data.campaign_id)}
     )
     check_due(data.due_at, now)
-    item = Rectification(**data.model_dump(), created_by=actor.user_id, status=RectificationStatus.open)
+    if data.due_at is not None and data.deadline is not None:
+        raise InvalidInput.for_field("deadline", "give either due_at or deadline, not both")
+    values = data.model_dump(exclude={"deadline"})
+    if data.deadline is not None:
+        target = parse_deadline(data.deadline)
+        values |= {"deadline_kind": target.kind.value, "deadline_value": target.value}
+    item = Rectification(**values, created_by=actor.user_id, status=RectificationStatus.open)
     item = await crud.create(session, actor=actor, obj=item, entity_type=ITEM)
     await sync_timers(session, ITEM, [item.id], now=now)
     return item
@@ -45,6 +67,11 @@ async def _manager_of(session: AsyncSession, user_id: int | None) -> int | None:
 async def _campaign_owner(session: AsyncSession, campaign_id: int | None) -> int | None:
     campaign = await session.get(Campaign, campaign_id) if campaign_id is not None else None
     return campaign.owner_id if campaign is not None else None
+
+
+async def _verifiers(session: AsyncSession, item: Rectification) -> list[int | None]:
+    """Who may verify the owner's work: the campaign's owner and the owner's manager."""
+    return [await _campaign_owner(session, item.campaign_id), await _manager_of(session, item.owner_id)]
 
 
 async def _overseers(session: AsyncSession, item: Rectification) -> list[int | None]:
@@ -82,13 +109,24 @@ def _require_status(item: Rectification, *wanted: RectificationStatus) -> None:
         raise Conflict(f"the item is {item.status.value}", errors=[FieldError("status", item.status.value, "state")])
 
 
+async def start(session: AsyncSession, *, actor: Actor, item_id: int, now: datetime) -> Rectification:
+    """The owner (or a manager) is on it: in progress, the deadline keeps running."""
+    item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
+    await require_may_act(session, actor, who="the owner or a manager", what="start this item", parties=[item.owner_id])
+    _require_status(item, RectificationStatus.open)
+    changes = {"status": RectificationStatus.in_progress}
+    item = await crud.update(session, actor=actor, obj=item, changes=changes, entity_type=ITEM)
+    await sync_timers(session, ITEM, [item.id], now=now)
+    return item
+
+
 async def mark_done(session: AsyncSession, *, actor: Actor, item_id: int, now: datetime) -> Rectification:
     """The owner (or a manager) says it is fixed: its deadline is met."""
     item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
     await require_may_act(
         session, actor, who="the owner or a manager", what="finish this item", parties=[item.owner_id]
     )
-    _require_status(item, RectificationStatus.open)
+    _require_status(item, RectificationStatus.open, RectificationStatus.in_progress)
     changes = {"status": RectificationStatus.done, "done_at": now}
     item = await crud.update(session, actor=actor, obj=item, changes=changes, entity_type=ITEM)
     await sync_timers(session, ITEM, [item.id], now=now)
@@ -96,17 +134,17 @@ async def mark_done(session: AsyncSession, *, actor: Actor, item_id: int, now: d
 
 
 async def verify(session: AsyncSession, *, actor: Actor, item_id: int, now: datetime) -> Rectification:
-    """Someone other than the owner — the creator, the campaign owner, the owner's manager or a
-    manager — confirms the fix."""
+    """Someone other than the owner — the campaign owner, the owner's manager or a manager —
+    confirms the fix."""
     item = await crud.get_or_404(session, Rectification, item_id, for_update=True)
-    if actor.user_id is not None and actor.user_id == item.owner_id and not actor.at_least(Role.admin):
+    if actor.user_id is not None and actor.user_id == item.owner_id:
         raise Forbidden("nobody verifies their own rectification item")
     await require_may_act(
         session,
         actor,
-        who="the creator, the campaign owner, the owner's manager or a manager",
+        who="the campaign owner, the owner's manager or a manager",
         what="verify this item",
-        parties=await _overseers(session, item),
+        parties=await _verifiers(session, item),
     )
     _require_status(item, RectificationStatus.done)
     changes = {"status": RectificationStatus.verified, "verified_at": now, "verified_by": actor.user_id}
@@ -171,3 +209,24 @@ def item_filter(
         late = running_late(ITEM, Rectification.id, now)
         stmt = stmt.where(late if overdue else ~late)
     return stmt
+
+
+async def campaign_counts(session: AsyncSession, *, campaign_id: int, now: datetime) -> RectificationCounts:
+    """A campaign's items by status, and how many are overdue (a running timer past its deadline)."""
+    await crud.get_or_404(session, Campaign, campaign_id)
+    rows = await session.execute(
+        select(Rectification.status, func.count())
+        .where(Rectification.campaign_id == campaign_id)
+        .group_by(Rectification.status)
+    )
+    by_status = {str(status): count for status, count in rows.all()}
+    overdue = await session.scalar(
+        select(func.count())
+        .select_from(Rectification)
+        .where(Rectification.campaign_id == campaign_id, running_late(ITEM, Rectification.id, now))
+    )
+    return RectificationCounts(
+        campaign_id=campaign_id,
+        **{s.value: by_status.get(s.value, 0) for s in RectificationStatus},
+        overdue=overdue or 0,
+    )

@@ -1,5 +1,6 @@
 """Rectification items as SLA subjects: owed by their owner, due at their own due date (else the
-policy's target); breach → the owner, then the owner's manager."""
+policy's target, or its own target of any kind); running while open or in progress; breach → the
+owner and the owner's manager, then the director."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ async def load_rectifications(session: AsyncSession, ids: Iterable[int]) -> dict
             Rectification.owner_id,
             Rectification.campaign_id,
             Rectification.due_at,
+            Rectification.deadline_kind,
+            Rectification.deadline_value,
             User.department_id,
         )
         .outerjoin(User, User.id == Rectification.owner_id)
@@ -44,6 +47,11 @@ async def load_rectifications(session: AsyncSession, ids: Iterable[int]) -> dict
             department_id=r.department_id,
             campaign_id=r.campaign_id,
             explicit_due_at=r.due_at,
+            explicit_target=(
+                (r.deadline_kind, r.deadline_value)
+                if r.deadline_kind is not None and r.deadline_value is not None
+                else None
+            ),
         )
         for r in rows
     }
@@ -51,11 +59,12 @@ async def load_rectifications(session: AsyncSession, ids: Iterable[int]) -> dict
 
 RECTIFICATION_ESCALATION: dict[str, Any] = {
     "name": "整改升级 Rectification escalation",
-    "description": "warn the owner at 80 %; breach → owner; +4 working hours → the owner's manager",
+    "description": "warn the owner at 80 %; breach → the owner and the owner's manager; +4 working hours → "
+    "the director (the manager's manager)",
     "levels": [
         {"offset": "-20%", "recipients": ["assignee"]},
-        {"offset": "0", "recipients": ["assignee"]},
-        {"offset": "+PT4H", "recipients": ["assignee_manager"]},
+        {"offset": "0", "recipients": ["assignee", "assignee_manager"]},
+        {"offset": "+PT4H", "recipients": ["director"]},
     ],
 }
 
@@ -67,7 +76,7 @@ RECTIFICATION = register(
         statuses=tuple(RectificationStatus),
         labels={"zh-CN": "整改措施", "en-US": "Rectification item"},
         trail=(TrailLink(RectificationSubject.rectification, Rectification.id),),
-        default_start=(RectificationStatus.open,),
+        default_start=(RectificationStatus.open, RectificationStatus.in_progress),
         default_stop=(RectificationStatus.done, RectificationStatus.verified),
         default_policies=(
             (
@@ -77,7 +86,7 @@ RECTIFICATION = register(
                     "description": "every open rectification item: its own due date, else 5 working days",
                     "target_kind": "working_days",
                     "target_value": "5",
-                    "start_statuses": [RectificationStatus.open],
+                    "start_statuses": [RectificationStatus.open, RectificationStatus.in_progress],
                     "stop_statuses": [RectificationStatus.done, RectificationStatus.verified],
                 },
             ),

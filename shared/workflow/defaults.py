@@ -93,7 +93,8 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
             "inputs": ["活动数据 campaign data", "用户反馈 user feedback"],
             "deliverables": [{"key": "retrospective_report", "name": "《活动复盘报告》 retrospective report"}],
             "time_limit": {"kind": "working_days", "value": "3"},
-            "checklist": [{"key": "improvements", "text": "≥ 3 条可落地的改进建议 ≥ 3 actionable improvements"}],
+            # ≥ 3 条可落地的改进建议: counted from real rectification items (source retrospective).
+            "min_rectifications": 3,
         },
     ],
 }

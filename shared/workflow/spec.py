@@ -9,6 +9,8 @@ or `approval` (the stage's gate waits for it), and `requires_approval_to_enter` 
 stage's gate wait for this stage's approval (assets approved before launch).
 `requires_roi_estimate` makes the stage's gate wait for a big promotion's ROI estimate (大促 ROI 测算报告,
 `shared.roi`); a campaign not flagged as a big promotion passes.
+`min_rectifications: N` makes the stage's gate wait for N rectification items of the campaign with
+source `retrospective` (real items, not a tick box).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ STAGE_FIELDS = {
     "requires",
     "requires_approval_to_enter",
     "requires_roi_estimate",
+    "min_rectifications",
 }
 REQUIRES = ("review", "approval")
 
@@ -123,6 +126,11 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
     roi_estimate = raw.get("requires_roi_estimate", False)
     if not isinstance(roi_estimate, bool):
         raise _fail(f"{field}.requires_roi_estimate", "must be true or false")
+    min_rect = raw.get("min_rectifications")
+    if min_rect is not None and (
+        isinstance(min_rect, bool) or not isinstance(min_rect, int) or not 0 <= min_rect <= 100
+    ):
+        raise _fail(f"{field}.min_rectifications", "must be a whole number from 0 to 100 (or absent)")
     return {
         "key": key,
         "name": _text(raw.get("name"), f"{field}.name"),
@@ -135,6 +143,7 @@ def parse_stage(raw: Any, field: str) -> dict[str, Any]:
         "requires": requires,
         "requires_approval_to_enter": to_enter,
         "requires_roi_estimate": roi_estimate,
+        **({"min_rectifications": min_rect} if min_rect else {}),
     }
 
 

@@ -40,6 +40,7 @@ from shared.models import (
     User,
     WorkflowTemplate,
 )
+from shared.rectifications.models import Rectification, RectificationSource
 from shared.reviews.sla import ReviewSubject
 from shared.roi import service as roi
 from shared.sla.sync import sync_timers
@@ -263,6 +264,22 @@ def _derived_item(
     return shown, FieldError(f"checklist.{item['key']}", f"{item['text']}: {why}", "gate")
 
 
+async def _retrospective_items(session: AsyncSession, campaign_ids: set[int]) -> dict[int, int]:
+    """How many rectification items each campaign's retrospective produced (every status counts:
+    rectification items cannot be cancelled)."""
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(Rectification.campaign_id, func.count())
+        .where(
+            Rectification.campaign_id.in_(sorted(campaign_ids)),
+            Rectification.source == RectificationSource.retrospective,
+        )
+        .group_by(Rectification.campaign_id)
+    )
+    return {campaign_id: count for campaign_id, count in rows.all() if campaign_id is not None}
+
+
 async def gate_facts(session: AsyncSession, stages: list[CampaignStage], now: datetime) -> GateFacts:
     """Everything the gates of these stages read from data, in a few queries for the whole page."""
     facts = GateFacts(unmet={s.id: [] for s in stages}, derived={s.id: {} for s in stages})
@@ -296,6 +313,9 @@ async def gate_facts(session: AsyncSession, stages: list[CampaignStage], now: da
         session, sorted({s.campaign_id for s in stages if s.position == last[s.campaign_id]} & wait_for_tasks)
     )
     roi_missing = await roi.missing(session, {s.campaign_id for s in stages if s.spec.get("requires_roi_estimate")})
+    retro_items = await _retrospective_items(
+        session, {s.campaign_id for s in stages if s.spec.get("min_rectifications")}
+    )
 
     for stage in stages:
         unmet = facts.unmet[stage.id]
@@ -312,6 +332,16 @@ async def gate_facts(session: AsyncSession, stages: list[CampaignStage], now: da
             )
         if stage.spec.get("requires_roi_estimate") and (why := roi_missing.get(stage.campaign_id)):
             unmet.append(FieldError(roi.ITEM.value, why, "gate"))
+        wanted = stage.spec.get("min_rectifications") or 0
+        if (have := retro_items.get(stage.campaign_id, 0)) < wanted:
+            unmet.append(
+                FieldError(
+                    "rectifications",
+                    f"{wanted - have} more rectification item(s) from the retrospective needed "
+                    f"({have} of {wanted} recorded)",
+                    "gate",
+                )
+            )
         for item in stage.spec.get("checklist", []):
             if item.get("derived"):
                 shown, error = _derived_item(stage, item, reviews.get(stage.id), on_time)

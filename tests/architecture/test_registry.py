@@ -29,6 +29,10 @@ ALLOWED = {
     ("services/api/routers/collaboration.py", "collaboration"),  # router tag
     ("services/api/routers/feedback.py", "feedback"),  # router tag
     ("shared/notify/events.py", "task"),  # the schema's example value
+    # RectificationSource values (a stored VARCHAR + CHECK enum of where an item came from); equal to
+    # the subject type's name on purpose, so (source, source_id) names that subject.
+    ("shared/rectifications/models.py", "kpi_variance"),
+    ("shared/rectifications/models.py", "feedback"),
 }
 
 

@@ -120,6 +120,7 @@ async def test_no_cause_within_two_working_days_opens_one_rectification_item(cli
     assert item.owner_id == org.planner.id and item.campaign_id == org.campaign.id
     assert "线索量" in item.title and f"/kpis/{kpi['id']}" in (item.description or "")
     assert row.status == "rectifying" and row.rectification_id == item.id
+    assert item.source == "kpi_variance" and item.source_id == row.id  # traceable to its crossing
     (rect_timer,) = [t for t in await _rect_timers(sessions, item.id)]
     assert rect_timer.state == TimerState.running  # the rectification item is under its own SLA
     shown = (await client.get(f"{org.kpis_url}/{kpi['id']}", headers=org.tokens["planner"])).json()

@@ -252,7 +252,24 @@ async def test_a_campaign_runs_all_six_stages_across_national_day(team, settings
     # Retrospective: 3 working days from Friday 18:00 (rolls to Monday 09:00) → Thursday 09:00.
     retro = (await t.stages(cid))["retrospective"]
     assert T(retro["sla"][0]["due_at"]) == T("2025-10-23T09:00:00+08:00")
-    await t.finish(cid, "retrospective", "planner", "retrospective_report", ["improvements"])
+    await t.finish(cid, "retrospective", "planner", "retrospective_report", [])
+    # ≥ 3 actionable improvements are real rectification items (source retrospective), not a tick box.
+    for n, problem in enumerate(("素材审核过慢", "渠道测试样本不足", "复盘数据口径不一")):
+        await t.call(
+            "planner",
+            "POST",
+            "/rectifications",
+            expect=201,
+            title=f"复盘改进 {n + 1}: {problem}",
+            source="retrospective",
+            campaign_id=cid,
+            owner_id=people["executor"].id,
+            problem=problem,
+        )
+        if n == 1:
+            problem = await t.call("planner", "POST", f"/campaigns/{cid}/stages/retrospective/advance", expect=409)
+            assert [e["field"] for e in problem["errors"]] == ["rectifications"]
+            assert "1 more" in problem["errors"][0]["message"]
     await t.at("2025-10-22T10:00:00+08:00")
     done = await t.call("planner", "POST", f"/campaigns/{cid}/stages/retrospective/advance")
     assert done["entered"] is None

@@ -76,6 +76,8 @@ def _template(**changes):
         ({"4.requires_approval_to_enter": "yes"}, "body.stages[4].requires_approval_to_enter"),
         ({"0.requires_approval_to_enter": True}, "body.stages[0].requires_approval_to_enter"),
         ({"1.requires_roi_estimate": "yes"}, "body.stages[1].requires_roi_estimate"),
+        ({"5.min_rectifications": "three"}, "body.stages[5].min_rectifications"),
+        ({"5.min_rectifications": -1}, "body.stages[5].min_rectifications"),
     ],
 )
 async def test_a_bad_stage_is_422_naming_the_stage_and_field(client, manager, changes, field):

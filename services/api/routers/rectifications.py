@@ -17,6 +17,7 @@ from shared.pagination import paginate
 from shared.rectifications import service as rectifications
 from shared.rectifications.models import Rectification, RectificationStatus
 from shared.rectifications.schemas import (
+    RectificationCounts,
     RectificationCreate,
     RectificationRead,
     RectificationReopen,
@@ -100,6 +101,32 @@ async def update_rectification(
     reject_nulls(body.model_dump(exclude_unset=True), ("title", "owner_id"))
     item = await rectifications.update(session, actor=actor, item_id=item_id, changes=body, now=now)
     return (await _read_page(session, [item], now))[0]
+
+
+@router.post(
+    "/rectifications/{item_id}/start",
+    response_model=RectificationRead,
+    operation_id="startRectification",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def start_rectification(item_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> RectificationRead:
+    """The owner (or a manager) is on it: in progress, its deadline keeps running."""
+    item = await rectifications.start(session, actor=actor, item_id=item_id, now=now)
+    return (await _read_page(session, [item], now))[0]
+
+
+@router.get(
+    "/campaigns/{campaign_id}/rectifications",
+    response_model=RectificationCounts,
+    operation_id="countCampaignRectifications",
+    responses=NOT_FOUND,
+)
+async def campaign_rectifications(
+    campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep
+) -> RectificationCounts:
+    """A campaign's rectification items by status (open, in_progress, done, verified) and how many
+    are overdue; list them with `GET /rectifications?campaign_id=`."""
+    return await rectifications.campaign_counts(session, campaign_id=campaign_id, now=now)
 
 
 @router.post(
