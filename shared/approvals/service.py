@@ -60,7 +60,7 @@ async def _user(session: AsyncSession, user_id: int | None) -> User | None:
 async def _approver_directory(session: AsyncSession, *, campaign_id: int | None, requester: User | None) -> Directory:
     """Who holds which role around this approval, read once for the whole chain."""
     d = Directory(session)
-    await d.load_static()
+    await d.load_departments()  # resolving approvers needs no channels
     await d.prefetch_chain([requester.id if requester is not None else None], [campaign_id])
     return d
 

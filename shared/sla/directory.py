@@ -64,9 +64,13 @@ class Directory:
         self.unscoped_channels: list[int] = []
         self.channels_by_department: dict[int, list[int]] = {}
 
+    async def load_departments(self) -> None:
+        """Departments and their heads: enough to resolve role names (shared.org.roles)."""
+        self.departments = {d.id: (d.name, d.head_user_id) for d in await self.session.scalars(select(Department))}
+
     async def load_static(self) -> None:
         """Departments and enabled channels: small tables, read once per sweep."""
-        self.departments = {d.id: (d.name, d.head_user_id) for d in await self.session.scalars(select(Department))}
+        await self.load_departments()
         self.channels = {c.id: c for c in await self.session.scalars(select(Channel).where(Channel.enabled.is_(True)))}
         scoped: set[int] = set()
         for cd in await self.session.scalars(select(ChannelDepartment)):
