@@ -29,6 +29,7 @@ from shared.risks.sla import RiskSubject
 from shared.sla.directory import Directory
 from shared.sla.read import running_late
 from shared.sla.recipients import Resolution, route
+from shared.sla.registry import on_campaign_cancelled
 from shared.sla.sync import sync_timers
 
 ITEM = RiskSubject.risk
@@ -168,6 +169,30 @@ async def update(session: AsyncSession, *, actor: Actor, risk_id: int, changes: 
         await _arm_review(session, risk, now=now)
     await sync_timers(session, REVIEW, [r.id for r in due], now=now)
     return risk
+
+
+@on_campaign_cancelled(REVIEW)
+async def close_for_campaign(session: AsyncSession, actor: Actor, campaign_id: int, now: datetime, reason: str) -> int:
+    """The campaign was cancelled or completed: its open risks are closed (audited) and their due
+    reviews cancelled, so nobody is reminded to review a risk of work that is over. A closed risk
+    can be reopened by PATCH like any other."""
+    risks = list(
+        await session.scalars(
+            select(Risk)
+            .where(Risk.campaign_id == campaign_id, Risk.status != RiskStatus.closed)
+            .order_by(Risk.id)
+            .with_for_update()
+        )
+    )
+    due: list[RiskReview] = []
+    for risk in risks:
+        await crud.update(session, actor=actor, obj=risk, changes={"status": RiskStatus.closed}, entity_type=ITEM)
+        for review in await _due_reviews(session, risk.id):
+            review.status = ReviewStatus.cancelled
+            due.append(review)
+    await session.flush()
+    await sync_timers(session, REVIEW, [r.id for r in due], now=now)
+    return len(risks)
 
 
 async def record_review(

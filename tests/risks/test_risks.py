@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shared.clock import SystemClock
 from shared.db import unit_of_work
-from shared.models import AuditLog, ChannelKind, Escalation, Notification
+from shared.models import AuditLog, ChannelKind, Escalation, Notification, SlaTimer, TimerState
 from shared.notify.dispatch import drain
 from shared.notify.http import Sender
 from tests.approvals.conftest import Org, sweep
@@ -210,3 +210,36 @@ async def test_an_unreviewed_risk_reminds_the_owner_then_their_manager(client, s
     by_kind = {e.kind: [r["user_id"] for r in e.recipients] for e in fired}
     assert by_kind["breach"] == [org.planner.id]
     assert by_kind["escalation"] == [org.manager.id]
+
+
+async def test_cancelling_the_campaign_closes_its_risks_and_stops_their_reviews(client, sessions, org):
+    campaign = await call(
+        client, org, org.planner, "POST", "/campaigns", 201, name="双十一", template_key="campaign_default"
+    )
+    ours = await raise_risk(client, org, campaign_id=campaign["id"])
+    other = await raise_risk(client, org)
+    await call(client, org, org.planner, "POST", f"/campaigns/{campaign['id']}/cancel")
+
+    risk = await call(client, org, org.planner, "GET", f"/risks/{ours['id']}")
+    assert risk["status"] == "closed"
+    (review,) = await call(client, org, org.planner, "GET", f"/risks/{ours['id']}/reviews")
+    assert review["status"] == "cancelled" and review["sla"] == []  # no clock runs on it any more
+    (still,) = await call(client, org, org.planner, "GET", f"/risks/{other['id']}/reviews")
+    assert still["status"] == "due" and still["sla"][0]["state"] == "running"
+    async with unit_of_work(sessions) as s:
+        closed_by = (
+            await s.scalars(
+                select(AuditLog.actor).where(
+                    AuditLog.entity_type == "risk", AuditLog.entity_id == ours["id"], AuditLog.action == "update"
+                )
+            )
+        ).all()
+        states = (
+            await s.scalars(
+                select(SlaTimer.state).where(
+                    SlaTimer.subject_type == "risk_review", SlaTimer.subject_id == review["id"]
+                )
+            )
+        ).all()
+    assert closed_by == ["system:campaign-cancelled"]
+    assert states == [TimerState.cancelled]
