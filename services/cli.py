@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +38,47 @@ console = Console(stderr=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("api", "worker", "notifier")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class Restarts:
+    """`closeloop run`'s restart policy: a child that exits is started again after 1, 2, 4 … 30 s
+    (the delay doubles with each crash in a row and resets once it has run for a minute)."""
+
+    FIRST_S, CAP_S, STABLE_S = 1.0, 30.0, 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.count: dict[str, int] = {}
+        self._at: dict[str, float] = {}  # name → when to start it again
+        self._since: dict[str, float] = {}  # name → when it was last started
+
+    def crashed(self, name: str) -> float:
+        if self.clock() - self._since.get(name, -self.STABLE_S) >= self.STABLE_S:
+            self.count[name] = 0
+        self.count[name] = self.count.get(name, 0) + 1
+        delay = min(self.CAP_S, self.FIRST_S * 2 ** (self.count[name] - 1))
+        self._at[name] = self.clock() + delay
+        return delay
+
+    def due_in(self, name: str) -> float | None:
+        """Seconds until the crashed child is due again (≤ 0: now); None if it is not waiting."""
+        at = self._at.get(name)
+        return None if at is None else at - self.clock()
+
+    def started(self, name: str) -> None:
+        self._at.pop(name, None)
+        self._since[name] = self.clock()
+
+    def running(self, name: str) -> None:
+        self._since.setdefault(name, self.clock())
+
+
+def mark_process_dead_in(metrics_dir: Path, pid: int) -> None:
+    """A dead child's live gauges stop counting in /metrics (prometheus-client's bookkeeping)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, str(metrics_dir))  # type: ignore[no-untyped-call]
 
 
 def _settings() -> Settings:
@@ -73,23 +116,26 @@ def api() -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
 
+    from shared.observability import logs
+
     settings = _settings()
     uvicorn.run(
         "services.api.app:create_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
-        log_level="info",
+        workers=settings.api_workers,
+        log_config=logs.dict_config(settings.log_format),
         proxy_headers=True,
     )
 
 
 def _run_arq(settings_dict: dict) -> None:  # type: ignore[type-arg]
-    import logging
-
     from arq.worker import create_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from shared.observability import logs
+
+    logs.configure(settings_dict["ctx"]["settings"].log_format)
     # arq's run_worker wants a class; create_worker takes our runtime-built settings directly.
     worker = create_worker(settings_dict)  # type: ignore[arg-type]
     worker.run()
@@ -165,7 +211,16 @@ def run(
     env[f"{ENV_PREFIX}REDIS_URL"] = redis_url
     if f"{ENV_PREFIX}PUBLIC_URL" not in os.environ:  # links in messages point at this very API
         env[f"{ENV_PREFIX}PUBLIC_URL"] = f"http://{settings.api_host}:{settings.api_port}"
+    # One metrics directory for every child: the API's /metrics adds up all their samples.
+    metrics_dir = Path(env.get(MULTIPROC_ENV) or settings.data_dir / "metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    env[MULTIPROC_ENV] = str(metrics_dir.resolve())
     children: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str) -> subprocess.Popen[bytes]:
+        # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
+        return subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env, start_new_session=True)
 
     def stop_everything(code: int) -> None:
         for child in children:
@@ -190,11 +245,7 @@ def run(
         if seed:
             asyncio.run(_seed(db_url, token))
         env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
-        for name in SERVICES:
-            # Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
-            children.append(
-                subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env, start_new_session=True)
-            )
+        children.extend(spawn(name) for name in SERVICES)
     except BaseException as exc:
         console.print(f"[red]start-up failed: {type(exc).__name__}: {exc}[/red]")
         stop_everything(1)
@@ -212,12 +263,25 @@ def run(
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/tasks\n"
         "  Ctrl-C stops everything.\n"
     )
+    restarts = Restarts()
     try:
         while True:
-            for name, child in zip(SERVICES, children, strict=True):
-                if child.poll() is not None:
-                    console.print(f"[red]{name} exited with {child.returncode}; stopping[/red]")
-                    stop_everything(1)
+            for i, name in enumerate(SERVICES):
+                child = children[i]
+                if child.poll() is None:
+                    restarts.running(name)
+                    continue
+                if (delay := restarts.due_in(name)) is None:
+                    mark_process_dead_in(metrics_dir, child.pid)
+                    delay = restarts.crashed(name)
+                    console.print(
+                        f"[red]{name} exited with {child.returncode}; restarting it in {delay:.0f}s[/red] "
+                        f"(crash {restarts.count[name]} in a row)"
+                    )
+                elif delay <= 0:
+                    children[i] = spawn(name)
+                    restarts.started(name)
+                    console.print(f"[yellow]{name} restarted (pid {children[i].pid})[/yellow]")
             time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("\nstopping …")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,22 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".closeloop"), description="embedded servers' data")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="API processes `closeloop api` starts (default: the machine's cores)",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="a worker or notifier serves its own Prometheus metrics on this port (compose); "
+        "unset: the API's /metrics reports them through the shared PROMETHEUS_MULTIPROC_DIR",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line, with the request id"
+    )
     sweep_interval_s: float = Field(default=1.0, gt=0, le=3600, description="deadline sweep period")
     sweep_batch_size: int = Field(default=500, ge=1, le=100_000)
     sweep_concurrency: int = Field(default=2, ge=1, le=16, description="sweep loops per worker process")

@@ -7,6 +7,7 @@ delivery, within a few seconds after the due time and none before it.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.embedded import free_port
 
@@ -28,6 +30,8 @@ WHSEC = "whsec_" + base64.b64encode(b"e2e-secret-e2e-secret-e2e-secret").decode(
 @pytest.fixture
 def processes(stack, engine, tmp_path) -> Iterator[str]:
     port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
     env = {
         **os.environ,
         "CLOSELOOP_DATABASE_URL": stack.database_url,
@@ -38,6 +42,10 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
         "CLOSELOOP_OUTBOX_SWEEP_INTERVAL_S": "1",
         "CLOSELOOP_PUBLIC_URL": "http://closeloop.e2e",
         "CLOSELOOP_SEED_DEFAULTS": "false",  # the test brings its own SLA policy
+        # Two API processes, one metrics directory for all five processes, JSON log lines.
+        "CLOSELOOP_API_WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "CLOSELOOP_LOG_FORMAT": "json",
     }
     procs = []
     for name in ("api", "worker", "notifier"):
@@ -75,7 +83,7 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
                 log.close()
 
 
-def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, botsim):
+def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, botsim, tmp_path):
     botsim.add_bots(
         {
             "fs1": {"kind": "feishu", "secret": "e2e-secret", "keywords": ["Closeloop"]},
@@ -147,3 +155,21 @@ def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, bot
     assert sorted(n["status"] for n in delivered) == ["delivered", "delivered"]
     attempts = api.get(f"/api/v1/notifications/{delivered[0]['id']}/attempts").json()["items"]
     assert len(attempts) == 1 and attempts[0]["outcome"] == "success"
+
+    # One scrape of either API process sees what the worker and the notifier processes counted.
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(httpx.get(f"{processes}/metrics").text)
+        for s in family.samples
+    }
+    assert samples[("closeloop_sla_levels_fired_total", (("kind", "breach"),))] == 1
+    assert samples[("closeloop_notifier_deliveries_total", (("outcome", "success"),))] == 2
+    assert samples[("closeloop_sla_sweep_lag_seconds", ())] < 5
+    assert httpx.get(f"{processes}/readyz").json()["checks"]["sweep"] == "ok"
+    assert httpx.get(f"{processes}/readyz").json()["status"] == "ok"
+    # CLOSELOOP_LOG_FORMAT=json: every line each process wrote is one JSON object.
+    for name in ("api", "worker", "notifier"):
+        lines = [json.loads(line) for line in (tmp_path / f"{name}.log").read_text().splitlines() if line.strip()]
+        assert lines and all({"ts", "level", "logger", "event"} <= set(line) for line in lines), name
+    worker_events = [line["event"] for line in map(json.loads, (tmp_path / "worker.log").read_text().splitlines())]
+    assert any(e.startswith("sla sweep: 1 timer(s), 1 level(s) fired") for e in worker_events), worker_events

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from redis.asyncio import Redis
 
 from services.api import docs, problems, webhooks
 from services.api.common import reject_unknown_query_parameters
+from services.api.observability import ObserveRequests
 from services.api.routers import (
     approvals,
     audit,
@@ -33,6 +36,7 @@ from services.api.routers import (
     trail,
     workflow,
 )
+from services.loop import watch_event_loop
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.org.tokens import ensure_bootstrap_admin
@@ -94,9 +98,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 await ensure_bootstrap_admin(
                     session, token=settings.bootstrap_token.get_secret_value(), email=settings.bootstrap_email
                 )
+        loop_watch = asyncio.create_task(watch_event_loop(), name="event loop lag")
         try:
             yield
         finally:
+            loop_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_watch
             await app.state.redis.aclose()
             await engine.dispose()
 
@@ -121,6 +129,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         {"name": webhooks.TAG, "description": webhooks.TAG_DESCRIPTION}
     ]
     webhooks.install(app)
+    app.add_middleware(ObserveRequests)  # outermost: times everything, problems included
     return app
 
 

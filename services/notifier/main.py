@@ -22,6 +22,8 @@ from shared.notify.http import Sender
 from shared.notify.outbox import channels_with_due
 from shared.notify.queue import DRAIN_JOB, NOTIFY_QUEUE, ring, ring_at
 from shared.notify.ratelimit import RateLimiter
+from shared.observability import heartbeat, metrics
+from shared.observability.metrics import DELIVERIES, RATE_LIMIT_WAITS
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("closeloop.notifier")
@@ -44,6 +46,10 @@ def dispatcher(ctx: dict[str, Any]) -> dispatch.Dispatcher:
 async def drain(ctx: dict[str, Any], channel_id: int) -> dict[str, Any]:
     """Send what one channel has waiting; book the next look if something must wait."""
     report = await dispatch.drain(dispatcher(ctx), channel_id)
+    for outcome, n in report.outcomes.items():
+        DELIVERIES.labels(outcome).inc(n)
+    if report.rate_limit_waits:
+        RATE_LIMIT_WAITS.inc(report.rate_limit_waits)
     if report.more:
         await ring(ctx["redis"], [channel_id])
     if report.retry_at is not None:
@@ -55,6 +61,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> bool:
     async with unit_of_work(ctx["sessions"]) as session:
         channel_ids = await channels_with_due(session, now=ctx["clock"].now())
     await ring(ctx["redis"], channel_ids)
+    await heartbeat.beat(ctx["redis"], "notifier", now=ctx["clock"].now())
     return False
 
 
@@ -62,6 +69,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
     ctx["clock"] = ctx.get("clock") or SystemClock()
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_port)
     ctx["policy"] = delivery.policy_from(settings)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])

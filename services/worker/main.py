@@ -15,12 +15,14 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.worker import func
 
-from services.loop import run_every
+from services.loop import run_every, watch_event_loop
 from shared.clock import SystemClock
 from shared.collaboration.service import open_due_occurrences
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.kpis.service import rectify_breached
 from shared.notify.queue import WORKER_QUEUE, ring
+from shared.observability import heartbeat, metrics
+from shared.observability.metrics import LEVELS_FIRED, SWEEPS
 from shared.settings import Settings, get_settings
 from shared.sla.engine import sweep_due_timers
 
@@ -35,6 +37,10 @@ async def sweep_once(ctx: dict[str, Any]) -> bool:
         result = await sweep_due_timers(session, now=ctx["clock"].now(), batch_size=settings.sweep_batch_size)
     # After the commit: the notifier must find the rows.
     await ring(ctx["redis"], result.channel_ids)
+    await heartbeat.beat(ctx["redis"], "worker", now=ctx["clock"].now())
+    SWEEPS.inc()
+    for kind, n in result.kinds.items():
+        LEVELS_FIRED.labels(kind).inc(n)
     if result.fired:
         log.info(
             "sla sweep: %d timer(s), %d level(s) fired, %d notification(s)",
@@ -77,6 +83,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
     ctx["clock"] = ctx.get("clock") or SystemClock()
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_port)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=settings.sweep_concurrency + 3)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     # Several sweep loops per process: while one waits on PostgreSQL the other computes; SKIP LOCKED
@@ -95,6 +103,7 @@ async def startup(ctx: dict[str, Any]) -> None:
             run_every(settings.sweep_interval_s, lambda: rectify_variances_once(ctx), name="kpi variance rectification")
         )
     )
+    ctx["sweepers"].append(asyncio.create_task(watch_event_loop(), name="event loop lag"))
     log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)
 
 

@@ -87,6 +87,8 @@ class Notification(IdMixin, TimestampMixin, Base):
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        # Dead letters per channel (`/metrics`, the dead-letter list).
+        Index("ix_notifications_dead", "channel_id", postgresql_where=text("status = 'dead'")),
     )
 
     # Unique per (event, subject, occurrence, channel): a second sweep or worker is a no-op.

@@ -54,6 +54,7 @@ class DrainReport:
     retry_at: datetime | None = None  # when this channel needs another look (backoff, rate limit)
     held: bool = False
     more: bool = False  # stopped after max_rounds with work left
+    rate_limit_waits: int = 0  # times the channel's limit had no room
 
     def add(self, rec: Recorded) -> None:
         self.outcomes.update(rec.outcomes)
@@ -115,6 +116,7 @@ async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, .
     key = limiter_key(target.id)
     spare, wait = await d.limiter.peek(key, windows)
     if spare == 0:  # no slot now: come back when one frees up
+        report.rate_limit_waits += 1
         report.later(_after(d.clock.now(), wait))
         return False
     async with unit_of_work(d.sessions) as s:
@@ -142,6 +144,7 @@ async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, .
     if wait > 0:  # another replica took the room meanwhile: hand the rows back untouched
         async with unit_of_work(d.sessions) as s:
             await delivery.release(s, claimed)
+        report.rate_limit_waits += 1
         report.later(_after(d.clock.now(), wait))
         return False
     result = await delivery.send(d.http, target, message, envelope, now=d.clock.now(), policy=d.policy)

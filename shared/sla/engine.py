@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import typing
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +42,7 @@ CALENDAR_RETRY = timedelta(minutes=5)
 class SweepResult:
     claimed: int = 0
     fired: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)  # levels this sweep recorded, by kind
     notification_ids: list[int] = field(default_factory=list)
     channel_ids: set[int] = field(default_factory=set)  # whose queues got new rows
 
@@ -293,6 +294,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
             if result.fired == len(batch.rows)
             else await _keys_recorded_now(session, batch.rows, now)
         )
+        result.kinds.update(r["kind"] for r in batch.rows if (r["timer_id"], r["level"], r["repeat"]) in new_keys)
         outbox = [item for key in new_keys for item in batch.items.get(key, [])]
         result.notification_ids = await add_to_outbox(session, outbox, now=now)
         result.channel_ids = {item.channel_id for item in outbox}

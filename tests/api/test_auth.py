@@ -30,7 +30,7 @@ async def test_health_endpoints_need_no_token(client):
     assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "sweep": "no worker seen"}
 
 
 async def test_tokens_are_stored_hashed_and_shown_once(client, sessions):

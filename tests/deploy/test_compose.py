@@ -38,7 +38,8 @@ def test_commands_run_migrations_once_then_the_three_services():
 
 def test_environment_points_every_service_at_the_real_servers():
     services = compose()["services"]
-    known = {f"CLOSELOOP_{name.upper()}" for name in Settings.model_fields}
+    # prometheus-client reads its own variable: the API processes' shared metrics directory.
+    known = {f"CLOSELOOP_{name.upper()}" for name in Settings.model_fields} | {"PROMETHEUS_MULTIPROC_DIR"}
     for name in ("migrate", "api", "worker", "notifier"):
         env = services[name]["environment"]
         assert env["CLOSELOOP_DATABASE_URL"] == "postgresql+asyncpg://closeloop:closeloop@postgres:5432/closeloop"
@@ -53,6 +54,10 @@ def test_environment_points_every_service_at_the_real_servers():
         "closeloop",
     )
     assert services["api"]["environment"]["CLOSELOOP_API_HOST"] == "0.0.0.0"
+    # several API processes add up their metrics in a directory that is fresh on every start
+    assert services["api"]["environment"]["PROMETHEUS_MULTIPROC_DIR"] in services["api"]["tmpfs"]
+    for name in ("worker", "notifier"):
+        assert services[name]["environment"]["CLOSELOOP_METRICS_PORT"] == "9100"
 
 
 def test_dockerfile_installs_the_project_and_includes_migrations():

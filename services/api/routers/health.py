@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
+
+from shared.db import unit_of_work
+from shared.observability import gauges, heartbeat
+from shared.observability.metrics import CONTENT_TYPE, process_exposition
 
 router = APIRouter(tags=["health"])
 
@@ -41,12 +45,50 @@ async def _check_redis(request: Request) -> str:
     responses={503: {"model": Health, "description": "a dependency is unreachable"}},
 )
 async def readyz(request: Request) -> JSONResponse:
-    """PostgreSQL and Redis are reachable."""
+    """PostgreSQL and Redis are reachable (else 503 `unavailable`), and a worker is sweeping: its
+    heartbeat is fresh (`sweep`: `ok`, `stale: 42s`, or `no worker seen`). A stale sweep leaves
+    the API serving — status `degraded`, 200 — because reads and writes still work; deadlines
+    will fire late until a worker beats again."""
     checks: dict[str, str] = {}
     for name, check in (("database", _check_db), ("redis", _check_redis)):
         try:
             checks[name] = await asyncio.wait_for(check(request), timeout=2.0)
         except Exception as exc:  # any failure means "not ready", with the reason
             checks[name] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    if not all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+    checks["sweep"] = await _check_sweep(request)
+    status = "ok" if checks["sweep"] == "ok" else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200)
+
+
+def sweep_stale_after_s(sweep_interval_s: float) -> float:
+    """A worker beats every sweep interval; five missed beats (at least 10 s) is stale."""
+    return max(10.0, 5 * sweep_interval_s)
+
+
+async def _check_sweep(request: Request) -> str:
+    now = request.app.state.clock.now()
+    age = (await heartbeat.ages(request.app.state.redis, now=now))["worker"]
+    if age is None:
+        return "no worker seen"
+    if age > sweep_stale_after_s(request.app.state.settings.sweep_interval_s):
+        return f"stale: {age:.0f}s"
+    return "ok"
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format 0.0.4"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: every process's instruments (request latency by route, levels fired,
+    delivery outcomes, rate-limit waits, event-loop lag) and the system's gauges read now (sweep
+    lag, outbox depth and dead letters per channel, channel health, worker/notifier heartbeat
+    age). The series are listed in the README ("Operations")."""
+    async with unit_of_work(request.app.state.sessions) as session:
+        state = await gauges.read_state(session, request.app.state.redis, now=request.app.state.clock.now())
+    body = process_exposition() + gauges.exposition(state)
+    return Response(body, media_type=CONTENT_TYPE)

@@ -1,0 +1,1 @@
+"""What operators see: Prometheus metrics, heartbeats and log lines (issue 14)."""
