@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -191,6 +192,12 @@ async def main() -> None:
     ap.add_argument("--total", type=int, default=1_000_000)
     ap.add_argument("--due", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=None, help="CLOSELOOP_SWEEP_BATCH_SIZE for the worker")
+    ap.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the worker under py-spy (pip install py-spy) and write its flame graph (.svg) or "
+        "collapsed stacks (.txt) here",
+    )
     args = ap.parse_args()
     console = Console()
     db_url, redis_url = os.environ.get("CLOSELOOP_DATABASE_URL"), os.environ.get("CLOSELOOP_REDIS_URL")
@@ -236,8 +243,13 @@ async def main() -> None:
         }
         if args.batch:
             env["CLOSELOOP_SWEEP_BATCH_SIZE"] = str(args.batch)
+        command = [sys.executable, "-m", "services.cli", "worker"]
+        if args.profile:
+            fmt = "flamegraph" if args.profile.endswith(".svg") else "raw"
+            spy = str(Path(sys.executable).parent / "py-spy")
+            command = [spy, "record", "--rate", "250", "--format", fmt, "-o", args.profile, "--", *command]
         worker = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker"],
+            command,
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -259,7 +271,10 @@ async def main() -> None:
         finished = datetime.now(UTC)
         rss = peak_rss_mb(worker.pid)
         first_fire = await conn.fetchval("SELECT min(fired_at) FROM escalations")
-        worker.terminate()
+        if args.profile:  # py-spy writes its file on SIGINT, then stops the worker
+            worker.send_signal(signal.SIGINT)
+        else:
+            worker.terminate()
         worker.wait(20)
         dup = await conn.fetchval("SELECT count(*) - count(DISTINCT (timer_id, level, repeat)) FROM escalations")
         floor_s = await floor_baseline(conn, args.due) if done_at else float("nan")

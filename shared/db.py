@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from shared import jsontext
+
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     return create_async_engine(
@@ -16,6 +18,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         max_overflow=pool_size,
         pool_pre_ping=True,
         echo=echo,
+        json_serializer=jsontext.dumps,  # every JSONB column: orjson, not the standard library
+        json_deserializer=jsontext.loads,
         connect_args={"server_settings": {"application_name": "closeloop", "timezone": "UTC"}},
     )
 

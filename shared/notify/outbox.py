@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import jsontext
 from shared.db import copy_rows, driver_connection
 from shared.models import Channel, Notification, NotificationStatus
 
@@ -49,7 +49,7 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
             i.subject_type,
             i.subject_id,
             i.channel_id,
-            json.dumps(i.payload, ensure_ascii=False),
+            jsontext.dumps(i.payload),
             pending,
             0,
             now,

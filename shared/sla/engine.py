@@ -8,7 +8,6 @@ or a crash-restart is a no-op.
 
 from __future__ import annotations
 
-import json
 import logging
 import typing
 from collections import Counter, defaultdict
@@ -21,7 +20,7 @@ from sqlalchemy import Table, Text, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import subjects  # noqa: F401 — every subject type registered before the sweep loads one
+from shared import jsontext, subjects  # noqa: F401 — every subject type registered before the sweep loads one
 from shared.calendar import BusinessCalendar, CalendarError
 from shared.db import copy_rows, driver_connection
 from shared.models import Escalation, EscalationKind, SlaTimer, TimerState
@@ -111,7 +110,7 @@ async def _save(session: AsyncSession, timers: list[TimerRow], now: datetime) ->
                 AS v(id, fired, next_fire_at, breached_at, state, cancelled_at, cancel_reason)
            WHERE t.id = v.id""",
         [t.id for t in timers],
-        [json.dumps(t.fired) for t in timers],
+        [jsontext.dumps(t.fired) for t in timers],
         [t.next_fire_at for t in timers],
         [t.breached_at for t in timers],
         [t.state.value for t in timers],
@@ -125,10 +124,7 @@ async def _record_escalations(session: AsyncSession, rows: list[dict[str, Any]])
     """Write the batch's escalation rows; returns how many are new. COPY when no key exists yet,
     else INSERT … ON CONFLICT DO NOTHING, so a level that somehow fired already stays single."""
     records = [
-        tuple(
-            json.dumps(r[c], ensure_ascii=False) if c in ("recipients", "notes") else r[c] for c in _ESCALATION_COLUMNS
-        )
-        for r in rows
+        tuple(jsontext.dumps(r[c]) if c in ("recipients", "notes") else r[c] for c in _ESCALATION_COLUMNS) for r in rows
     ]
     if await copy_rows(session, "escalations", _ESCALATION_COLUMNS, records):
         return len(rows)
@@ -277,7 +273,7 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
     conn = await session.connection()
     claimed = (await conn.execute(_CLAIM, {"now": now, "batch": batch_size})).mappings().all()
     parsed = {row["id"]: levels_from_text(row["levels"]) for row in claimed}
-    timers = [TimerRow(**{**row, "fired": json.loads(row["fired"])}) for row in claimed]
+    timers = [TimerRow(**{**row, "fired": jsontext.loads(row["fired"])}) for row in claimed]
     result = SweepResult(claimed=len(timers))
     if not timers:
         return result
