@@ -47,6 +47,15 @@ class Notifiers:
         self.procs.append(proc)
         return proc
 
+    async def wait_up(self, limit_s: float = 60) -> None:
+        """Every started notifier has said it is up (a loaded machine starts Python slowly)."""
+        for _ in range(int(limit_s * 10)):
+            logs = [(self.tmp / f"notifier-{i}.log").read_text() for i in range(len(self.procs))]
+            if all("notifier up" in log for log in logs):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("a notifier never came up")
+
     def stop(self) -> None:
         for p in self.procs:
             if p.poll() is None:
@@ -83,6 +92,7 @@ async def test_two_notifiers_never_exceed_a_bots_limit_together(sessions, arq_re
     )
     pair = notifiers(CLOSELOOP_RATE_WINDOW_SCALE=str(WINDOW_SCALE))
     pair.start(), pair.start()
+    await pair.wait_up()  # else the first waves pile up and leave as one digest
     clock = SystemClock()
     total = 0
     for wave in range(30):  # alerts trickle in for 6 s: some go one by one, the overflow as digests
