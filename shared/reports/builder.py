@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.budget.models import BudgetLine, Expense, ExpenseStatus
@@ -296,11 +296,14 @@ async def risks_section(session: AsyncSession, scope: Scope, w: Window) -> dict[
         await risks.matrix(session, department_id=department_id, campaign_id=campaign_id, statuses=OPEN_RISK, now=w.end)
     )["cells"]
     stmt = risks.risk_filter(
-        select(
-            Risk.level,
-            func.count().filter(Risk.status.in_(OPEN_RISK)),
-            func.count().filter(Risk.created_at >= w.start, Risk.created_at < w.end),
-            func.count().filter(Risk.created_at >= w.prev_start, Risk.created_at < w.prev_end),
+        cast(
+            "Select[Any]",
+            select(
+                Risk.level,
+                func.count().filter(Risk.status.in_(OPEN_RISK)),
+                func.count().filter(Risk.created_at >= w.start, Risk.created_at < w.end),
+                func.count().filter(Risk.created_at >= w.prev_start, Risk.created_at < w.prev_end),
+            ),
         ),
         department_id=department_id,
         campaign_id=campaign_id,
@@ -381,7 +384,7 @@ async def build_standup(
                 func.row_number().over(partition_by=T.department_id, order_by=(T.due_at, T.id)).label("n"),
             )
             .where(in_scope, cond)
-            .distinct(T.subject_type, T.subject_id)
+            .ext(distinct_on(T.subject_type, T.subject_id))
             .order_by(T.subject_type, T.subject_id, T.due_at)
             .subquery()
         )
