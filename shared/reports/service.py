@@ -179,7 +179,7 @@ async def build_snapshot(
 
 
 async def produce(
-    session: AsyncSession, schedule: ReportSchedule, period: Period, *, now: datetime, links: LinkSigner
+    session: AsyncSession, schedule: ReportSchedule, period: Period, *, now: datetime, links: LinkSigner | None
 ) -> tuple[Report, bool]:
     """This period's report of the schedule, built, stored and sent once; (report, created)."""
     existing = await _existing(session, schedule.id, period.key)
@@ -210,7 +210,10 @@ async def produce(
         found = await _existing(session, schedule.id, period.key)
         assert found is not None
         return found, False
-    await _send_card(session, schedule, report_id, snapshot, now=now, links=links)
+    if schedule.channel_ids:
+        if links is None:
+            raise ValueError("a report sent to chat needs a link signer")
+        await _send_card(session, schedule, report_id, snapshot, now=now, links=links)
     report = await session.get(Report, report_id)
     assert report is not None
     return report, True
@@ -256,7 +259,9 @@ async def _send_card(
     return await add_to_outbox(session, items, now=now)
 
 
-async def run_now(session: AsyncSession, *, schedule_id: int, now: datetime, links: LinkSigner) -> tuple[Report, bool]:
+async def run_now(
+    session: AsyncSession, *, schedule_id: int, now: datetime, links: LinkSigner | None
+) -> tuple[Report, bool]:
     """Produce the schedule's current period now (the period containing today); idempotent by the
     same key the worker uses, so the worker will not send it again."""
     schedule = await crud.get_or_404(session, ReportSchedule, schedule_id)
