@@ -6,9 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
+from types import ModuleType
 from typing import Any
 
-from shared.reports import charts
+
+def _charts() -> ModuleType:
+    """matplotlib is imported with the first page drawn, not when the API starts (ADR 0007)."""
+    from shared.reports import charts
+
+    return charts
+
 
 CSS = """
 body{font-family:-apple-system,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:0;
@@ -69,7 +76,7 @@ def _kpis(s: dict[str, Any]) -> str:
         ]
         for i in s["items"]
     ]
-    chart = _figure(charts.kpi_attainment(s["items"]), "KPI 达成率 actual vs target") if s["items"] else ""
+    chart = _figure(_charts().kpi_attainment(s["items"]), "KPI 达成率 actual vs target") if s["items"] else ""
     return (
         f"<h2>KPI 目标达成 <span class=muted>{s['met']}/{s['total']} met</span></h2>"
         + _table(["KPI", "目标 target", "实际 actual", "环比 change", "达成 %"], rows)
@@ -89,7 +96,7 @@ def _budget(s: dict[str, Any]) -> str:
         for i in s["items"]
     ]
     burn = "—" if s["burn"] is None else f"{s['burn'] * 100:.1f} %"
-    chart = _figure(charts.budget_burn(s["items"]), "预算执行 budget burn") if s["items"] else ""
+    chart = _figure(_charts().budget_burn(s["items"]), "预算执行 budget burn") if s["items"] else ""
     return (
         f"<h2>预算执行 <span class=muted>{escape(burn)}</span></h2>"
         + _table(["活动 campaign", "预算 planned", "已支出 spent", "本期 in period", "环比 change"], rows)
@@ -117,14 +124,14 @@ def _risks(s: dict[str, Any]) -> str:
     return (
         f"<h2>风险 Risks <span class=muted>{s['open']} open</span></h2>"
         + _table(["等级 level", "未关闭 open", "本期新增 raised", "上期 previous", "环比 change"], rows)
-        + _figure(charts.risk_matrix(s["matrix"]), "风险矩阵 risk matrix (likelihood × impact)")
+        + _figure(_charts().risk_matrix(s["matrix"]), "风险矩阵 risk matrix (likelihood × impact)")
     )
 
 
 def _process(s: dict[str, Any]) -> str:
     rows = s.get("stages") or []
     return "<h2>流程 Process</h2>" + (
-        _figure(charts.stage_cycle(rows), "阶段周期 vs 时限 stage cycle time") if rows else ""
+        _figure(_charts().stage_cycle(rows), "阶段周期 vs 时限 stage cycle time") if rows else ""
     )
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from shared.calendar.core import BusinessCalendar
 from shared.reports.models import ReportKind
 
+SEND_AT_FORMAT = "must be HH:MM (24-hour), e.g. 09:00"
 # How far back the latest due period is searched: a period with no working day at all is skipped.
 LOOKBACK_PERIODS = 8
 
@@ -37,9 +38,9 @@ class Period:
 def parse_send_at(text: str) -> time:
     """`HH:MM` (24 h) → time; ValueError otherwise."""
     hh, sep, mm = text.partition(":")
-    if not sep or len(hh) != 2 or len(mm) != 2 or not (hh.isdigit() and mm.isdigit()):
-        raise ValueError("must be HH:MM (24-hour), e.g. 09:00")
-    return time(int(hh), int(mm))  # raises ValueError past 23:59
+    if sep and len(hh) == 2 and len(mm) == 2 and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60:
+        return time(int(hh), int(mm))
+    raise ValueError(SEND_AT_FORMAT)
 
 
 def period_of(kind: ReportKind, day: date) -> Period:

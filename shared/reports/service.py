@@ -91,7 +91,7 @@ async def _validate(session: AsyncSession, values: dict[str, Any]) -> None:
     try:
         parse_send_at(values["send_at"])
     except ValueError as exc:
-        errors.append(FieldError("send_at", str(exc).split("(")[0].strip() or "invalid time", "invalid"))
+        errors.append(FieldError("send_at", str(exc), "invalid"))
     calendar_id = values.get("calendar_id")
     if calendar_id is not None and await session.get(Calendar, calendar_id) is None:
         errors.append(FieldError("calendar_id", f"calendar {calendar_id} does not exist", "reference"))
