@@ -4,6 +4,7 @@ through a signed link, and delivered to the chat simulator as native cards."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -527,3 +528,66 @@ async def test_a_signed_link_opens_the_page_without_a_token_until_it_expires(ses
     expired = await client.get(path)
     assert expired.status_code == 403 and "expired" in expired.json()["detail"]
     assert (await client.get(f"/api/v1/reports/{report_id}.html", headers=org["admin"])).status_code == 200
+
+
+async def test_the_card_renders_natively_in_every_channel_kind_with_its_headline_and_page_link(
+    settings, sessions, client, clock, arq_redis, botsim, org
+):
+    whsec = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    botsim.add_bots(
+        {
+            "fs": {"kind": "feishu", "secret": "fs-secret"},
+            "dt": {"kind": "dingtalk", "secret": "SECdt"},
+            "wc": {"kind": "wecom"},
+            "gw": {"kind": "generic", "secret": whsec},
+        }
+    )
+    channels = [
+        await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs"), secret="fs-secret"),
+        await make_channel(sessions, kind=ChannelKind.dingtalk, url=botsim.url("dingtalk", "dt"), secret="SECdt"),
+        await make_channel(sessions, kind=ChannelKind.wecom, url=botsim.url("wecom", "wc")),
+        await make_channel(sessions, kind=ChannelKind.webhook, url=botsim.url("webhook", "gw"), secret=whsec),
+    ]
+    await seed_week(sessions, org["dept"].id)
+    clock.set(cn(2026, 10, 10, 18))
+    weekly = await schedule(
+        client, org["admin"], kind="weekly", scope="company", channel_ids=[c.id for c in channels], send_at="17:00"
+    )
+    report_id = (await client.post(f"/api/v1/report-schedules/{weekly['id']}/run", headers=org["admin"])).json()[
+        "report"
+    ]["id"]
+    async with Sender() as http:
+        dispatcher = make_dispatcher(settings, sessions, arq_redis, http, SystemClock())
+        for channel in channels:
+            await drain(dispatcher, channel.id)
+    page = f"http://closeloop.test/api/v1/reports/{report_id}.html?exp="
+    card = botsim.messages("fs")[0]["body"]["card"]
+    assert card["header"]["title"]["content"] == "周报 2026-W41 · 全公司"
+    assert "**KPI 达成**：1/2" in card["elements"][0]["text"]["content"]
+    assert "**预算执行**：50.0 %" in card["elements"][0]["text"]["content"]
+    assert card["elements"][-1]["actions"][0]["url"].startswith(page)
+    dingtalk = botsim.messages("dt")[0]["body"]["markdown"]["text"]
+    wecom = botsim.messages("wc")[0]["body"]["markdown"]["content"]
+    for text in (dingtalk, wecom):
+        assert "周报 2026-W41 · 全公司" in text and "高风险" in text and page in text
+    event = botsim.messages("gw")[0]["body"]
+    assert event["type"] == "report.ready"
+    assert event["data"]["subject"]["url"].startswith(page) and "path" not in event["data"]["subject"]
+    assert event["data"]["headline"]["risks_high"] == 2
+    stats = botsim.stats()
+    assert all(not stats[bot].get("rejected") for bot in ("fs", "dt", "wc", "gw")), stats
+    # The button's link opens the page without a token.
+    url = card["elements"][-1]["actions"][0]["url"]
+    opened = await client.get(url.removeprefix("http://closeloop.test"))
+    assert opened.status_code == 200 and opened.text.count("<svg") == 3
+
+
+async def test_two_workers_at_the_same_moment_produce_one_report_and_one_card(sessions, client, clock, org, worker_ctx):
+    channel = await make_channel(sessions)
+    clock.set(cn(2026, 10, 9, 8))
+    await schedule(client, org["admin"], kind="weekly", scope="company", channel_ids=[channel.id])
+    clock.set(cn(2026, 10, 10, 17, 1))
+    await asyncio.gather(*(produce_reports_once(worker_ctx) for _ in range(3)))
+    assert [k for _, k, _ in await produced(sessions)] == ["2026-W41"]
+    async with unit_of_work(sessions) as s:
+        assert await s.scalar(select(func.count()).select_from(Notification)) == 1
