@@ -591,3 +591,42 @@ async def test_two_workers_at_the_same_moment_produce_one_report_and_one_card(se
     assert [k for _, k, _ in await produced(sessions)] == ["2026-W41"]
     async with unit_of_work(sessions) as s:
         assert await s.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+async def test_schedules_are_read_changed_and_deleted_with_an_audit_trail_and_their_reports_stay(
+    sessions, client, clock, org, worker_ctx
+):
+    channel = await make_channel(sessions)
+    clock.set(cn(2026, 10, 9, 8))
+    made = await schedule(
+        client, org["admin"], kind="monthly", scope="department", department_id=org["dept"].id, channel_ids=[channel.id]
+    )
+    assert (made["send_at"], made["calendar_id"], made["enabled"]) == ("09:00", None, True)
+    listed = await client.get("/api/v1/report-schedules?kind=monthly", headers=org["admin"])
+    assert [s["id"] for s in listed.json()["items"]] == [made["id"]]
+    assert (await client.get("/api/v1/report-schedules?kind=weekly", headers=org["admin"])).json()["items"] == []
+    r = await client.patch(
+        f"/api/v1/report-schedules/{made['id']}", headers=org["admin"], json={"send_at": "18:30", "enabled": False}
+    )
+    assert r.status_code == 200 and (r.json()["send_at"], r.json()["enabled"]) == ("18:30", False)
+    # Disabled: October's report (due Fri Oct 30 18:30) is not produced.
+    await tick(worker_ctx, clock, cn(2026, 10, 30, 19))
+    assert await produced(sessions) == []
+    await client.patch(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"], json={"enabled": True})
+    await tick(worker_ctx, clock, cn(2026, 10, 30, 19))
+    assert [k for _, k, _ in await produced(sessions)] == ["2026-10"]
+    r = await client.patch(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"], json={"send_at": None})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.send_at"]
+    assert (await client.delete(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"])).status_code == 204
+    assert (await client.get(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"])).status_code == 404
+    reports = (await client.get("/api/v1/reports", headers=org["admin"])).json()["items"]
+    assert [(x["period_key"], x["schedule_id"]) for x in reports] == [("2026-10", None)]
+    trail = await client.get(f"/api/v1/audit?entity_type=report_schedule&entity_id={made['id']}", headers=org["admin"])
+    assert [e["action"] for e in trail.json()["items"]] == ["create", "update", "update", "delete"]
+    member = await auth(sessions, role=Role.member)
+    r = await client.post(
+        "/api/v1/report-schedules",
+        headers=member,
+        json={"name": "x", "kind": "weekly", "scope": "company", "channel_ids": [channel.id]},
+    )
+    assert r.status_code == 403
