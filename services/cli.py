@@ -157,17 +157,33 @@ def notifier() -> None:
     _run_arq(worker_settings(_settings()))
 
 
-async def _seed(url: str, token: str) -> None:
+async def _seed(url: str, token: str) -> int | None:
+    """Seed the demo data; the id of its report (to print a link to its page)."""
     from shared.clock import SystemClock
     from shared.db import make_engine, make_sessionmaker, unit_of_work
-    from shared.demo import seed_demo
+    from shared.demo import demo_report_id, seed_demo
 
     engine = make_engine(url, pool_size=1)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
             await seed_demo(session, admin_token=token, now=SystemClock().now())
+            return await demo_report_id(session)
     finally:
         await engine.dispose()
+
+
+def _report_link(settings: Settings, report_id: int | None) -> str:
+    """The demo report's page, signed like a chat card's button (opens without a token)."""
+    if report_id is None:
+        return ""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.links import signed_path
+    from shared.reports.service import page_path
+
+    expires = datetime.now(UTC) + timedelta(days=settings.report_link_ttl_days)
+    path = signed_path(page_path(report_id), expires_at=expires, secret=settings.secret_key.get_secret_value())
+    return f"  demo report: {settings.public_url}{path}\n"
 
 
 def _demo_token(settings: Settings) -> str:
@@ -242,8 +258,7 @@ def run(
     try:
         migrate_to_head(db_url)
         token = _demo_token(settings)
-        if seed:
-            asyncio.run(_seed(db_url, token))
+        report_id = asyncio.run(_seed(db_url, token)) if seed else None
         env[f"{ENV_PREFIX}BOOTSTRAP_TOKEN"] = token
         children.extend(spawn(name) for name in SERVICES)
     except BaseException as exc:
@@ -261,6 +276,7 @@ def run(
         f"\n[bold green]Closeloop is up[/bold green]\n  API docs:  {base}/docs\n"
         f"  admin token: [bold]{token}[/bold]\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/tasks\n"
+        f"{_report_link(settings, report_id)}"
         "  Ctrl-C stops everything.\n"
     )
     restarts = Restarts()

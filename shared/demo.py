@@ -23,12 +23,15 @@ from shared.kpis.catalogue import MetricKey
 from shared.kpis.schemas import KpiCreate, ReadingCreate
 from shared.models import ApprovalRule, Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
+from shared.reports import service as reports
+from shared.reports.models import Report, ReportKind, ReportSchedule, ReportScope
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from shared.workflow.defaults import BUDGET_CHANGE_RULE, LINE_OVERRUN_RULE
 from shared.workflow.templates import ensure_workflow_defaults
 
 DEMO_ADMIN_EMAIL = "admin@demo.closeloop.local"
+DEMO_REPORT_SCHEDULE = "每周经营周报 Weekly company report (demo)"
 DEPARTMENTS = ["市场部 Marketing", "销售部 Sales", "产品部 Product", "设计部 Design", "法务部 Legal", "财务部 Finance"]
 PEOPLE = [  # email, name, role, department, manager email
     ("director@demo.closeloop.local", "王总监 Wang (director)", Role.manager, "市场部 Marketing", None),
@@ -139,7 +142,38 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
             )
         await _budget(session, campaign=campaign, users=users, now=now)
     await _seed_goals(session, actor=actor, now=now)
+    await _seed_report(session, actor=actor, now=now)
     await session.flush()
+
+
+async def _seed_report(session: AsyncSession, *, actor: Actor, now: datetime) -> None:
+    """A weekly company report schedule (no chat channel: the demo has none) and this week's
+    report built from the demo data, so a newcomer can open a report page at once."""
+    if await session.scalar(select(ReportSchedule.id).where(ReportSchedule.name == DEMO_REPORT_SCHEDULE)):
+        return
+    schedule = await crud.create(
+        session,
+        actor=actor,
+        entity_type=reports.SCHEDULE,
+        obj=ReportSchedule(
+            name=DEMO_REPORT_SCHEDULE,
+            kind=ReportKind.weekly,
+            scope=ReportScope.company,
+            channel_ids=[],
+            send_at="17:00",
+            locale="zh-CN",
+            enabled=True,
+            active_from=now,
+        ),
+    )
+    await reports.run_now(session, schedule_id=schedule.id, now=now, links=None)
+
+
+async def demo_report_id(session: AsyncSession) -> int | None:
+    """The latest report of the demo's weekly schedule (for the start-up banner's link)."""
+    return await session.scalar(
+        select(func.max(Report.id)).join(ReportSchedule).where(ReportSchedule.name == DEMO_REPORT_SCHEDULE)
+    )
 
 
 async def _seed_goals(session: AsyncSession, *, actor: Actor, now: datetime) -> None:

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     secret_key_previous: SecretStr | None = Field(
         default=None, description="comma-separated older Fernet keys, still accepted for decryption (rotation)"
     )
+    report_link_ttl_days: int = Field(
+        default=30, ge=1, le=366, description="how long the signed report link in a chat card opens the page"
+    )
 
     @model_validator(mode="after")
     def _timeout_inside_lease(self) -> Settings:

@@ -11,6 +11,7 @@ from shared.feedback import service as _feedback  # noqa: F401
 from shared.goals import service as _goals  # noqa: F401 — the "goal" trail item; decides goal approvals
 from shared.kpis import service as _kpis  # noqa: F401
 from shared.rectifications import service as _rectifications  # noqa: F401
+from shared.reports import models as _reports  # noqa: F401 — not timed: its tables join Base.metadata here
 from shared.reviews import service as _reviews  # noqa: F401
 from shared.risks import service as _risks  # noqa: F401 — risk reviews, the "risk" trail item
 from shared.roi import service as _roi  # noqa: F401

@@ -66,3 +66,23 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     budget = await client.get(f"/api/v1/campaigns/{campaign_id}/budget", headers=headers)
     totals = budget.json()["totals"]
     assert (totals["planned"], totals["paid"], totals["requested"]) == ("500000.00", "120000.00", "30000.00")
+
+
+async def test_the_demo_has_a_weekly_report_a_newcomer_can_open(sessions, clock, client):
+    from shared.demo import demo_report_id
+    from shared.reports.models import Report
+
+    token = "cl_demo_" + "r" * 30
+    async with unit_of_work(sessions) as s:
+        await seed_demo(s, admin_token=token, now=clock.now())
+    async with unit_of_work(sessions) as s:
+        await seed_demo(s, admin_token=token, now=clock.now())  # twice: still one report
+        report_id = await demo_report_id(s)
+        assert await s.scalar(select(func.count()).select_from(Report)) == 1
+    headers = {"Authorization": f"Bearer {token}"}
+    snap = (await client.get(f"/api/v1/reports/{report_id}", headers=headers)).json()["snapshot"]
+    assert snap["kind"] == "weekly" and snap["scope"]["scope"] == "company"
+    assert {k["metric_key"] for k in snap["kpis"]["items"]} == {"leads", "conversion_rate", "revenue"}
+    assert snap["budget"]["planned"] > 0 and snap["budget"]["items"][0]["campaign"].startswith("双十一大促")
+    page = await client.get(f"/api/v1/reports/{report_id}.html", headers=headers)
+    assert page.status_code == 200 and page.text.count("<svg") == 3

@@ -1,6 +1,6 @@
 """arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels, opens
-the day's occurrences of recurring collaboration requests, and opens a rectification item for each
-KPI variance whose cause is overdue.
+the day's occurrences of recurring collaboration requests, opens a rectification item for each
+KPI variance whose cause is overdue, and produces scheduled reports (each once per period).
 
 Thin adapter: the rules live in shared/sla/, shared/collaboration/ and shared/kpis/.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from arq.connections import RedisSettings
@@ -23,10 +24,14 @@ from shared.kpis.service import rectify_breached
 from shared.notify.queue import WORKER_QUEUE, ring
 from shared.observability import heartbeat, metrics
 from shared.observability.metrics import LEVELS_FIRED, SWEEPS
+from shared.reports.service import LinkSigner, produce_due_reports
 from shared.settings import Settings, get_settings
 from shared.sla.engine import sweep_due_timers
 
 log = logging.getLogger("closeloop.worker")
+# Reports are due at a time of day: checking every few seconds is plenty (each check is two queries).
+REPORT_INTERVAL_S = 5.0
+REPORT_BATCH = 20
 
 
 async def sweep_once(ctx: dict[str, Any]) -> bool:
@@ -71,6 +76,23 @@ async def rectify_variances_once(ctx: dict[str, Any]) -> bool:
     return opened >= 100
 
 
+def report_links(settings: Settings) -> LinkSigner:
+    return LinkSigner(settings.secret_key.get_secret_value(), timedelta(days=settings.report_link_ttl_days))
+
+
+async def produce_reports_once(ctx: dict[str, Any]) -> bool:
+    """Produce every scheduled report now due (each exactly once per period) and its chat card;
+    ring the channels after the commit. A batch left over waits for the next tick (seconds)."""
+    async with unit_of_work(ctx["sessions"]) as session:
+        channel_ids = await produce_due_reports(
+            session, now=ctx["clock"].now(), links=report_links(ctx["settings"]), batch_size=REPORT_BATCH
+        )
+    await ring(ctx["redis"], sorted(set(channel_ids)))
+    if channel_ids:
+        log.info("reports: card(s) for %d channel(s) written", len(channel_ids))
+    return False
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
     """On-demand sweep job (ops: `enqueue sweep`)."""
     n = 0
@@ -104,6 +126,13 @@ async def startup(ctx: dict[str, Any]) -> None:
         )
     )
     ctx["sweepers"].append(asyncio.create_task(watch_event_loop(), name="event loop lag"))
+    ctx["sweepers"].append(
+        asyncio.create_task(
+            run_every(
+                max(settings.sweep_interval_s, REPORT_INTERVAL_S), lambda: produce_reports_once(ctx), name="reports"
+            )
+        )
+    )
     log.info("worker up: sweeping every %.2fs", settings.sweep_interval_s)
 
 

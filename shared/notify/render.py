@@ -23,6 +23,7 @@ SEVERITY_BY_EVENT = {
     "budget.deviation": "warning",
     "budget.deviation_resolved": "info",
     "risk.raised_high": "critical",
+    "report.ready": "info",
 }
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
@@ -61,6 +62,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "risk.grade.high": "高",
         "risk.grade.medium": "中",
         "risk.grade.low": "低",
+        "report.due_today": "今日到期",
+        "report.overdue": "已逾期",
+        "report.newly_breached": "新超时",
+        "report.kpis_met": "KPI 达成",
+        "report.budget_burn": "预算执行",
+        "report.rectifications_opened": "新开整改",
+        "report.rectifications_verified": "整改已验证",
+        "report.risks_high": "高风险",
+        "report.risks_open": "未关闭风险",
+        "report.open": "查看报告",
         "ops.channel_unhealthy.title": "通知渠道异常：{name}",
         "ops.reason": "原因",
         "ops.since": "自",
@@ -112,6 +123,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "risk.grade.high": "high",
         "risk.grade.medium": "medium",
         "risk.grade.low": "low",
+        "report.due_today": "Due today",
+        "report.overdue": "Overdue",
+        "report.newly_breached": "Newly breached",
+        "report.kpis_met": "KPIs met",
+        "report.budget_burn": "Budget spent",
+        "report.rectifications_opened": "Rectifications opened",
+        "report.rectifications_verified": "Rectifications verified",
+        "report.risks_high": "High risks",
+        "report.risks_open": "Open risks",
+        "report.open": "Open the report",
         "ops.channel_unhealthy.title": "Notification channel failing: {name}",
         "ops.reason": "Reason",
         "ops.since": "Since",
@@ -204,6 +225,8 @@ def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: 
         return _render_budget(event_type, payload, t, severity)
     if event_type == "risk.raised_high":
         return _render_risk(payload, t, severity)
+    if event_type == "report.ready":
+        return _render_report(payload, t, severity)
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
 
 
@@ -246,6 +269,19 @@ def _render_risk(payload: dict[str, Any], t: dict[str, str], severity: str) -> M
             (t["risk.assessment"], f"{grade(payload['likelihood'])} × {grade(payload['impact'])}"),
         ],
         mentions=[_mention(m) for m in payload.get("mentions", [])],
+    )
+
+
+def _render_report(payload: dict[str, Any], t: dict[str, str], severity: str) -> Message:
+    """A report's chat card: its headline numbers and a button to its (signed) page."""
+    subject = payload["subject"]
+    fields = []
+    for key, value in payload.get("headline", {}).items():
+        if key == "budget_burn":
+            value = "—" if value is None else f"{value * 100:.1f} %"
+        fields.append((t.get(f"report.{key}", key), str(value)))
+    return Message(
+        title=subject["title"], severity=severity, fields=fields, url=subject.get("url"), url_label=t["report.open"]
     )
 
 
