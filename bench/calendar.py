@@ -15,21 +15,24 @@ The `holidays` package's data is loaded before any timing (it is cached per proc
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
-import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+# This file shares its name with the standard library's `calendar`, which `holidays` imports: put
+# the repository root where Python put bench/, so `import calendar` finds the standard one.
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 from shared.calendar import BusinessCalendar  # noqa: E402
 from tests.calendar.daywalk import DayWalk  # noqa: E402
@@ -85,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=120)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     for name, spec in CALENDARS.items():
         warm = BusinessCalendar.from_json(spec)

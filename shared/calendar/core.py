@@ -353,9 +353,8 @@ class BusinessCalendar:
         index: WorkIndex = self._index  # type: ignore[attr-defined]
         return index.covering(first.year, last.year)
 
-    def _worked_until(self, snap: Cumulative, t: datetime) -> int:
-        """Working microseconds from the snapshot's first day up to the instant `t`."""
-        day = self.local_date(t)
+    def _worked_until(self, snap: Cumulative, t: datetime, day: date) -> int:
+        """Working microseconds from the snapshot's first day up to the instant `t` (on local `day`)."""
         done = snap.work[snap.position(day)]
         for s, e in self.spans(day):
             if t <= s:
@@ -410,7 +409,7 @@ class BusinessCalendar:
             return t
         day = self.local_date(t)
         snap = self._cover(day, day)
-        goal = self._worked_until(snap, t) + amount // _US
+        goal = self._worked_until(snap, t, day) + amount // _US
         snap, found = self._search_forward(day, False, goal)
         # The answer lies on the day before `found`: the first day whose end reaches the goal.
         left = goal - snap.work[found - 1]
@@ -430,7 +429,7 @@ class BusinessCalendar:
         first = day
         while True:
             snap = self._cover(first, day)
-            goal = self._worked_until(snap, end) - amount // _US
+            goal = self._worked_until(snap, end, day) - amount // _US
             if goal >= 0:
                 break
             if snap.size > SEARCH_LIMIT_DAYS and snap.work[SEARCH_LIMIT_DAYS] == 0:
@@ -450,8 +449,9 @@ class BusinessCalendar:
         """Working time inside [a, b) (zero when b <= a)."""
         if b <= a:
             return timedelta(0)
-        snap = self._cover(self.local_date(a), self.local_date(b))
-        return timedelta(microseconds=self._worked_until(snap, b) - self._worked_until(snap, a))
+        first, last = self.local_date(a), self.local_date(b)
+        snap = self._cover(first, last)
+        return timedelta(microseconds=self._worked_until(snap, b, last) - self._worked_until(snap, a, first))
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """N working days after roll_forward(start)'s date, at its local time of day (clamped)."""
