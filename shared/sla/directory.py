@@ -156,6 +156,9 @@ class Directory:
 # serve a stale one after an edit (PATCH, a schedule import), even within the transaction that made it
 # — `updated_at` is that transaction's start and would not tell two of its edits apart.
 _calendar_cache: dict[str, BusinessCalendar] = {}
+# Each edit adds an entry and the superseded ones linger until the cache is cleared; a calendar's
+# index over the whole century is ~0.6 MB, so the bound keeps a process's worst case near 80 MB.
+CALENDAR_CACHE_SIZE = 128
 DEFAULT_CALENDAR = BusinessCalendar()
 
 
@@ -174,7 +177,7 @@ def calendar_from_row(row: Calendar) -> BusinessCalendar:
     cal = _calendar_cache.get(key)
     if cal is None:
         cal = BusinessCalendar.from_json(definition)
-        if len(_calendar_cache) > 1000:
+        if len(_calendar_cache) > CALENDAR_CACHE_SIZE:
             _calendar_cache.clear()
         _calendar_cache[key] = cal
     return cal
