@@ -14,7 +14,8 @@ from __future__ import annotations
 import enum
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -23,12 +24,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from shared.calendar.index import FIRST_YEAR, LAST_YEAR, Cumulative, WorkIndex
 from shared.calendar.statutory import DataQuality, WarningCode, package_quality
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DURATION = timedelta(days=366)  # no SLA target or escalation offset is longer than a year
 MAX_WORKING_HOURS = timedelta(hours=3000)  # about a year and a half of office hours
 SEARCH_LIMIT_DAYS = 3 * 366  # a calendar with no working time in three years is a misconfiguration
+_US = timedelta(microseconds=1)  # the index counts working time in whole microseconds, exactly
+_MINUTE_US = 60_000_000
 
 Minutes = tuple[int, int]  # [start, end) in minutes after local midnight, end <= 1440
 
@@ -186,6 +190,7 @@ class BusinessCalendar:
             except NotImplementedError as exc:
                 raise CalendarError("holiday_country", f"unknown country code {self.holiday_country!r}") from exc
         object.__setattr__(self, "_day_cache", {})
+        object.__setattr__(self, "_index", WorkIndex(self._year_work))
         object.__setattr__(self, "loaded_years", frozenset(d.year for d in self.schedule))
         if not any(self.weekly_hours.get(d) for d in range(7)) and not any(self.overrides.values()):
             raise NoWorkingTime("weekly_hours", "the calendar has no working time at all")
@@ -299,100 +304,164 @@ class BusinessCalendar:
         cache: dict[date, tuple[tuple[datetime, datetime], ...]] = self._day_cache  # type: ignore[attr-defined]
         hit = cache.get(day)
         if hit is None:
-            midnight = datetime.combine(day, time(0), self.tz)
-            # In UTC: arithmetic between two datetimes sharing one ZoneInfo is wall-clock arithmetic,
-            # which is an hour off across a DST change. UTC instants subtract and add exactly.
-            hit = tuple(
-                (_wall(midnight, s).astimezone(UTC), _wall(midnight, e).astimezone(UTC))
-                for s, e in self.intervals_on(day)
-            )
+            hit = self._day_spans(day)
             if len(cache) > 20_000:
                 cache.clear()
             cache[day] = hit
         return hit
 
+    def _day_spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        # In UTC: arithmetic between two datetimes sharing one ZoneInfo is wall-clock arithmetic,
+        # which is an hour off across a DST change. UTC instants subtract and add exactly.
+        # A wall-clock interval that touches a skipped hour can map backwards in real time: it is
+        # clipped so the day's spans stay ordered, disjoint and non-empty.
+        midnight = datetime.combine(day, time(0), self.tz)
+        out: list[tuple[datetime, datetime]] = []
+        for s, e in self.intervals_on(day):
+            start, end = _wall(midnight, s).astimezone(UTC), _wall(midnight, e).astimezone(UTC)
+            if out and start < out[-1][1]:
+                start = out[-1][1]
+            if end > start:
+                out.append((start, end))
+        return tuple(out)
+
     def local_date(self, t: datetime) -> date:
         return t.astimezone(self.tz).date()
 
-    def _days_from(self, day: date, step: int = 1) -> Iterator[date]:
-        for i in range(SEARCH_LIMIT_DAYS):
-            yield day + timedelta(days=i * step)
-        raise NoWorkingTime("calendar", "no working time within three years")
+    # ---- the index ----------------------------------------------------------------------------
+    def _year_work(self, year: int) -> list[int]:
+        """Working microseconds of each day of a year (the index's input)."""
+        out: list[int] = []
+        day, end = date(year, 1, 1), date(year + 1, 1, 1)
+        offset = datetime.combine(day, time(0), self.tz).utcoffset()
+        while day < end:
+            following = day + timedelta(days=1)
+            next_offset = datetime.combine(following, time(0), self.tz).utcoffset()
+            intervals = self.intervals_on(day)
+            if not intervals:
+                out.append(0)
+            elif offset == next_offset:  # no clock change that day: wall minutes are real minutes
+                out.append(sum(e - s for s, e in intervals) * _MINUTE_US)
+            else:
+                out.append(sum((e - s) // _US for s, e in self._day_spans(day)))
+            day, offset = following, next_offset
+        return out
+
+    def _cover(self, first: date, last: date) -> Cumulative:
+        if first.year < FIRST_YEAR or last.year > LAST_YEAR:
+            raise NoWorkingTime("calendar", f"deadline arithmetic covers the years {FIRST_YEAR}–{LAST_YEAR}")
+        index: WorkIndex = self._index  # type: ignore[attr-defined]
+        return index.covering(first.year, last.year)
+
+    def _worked_until(self, snap: Cumulative, t: datetime, day: date) -> int:
+        """Working microseconds from the snapshot's first day up to the instant `t` (on local `day`)."""
+        done = snap.work[snap.position(day)]
+        for s, e in self.spans(day):
+            if t <= s:
+                break
+            done += (min(t, e) - s) // _US
+        return done
+
+    def _search_forward(self, day: date, of_days: bool, goal: int) -> tuple[Cumulative, int]:
+        """The first position p after `day`'s with `days[p]` (or `work[p]`) >= goal, and the snapshot
+        it was found in: extended a year at a time, NoWorkingTime after three years without any."""
+        last = day
+        while True:
+            snap = self._cover(day, last)
+            column = snap.days if of_days else snap.work
+            here = snap.position(day)
+            found = bisect_left(column, goal, here + 1)
+            if found <= snap.size:
+                return snap, found
+            if snap.size - here > SEARCH_LIMIT_DAYS and snap.days[-1] == snap.days[-1 - SEARCH_LIMIT_DAYS]:
+                raise NoWorkingTime("calendar", "no working time within three years")
+            last = date(snap.last_year + 1, 1, 1)
+
+    def _next_working_day(self, day: date) -> date:
+        """The first working day after `day` (NoWorkingTime when there is none within three years)."""
+        snap = self._cover(day, day)
+        snap, found = self._search_forward(day, True, snap.days[snap.position(day) + 1] + 1)
+        following = snap.day(found - 1)
+        if (following - day).days >= SEARCH_LIMIT_DAYS:
+            raise NoWorkingTime("calendar", "no working time within three years")
+        return following
 
     # ---- instants -----------------------------------------------------------------------------
     def roll_forward(self, t: datetime) -> datetime:
         """`t` if it is working time, else the start of the next working interval."""
         _require_aware(t)
-        for day in self._days_from(self.local_date(t) - timedelta(days=1)):
-            for start, end in self.spans(day):
-                if t < end:
-                    return max(t, start).astimezone(self.tz)
-        raise AssertionError("unreachable")
+        day = self.local_date(t)
+        for start, end in (*self.spans(day - timedelta(days=1)), *self.spans(day)):
+            if t < end:
+                return max(t, start).astimezone(self.tz)
+        return self.spans(self._next_working_day(day))[0][0].astimezone(self.tz)
 
     def is_working_time(self, t: datetime) -> bool:
         return any(s <= t < e for s, e in self.spans(self.local_date(t)))
 
     def add_working(self, start: datetime, amount: timedelta) -> datetime:
-        """Walk forward from roll_forward(start) until `amount` of working time has passed."""
+        """The instant at which `amount` of working time from roll_forward(start) has passed."""
         _require_aware(start)
-        remaining = amount.total_seconds()
-        if remaining < 0:
+        if amount < timedelta(0):
             return self.subtract_working(start, -amount)
         t = self.roll_forward(start)
-        for day in self._days_from(self.local_date(t)):
-            for s, e in self.spans(day):
-                if e <= t:
-                    continue
-                s = max(s, t)
-                available = (e - s).total_seconds()
-                if remaining <= available:
-                    return (s + timedelta(seconds=remaining)).astimezone(self.tz)
-                remaining -= available
-        raise AssertionError("unreachable")
+        if not amount:
+            return t
+        day = self.local_date(t)
+        snap = self._cover(day, day)
+        goal = self._worked_until(snap, t, day) + amount // _US
+        snap, found = self._search_forward(day, False, goal)
+        # The answer lies on the day before `found`: the first day whose end reaches the goal.
+        left = goal - snap.work[found - 1]
+        for s, e in self.spans(snap.day(found - 1)):
+            length = (e - s) // _US
+            if left <= length:
+                return (s + timedelta(microseconds=left)).astimezone(self.tz)
+            left -= length
+        raise AssertionError("the index and the day's spans disagree")
 
     def subtract_working(self, end: datetime, amount: timedelta) -> datetime:
-        """The instant from which `amount` of working time ends at `end` (walking backwards)."""
+        """The latest instant from which `amount` of working time ends at `end`."""
         _require_aware(end)
-        remaining = amount.total_seconds()
-        if remaining <= 0:
+        if amount <= timedelta(0):
             return end.astimezone(self.tz)
-        for day in self._days_from(self.local_date(end), step=-1):
-            for s, e in reversed(self.spans(day)):
-                if s >= end:
-                    continue
-                e = min(e, end)
-                available = (e - s).total_seconds()
-                if remaining <= available:
-                    return (e - timedelta(seconds=remaining)).astimezone(self.tz)
-                remaining -= available
-        raise AssertionError("unreachable")
+        day = self.local_date(end)
+        first = day
+        while True:
+            snap = self._cover(first, day)
+            goal = self._worked_until(snap, end, day) - amount // _US
+            if goal >= 0:
+                break
+            if snap.size > SEARCH_LIMIT_DAYS and snap.work[SEARCH_LIMIT_DAYS] == 0:
+                raise NoWorkingTime("calendar", "no working time within three years")
+            first = date(snap.first_year - 1, 1, 1)
+        # The answer lies on the first day whose end passes the goal.
+        found = bisect_right(snap.work, goal) - 1
+        left = goal - snap.work[found]
+        for s, e in self.spans(snap.day(found)):
+            length = (e - s) // _US
+            if left < length:
+                return (s + timedelta(microseconds=left)).astimezone(self.tz)
+            left -= length
+        raise AssertionError("the index and the day's spans disagree")
 
     def working_between(self, a: datetime, b: datetime) -> timedelta:
         """Working time inside [a, b) (zero when b <= a)."""
         if b <= a:
             return timedelta(0)
-        total = 0.0
-        day, last = self.local_date(a) - timedelta(days=1), self.local_date(b) + timedelta(days=1)
-        while day <= last:
-            for s, e in self.spans(day):
-                lo, hi = max(s, a), min(e, b)
-                if hi > lo:
-                    total += (hi - lo).total_seconds()
-            day += timedelta(days=1)
-        return timedelta(seconds=total)
+        first, last = self.local_date(a), self.local_date(b)
+        snap = self._cover(first, last)
+        return timedelta(microseconds=self._worked_until(snap, b, last) - self._worked_until(snap, a, first))
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """N working days after roll_forward(start)'s date, at its local time of day (clamped)."""
         _require_aware(start)
         r = self.roll_forward(start).astimezone(self.tz)
         target = r.date()
-        counted = 0
-        for day in self._days_from(r.date() + timedelta(days=1)):
-            if counted == days:
-                break
-            if self.is_working_day(day):
-                counted += 1
-                target = day
+        if days > 0:
+            snap = self._cover(target, target)
+            snap, found = self._search_forward(target, True, snap.days[snap.position(target) + 1] + days)
+            target = snap.day(found - 1)
         return self._at_time_on(target, r.timetz().replace(tzinfo=None))
 
     def _at_time_on(self, day: date, tod: time) -> datetime:
@@ -410,12 +479,12 @@ class BusinessCalendar:
     def daily_at(self, start: datetime, at: str) -> datetime:
         """The first working day's local `at` (HH:MM) at or after `start`."""
         minutes = _parse_hhmm(at, "value")
-        for day in self._days_from(self.local_date(start)):
-            if self.is_working_day(day):
-                t = _wall(datetime.combine(day, time(0), self.tz), minutes)
-                if t >= start:
-                    return t
-        raise AssertionError("unreachable")
+        day = self.local_date(start)
+        if self.is_working_day(day):
+            t = _wall(datetime.combine(day, time(0), self.tz), minutes)
+            if t >= start:
+                return t
+        return _wall(datetime.combine(self._next_working_day(day), time(0), self.tz), minutes)
 
     def deadline(self, start: datetime, target: Target) -> datetime:
         """The deadline of `target` started at `start`."""

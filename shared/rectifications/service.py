@@ -46,7 +46,7 @@ async def create(session: AsyncSession, *, actor: Actor, data: RectificationCrea
     await crud.check_references(
         session, {"owner_id": (User, data.owner_id), "campaign_id": (Campaign, data.campaign_id)}
     )
-    check_due(data.due_at, now)
+    check_due(data.due_at)
     if data.due_at is not None and data.deadline is not None:
         raise InvalidInput.for_field("deadline", "give either due_at or deadline, not both")
     values = data.model_dump(exclude={"deadline"})
@@ -98,7 +98,7 @@ async def update(
     )
     values: dict[str, Any] = changes.model_dump(exclude_unset=True)
     await crud.check_references(session, {"owner_id": (User, values.get("owner_id"))})
-    check_due(values.get("due_at"), now)
+    check_due(values.get("due_at"))
     item = await crud.update(session, actor=actor, obj=item, changes=values, entity_type=ITEM)
     await sync_timers(session, ITEM, [item.id], now=now)
     return item

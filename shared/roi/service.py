@@ -52,7 +52,7 @@ async def _schedule(session: AsyncSession, campaign: Campaign, now: datetime) ->
     if campaign.start_date is None:
         return {"start_date": None, "due_at": None, "due_at_once": False}
     due = deadline(campaign.start_date, await _org_tz(session))
-    check_due(due, now, field="start_date")
+    check_due(due, field="start_date")
     if due <= now:
         return {"start_date": campaign.start_date, "due_at": now, "due_at_once": True}
     return {"start_date": campaign.start_date, "due_at": due, "due_at_once": False}

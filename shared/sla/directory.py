@@ -3,6 +3,7 @@ for the sweep's transaction, so firing 10 000 levels costs a handful of queries,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -150,26 +151,33 @@ class Directory:
         return self.unscoped_channels + self.channels_by_department.get(department_id or -1, [])
 
 
-_calendar_cache: dict[tuple[int, str], BusinessCalendar] = {}
+# Calendars are cached by what they say, not by row id and `updated_at`: a `BusinessCalendar` (its day
+# cache and its index of working time) never changes, so a key made of the whole definition can never
+# serve a stale one after an edit (PATCH, a schedule import), even within the transaction that made it
+# — `updated_at` is that transaction's start and would not tell two of its edits apart.
+_calendar_cache: dict[str, BusinessCalendar] = {}
+# Each edit adds an entry and the superseded ones linger until the cache is cleared; a calendar's
+# index over the whole century is ~0.6 MB, so the bound keeps a process's worst case near 80 MB.
+CALENDAR_CACHE_SIZE = 128
 DEFAULT_CALENDAR = BusinessCalendar()
 
 
 def calendar_from_row(row: Calendar) -> BusinessCalendar:
-    """Build (and reuse while unchanged) the calendar of a row: its day cache survives sweeps."""
-    key = (row.id, row.updated_at.isoformat())
+    """Build (and reuse while its definition is unchanged) the calendar of a row: its day cache and
+    its index of working time survive requests and sweeps."""
+    definition = {
+        "timezone": row.timezone,
+        "holiday_country": row.holiday_country,
+        "weekly_hours": row.weekly_hours,
+        "workday_hours": row.workday_hours,
+        "overrides": row.overrides,
+        "schedule": row.schedule,
+    }
+    key = json.dumps(definition, sort_keys=True, ensure_ascii=False)
     cal = _calendar_cache.get(key)
     if cal is None:
-        cal = BusinessCalendar.from_json(
-            {
-                "timezone": row.timezone,
-                "holiday_country": row.holiday_country,
-                "weekly_hours": row.weekly_hours,
-                "workday_hours": row.workday_hours,
-                "overrides": row.overrides,
-                "schedule": row.schedule,
-            }
-        )
-        if len(_calendar_cache) > 1000:
+        cal = BusinessCalendar.from_json(definition)
+        if len(_calendar_cache) > CALENDAR_CACHE_SIZE:
             _calendar_cache.clear()
         _calendar_cache[key] = cal
     return cal

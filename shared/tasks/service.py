@@ -47,7 +47,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
     await crud.check_references(
         session, {"campaign_id": (Campaign, data.campaign_id), "assignee_id": (User, data.assignee_id)}
     )
-    check_due(data.due_at, now)
+    check_due(data.due_at)
     campaign_id = data.campaign_id
     if data.stage_id is not None:
         campaign_id = await _campaign_of_stage(session, data.stage_id, campaign_id=campaign_id)
@@ -68,7 +68,7 @@ async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, chan
     await crud.check_references(
         session, {"campaign_id": (Campaign, changes.campaign_id), "assignee_id": (User, changes.assignee_id)}
     )
-    check_due(changes.due_at, now)
+    check_due(changes.due_at)
     given = changes.model_fields_set
     values = changes.model_dump(exclude_unset=True)
     if changes.stage_id is not None:

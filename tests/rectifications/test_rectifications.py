@@ -148,7 +148,7 @@ async def test_bad_input_names_the_field_and_writes_nothing(client, sessions, or
     r = await client.post(
         "/api/v1/rectifications",
         headers=admin,
-        json={"title": "x", "owner_id": org["owner"].id, "due_at": "2099-01-01T00:00:00Z"},
+        json={"title": "x", "owner_id": org["owner"].id, "due_at": "2101-01-01T00:00:00Z"},
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.due_at"
     assert (await client.get("/api/v1/rectifications", headers=admin)).json()["items"] == []
