@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from services.api import docs, problems, webhooks
 from services.api.common import reject_unknown_query_parameters
 from services.api.routers import (
+    analytics,
     approvals,
     audit,
     budget,
@@ -58,6 +59,7 @@ ROUTERS = (
     risks,
     roi,
     goals,
+    analytics,
     sla,
     notify,
     trail,
