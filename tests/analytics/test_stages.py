@@ -37,7 +37,12 @@ class Flow:
         r = await self.client.post(
             "/api/v1/campaigns",
             headers=self.headers,
-            json={"name": name, "owner_id": self.owner_id, "department_id": self.department_id, "template_key": "quick"},
+            json={
+                "name": name,
+                "owner_id": self.owner_id,
+                "department_id": self.department_id,
+                "template_key": "quick",
+            },
         )
         assert r.status_code == 201, r.text
         return int(r.json()["id"])
