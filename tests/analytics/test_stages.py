@@ -74,7 +74,9 @@ async def test_the_workflow_stores_working_day_cycles_and_limits_across_national
     done = await flow.advance(a, "launch", "2026-10-12T18:00:00+08:00")
     assert done["left"]["cycle_wd"] == 2.5  # Oct 9 4.5 h + Sat Oct 10 9 h + Oct 12 9 h
     r = await flow.client.get(f"/api/v1/campaigns/{a}", headers=flow.headers)
-    assert r.json()["status"] == "completed"
+    campaign = r.json()
+    assert campaign["status"] == "completed" and T(campaign["completed_at"]) == T("2026-10-12T18:00:00+08:00")
+    assert campaign["cycle_wd"] == 5.0  # Sep 30, Oct 8, 9, Sat 10, 12
 
 
 @pytest.fixture
