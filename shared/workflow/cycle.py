@@ -6,7 +6,9 @@ hours of a make-up workday; 9 h for the default 09:00–18:00). A stage is measu
 the calendar of its SLA timer (its policy's), else the default calendar; a campaign on the default
 calendar, from its first stage's entry to its completion.
 
-- `cycle_wd` = working time inside [entered, left) ÷ the standard working day.
+- `cycle_wd` = working time inside [entered, left) ÷ the standard working day. Time on hold counts:
+  the cycle is what the campaign waited, while the stage's SLA timer pauses (so a stage held past its
+  limit reads as over it here although its timer was met).
 - `limit_wd` (at entry) = working time between the entry and the deadline the stage's time limit
   sets from it, in the same unit: `working_days: N` is N whatever the hour of entry; `working_hours`
   is its hours ÷ the working day; `calendar` (wall-clock) and `daily_at` count the working time the
