@@ -72,7 +72,7 @@ def dsn(url: str) -> str:
 
 def spread(n: str) -> str:
     """An instant spread evenly over the two years by a row number."""
-    return f"{START} + {SPAN} * (({n} * 7919) % 1000003) / 1000003.0"
+    return f"{START} + {SPAN} * (({n}::bigint * 7919) % 1000003) / 1000003.0"
 
 
 async def seed(conn: asyncpg.Connection, *, tasks: int, campaigns: int, timers: int) -> None:
