@@ -46,6 +46,25 @@ class Period:
     last: date
     label: str
 
+    def previous(self) -> Period:
+        """The period before, for "change against the previous period": the previous year, quarter,
+        month, week or day, or a from/to span of as many days ending the day before."""
+        before = self.first - timedelta(days=1)
+        label = self.label
+        if re.fullmatch(r"\d{4}", label):
+            return _named(str(self.first.year - 1))
+        if re.fullmatch(r"\d{4}-Q[1-4]", label):
+            return _named(f"{before.year}-Q{(before.month - 1) // 3 + 1}")
+        if re.fullmatch(r"\d{4}-W\d{2}", label):
+            year, week, _ = before.isocalendar()
+            return _named(f"{year}-W{week:02d}")
+        if re.fullmatch(r"\d{4}-\d{2}", label):
+            return _named(before.strftime("%Y-%m"))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", label):
+            return _named(before.isoformat())
+        first = before - (self.last - self.first)
+        return Period(first, before, f"{first.isoformat()}_{before.isoformat()}")
+
     @property
     def bucket(self) -> Bucket:
         days = (self.last - self.first).days + 1

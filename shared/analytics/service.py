@@ -21,7 +21,7 @@ Working days come from `cycle_wd` / `limit_wd`, stored when a stage or campaign 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.analytics.period import AnalyticsFilter, Bucket
+from shared.analytics.period import AnalyticsFilter, Bucket, Period, parse_period
 from shared.analytics.schemas import TaskGrouping
 from shared.analytics.table import Table
 from shared.models import (
@@ -65,6 +65,7 @@ from shared.models import (
     User,
     WorkflowTemplate,
 )
+from shared.sla.directory import load_calendars
 from shared.workflow.sla import StageSubject
 
 DEFAULT_BENCHMARK_DAYS = 15  # seed 001/003: the industry's reference cycle, 15 days (ours: 22)
@@ -89,6 +90,26 @@ REVIEW_DELAY_DOC = (
     "hours of calendar time (the default `response_target` of a review), so the delay is measured on the "
     "same clock it is promised on."
 )
+
+
+async def company_filter(
+    session: AsyncSession,
+    period: str | Period | None = None,
+    first: date | None = None,
+    last: date | None = None,
+    *,
+    now: datetime,
+    department_ids: tuple[int, ...] = (),
+    template: str | None = None,
+) -> AnalyticsFilter:
+    """The filter of a period (`"2026-10"`, a `Period`, or `first`/`last` days; none: the current
+    month) read in the company's time zone, the default calendar's (422s name the query parameter)."""
+    cal = (await load_calendars(session, []))[None]
+    if not isinstance(period, Period):
+        period = parse_period(period, first, last, today=now.astimezone(cal.tz).date())
+    return AnalyticsFilter.of(
+        period, tz=cal.tz, timezone=cal.timezone, now=now, department_ids=department_ids, template=template
+    )
 
 
 def _rate(part: ColumnElement[Any], whole: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -75,3 +75,24 @@ async def test_analytics_need_a_token(client):
 def test_a_bad_period_is_invalid_input():
     with pytest.raises(InvalidInput):
         parse_period("2026-00", None, None, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("text", "previous"),
+    [
+        ("2026", "2025"),
+        ("2026-Q1", "2025-Q4"),
+        ("2026-Q4", "2026-Q3"),
+        ("2026-01", "2025-12"),
+        ("2026-W01", "2025-W52"),
+        ("2026-W41", "2026-W40"),
+        ("2026-10-08", "2026-10-07"),
+    ],
+)
+def test_the_previous_period_for_a_change_against_it(text, previous):
+    assert parse_period(text, None, None, today=TODAY).previous() == parse_period(previous, None, None, today=TODAY)
+
+
+def test_the_previous_span_has_as_many_days():
+    span = parse_period(None, date(2026, 10, 8), date(2026, 10, 14), today=TODAY).previous()
+    assert (span.first, span.last) == (date(2026, 10, 1), date(2026, 10, 7))

@@ -12,10 +12,9 @@ from services.api.common import ANY_OF, AnyOf
 from services.api.deps import ActorDep, NowDep, SessionDep
 from services.api.problems import ERROR_RESPONSES
 from shared.analytics import service as analytics
-from shared.analytics.period import PERIOD_DOC, AnalyticsFilter, parse_period
+from shared.analytics.period import PERIOD_DOC, AnalyticsFilter
 from shared.analytics.schemas import AnalyticsFiltersRead, AnalyticsFormat, AnalyticsRead, TaskGrouping
 from shared.analytics.table import Table
-from shared.sla.directory import load_calendars
 
 router = APIRouter(prefix="/api/v1/analytics", responses=ERROR_RESPONSES, tags=["analytics"])
 CSV_DOC = "`csv`: the same rows as CSV (UTF-8 with BOM, a header row), as a download named `<table>-<period>.csv`"
@@ -32,11 +31,11 @@ async def _filter(
     ] = None,
     template: Annotated[str | None, Query(max_length=64, description="only campaigns on this template key")] = None,
 ) -> AnalyticsFilter:
-    cal = (await load_calendars(session, []))[None]
-    return AnalyticsFilter.of(
-        parse_period(period, first, last, today=now.astimezone(cal.tz).date()),
-        tz=cal.tz,
-        timezone=cal.timezone,
+    return await analytics.company_filter(
+        session,
+        period,
+        first,
+        last,
         now=now,
         department_ids=tuple(department_id or ()),
         template=template,
