@@ -237,7 +237,11 @@ async def main() -> None:
                         samples = await timed(lambda p=path: client.get(p), args.runs)  # type: ignore[misc]
                         rows = len(first.json()["rows"]) if fmt == "json" else first.text.count("\n") - 1
                         results.append((endpoint, fmt, rows, statistics.median(samples), p99(samples)))
-        table = Table(title=f"process analytics, period {PERIOD}, {args.runs} calls each (through the API)")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        table = Table(
+            title=f"process analytics, period {PERIOD}, {args.runs} calls each (through the API); "
+            f"load average {load} on {os.cpu_count()} cores"
+        )
         for col in ("endpoint", "format", "rows", "p50 ms", "p99 ms", f"≤ {BUDGET_MS} ms"):
             table.add_column(col)
         for endpoint, fmt, rows, p50, worst in results:
