@@ -15,6 +15,7 @@ from services.api import docs, problems, webhooks
 from services.api.common import reject_unknown_query_parameters
 from services.api.observability import ObserveRequests
 from services.api.routers import (
+    analytics,
     approvals,
     audit,
     budget,
@@ -64,6 +65,7 @@ ROUTERS = (
     reports,
     roi,
     goals,
+    analytics,
     sla,
     notify,
     trail,

@@ -80,5 +80,9 @@ class CampaignRead(ReadModel):
     current_stage: CurrentStage | None = Field(
         default=None, description="the workflow stage it is in; null before, after or without a workflow"
     )
+    completed_at: datetime | None = Field(default=None, description="when its last stage's gate completed it")
+    cycle_wd: float | None = Field(
+        default=None, description="working days from its first stage's entry to completion, on the default calendar"
+    )
     created_at: datetime
     updated_at: datetime

@@ -36,6 +36,8 @@ class CollaborationRequest(IdMixin, TimestampMixin, Base):
             "next_occurrence_at",
             postgresql_where=text("status = 'open' AND next_occurrence_at IS NOT NULL"),
         ),
+        # Process analytics (communications): requests raised in a period.
+        Index("ix_collaboration_requests_created_at", "created_at"),
     )
 
     matter: Mapped[str] = mapped_column(String(300))
@@ -63,7 +65,11 @@ class CollaborationOccurrence(IdMixin, TimestampMixin, Base):
     """One round of a request (the only one for a one-off). Under SLA as subject `collaboration`."""
 
     __tablename__ = "collaboration_occurrences"
-    __table_args__ = (UniqueConstraint("request_id", "occurrence_date"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "occurrence_date"),
+        # Process analytics (communications): occurrences opened in a period.
+        Index("ix_collaboration_occurrences_opened_at", "opened_at"),
+    )
 
     request_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("collaboration_requests.id", ondelete="CASCADE"), index=True

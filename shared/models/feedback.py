@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
@@ -32,6 +32,8 @@ class FeedbackStatus(enum.StrEnum):
 
 class Feedback(IdMixin, TimestampMixin, Base):
     __tablename__ = "feedback"
+    # Process analytics (first response): feedback received in a period.
+    __table_args__ = (Index("ix_feedback_received_at", "received_at"),)
 
     kind: Mapped[FeedbackKind] = mapped_column(str_enum(FeedbackKind, "feedback_kind"), index=True)
     severity: Mapped[FeedbackSeverity] = mapped_column(

@@ -68,7 +68,11 @@ class ReviewResponse(IdMixin, TimestampMixin, Base):
     a named person. Under SLA as subject `review_response`."""
 
     __tablename__ = "review_responses"
-    __table_args__ = (Index("ix_review_responses_review_round", "review_id", "round"),)
+    __table_args__ = (
+        Index("ix_review_responses_review_round", "review_id", "round"),
+        # Process analytics (review delay, communications): responses requested in a period.
+        Index("ix_review_responses_requested_at", "requested_at"),
+    )
 
     review_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("review_requests.id", ondelete="CASCADE"))
     round: Mapped[int] = mapped_column(Integer)

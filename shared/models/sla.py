@@ -88,6 +88,12 @@ class SlaTimer(IdMixin, TimestampMixin, Base):
         # The sweep's only access path: due, running timers in fire order.
         Index("ix_sla_timers_next_fire", "next_fire_at", postgresql_where=text("state = 'running'")),
         Index("ix_sla_timers_subject", "subject_type", "subject_id"),
+        # Process analytics (SLA compliance): timers due in a period, answered from the index alone.
+        Index(
+            "ix_sla_timers_due_at",
+            "due_at",
+            postgresql_include=["subject_type", "policy_id", "state", "met_at", "department_id"],
+        ),
         Index(
             "uq_sla_timers_active",
             "subject_type",

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Numeric, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +46,10 @@ class Priority(enum.StrEnum):
 
 class Campaign(IdMixin, TimestampMixin, Base):
     __tablename__ = "campaigns"
+    __table_args__ = (
+        # Process analytics (campaign cycle time): campaigns completed in a period.
+        Index("ix_campaigns_completed_at", "completed_at", postgresql_where=text("completed_at IS NOT NULL")),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -70,10 +74,23 @@ class Campaign(IdMixin, TimestampMixin, Base):
     template_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("workflow_templates.id", ondelete="RESTRICT"), index=True
     )
+    # Set when the last stage's gate completes it: when, and its working days from the first stage's
+    # entry on the default calendar (`shared.workflow.cycle`).
+    completed_at: Mapped[datetime | None]
+    cycle_wd: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
 
 
 class Task(IdMixin, TimestampMixin, Base):
     __tablename__ = "tasks"
+    __table_args__ = (
+        # Process analytics (task timeliness): tasks due in a period, answered from the index alone.
+        Index(
+            "ix_tasks_due_at",
+            "due_at",
+            postgresql_include=["status", "completed_at", "assignee_id", "campaign_id"],
+            postgresql_where=text("due_at IS NOT NULL"),
+        ),
+    )
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     campaign_id: Mapped[int | None] = mapped_column(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,7 +54,16 @@ class StageStatus(enum.StrEnum):
 
 class CampaignStage(IdMixin, TimestampMixin, Base):
     __tablename__ = "campaign_stages"
-    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key"),
+        # Process analytics (stage cycle times, bottlenecks): stages that left in a period.
+        Index(
+            "ix_campaign_stages_exited_at",
+            "exited_at",
+            postgresql_include=["campaign_id", "key", "cycle_wd", "limit_wd"],
+            postgresql_where=text("exited_at IS NOT NULL"),
+        ),
+    )
 
     campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(64))
@@ -69,6 +79,10 @@ class CampaignStage(IdMixin, TimestampMixin, Base):
     checklist: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     entered_at: Mapped[datetime | None]
     exited_at: Mapped[datetime | None]
+    # Stored when the stage is left (`shared.workflow.cycle`): working time spent in it ÷ the length
+    # of its calendar's standard working day; and, at entry, its time limit in the same unit.
+    cycle_wd: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    limit_wd: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
 
 
 class StageDeliverable(IdMixin, Base):

@@ -108,6 +108,10 @@ class StageRead(ReadModel):
     entered_at: datetime | None
     exited_at: datetime | None
     cycle_s: float | None = Field(description="calendar seconds spent in the stage (so far, if active)")
+    cycle_wd: float | None = Field(
+        description="working days spent in the stage on its calendar, stored once it is left (shared.workflow.cycle)"
+    )
+    limit_wd: float | None = Field(description="its time limit in working days, stored at entry (null: no limit)")
     gate_unmet: list[dict[str, str]] = Field(description="what still blocks leaving the stage")
     sla: list[TimerSummary] = Field(description="the stage's SLA timers")
 

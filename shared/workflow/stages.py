@@ -44,6 +44,7 @@ from shared.rectifications.models import Rectification, RectificationSource
 from shared.reviews.sla import ReviewSubject
 from shared.roi import service as roi
 from shared.sla.sync import sync_timers
+from shared.workflow import cycle
 from shared.workflow.schemas import ChecklistTick, DeliverableCreate, StageUpdate
 from shared.workflow.sla import StageSubject
 
@@ -92,6 +93,7 @@ async def start_workflow(
         after={"template": template.key, "version": template.version, "stage": stages[0].key},
     )
     await sync_timers(session, StageSubject.stage, [stages[0].id], now=now)
+    await cycle.record_entry(session, stages[0])
     return stages
 
 
@@ -406,6 +408,12 @@ async def advance(
         after={"stage": following.key if following else None, "status": campaign.status.value},
     )
     await sync_timers(session, StageSubject.stage, [stage.id] + ([following.id] if following else []), now=now)
+    await cycle.record_exit(session, stage)
+    if following is not None:
+        await cycle.record_entry(session, following)
+    else:
+        await cycle.record_completion(session, campaign, started_at=stages[0].entered_at, now=now)
+    await session.flush()
     return stage, following
 
 

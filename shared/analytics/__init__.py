@@ -1,0 +1,1 @@
+"""Process analytics: cycle times, bottlenecks, timeliness, reviews, SLA compliance, first responses."""
