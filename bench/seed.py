@@ -666,15 +666,20 @@ class Seeder:
         return requests, responses
 
     # ---- tasks ----------------------------------------------------------------------------------
-    def tasks(self, campaigns: list[CampaignRow], org: Org, timer_every: int) -> Iterator[dict[str, Any]]:
+    def tasks(self, campaigns: list[CampaignRow], org: Org, timer_quota: int) -> Iterator[dict[str, Any]]:
         """Due dates spread over 2025–2026. Past due: done on time ~62 %, done late ~18 %, still open
-        ~12 %, cancelled ~8 % (departments differ: each has its own lateness); future: mostly open."""
+        ~12 %, cancelled ~8 % (departments differ: each has its own lateness); future: mostly open.
+        Every task created before "now" and due after it carries its timer (they run now); the rest
+        of `timer_quota` is sampled evenly from the history."""
         rng, now, tz = self.rng, self.now, self.cal.tz
         first = datetime(FIRST_DAY.year, 1, 1, tzinfo=tz).timestamp()
         span = datetime(LAST_DAY.year, 12, 31, 18, tzinfo=tz).timestamp() - first
         lateness = [0.5 + rng.random() for _ in org.department_ids]
         priorities = ("low", "normal", "normal", "normal", "high", "urgent")
         task_id = self.next_ids["tasks"]
+        running = round(self.scale.tasks * 10.5 / ((LAST_DAY - FIRST_DAY).days + 1))  # created ≤ 20 d before due
+        timer_every = max(1, round(self.scale.tasks * 0.95 / max(1, timer_quota - running)))
+        quota = len(self.timers) + timer_quota
         for i in range(self.scale.tasks):
             dept_i = rng.randrange(len(org.department_ids))
             assignee = rng.choice(org.members[dept_i])
@@ -704,7 +709,7 @@ class Seeder:
                 completed = now - timedelta(seconds=rng.randrange(60, 86_400))
             campaign = campaigns[rng.randrange(len(campaigns))] if campaigns and rng.random() < 0.85 else None
             updated = completed or min(created, now)
-            if i % timer_every == 0 and len(self.timers) < self.scale.timers and created < now:
+            if created < now and (due >= now or i % timer_every == 0) and len(self.timers) < quota:
                 self.timers.append(
                     self.timer(
                         TaskSubject.task,
@@ -1042,10 +1047,9 @@ async def seed(
             await seeder.copier.copy(ReviewRequest.__table__, requests)  # type: ignore[arg-type]
             await seeder.copier.copy(ReviewResponse.__table__, responses)  # type: ignore[arg-type]
             task_quota = max(1, scale.timers - len(seeder.timers))
-            # Tasks created before "now" carry timers: sample evenly to fill the quota.
             await seeder.copier.copy(
                 Task.__table__,
-                seeder.tasks(campaigns, org, timer_every=max(1, int(scale.tasks * 0.95) // task_quota)),  # type: ignore[arg-type]
+                seeder.tasks(campaigns, org, timer_quota=task_quota),  # type: ignore[arg-type]
             )
             ids = itertools.count(seeder.next_ids["sla_timers"])
             await seeder.copier.copy(SlaTimer.__table__, ({"id": next(ids), **t} for t in seeder.timers))  # type: ignore[arg-type]
