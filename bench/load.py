@@ -240,17 +240,3 @@ __all__ = [
     "run_open_loop",
 ]
 
-
-if __name__ == "__main__":  # a smoke run against a server you started: python bench/load.py URL [rate] [seconds]
-    import sys
-
-    url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
-    res = asyncio.run(
-        run_open_loop(
-            url,
-            [Route(HEALTHZ, "GET", "/healthz", 1)],
-            rate=float(sys.argv[2]) if len(sys.argv) > 2 else 50,
-            duration_s=float(sys.argv[3]) if len(sys.argv) > 3 else 5,
-        )
-    )
-    print_results(res, title=f"open loop against {url}")
