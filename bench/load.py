@@ -239,4 +239,3 @@ __all__ = [
     "process_rss_mb",
     "run_open_loop",
 ]
-

@@ -672,6 +672,12 @@ class Seeder:
         Every task created before "now" and due after it carries its timer (they run now); the rest
         of `timer_quota` is sampled evenly from the history."""
         rng, now, tz = self.rng, self.now, self.cal.tz
+        rand = rng.random  # int(rand() * n) over randrange/choice: a third of the time per row at 1 M rows
+        n_departments, n_members, n_campaigns = (
+            len(org.department_ids),
+            self.scale.members_per_department,
+            len(campaigns),
+        )
         first = datetime(FIRST_DAY.year, 1, 1, tzinfo=tz).timestamp()
         span = datetime(LAST_DAY.year, 12, 31, 18, tzinfo=tz).timestamp() - first
         lateness = [0.5 + rng.random() for _ in org.department_ids]
@@ -681,12 +687,12 @@ class Seeder:
         timer_every = max(1, round(self.scale.tasks * 0.95 / max(1, timer_quota - running)))
         quota = len(self.timers) + timer_quota
         for i in range(self.scale.tasks):
-            dept_i = rng.randrange(len(org.department_ids))
-            assignee = rng.choice(org.members[dept_i])
-            due = datetime.fromtimestamp(first + rng.random() * span, tz=UTC).replace(microsecond=0)
-            created = due - timedelta(seconds=rng.randrange(86_400, 20 * 86_400))
+            dept_i = int(rand() * n_departments)
+            assignee = org.members[dept_i][int(rand() * n_members)]
+            due = datetime.fromtimestamp(first + rand() * span, tz=UTC).replace(microsecond=0)
+            created = due - timedelta(seconds=int(86_400 + rand() * 19 * 86_400))
             completed = None
-            r = rng.random()
+            r = rand()
             if due < now:
                 late = 0.18 * lateness[dept_i]
                 if r < 0.08:
@@ -696,18 +702,18 @@ class Seeder:
                         (TaskStatus.todo, TaskStatus.in_progress, TaskStatus.in_progress, TaskStatus.blocked)
                     )
                 elif r < 0.20 + 0.12 * lateness[dept_i] + late:
-                    status, completed = TaskStatus.done, due + timedelta(seconds=rng.randrange(600, 10 * 86_400))
+                    status, completed = TaskStatus.done, due + timedelta(seconds=int(600 + rand() * 10 * 86_400))
                 else:
-                    status, completed = TaskStatus.done, due - timedelta(seconds=rng.randrange(0, 3 * 86_400))
+                    status, completed = TaskStatus.done, due - timedelta(seconds=int(rand() * 3 * 86_400))
             elif r < 0.03:
                 status = TaskStatus.cancelled
             elif r < 0.13 and created < now:
-                status, completed = TaskStatus.done, created + (now - created) * rng.random()
+                status, completed = TaskStatus.done, created + (now - created) * rand()
             else:
                 status = rng.choice((TaskStatus.todo, TaskStatus.todo, TaskStatus.in_progress, TaskStatus.blocked))
             if completed is not None and completed > now:
                 completed = now - timedelta(seconds=rng.randrange(60, 86_400))
-            campaign = campaigns[rng.randrange(len(campaigns))] if campaigns and rng.random() < 0.85 else None
+            campaign = campaigns[int(rand() * n_campaigns)] if campaigns and rand() < 0.85 else None
             updated = completed or min(created, now)
             if created < now and (due >= now or i % timer_every == 0) and len(self.timers) < quota:
                 self.timers.append(
@@ -729,7 +735,7 @@ class Seeder:
                 "assignee_id": assignee,
                 "reporter_id": org.heads[dept_i],
                 "status": status,
-                "priority": priorities[rng.randrange(len(priorities))],
+                "priority": priorities[int(rand() * len(priorities))],
                 "due_at": due,
                 "completed_at": completed,
                 "created_at": created,
@@ -1092,7 +1098,7 @@ def print_report(report: SeedReport) -> None:
         table.add_column(col, justify="right" if col != "table" else "left")
     for name, (rows, seconds) in sorted(report.timings.items(), key=lambda kv: -kv[1][0]):
         table.add_row(name, f"{rows:,}", f"{seconds:.2f}", f"{rows / seconds:,.0f}" if seconds else "")
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 def add_scale_arguments(ap: argparse.ArgumentParser) -> None:
