@@ -12,7 +12,7 @@ readings, budget lines and expenses, risks and rectification items. Deterministi
 
 One generator per table yields dicts keyed by the model's column names; `Copier` turns them into
 COPY records with the table's columns taken from the SQLAlchemy model, so a column added later is
-filled by adding one key (guarded with `has(table, column)` while the column is not merged yet).
+filled by adding one key (guarded with `has(Model, column)` while the column is not merged yet).
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ from shared.models import (  # noqa: E402
     User,
     WorkflowTemplate,
 )
+from shared.models.base import Base  # noqa: E402
 from shared.rectifications.models import Rectification, RectificationSource, RectificationStatus  # noqa: E402
 from shared.reviews.sla import ReviewSubject  # noqa: E402
 from shared.risks.models import Grade, ResponseStrategy, Risk, RiskCategory, RiskLevelChange, RiskStatus  # noqa: E402
@@ -116,18 +117,22 @@ class Scale:
 
 
 # ---- COPY from the models ------------------------------------------------------------------------
-def has(table: Table, column: str) -> bool:
+def table_of(model: type[Base]) -> Table:
+    return model.__table__  # type: ignore[return-value]
+
+
+def has(model: type[Base], column: str) -> bool:
     """Whether the model has the column (analytics columns arrive with another branch's migration)."""
-    return column in table.c
+    return column in table_of(model).c
 
 
 def _python_default(col: Column[Any]) -> tuple[bool, Any]:
     d = col.default
     if d is None or (not getattr(d, "is_scalar", False) and not getattr(d, "is_callable", False)):
         return False, None
-    if d.is_scalar:  # type: ignore[attr-defined]
-        return True, d.arg  # type: ignore[attr-defined]
-    return True, d.arg(None)  # type: ignore[attr-defined]  # SQLAlchemy wraps zero-arg callables to take a context
+    if d.is_scalar:
+        return True, d.arg
+    return True, d.arg(None)  # SQLAlchemy wraps a zero-arg callable into one that takes a context
 
 
 def _as_copy_value(col: Column[Any]) -> Callable[[Any], Any] | None:
@@ -143,7 +148,8 @@ class Copier:
     conn: asyncpg.Connection
     timings: dict[str, tuple[int, float]] = field(default_factory=dict)
 
-    async def copy(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+    async def copy(self, model: type[Base], rows: Iterable[dict[str, Any]]) -> int:
+        table = table_of(model)
         started = time.perf_counter()
         it = iter(rows)
         first = next(it, None)
@@ -162,20 +168,20 @@ class Copier:
             if not ok:
                 raise KeyError(f"{table.name}.{col.name} is NOT NULL without a default: the generator must fill it")
             filled.append(col.name)
-            fill_values.append(_as_copy_value(col)(value) if _as_copy_value(col) else value)  # type: ignore[misc]
+            conv = _as_copy_value(col)
+            fill_values.append(conv(value) if conv else value)
         getter = itemgetter(*given)
         converters = [(i, conv) for i, name in enumerate(given) if (conv := _as_copy_value(table.c[name]))]
         tail = tuple(fill_values)
 
         def record(row: dict[str, Any]) -> tuple[Any, ...]:
-            values = getter(row)
-            values = values if isinstance(values, tuple) else (values,)
-            if converters:
-                values = list(values)  # type: ignore[assignment]
-                for i, conv in converters:
-                    values[i] = conv(values[i])  # type: ignore[index]
-                values = tuple(values)
-            return values + tail
+            got = getter(row)
+            if not converters:
+                return (*got, *tail) if isinstance(got, tuple) else (got, *tail)
+            values = list(got) if isinstance(got, tuple) else [got]
+            for i, conv in converters:
+                values[i] = conv(values[i])
+            return (*values, *tail)
 
         count = 0
         for chunk in _chunks(itertools.chain([first], it), CHUNK):
@@ -302,13 +308,10 @@ class Seeder:
         self.next_ids: dict[str, int] = {}
         self.timers: list[dict[str, Any]] = []
 
-    async def ids_from(self, table: Table) -> None:
-        self.next_ids[table.name] = int(await self.conn.fetchval(f"SELECT coalesce(max(id), 0) FROM {table.name}")) + 1
-
-    def new_id(self, table: Table) -> int:
-        i = self.next_ids[table.name]
-        self.next_ids[table.name] = i + 1
-        return i
+    async def ids_from(self, model: type[Base]) -> None:
+        """Ids are given, not drawn from the sequence: the next free one per table (empty: 1)."""
+        name = table_of(model).name
+        self.next_ids[name] = int(await self.conn.fetchval(f"SELECT coalesce(max(id), 0) FROM {name}")) + 1
 
     def working_instant(self, day: date) -> datetime:
         """A working instant on or after `day`, at a random hour of the morning (local time)."""
@@ -327,8 +330,8 @@ class Seeder:
 
     # ---- org ------------------------------------------------------------------------------------
     async def org(self) -> Org:
-        for t in (Department.__table__, User.__table__, Channel.__table__):
-            await self.ids_from(t)  # type: ignore[arg-type]
+        for model in (Department, User, Channel):
+            await self.ids_from(model)
         d0, u0 = self.next_ids["departments"], self.next_ids["users"]
         n, per = self.scale.departments, self.scale.members_per_department
         department_ids = [d0 + i for i in range(n)]
@@ -336,7 +339,7 @@ class Seeder:
         heads = [u0 + 2 + i for i in range(n)]
         members = [[u0 + 2 + n + i * per + j for j in range(per)] for i in range(n)]
         await self.copier.copy(
-            Department.__table__,  # type: ignore[arg-type]
+            Department,
             ({"id": d, "name": f"部门{i + 1:02d} dept {i + 1}"} for i, d in enumerate(department_ids)),
         )
 
@@ -382,13 +385,13 @@ class Seeder:
                         **base,
                     }
 
-        await self.copier.copy(User.__table__, users())  # type: ignore[arg-type]
+        await self.copier.copy(User, users())
         await self.conn.executemany(
             "UPDATE departments SET head_user_id = $2 WHERE id = $1", list(zip(department_ids, heads, strict=True))
         )
         c0 = self.next_ids["channels"]
         await self.copier.copy(
-            Channel.__table__,  # type: ignore[arg-type]
+            Channel,
             (
                 {
                     "id": c0 + i,
@@ -402,7 +405,7 @@ class Seeder:
             ),
         )
         await self.copier.copy(
-            ChannelDepartment.__table__,  # type: ignore[arg-type]
+            ChannelDepartment,
             ({"channel_id": c0 + i, "department_id": d} for i, d in enumerate(department_ids)),
         )
         user_department = {h: department_ids[i] for i, h in enumerate(heads)}
@@ -459,7 +462,6 @@ class Seeder:
         return out
 
     def campaign_rows(self, campaigns: list[CampaignRow]) -> Iterator[dict[str, Any]]:
-        table = Campaign.__table__
         for c in campaigns:
             last_exit = c.stages[-1].exited_at
             completed = c.status == CampaignStatus.completed
@@ -478,14 +480,13 @@ class Seeder:
                 "created_at": c.start - timedelta(days=7),
                 "updated_at": last_exit or c.start,
             }
-            if has(table, "completed_at"):  # type: ignore[arg-type]
+            if has(Campaign, "completed_at"):
                 row["completed_at"] = last_exit if completed else None
-            if has(table, "cycle_wd"):  # type: ignore[arg-type]
-                row["cycle_wd"] = self.wd(c.stages[0].entered_at, last_exit) if completed and last_exit else None  # type: ignore[arg-type]
+            if has(Campaign, "cycle_wd"):
+                row["cycle_wd"] = self.wd(c.stages[0].entered_at, last_exit) if completed and last_exit else None
             yield row
 
     def stage_rows(self, campaigns: list[CampaignRow]) -> Iterator[dict[str, Any]]:
-        table = CampaignStage.__table__
         by_key = {s["key"]: s for s in self.ref.template.stages}
         for c in campaigns:
             for pos, s in enumerate(c.stages):
@@ -503,10 +504,10 @@ class Seeder:
                     "entered_at": s.entered_at,
                     "exited_at": s.exited_at,
                 }
-                if has(table, "cycle_wd"):  # type: ignore[arg-type]
+                if has(CampaignStage, "cycle_wd"):
                     done = s.status == StageStatus.done and s.entered_at and s.exited_at
-                    row["cycle_wd"] = self.wd(s.entered_at, s.exited_at) if done else None  # type: ignore[arg-type]
-                if has(table, "limit_wd"):  # type: ignore[arg-type]
+                    row["cycle_wd"] = self.wd(s.entered_at, s.exited_at) if done else None
+                if has(CampaignStage, "limit_wd"):
                     row["limit_wd"] = None if s.limit_wd is None or s.entered_at is None else Decimal(s.limit_wd)
                 yield row
 
@@ -625,7 +626,7 @@ class Seeder:
                 if answered > now or (
                     stage.status == StageStatus.cancelled and stage.exited_at and answered > stage.exited_at
                 ):
-                    answered = None  # type: ignore[assignment]
+                    answered = None
                 head = org.heads[org.department_ids.index(d)]
                 r_status = (
                     ResponseStatus.answered
@@ -759,7 +760,7 @@ class Seeder:
                 continue
             due = opened + timedelta(hours=24)
             done = opened + timedelta(hours=rng.lognormvariate(math.log(12), 0.9))
-            done = done if done <= now else None  # type: ignore[assignment]
+            done = done if done <= now else None
             requests.append(
                 {
                     "id": rid,
@@ -806,7 +807,7 @@ class Seeder:
             kind = FeedbackKind.complaint if rng.random() < 0.3 else FeedbackKind.feedback
             median_h = 1.2 if kind == FeedbackKind.complaint else 10
             responded = received + timedelta(hours=rng.lognormvariate(math.log(median_h), 0.9))
-            responded = responded if responded <= now else None  # type: ignore[assignment]
+            responded = responded if responded <= now else None
             owner = org.heads[org.department_ids.index(c.department_id)]
             yield {
                 "id": fid,
@@ -992,30 +993,27 @@ def _fired_by(level: dict[str, Any], overdue: timedelta) -> bool:
     return not str(level.get("offset", "0")).startswith("+") or overdue >= timedelta(days=1)
 
 
-SEEDED_TABLES: tuple[Table, ...] = tuple(
-    m.__table__  # type: ignore[misc]
-    for m in (
-        Department,
-        User,
-        Channel,
-        ChannelDepartment,
-        Campaign,
-        CampaignStage,
-        Task,
-        SlaTimer,
-        ReviewRequest,
-        ReviewResponse,
-        CollaborationRequest,
-        CollaborationOccurrence,
-        Feedback,
-        Kpi,
-        KpiReading,
-        BudgetLine,
-        Expense,
-        Risk,
-        RiskLevelChange,
-        Rectification,
-    )
+SEEDED_MODELS: tuple[type[Base], ...] = (
+    Department,
+    User,
+    Channel,
+    ChannelDepartment,
+    Campaign,
+    CampaignStage,
+    Task,
+    SlaTimer,
+    ReviewRequest,
+    ReviewResponse,
+    CollaborationRequest,
+    CollaborationOccurrence,
+    Feedback,
+    Kpi,
+    KpiReading,
+    BudgetLine,
+    Expense,
+    Risk,
+    RiskLevelChange,
+    Rectification,
 )
 
 
@@ -1040,44 +1038,42 @@ async def seed(
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         seeder = Seeder(conn, ref, scale, seed=seed, now=now)
-        for table in SEEDED_TABLES:
-            if has(table, "id"):
-                await seeder.ids_from(table)
+        for model in SEEDED_MODELS:
+            if has(model, "id"):
+                await seeder.ids_from(model)
         async with conn.transaction():
             org = await seeder.org()
             campaigns = seeder.plan_campaigns(org)
-            await seeder.copier.copy(Campaign.__table__, seeder.campaign_rows(campaigns))  # type: ignore[arg-type]
-            await seeder.copier.copy(CampaignStage.__table__, seeder.stage_rows(campaigns))  # type: ignore[arg-type]
+            await seeder.copier.copy(Campaign, seeder.campaign_rows(campaigns))
+            await seeder.copier.copy(CampaignStage, seeder.stage_rows(campaigns))
             seeder.stage_timers(campaigns, quota=scale.timers // 4)
             requests, responses = seeder.reviews(campaigns, org, timer_quota=scale.timers * 3 // 20)
-            await seeder.copier.copy(ReviewRequest.__table__, requests)  # type: ignore[arg-type]
-            await seeder.copier.copy(ReviewResponse.__table__, responses)  # type: ignore[arg-type]
+            await seeder.copier.copy(ReviewRequest, requests)
+            await seeder.copier.copy(ReviewResponse, responses)
             task_quota = max(1, scale.timers - len(seeder.timers))
-            await seeder.copier.copy(
-                Task.__table__,
-                seeder.tasks(campaigns, org, timer_quota=task_quota),  # type: ignore[arg-type]
-            )
+            await seeder.copier.copy(Task, seeder.tasks(campaigns, org, timer_quota=task_quota))
             ids = itertools.count(seeder.next_ids["sla_timers"])
-            await seeder.copier.copy(SlaTimer.__table__, ({"id": next(ids), **t} for t in seeder.timers))  # type: ignore[arg-type]
+            await seeder.copier.copy(SlaTimer, ({"id": next(ids), **t} for t in seeder.timers))
             collab, occurrences = seeder.collaboration(campaigns, org)
-            await seeder.copier.copy(CollaborationRequest.__table__, collab)  # type: ignore[arg-type]
-            await seeder.copier.copy(CollaborationOccurrence.__table__, occurrences)  # type: ignore[arg-type]
-            await seeder.copier.copy(Feedback.__table__, seeder.feedback(campaigns, org))  # type: ignore[arg-type]
+            await seeder.copier.copy(CollaborationRequest, collab)
+            await seeder.copier.copy(CollaborationOccurrence, occurrences)
+            await seeder.copier.copy(Feedback, seeder.feedback(campaigns, org))
             kpis, readings = seeder.kpis(campaigns)
-            await seeder.copier.copy(Kpi.__table__, kpis)  # type: ignore[arg-type]
-            await seeder.copier.copy(KpiReading.__table__, readings)  # type: ignore[arg-type]
+            await seeder.copier.copy(Kpi, kpis)
+            await seeder.copier.copy(KpiReading, readings)
             lines, expenses = seeder.budget(campaigns)
-            await seeder.copier.copy(BudgetLine.__table__, lines)  # type: ignore[arg-type]
-            await seeder.copier.copy(Expense.__table__, expenses)  # type: ignore[arg-type]
+            await seeder.copier.copy(BudgetLine, lines)
+            await seeder.copier.copy(Expense, expenses)
             risks, changes = seeder.risks(campaigns)
-            await seeder.copier.copy(Risk.__table__, risks)  # type: ignore[arg-type]
-            await seeder.copier.copy(RiskLevelChange.__table__, changes)  # type: ignore[arg-type]
-            await seeder.copier.copy(Rectification.__table__, seeder.rectifications(campaigns, org))  # type: ignore[arg-type]
-            for table in SEEDED_TABLES:  # explicit ids were copied: move each sequence past them
-                if has(table, "id"):
+            await seeder.copier.copy(Risk, risks)
+            await seeder.copier.copy(RiskLevelChange, changes)
+            await seeder.copier.copy(Rectification, seeder.rectifications(campaigns, org))
+            for model in SEEDED_MODELS:  # explicit ids were copied: move each sequence past them
+                if has(model, "id"):
+                    name = table_of(model).name
                     await conn.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT coalesce(max(id), 0) + 1 FROM {name}), false)"
                     )
         if analyze:
             await conn.execute("ANALYZE")
@@ -1090,15 +1086,17 @@ def print_report(report: SeedReport) -> None:
     from rich.console import Console
     from rich.table import Table as RichTable
 
-    table = RichTable(
-        title=f"seeded {report.rows:,} rows in {report.seconds:.1f} s "
-        f"({report.rows / report.seconds:,.0f} rows/s, reference data and ANALYZE included)"
-    )
+    table = RichTable(title="seeded with COPY (a table's seconds include generating its rows)")
     for col in ("table", "rows", "seconds", "rows/s"):
         table.add_column(col, justify="right" if col != "table" else "left")
     for name, (rows, seconds) in sorted(report.timings.items(), key=lambda kv: -kv[1][0]):
         table.add_row(name, f"{rows:,}", f"{seconds:.2f}", f"{rows / seconds:,.0f}" if seconds else "")
-    Console(width=150).print(table)
+    console = Console(width=150)
+    console.print(table)
+    console.print(
+        f"seeded {report.rows:,} rows in {report.seconds:.1f} s: {report.rows / report.seconds:,.0f} rows/s "
+        "(reference data, planning and ANALYZE included)"
+    )
 
 
 def add_scale_arguments(ap: argparse.ArgumentParser) -> None:
