@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.seed import DEFAULT_NOW, Scale, has, seed
-from shared.models import CampaignStage
+from bench.seed import DEFAULT_NOW, Copier, Scale, has, seed
+from shared.models import CampaignStage, Task
 from shared.settings import Settings
 from tests.conftest import TABLES
 
@@ -184,3 +186,18 @@ async def test_the_same_seed_gives_the_same_rows(settings: Settings, engine: Asy
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     await seed(settings.require_database_url(), SMALL, seed=3, analyze=False)
     assert await scalar(engine, digest) == first
+
+
+async def test_copier_fills_python_defaults_and_names_an_unknown_column(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    conn = await asyncpg.connect(settings.require_database_url().replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        copier = Copier(conn)
+        # status and priority are NOT NULL with only a Python-side default: the copier supplies it.
+        assert await copier.copy(Task, [{"id": 7, "title": "写周报"}]) == 1
+        with pytest.raises(KeyError, match="titel"):
+            await copier.copy(Task, [{"id": 8, "titel": "typo"}])
+    finally:
+        await conn.close()
+    assert (await rows(engine, "SELECT title, status, priority, tags FROM tasks")) == [("写周报", "todo", "normal", [])]
