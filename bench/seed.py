@@ -82,6 +82,7 @@ from shared.models.base import Base  # noqa: E402
 from shared.rectifications.models import Rectification, RectificationSource, RectificationStatus  # noqa: E402
 from shared.reviews.sla import ReviewSubject  # noqa: E402
 from shared.risks.models import Grade, ResponseStrategy, Risk, RiskCategory, RiskLevelChange, RiskStatus  # noqa: E402
+from shared.risks.service import level_of  # noqa: E402
 from shared.sla.directory import calendar_from_row  # noqa: E402
 from shared.sla.timers import target_length  # noqa: E402
 from shared.tasks.sla import TaskSubject  # noqa: E402
@@ -922,8 +923,7 @@ class Seeder:
         rid, chid = self.next_ids["risks"], self.next_ids["risk_level_changes"]
         for c in campaigns[::20]:
             likelihood, impact = rng.choice(grades), rng.choice(grades)
-            score = grades.index(likelihood) + grades.index(impact)
-            level = grades[min(2, score // 2 + (score == 3))]
+            level = level_of(likelihood, impact)  # the register's own 3 × 3 mapping
             risks.append(
                 {
                     "id": rid,
