@@ -1,263 +1,275 @@
-"""Benchmark (not a test): every process-analytics endpoint at scale. Prints a table.
+"""Benchmark (not a test): the process-analytics endpoints at the issue's scale. Prints a table.
 
-Seeds 50 departments, 2 000 people, 20 000 completed campaigns with 6 stage histories each,
-1 000 000 tasks, 200 000 SLA timers, 60 000 review answers, 5 000 collaboration requests with
-50 000 occurrences and 50 000 feedback items, spread over 2025–2026; then calls every endpoint
-through the real API (JSON and CSV) for one month and reports p50 / p99 against the 300 ms budget,
-with the query plans (EXPLAIN ANALYZE) of the two slowest.
+Seeds (bench/seed.py; `--reuse` keeps a database seeded before) 1 000 000 tasks, 20 000 campaigns
+with stage histories, 200 000 SLA timers and 50 departments at `--scale 1.0`, starts the API as a
+real process, and drives every analytics endpoint — JSON and CSV, for the whole company and for one
+department, period 2026-10 — at a modest fixed open-loop rate (bench/load.py), next to two board
+routes that exist already. Target: p99 ≤ 300 ms each. Then prints EXPLAIN (ANALYZE, BUFFERS) of
+the slowest statement behind the two slowest routes (captured by calling the route in-process
+with a SQLAlchemy cursor hook), and times a monthly company report (shared.reports, if present).
 
-    .venv/bin/python bench/analytics.py [--tasks 1000000] [--campaigns 20000] [--timers 200000] [--runs 30]
-
-Uses CLOSELOOP_DATABASE_URL / CLOSELOOP_REDIS_URL when set, else embedded servers under
-.closeloop/bench (a scratch database `closeloop_bench_analytics` is recreated either way).
+    .venv/bin/python bench/analytics.py --scale 0.01            # a quick run
+    .venv/bin/python bench/analytics.py [--scale 1.0] [--reuse] [--rate 20] [--duration 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
+import math
+import re
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from services.cli import migrate_to_head  # noqa: E402
-from shared.analytics import service  # noqa: E402
-from shared.analytics.period import AnalyticsFilter, parse_period  # noqa: E402
-from shared.analytics.schemas import TaskGrouping  # noqa: E402
-from shared.clock import FrozenClock  # noqa: E402
-from shared.db import make_engine, make_sessionmaker  # noqa: E402
-from shared.embedded import start_embedded  # noqa: E402
+from bench.load import HEALTHZ, LoadResult, Route, print_results, run_open_loop  # noqa: E402
+from bench.seed import add_scale_arguments, print_report, scale_from, seed  # noqa: E402
+from bench.stack import BenchStack, scratch_database, start_api  # noqa: E402
+from shared.actor import Actor  # noqa: E402
+from shared.clock import SystemClock  # noqa: E402
+from shared.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from shared.models import Role, User  # noqa: E402
 from shared.org.tokens import create_token  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
-from tests.conftest import recreate_database  # noqa: E402
-from tests.factories import SYSTEM  # noqa: E402
 
-BUDGET_MS = 300
+DATABASE = "closeloop_bench_analytics"
+TARGET_MS = 300.0
 PERIOD = "2026-10"
-NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
-SPAN = "interval '730 days'"  # everything falls between 2025-01-01 and 2026-12-31
-START = "timestamptz '2025-01-01 00:00+08'"
-ENDPOINTS = (
-    "stages",
-    "bottlenecks",
-    "campaign-cycle",
-    "task-timeliness?group_by=department",
-    "task-timeliness?group_by=assignee",
-    "task-timeliness?group_by=period",
-    "review-delay",
-    "communications",
-    "sla-compliance",
-    "feedback-response",
+ANALYTICS = "/api/v1/analytics"
+# The issue's endpoints (being built in parallel: until they are merged they answer 404 here).
+ENDPOINTS: tuple[tuple[str, str], ...] = (
+    ("stages", "/stages"),
+    ("bottlenecks", "/bottlenecks"),
+    ("campaign-cycle", "/campaign-cycle"),
+    ("timeliness/department", "/task-timeliness?group_by=department"),
+    ("timeliness/assignee", "/task-timeliness?group_by=assignee"),
+    ("timeliness/period", "/task-timeliness?group_by=period"),
+    ("review-delay", "/review-delay"),
+    ("communications", "/communications"),
+    ("sla-compliance", "/sla-compliance"),
+    ("feedback-response", "/feedback-response"),
+)
+# Routes that exist today: they prove the harness and give a comparison.
+BOARDS: tuple[tuple[str, str], ...] = (
+    ("tasks?limit=50", "/api/v1/tasks?limit=50"),
+    ("sla/timers?limit=50", "/api/v1/sla/timers?limit=50"),
 )
 
 
-def dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
+def _join(path: str, query: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}{query}"
 
 
-def spread(n: str) -> str:
-    """An instant spread evenly over the two years by a row number."""
-    return f"{START} + {SPAN} * (({n}::bigint * 7919) % 1000003) / 1000003.0"
+def analytics_routes(department_ids: list[int]) -> list[Route]:
+    """Each endpoint × {JSON, CSV} × {company, one department (picked per request)}, equal weights."""
+    routes: list[Route] = []
+
+    def pick(rnd: Any) -> dict[str, Any]:
+        return {"department_id": rnd.choice(department_ids)}
+
+    for name, path in ENDPOINTS:
+        for fmt in ("json", "csv"):
+            base = _join(ANALYTICS + path, f"period={PERIOD}") + ("&format=csv" if fmt == "csv" else "")
+            routes.append(Route(f"{name} {fmt}", "GET", base, 1.0))
+            routes.append(Route(f"{name} {fmt} +dept", "GET", base + "&department_id={department_id}", 1.0, fill=pick))
+    routes.extend(Route(name, "GET", path, 1.0) for name, path in BOARDS)
+    return routes
 
 
-async def seed(conn: asyncpg.Connection, *, tasks: int, campaigns: int, timers: int) -> None:
-    await conn.execute("INSERT INTO departments (name) SELECT '部门 ' || g FROM generate_series(1, 50) g")
-    await conn.execute("""INSERT INTO users (name, email, department_id, role, locale, is_active)
-        SELECT '员工 ' || g, 'u' || g || '@bench', 1 + g % 50, 'member', 'zh-CN', true
-        FROM generate_series(1, 2000) g""")
-    await conn.execute("""INSERT INTO workflow_templates
-        (key, version, name, stages, is_current, open_tasks_at_completion)
-        VALUES ('bench', 1, '基准模板', '[]', true, 'wait')""")
-    await conn.execute(f"""INSERT INTO campaigns (name, department_id, status, template_id, is_major, is_big_promotion,
-                                                completed_at, cycle_wd)
-        SELECT '活动 ' || g, 1 + g % 50, 'completed', 1, false, false, {spread("g")}, 5 + (g % 300) / 10.0
-        FROM generate_series(1, {campaigns}) g""")
-    await conn.execute("""INSERT INTO campaign_stages (campaign_id, key, position, name, spec, status, checklist,
-                                                     entered_at, exited_at, cycle_wd, limit_wd)
-        SELECT c.id, 'stage_' || k, k, '阶段 ' || k, '{}', 'done', '{}',
-               c.completed_at - interval '1 day' * (7 - k), c.completed_at - interval '1 day' * (6 - k),
-               (c.id * k % 60) / 10.0, 1 + k % 5
-        FROM campaigns c CROSS JOIN generate_series(0, 5) k""")
-    await conn.execute(f"""INSERT INTO tasks
-        (title, campaign_id, assignee_id, status, priority, tags, due_at, completed_at)
-        SELECT 'task ' || g, 1 + g % {campaigns}, 1 + g % 2000,
-               (ARRAY['todo', 'in_progress', 'done', 'done', 'done', 'cancelled'])[1 + g % 6], 'normal', '{{}}',
-               {spread("g")},
-               CASE WHEN g % 6 IN (2, 3, 4) THEN {spread("g")} + interval '1 hour' * (g % 48 - 24) END
-        FROM generate_series(1, {tasks}) g""")
-    await conn.execute(f"""INSERT INTO sla_timers (subject_type, subject_id, department_id, target_kind, target_value,
-                                                 target_s, levels, state, started_at, due_at, met_at, paused_total_s,
-                                                 fired)
-        SELECT (ARRAY['task', 'campaign_stage', 'feedback', 'review_response'])[1 + g % 4], g, 1 + g % 50,
-               'calendar', 'PT24H', 86400, '[]', (ARRAY['running', 'met', 'met', 'cancelled'])[1 + g % 4],
-               {spread("g")} - interval '1 day', {spread("g")},
-               CASE WHEN g % 4 IN (1, 2) THEN {spread("g")} + interval '1 hour' * (g % 10 - 7) END, 0, '[]'
-        FROM generate_series(1, {timers}) g""")
-    await conn.execute(f"""INSERT INTO review_requests (title, campaign_id, department_id, status, round, reviewers,
-                                                      response_target)
-        SELECT '评审 ' || g, 1 + g % {campaigns}, 1 + g % 50, 'approved', 1, '[]', '{{}}'
-        FROM generate_series(1, 20000) g""")
-    await conn.execute(f"""INSERT INTO review_responses (review_id, round, department_id, status, requested_at,
-                                                       answered_at)
-        SELECT r.id, 1, 1 + (r.id + k) % 50, 'answered', {spread("r.id")},
-               {spread("r.id")} + interval '1 hour' * ((r.id * k) % 72)
-        FROM review_requests r CROSS JOIN generate_series(1, 3) k""")
-    await conn.execute(f"""INSERT INTO collaboration_requests (matter, initiating_department_id,
-                                                             collaborating_department_ids, campaign_id, deadline_kind,
-                                                             deadline_value, status, created_at)
-        SELECT '协作 ' || g, 1 + g % 50, ARRAY[1 + (g + 1) % 50, 1 + (g + 2) % 50]::bigint[], 1 + g % {campaigns},
-               'daily_at', '18:00', 'open', {spread("g")}
-        FROM generate_series(1, 5000) g""")
-    await conn.execute("""INSERT INTO collaboration_occurrences (request_id, occurrence_date, status, opened_at, due_at)
-        SELECT r.id, (r.created_at + interval '1 day' * k)::date, 'done', r.created_at + interval '1 day' * k,
-               r.created_at + interval '1 day' * k + interval '8 hours'
-        FROM collaboration_requests r CROSS JOIN generate_series(0, 9) k""")
-    await conn.execute(f"""INSERT INTO feedback (kind, severity, status, channel, content, department_id, source,
-                                               received_at, first_response_at)
-        SELECT (ARRAY['feedback', 'complaint'])[1 + g % 2], 'normal', 'responded', 'wechat', '反馈 ' || g,
-               1 + g % 50, 'api', {spread("g")}, {spread("g")} + interval '1 minute' * (g % 3000)
-        FROM generate_series(1, 50000) g""")
-    await conn.execute("VACUUM ANALYZE")
-
-
-async def timed(call: Callable[[], Any], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await call()
-        out.append((time.perf_counter() - started) * 1000)
-    return sorted(out)
-
-
-def p99(samples: list[float]) -> float:
-    return samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
-
-
-async def plan_of(url: str, endpoint: str) -> str:
-    """EXPLAIN ANALYZE of the statement the endpoint's service function sends."""
-    engine = make_engine(url)
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        captured.append((statement, parameters))
-
-    sessions = make_sessionmaker(engine)
-    path, _, query = endpoint.partition("?")
-    tz = "Asia/Shanghai"
-    f = AnalyticsFilter.of(parse_period(PERIOD, None, None, today=NOW.date()), tz=ZoneInfo(tz), timezone=tz, now=NOW)
-    calls: dict[str, Callable[[Any], Any]] = {
-        "stages": lambda s: service.stage_cycle_times(s, f),
-        "bottlenecks": lambda s: service.bottlenecks(s, f),
-        "campaign-cycle": lambda s: service.campaign_cycle_times(s, f),
-        "task-timeliness": lambda s: service.task_timeliness(s, f, group_by=TaskGrouping(query.split("=")[1])),
-        "review-delay": lambda s: service.review_delay(s, f),
-        "communications": lambda s: service.communications(s, f),
-        "sla-compliance": lambda s: service.sla_compliance(s, f),
-        "feedback-response": lambda s: service.feedback_response(s, f),
-    }
-    async with sessions() as s:
-        await calls[path](s)
-    await engine.dispose()
-    statement, params = captured[-1]
-    conn = await asyncpg.connect(dsn(url))
+async def admin_token(stack: BenchStack) -> str:
+    """A token for the seeded admin, minted the way the CLI mints one (shared.org.tokens)."""
+    engine = make_engine(stack.database_url, pool_size=1)
     try:
-        rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *params)
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            admin = (await session.scalars(select(User).where(User.role == Role.admin).order_by(User.id))).first()
+            if admin is None:
+                raise SystemExit("the bench database has no admin user: run without --reuse to seed it")
+            _, plaintext = await create_token(session, actor=Actor.system("bench"), user_id=admin.id, name="bench")
+            return plaintext
+    finally:
+        await engine.dispose()
+
+
+# ---- the SQL behind a route ----------------------------------------------------------------------
+@dataclass
+class Captured:
+    statement: str
+    parameters: Any
+    seconds: float
+
+
+async def capture_statements(stack: BenchStack, token: str, path: str) -> list[Captured]:
+    """Call `path` once in-process (the app on the same database) and record every statement it
+    ran, with its parameters and time."""
+    from services.api.app import create_app
+
+    captured: list[Captured] = []
+    started: dict[int, float] = {}
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        t0 = started.pop(id(cursor), None)
+        if t0 is not None:
+            captured.append(Captured(statement, parameters, time.perf_counter() - t0))
+
+    settings = load_settings(database_url=stack.database_url, redis_url=stack.redis_url, public_url="http://bench")
+    app = create_app(settings, SystemClock())
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                await client.get(path, headers={"Authorization": f"Bearer {token}"})  # warm caches and pool
+                captured.clear()  # the start-up's and the first call's statements are not measured
+                await client.get(path, headers={"Authorization": f"Bearer {token}"})
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+        event.remove(Engine, "after_cursor_execute", after)
+    return captured
+
+
+async def explain(stack: BenchStack, captured: Captured) -> str:
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        async with conn.transaction():  # EXPLAIN ANALYZE runs the statement: never keep what it wrote
+            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + captured.statement, *(captured.parameters or ()))
+            raise _Rollback("\n".join(r[0] for r in rows))
+    except _Rollback as done:
+        return str(done)
     finally:
         await conn.close()
-    return "\n".join(r[0] for r in rows)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def execution_ms(plan: str) -> float:
+    found = re.search(r"Execution Time: ([0-9.]+) ms", plan)
+    return float(found.group(1)) if found else 0.0
+
+
+async def print_plans(console: Console, stack: BenchStack, token: str, result: LoadResult, routes: list[Route]) -> None:
+    answered = [
+        (s.pct(99), name) for name, s in result.stats.items() if name != HEALTHZ and s.latencies_ms and not s.errors
+    ]
+    by_name = {r.name: r for r in routes}
+    for p99, name in sorted(answered, reverse=True)[:2]:
+        route = by_name[name]
+        path = route.path.format(department_id="1") if route.fill else route.path
+        statements = await capture_statements(stack, token, path)
+        plans = [(await explain(stack, c), c) for c in statements]
+        if not plans:
+            console.print(f"[yellow]{name}: no statement captured[/yellow]")
+            continue
+        # The statement the server spent longest on (its own Execution Time, not the client's clock).
+        plan, slowest = max(plans, key=lambda pc: execution_ms(pc[0]))
+        console.print(
+            f"\n[bold]{name}[/bold] (p99 {p99:.1f} ms): {len(statements)} statements; the slowest, "
+            f"{execution_ms(plan):.1f} ms on the server:\n{slowest.statement}\n"
+        )
+        console.print(plan)
+
+
+# ---- the monthly company report ------------------------------------------------------------------
+async def time_monthly_report(console: Console, stack: BenchStack) -> None:
+    """Build October 2026's company report with shared.reports' builder, if that module exists."""
+    try:
+        from shared.reports.builder import Scope, Window, build_periodic
+        from shared.reports.models import ReportKind, ReportScope
+        from shared.reports.schedule import period_of
+    except ImportError as exc:
+        console.print(f"[yellow]monthly company report: skipped — shared.reports is not here yet ({exc})[/yellow]")
+        return
+    from shared.sla.directory import load_calendars
+
+    engine = make_engine(stack.database_url, pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            cal = (await load_calendars(session, []))[None]
+            window = Window.of(cal, period_of(ReportKind.monthly, date(2026, 10, 15)))
+            started = time.perf_counter()
+            report = await build_periodic(session, Scope(ReportScope.company), window)
+            seconds = time.perf_counter() - started
+        ok = "[green]yes[/green]" if seconds <= 5 else "[red]no[/red]"
+        console.print(
+            f"monthly company report {PERIOD}: {seconds:.2f} s (target ≤ 5 s) {ok}; sections: {', '.join(report)}"
+        )
+    except Exception as exc:  # the builder is another branch's: report how it failed, keep the table
+        console.print(f"[red]monthly company report: the builder failed: {type(exc).__name__}: {exc}[/red]")
+    finally:
+        await engine.dispose()
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tasks", type=int, default=1_000_000)
-    ap.add_argument("--campaigns", type=int, default=20_000)
-    ap.add_argument("--timers", type=int, default=200_000)
-    ap.add_argument("--runs", type=int, default=30)
+    ap = argparse.ArgumentParser(description="Process analytics at scale: p50/p99 per endpoint, plans of the slowest.")
+    add_scale_arguments(ap)
+    ap.add_argument("--reuse", action="store_true", help="keep the bench database if it exists (seeded before)")
+    ap.add_argument("--rate", type=float, default=20.0, help="requests per second, all routes together")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     args = ap.parse_args()
-    console = Console()
-    db_url, redis_url = os.environ.get("CLOSELOOP_DATABASE_URL"), os.environ.get("CLOSELOOP_REDIS_URL")
-    pg = redis = None
-    if not db_url or not redis_url:
-        pg, redis = start_embedded(
-            ROOT / ".closeloop" / "bench",
-            database="postgres",
-            pg_port=None,
-            redis_port=None,
-            persistent_redis=False,
-            need_postgres=not db_url,
-            need_redis=not redis_url,
+    console = Console(width=150)  # the table stays readable when piped to a file
+    async with scratch_database(DATABASE, reuse=args.reuse) as stack:
+        conn = await asyncpg.connect(stack.dsn)
+        try:
+            if await conn.fetchval("SELECT count(*) FROM tasks") == 0:
+                console.print(f"seeding at {scale_from(args)} …")
+                print_report(await seed(stack.database_url, scale_from(args), seed=args.seed))
+            else:
+                console.print("reusing the seeded database as it is")
+            counts = {
+                t: await conn.fetchval(f"SELECT count(*) FROM {t}")
+                for t in ("departments", "campaigns", "campaign_stages", "tasks", "sla_timers")
+            }
+            department_ids = [r[0] for r in await conn.fetch("SELECT id FROM departments ORDER BY id")]
+        finally:
+            await conn.close()
+        console.print("data: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
+        token = await admin_token(stack)
+        api = start_api(stack)
+        try:
+            routes = analytics_routes(department_ids)
+            console.print(f"driving {len(routes)} routes at {args.rate:g}/s for {args.duration:g} s (open loop) …")
+            result = await run_open_loop(
+                api.base_url,
+                routes,
+                rate=args.rate,
+                duration_s=args.duration,
+                headers={"Authorization": f"Bearer {token}"},
+                pid=api.pid,
+            )
+        finally:
+            api.stop()
+        print_results(
+            result,
+            title=f"analytics — {counts['tasks']:,} tasks, {counts['campaigns']:,} campaigns, "
+            f"{counts['sla_timers']:,} timers, {counts['departments']} departments; period {PERIOD}",
+            target_ms=TARGET_MS,
+            console=console,
         )
-    try:
-        base = db_url or pg.url  # type: ignore[union-attr]
-        url = await asyncio.to_thread(
-            recreate_database, base.replace("postgresql://", "postgresql+asyncpg://"), "closeloop_bench_analytics"
-        )
-        await asyncio.to_thread(migrate_to_head, url)
-        conn = await asyncpg.connect(dsn(url))
-        console.print(f"seeding {args.tasks:,} tasks, {args.campaigns:,} campaigns, {args.timers:,} timers …")
-        started = time.perf_counter()
-        await seed(conn, tasks=args.tasks, campaigns=args.campaigns, timers=args.timers)
-        await conn.close()
-        console.print(f"  seeded in {time.perf_counter() - started:.1f}s")
-
-        settings = load_settings(env="test", database_url=url, redis_url=redis_url or redis.url, seed_defaults=False)  # type: ignore[union-attr]
-        from services.api.app import create_app
-
-        app = create_app(settings, FrozenClock(NOW))
-        async with app.router.lifespan_context(app):
-            async with app.state.sessions() as s:
-                _, token = await create_token(s, actor=SYSTEM, user_id=1, name="bench", role=None)
-                await s.commit()
-            headers = {"Authorization": f"Bearer {token}"}
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
-                results = []
-                for endpoint in ENDPOINTS:
-                    sep = "&" if "?" in endpoint else "?"
-                    for fmt in ("json", "csv"):
-                        path = f"/api/v1/analytics/{endpoint}{sep}period={PERIOD}&format={fmt}"
-                        first = await client.get(path)
-                        assert first.status_code == 200, first.text
-                        samples = await timed(lambda p=path: client.get(p), args.runs)  # type: ignore[misc]
-                        rows = len(first.json()["rows"]) if fmt == "json" else first.text.count("\n") - 1
-                        results.append((endpoint, fmt, rows, statistics.median(samples), p99(samples)))
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        table = Table(
-            title=f"process analytics, period {PERIOD}, {args.runs} calls each (through the API); "
-            f"load average {load} on {os.cpu_count()} cores"
-        )
-        for col in ("endpoint", "format", "rows", "p50 ms", "p99 ms", f"≤ {BUDGET_MS} ms"):
-            table.add_column(col)
-        for endpoint, fmt, rows, p50, worst in results:
-            table.add_row(endpoint, fmt, str(rows), f"{p50:.1f}", f"{worst:.1f}", "✓" if worst <= BUDGET_MS else "✗")
-        console.print(table)
-        worst: dict[str, float] = {}
-        for endpoint, _, _, _, p99_ms in results:
-            worst[endpoint] = max(worst.get(endpoint, 0.0), p99_ms)
-        slowest = sorted(worst, key=lambda e: -worst[e])[:2]
-        for endpoint in slowest:
-            console.print(f"[bold]plan of {endpoint}[/bold]\n" + await plan_of(url, endpoint))
-    finally:
-        if redis is not None:
-            redis.stop()
-        if pg is not None:
-            pg.stop()
+        missing = [n for n, s in result.stats.items() if s.statuses.get(404) and not s.latencies_ms]
+        if missing:
+            console.print(f"[yellow]{len(missing)} routes answered 404 (not built on this branch yet)[/yellow]")
+        await print_plans(console, stack, token, result, routes)
+        await time_monthly_report(console, stack)
+        if not math.isnan(result.achieved_rate) and result.achieved_rate < 0.9 * args.rate:
+            console.print("[red]the server did not keep up with the asked rate[/red]")
 
 
 if __name__ == "__main__":

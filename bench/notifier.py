@@ -40,10 +40,9 @@ sys.path.insert(0, str(ROOT))
 from arq import create_pool  # noqa: E402
 from arq.connections import RedisSettings  # noqa: E402
 
-from services.cli import migrate_to_head  # noqa: E402
-from shared.embedded import free_port, start_embedded  # noqa: E402
+from bench.stack import scratch_database  # noqa: E402
+from shared.embedded import free_port  # noqa: E402
 from shared.notify.queue import ring  # noqa: E402
-from tests.conftest import recreate_database  # noqa: E402
 from tests.notify.helpers import sla_payload  # noqa: E402
 
 PAYLOAD = json.dumps(sla_payload(1, "竞品分析报告", now=datetime.now(UTC)), ensure_ascii=False)
@@ -140,23 +139,12 @@ def start_notifiers(n: int, env: dict[str, str], log_dir: Path) -> list[subproce
 
 
 async def run(args: argparse.Namespace) -> None:
+    async with scratch_database("closeloop_bench") as stack:
+        await measure(args, stack.database_url, stack.redis_url)
+
+
+async def measure(args: argparse.Namespace, url: str, redis_url: str) -> None:
     console = Console(width=150)
-    db_url, redis_url = os.environ.get("CLOSELOOP_DATABASE_URL"), os.environ.get("CLOSELOOP_REDIS_URL")
-    pg = redis = None
-    if not db_url or not redis_url:
-        pg, redis = start_embedded(
-            ROOT / ".closeloop" / "bench",
-            database="postgres",
-            pg_port=None,
-            redis_port=None,
-            fast_unsafe=False,
-            persistent_redis=False,
-            need_postgres=not db_url,
-            need_redis=not redis_url,
-        )
-        db_url, redis_url = db_url or pg.url, redis_url or redis.url  # type: ignore[union-attr]
-    url = recreate_database(db_url.replace("postgresql://", "postgresql+asyncpg://"), "closeloop_bench")
-    await asyncio.to_thread(migrate_to_head, url)
     port = free_port()
     ready = multiprocessing.get_context("spawn").Event()
     rx = multiprocessing.get_context("spawn").Process(target=receiver, args=(port, ready), daemon=True)
@@ -222,10 +210,6 @@ async def run(args: argparse.Namespace) -> None:
         await arq.aclose()
         await conn.close()
         rx.terminate()
-        if redis is not None:
-            redis.stop()
-        if pg is not None:
-            pg.stop()
 
     table = Table(title="notifier → local generic webhook (Standard Webhooks, signed)")
     for col in ("notifiers", "burst", "drained in", "deliveries/s", "stream", "arrived", "p50 insert→rx", "p99"):

@@ -35,11 +35,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.cli import migrate_to_head  # noqa: E402
-from shared.embedded import start_embedded  # noqa: E402
+from bench.stack import scratch_database  # noqa: E402
 from shared.notify.outbox import COPY_COLUMNS as OUTBOX_COLUMNS  # noqa: E402
 from shared.sla.engine import _ESCALATION_COLUMNS as ESCALATION_COLUMNS  # noqa: E402
-from tests.conftest import recreate_database  # noqa: E402
 
 LEVELS = json.dumps([{"offset": "0", "recipients": ["assignee", "assignee_manager"]}])
 CLAIM = """EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT)
@@ -200,25 +198,8 @@ async def main() -> None:
     )
     args = ap.parse_args()
     console = Console()
-    db_url, redis_url = os.environ.get("CLOSELOOP_DATABASE_URL"), os.environ.get("CLOSELOOP_REDIS_URL")
-    pg = redis = None
-    if not db_url or not redis_url:
-        pg, redis = start_embedded(
-            ROOT / ".closeloop" / "bench",
-            database="postgres",
-            pg_port=None,
-            redis_port=None,
-            persistent_redis=False,
-            need_postgres=not db_url,
-            need_redis=not redis_url,
-        )
-    try:
-        base = db_url or pg.url  # type: ignore[union-attr]
-        url = await asyncio.to_thread(
-            recreate_database, base.replace("postgresql://", "postgresql+asyncpg://"), "closeloop_bench"
-        )
-        await asyncio.to_thread(migrate_to_head, url)
-        redis_url = redis_url or redis.url  # type: ignore[union-attr]
+    async with scratch_database("closeloop_bench") as stack:
+        url, redis_url = stack.database_url, stack.redis_url
         conn = await asyncpg.connect(dsn(url))
         await conn.execute("TRUNCATE sla_policies, escalation_policies, calendars RESTART IDENTITY CASCADE")
         console.print(f"seeding {args.due:,} due timers …")
@@ -328,11 +309,6 @@ async def main() -> None:
         err = worker.stderr.read().decode() if worker.stderr else ""
         if "Traceback" in err:
             console.print(err[-3000:])
-    finally:
-        if redis is not None:
-            redis.stop()
-        if pg is not None:
-            pg.stop()
 
 
 if __name__ == "__main__":
