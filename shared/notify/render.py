@@ -71,6 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "report.rectifications_verified": "整改已验证",
         "report.risks_high": "高风险",
         "report.risks_open": "未关闭风险",
+        "report.tasks_overdue_rate": "任务逾期率",
         "report.open": "查看报告",
         "ops.channel_unhealthy.title": "通知渠道异常：{name}",
         "ops.reason": "原因",
@@ -132,6 +133,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "report.rectifications_verified": "Rectifications verified",
         "report.risks_high": "High risks",
         "report.risks_open": "Open risks",
+        "report.tasks_overdue_rate": "Tasks overdue",
         "report.open": "Open the report",
         "ops.channel_unhealthy.title": "Notification channel failing: {name}",
         "ops.reason": "Reason",
@@ -277,7 +279,7 @@ def _render_report(payload: dict[str, Any], t: dict[str, str], severity: str) ->
     subject = payload["subject"]
     fields = []
     for key, value in payload.get("headline", {}).items():
-        if key == "budget_burn":
+        if key in ("budget_burn", "tasks_overdue_rate"):
             value = "—" if value is None else f"{value * 100:.1f} %"
         fields.append((t.get(f"report.{key}", key), str(value)))
     return Message(

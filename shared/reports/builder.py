@@ -20,6 +20,10 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.analytics import service as analytics
+from shared.analytics.period import AnalyticsFilter
+from shared.analytics.period import Period as AnalyticsPeriod
+from shared.analytics.schemas import TaskGrouping
 from shared.budget.models import BudgetLine, Expense, ExpenseStatus
 from shared.calendar.core import BusinessCalendar
 from shared.kpis.models import Aggregation, Kpi, KpiReading, Metric
@@ -61,9 +65,11 @@ class Window:
     end: datetime
     prev_start: datetime
     prev_end: datetime
+    tz: Any = None  # the calendar's zone (local days of the period)
+    now: datetime | None = None  # when the report is built: "overdue" is judged as of then
 
     @classmethod
-    def of(cls, cal: BusinessCalendar, period: Period) -> Window:
+    def of(cls, cal: BusinessCalendar, period: Period, *, now: datetime | None = None) -> Window:
         prev = period.previous()
 
         def midnight(d: Any) -> datetime:
@@ -75,6 +81,22 @@ class Window:
             midnight(period.end + timedelta(days=1)),
             midnight(prev.start),
             midnight(prev.end + timedelta(days=1)),
+            cal.tz,
+            now,
+        )
+
+    def analytics(self, *, previous: bool = False, department_ids: tuple[int, ...] = ()) -> AnalyticsFilter:
+        """The process analytics' filter of this period (or the previous one), as of the report's
+        time: a task due after it is not overdue yet, whatever the period's end."""
+        period = self.period.previous() if previous else self.period
+        end = self.prev_end if previous else self.end
+        as_of = min(self.now, end) if self.now is not None else end
+        return AnalyticsFilter.of(
+            AnalyticsPeriod(period.start, period.end, period.key),
+            tz=self.tz,
+            timezone=str(self.tz),
+            now=as_of,
+            department_ids=department_ids,
         )
 
 
@@ -337,6 +359,59 @@ async def risks_section(session: AsyncSession, scope: Scope, w: Window) -> dict[
     }
 
 
+@section("process")
+async def process_section(session: AsyncSession, scope: Scope, w: Window) -> dict[str, Any]:
+    """The process analytics of the period (shared.analytics): each template stage's cycle time in
+    working days against its limit (the chart), the three worst bottlenecks, the task overdue and
+    on-time rates and SLA compliance, each against the previous period. A department's report
+    counts its people's tasks; a campaign's report has no process section (the analytics are per
+    department and company)."""
+    if scope.scope == ReportScope.campaign:
+        return {"stages": [], "note": "process analytics cover a department or the company"}
+    departments = (scope.department_id,) if scope.scope == ReportScope.department and scope.department_id else ()
+    now_f, prev_f = w.analytics(department_ids=departments), w.analytics(previous=True, department_ids=departments)
+    stages = await analytics.stage_cycle_times(session, now_f)
+    worst = await analytics.bottlenecks(session, now_f)
+
+    async def rates(f: AnalyticsFilter) -> dict[str, Any]:
+        tasks = (await analytics.task_timeliness(session, f, group_by=TaskGrouping.department)).rows
+        sla = (await analytics.sla_compliance(session, f)).rows
+        counted = sum(r["tasks"] for r in tasks)
+        judged = sum(r["met_on_time"] + r["met_late"] + r["breached"] for r in sla)
+        return {
+            "tasks": counted,
+            "overdue_rate": round(sum(r["overdue"] for r in tasks) / counted, 4) if counted else None,
+            "on_time_rate": round(sum(r["on_time"] for r in tasks) / counted, 4) if counted else None,
+            "sla_compliance": round(sum(r["met_on_time"] for r in sla) / judged, 4) if judged else None,
+        }
+
+    current, previous = await rates(now_f), await rates(prev_f)
+    return {
+        "stages": [
+            {
+                "template": r["template"],
+                "stage": r["stage_name"] or r["stage"],
+                "count": r["count"],
+                "mean_wd": r["mean_wd"],
+                "limit_wd": r["limit_wd"],
+                "breach_rate": r["breach_rate"],
+            }
+            for r in stages.rows
+        ],
+        "bottlenecks": [
+            {"stage": r["stage_name"] or r["stage"], "template": r["template"], "cycle_to_limit": r["cycle_to_limit"]}
+            for r in worst.rows
+            if r["rank_by_cycle_to_limit"] <= 3 and r["cycle_to_limit"] is not None
+        ],
+        "current": current,
+        "previous": previous,
+        "change": {
+            k: round(current[k] - previous[k], 4) if current[k] is not None and previous[k] is not None else None
+            for k in ("overdue_rate", "on_time_rate", "sla_compliance")
+        },
+    }
+
+
 async def build_periodic(session: AsyncSession, scope: Scope, window: Window) -> dict[str, Any]:
     """Every registered section, in order."""
     return {name: await fn(session, scope, window) for name, fn in SECTIONS.items()}
@@ -472,4 +547,6 @@ def headline(kind: ReportKind, body: dict[str, Any]) -> dict[str, Any]:
     if "risks" in body:
         out["risks_high"] = body["risks"]["levels"][0]["open"]
         out["risks_open"] = body["risks"]["open"]
+    if "process" in body and "current" in body["process"]:
+        out["tasks_overdue_rate"] = body["process"]["current"]["overdue_rate"]
     return out

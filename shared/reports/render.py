@@ -128,10 +128,48 @@ def _risks(s: dict[str, Any]) -> str:
     )
 
 
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.1f} %"
+
+
+def _pct_delta(v: float | None) -> str:
+    return _delta(None if v is None else round(v * 100, 1))
+
+
 def _process(s: dict[str, Any]) -> str:
+    if "current" not in s:
+        return "<h2>流程 Process</h2>" + (f"<p class=muted>{_e(s.get('note'))}</p>" if s.get("note") else "")
     rows = s.get("stages") or []
-    return "<h2>流程 Process</h2>" + (
-        _figure(_charts().stage_cycle(rows), "阶段周期 vs 时限 stage cycle time") if rows else ""
+    now, before, change = s["current"], s["previous"], s["change"]
+    rates = [
+        [escape(label), _e(_pct(now[key])), _e(_pct(before[key])), _pct_delta(change[key])]
+        for key, label in (
+            ("overdue_rate", "任务逾期率 task overdue rate"),
+            ("on_time_rate", "按时完成率 on-time completion"),
+            ("sla_compliance", "SLA 达标率 SLA compliance"),
+        )
+    ]
+    stages = [
+        [
+            f"{_e(r['stage'])} <span class=muted>{_e(r['template'])}</span>",
+            _e(r["count"]),
+            _e(_fmt(r["mean_wd"])),
+            _e(_fmt(r["limit_wd"])),
+            _e(_pct(r["breach_rate"])),
+        ]
+        for r in rows
+    ]
+    worst = ", ".join(f"{b['stage']} ×{b['cycle_to_limit']:.2f}" for b in s.get("bottlenecks", []))
+    return (
+        f"<h2>流程 Process <span class=muted>{_e(now['tasks'])} tasks due</span></h2>"
+        + _table(["", "本期 this period", "上期 previous", "环比 change (pp)"], rates)
+        + (
+            _table(["阶段 stage", "完成 done", "平均 mean wd", "时限 limit wd", "超时率 breach"], stages)
+            + _figure(_charts().stage_cycle(rows), "阶段周期 vs 时限 stage cycle time (working days)")
+            if rows
+            else "<p class=muted>本期无阶段完成 no stage finished in this period</p>"
+        )
+        + (f"<p>瓶颈 bottlenecks (cycle ÷ limit): {escape(worst)}</p>" if worst else "")
     )
 
 

@@ -162,7 +162,7 @@ async def build_snapshot(
         }
         heads = headline(schedule.kind, body["standup"])
     else:
-        body = await build_periodic(session, scope, Window.of(cal, period))
+        body = await build_periodic(session, scope, Window.of(cal, period, now=now))
         heads = headline(schedule.kind, body)
     return {
         "title": f"{labels[schedule.kind.value]} {period.key} · {scope_name}",

@@ -34,8 +34,26 @@ def test_a_process_section_is_drawn_and_snapshot_text_is_escaped():
         "title": "周报 <script>alert(1)</script>",
         "period": {"key": "2026-W41", "start": "2026-10-05", "end": "2026-10-11"},
         "previous_period": "2026-W40",
-        "process": {"stages": [{"stage": "评审 <b>review</b>", "mean_wd": 2.5, "limit_wd": 2.0}]},
+        "process": {
+            "stages": [
+                {
+                    "template": "campaign_default",
+                    "stage": "评审 <b>review</b>",
+                    "count": 4,
+                    "mean_wd": 2.5,
+                    "limit_wd": 2.0,
+                    "breach_rate": 0.5,
+                }
+            ],
+            "bottlenecks": [{"stage": "评审 <b>review</b>", "template": "campaign_default", "cycle_to_limit": 1.25}],
+            "current": {"tasks": 40, "overdue_rate": 0.125, "on_time_rate": 0.8, "sla_compliance": 0.9},
+            "previous": {"tasks": 30, "overdue_rate": 0.3, "on_time_rate": 0.6, "sla_compliance": None},
+            "change": {"overdue_rate": -0.175, "on_time_rate": 0.2, "sla_compliance": None},
+        },
     }
     html = page(snapshot)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>review</b>" not in html and "&lt;b&gt;review&lt;/b&gt; ×1.25" in html
     assert html.count("<svg") == 1 and 'id="stage-mean-0"' in html
+    # seed 001's goal, read at a glance: overdue 30 % → 12.5 %, a drop of 17.5 points
+    assert "12.5 %" in html and "30.0 %" in html and '<span class="down">-17.5</span>' in html

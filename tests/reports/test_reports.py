@@ -414,6 +414,7 @@ async def test_a_weekly_report_counts_kpis_budget_risks_and_rectifications_again
         "rectifications_verified": 1,
         "risks_high": 2,
         "risks_open": 3,
+        "tasks_overdue_rate": None,  # no task fell due in the week
     }
     listed = await client.get(f"/api/v1/reports?schedule_id={weekly['id']}&kind=weekly", headers=org["admin"])
     assert [x["id"] for x in listed.json()["items"]] == [report_id]
@@ -431,6 +432,60 @@ async def test_a_weekly_report_counts_kpis_budget_risks_and_rectifications_again
     assert ids(budget_svg, "budget-") == ["budget-planned-0", "budget-spent-0"]
     assert len(ids(matrix_svg, "cell-")) == 9
     assert data["campaign_id"]
+
+
+async def test_the_weekly_process_section_counts_the_weeks_tasks_as_of_the_send_time(sessions, client, clock, org):
+    """Seed 001's measure, in the weekly report: overdue and on-time rates of the tasks due in the
+    week (cancelled excluded), judged when the report is sent — a task due on Sunday is not overdue
+    in a report sent on Saturday evening — against the previous week."""
+    dept = org["dept"]
+    ann = await make_user(sessions, name="安娜", department_id=dept.id)
+    elsewhere = await make_user(sessions, name="外部门", department_id=(await make_department(sessions)).id)
+    async with unit_of_work(sessions) as s:
+        s.add_all(
+            [
+                Task(
+                    title="按时",
+                    assignee_id=ann.id,
+                    due_at=cn(2026, 10, 9, 10),
+                    status="done",
+                    completed_at=cn(2026, 10, 9, 9),
+                ),
+                Task(
+                    title="晚交",
+                    assignee_id=ann.id,
+                    due_at=cn(2026, 10, 9, 12),
+                    status="done",
+                    completed_at=cn(2026, 10, 10, 10),
+                ),
+                Task(title="逾期未交", assignee_id=ann.id, due_at=cn(2026, 10, 10, 9), status="in_progress"),
+                Task(title="周日到期", assignee_id=ann.id, due_at=cn(2026, 10, 11, 10), status="todo"),
+                Task(title="取消", assignee_id=ann.id, due_at=cn(2026, 10, 8, 10), status="cancelled"),
+                Task(title="别的部门", assignee_id=elsewhere.id, due_at=cn(2026, 10, 8, 10), status="todo"),
+                Task(
+                    title="上周按时",
+                    assignee_id=ann.id,
+                    due_at=cn(2026, 9, 30, 10),
+                    status="done",
+                    completed_at=cn(2026, 9, 29, 10),
+                ),
+            ]
+        )
+    channel = await make_channel(sessions)
+    clock.set(cn(2026, 10, 10, 18))  # the make-up Saturday: W41's last working day
+    weekly = await schedule(
+        client, org["admin"], kind="weekly", scope="department", department_id=dept.id, channel_ids=[channel.id]
+    )
+    run = await client.post(f"/api/v1/report-schedules/{weekly['id']}/run", headers=org["admin"])
+    report_id = run.json()["report"]["id"]
+    snap = (await client.get(f"/api/v1/reports/{report_id}", headers=org["admin"])).json()["snapshot"]
+    process = snap["process"]
+    assert process["current"] == {"tasks": 4, "overdue_rate": 0.5, "on_time_rate": 0.25, "sla_compliance": None}
+    assert process["previous"] == {"tasks": 1, "overdue_rate": 0.0, "on_time_rate": 1.0, "sla_compliance": None}
+    assert process["change"] == {"overdue_rate": 0.5, "on_time_rate": -0.75, "sla_compliance": None}
+    assert process["stages"] == [] and snap["headline"]["tasks_overdue_rate"] == 0.5
+    page = await client.get(f"/api/v1/reports/{report_id}.html", headers=org["admin"])
+    assert "任务逾期率 task overdue rate</td><td class=n>50.0 %</td><td class=n>0.0 %</td>" in page.text
 
 
 async def test_the_stand_up_lists_due_overdue_and_newly_breached_items_with_their_links(sessions, client, clock, org):
