@@ -23,8 +23,14 @@ from shared.kpis.catalogue import MetricKey
 from shared.kpis.schemas import KpiCreate, ReadingCreate
 from shared.models import ApprovalRule, Campaign, CampaignStatus, Department, Priority, Role, User
 from shared.org.tokens import ensure_bootstrap_admin
+from shared.rectifications import service as rectifications
+from shared.rectifications.models import RectificationSource
+from shared.rectifications.schemas import RectificationCreate
 from shared.reports import service as reports
 from shared.reports.models import Report, ReportKind, ReportSchedule, ReportScope
+from shared.risks import service as risks
+from shared.risks.models import Grade, ResponseStrategy, RiskCategory
+from shared.risks.schemas import RiskCreate
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from shared.workflow.defaults import BUDGET_CHANGE_RULE, LINE_OVERRUN_RULE
@@ -141,9 +147,64 @@ async def seed_demo(session: AsyncSession, *, admin_token: str, now: datetime) -
                 now=now,
             )
         await _budget(session, campaign=campaign, users=users, now=now)
+        await _risks_and_rectification(session, actor=actor, campaign=campaign, owner=planner, now=now)
     await _seed_goals(session, actor=actor, now=now)
     await _seed_report(session, actor=actor, now=now)
     await session.flush()
+
+
+async def _risks_and_rectification(
+    session: AsyncSession, *, actor: Actor, campaign: Campaign, owner: int, now: datetime
+) -> None:
+    """Two risks on the 3 × 3 matrix (one high: the director hears of it) and a rectification item
+    from the leads variance, so the weekly report's risk and rectification sections show something."""
+    for title, category, likelihood, impact, strategy, plan in (
+        (
+            "竞品提前降价 competitor cuts prices early",
+            RiskCategory.competition,
+            Grade.high,
+            Grade.medium,
+            ResponseStrategy.mitigate,
+            "提前锁定达人档期，准备满减预案",
+        ),
+        (
+            "物流爆仓 carrier overload",
+            RiskCategory.execution,
+            Grade.medium,
+            Grade.medium,
+            ResponseStrategy.transfer,
+            "与第二家快递签约分流",
+        ),
+    ):
+        await risks.create(
+            session,
+            actor=actor,
+            now=now,
+            data=RiskCreate(
+                title=title,
+                category=category,
+                likelihood=likelihood,
+                impact=impact,
+                owner_id=owner,
+                strategy=strategy,
+                response_plan=plan,
+                campaign_id=campaign.id,
+            ),
+        )
+    await rectifications.create(
+        session,
+        actor=actor,
+        now=now,
+        data=RectificationCreate(
+            title="线索获取不足 leads below target",
+            source=RectificationSource.kpi_variance,
+            problem="线索 4200，低于目标 5000（−16 %）",
+            measure="增加信息流投放预算并优化落地页",
+            acceptance_criteria="下周线索日均 ≥ 180",
+            owner_id=owner,
+            campaign_id=campaign.id,
+        ),
+    )
 
 
 async def _seed_report(session: AsyncSession, *, actor: Actor, now: datetime) -> None:

@@ -42,8 +42,9 @@ async def test_demo_seed_is_idempotent(sessions, clock, client):
     # big promotions' ROI estimates, KPI variances, risk reviews
     assert first["SlaPolicy"] == 15
     # the default task policy runs on each task (3); the leads KPI's variance (−16 %) waits for a cause (1);
-    # the director's timer on each demo expense's approval (2: one met, one running)
-    assert first["SlaTimer"] == 6
+    # the director's timer on each demo expense's approval (2: one met, one running); each risk's next
+    # review (2) and the rectification item (1)
+    assert first["SlaTimer"] == 9
     assert first["Goal"] == 5  # a company annual goal and its four quarters
     assert first["BudgetLine"] == 4 and first["Expense"] == 2
     async with unit_of_work(sessions) as s:
@@ -84,5 +85,9 @@ async def test_the_demo_has_a_weekly_report_a_newcomer_can_open(sessions, clock,
     assert snap["kind"] == "weekly" and snap["scope"]["scope"] == "company"
     assert {k["metric_key"] for k in snap["kpis"]["items"]} == {"leads", "conversion_rate", "revenue"}
     assert snap["budget"]["planned"] > 0 and snap["budget"]["items"][0]["campaign"].startswith("双十一大促")
+    levels = {x["level"]: x["open"] for x in snap["risks"]["levels"]}
+    assert (levels["high"], levels["medium"], snap["risks"]["open"]) == (1, 1, 2)
+    assert snap["rectifications"]["opened"] == 1
+    assert set(snap["process"]["current"]) == {"tasks", "overdue_rate", "on_time_rate", "sla_compliance"}
     page = await client.get(f"/api/v1/reports/{report_id}.html", headers=headers)
     assert page.status_code == 200 and page.text.count("<svg") == 3
