@@ -172,7 +172,7 @@ async def _seed(url: str, token: str) -> int | None:
         await engine.dispose()
 
 
-def _report_link(settings: Settings, report_id: int | None) -> str:
+def _report_link(settings: Settings, report_id: int | None, base: str) -> str:
     """The demo report's page, signed like a chat card's button (opens without a token)."""
     if report_id is None:
         return ""
@@ -183,7 +183,7 @@ def _report_link(settings: Settings, report_id: int | None) -> str:
 
     expires = datetime.now(UTC) + timedelta(days=settings.report_link_ttl_days)
     path = signed_path(page_path(report_id), expires_at=expires, secret=settings.secret_key.get_secret_value())
-    return f"  demo report: {settings.public_url}{path}\n"
+    return f"  demo report: {base}{path}\n"
 
 
 def _demo_token(settings: Settings) -> str:
@@ -276,8 +276,9 @@ def run(
         f"\n[bold green]Closeloop is up[/bold green]\n  API docs:  {base}/docs\n"
         f"  admin token: [bold]{token}[/bold]\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/tasks\n"
-        f"{_report_link(settings, report_id)}"
-        "  Ctrl-C stops everything.\n"
+        f"{_report_link(settings, report_id, env[f'{ENV_PREFIX}PUBLIC_URL'])}"
+        "  Ctrl-C stops everything.\n",
+        soft_wrap=True,  # long links stay on one line, so they can be copied
     )
     restarts = Restarts()
     try:
