@@ -10,7 +10,7 @@ holidays and make-up workdays) and for New York (DST), times per call:
      years it reaches) against a warm call.
 The `holidays` package's data is loaded before any timing (it is cached per process for both).
 
-    .venv/bin/python bench/calendar.py [--repeat 200]
+    .venv/bin/python bench/calendar_index.py [--repeat 200]
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file shares its name with the standard library's `calendar`, which `holidays` imports: put
-# the repository root where Python put bench/, so `import calendar` finds the standard one.
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)
+sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import os  # noqa: E402
