@@ -77,3 +77,29 @@ def test_0003_encrypts_existing_channel_secrets_and_downgrade_restores_them(stac
     rows = {r["name"]: r for r in sql(url, "SELECT * FROM channels")}
     assert rows["signed"]["secret"] == "SECplain" and rows["unsigned"]["secret"] is None
     assert "secret_encrypted" not in rows["signed"] and "healthy" not in rows["signed"]
+
+
+def test_0020_masks_bot_credentials_already_in_the_audit_log_then_refuses_changes(stack):
+    url = recreate_database(stack.database_url, "closeloop_migrations_0020")
+    cfg = _alembic_config(url)
+    run_in_thread(lambda: command.upgrade(cfg, "0018"))
+    sql(
+        url,
+        "INSERT INTO audit_log (actor, action, entity_type, entity_id, before, after) VALUES"
+        " ('cli', 'update', 'channel', 1, '{\"url\": \"https://oapi.dingtalk.com/robot/send?access_token=OLDTOKEN\"}',"
+        ' \'{"url": "https://open.feishu.cn/open-apis/bot/v2/hook/NEWHOOK"}\'),'
+        " ('cli', 'create', 'task', 2, NULL, '{\"title\": \"t\"}')",
+    )
+    run_in_thread(lambda: command.upgrade(cfg, "head"))
+    rows = sql(url, "SELECT before, after FROM audit_log ORDER BY id")
+    assert "OLDTOKEN" not in str(rows) and "NEWHOOK" not in str(rows)
+    assert '"https://open.feishu.cn/open-apis/bot/v2/hook/***' in rows[0]["after"]
+    assert rows[1]["after"] == '{"title": "t"}'
+    for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+        try:
+            sql(url, statement)
+        except Exception as exc:  # asyncpg's InsufficientPrivilegeError
+            assert "append-only" in str(exc)
+        else:
+            raise AssertionError(f"{statement} was allowed")
+    assert len(sql(url, "SELECT id FROM audit_log")) == 2

@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
 from shared.models import AuditLog, Base
+from shared.redact import redact_url
 
 # Never copied into the audit log.
 REDACTED_COLUMNS = {"secret": "***", "secret_encrypted": "***", "token_hash": None}
+# Copied with the credentials inside them masked (a bot's hook token, access_token, key …).
+URL_COLUMNS = frozenset({"url"})
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,6 +47,8 @@ def snapshot(obj: Base) -> dict[str, Any]:
             if REDACTED_COLUMNS[key] is None:
                 continue
             value = REDACTED_COLUMNS[key] if value else None
+        elif key in URL_COLUMNS and isinstance(value, str):
+            value = redact_url(value)
         out[key] = _jsonable(value)
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -255,3 +256,61 @@ async def test_fixing_a_channels_config_marks_it_healthy_again(client, sessions,
         assert (r.json()["healthy"], r.json()["unhealthy_since"], r.json()["unhealthy_reason"]) == (True, None, None)
     else:
         assert r.json()["healthy"] is False and r.json()["unhealthy_reason"] is not None
+
+
+async def test_the_audit_log_masks_bot_credentials_in_urls_and_cannot_be_rewritten(client, sessions, engine):
+    admin = await auth(sessions)
+    dingtalk = "https://oapi.dingtalk.com/robot/send?access_token=DT0123456789abcdef"
+    r = await client.post("/api/v1/channels", headers=admin, json={"name": "dt", "kind": "dingtalk", "url": dingtalk})
+    assert r.status_code == 201, r.text
+    rotated = "https://oapi.dingtalk.com/robot/send?access_token=DTrotated9876543210"
+    r = await client.patch(f"/api/v1/channels/{r.json()['id']}", headers=admin, json={"url": rotated})
+    assert r.status_code == 200, r.text
+    wecom = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7aaa-4bbb-8ccc-0123456789ab"
+    r = await client.post("/api/v1/channels", headers=admin, json={"name": "wc", "kind": "wecom", "url": wecom})
+    assert r.status_code == 201, r.text
+    fs = await client.post(
+        "/api/v1/channels", headers=admin, json={"name": "fs", "kind": "feishu", "url": FEISHU + "0123456789"}
+    )
+    assert fs.status_code == 201, fs.text
+    audit = (await client.get("/api/v1/audit", headers=admin, params={"entity_type": "channel"})).json()
+    text_of = str(audit)
+    for secret in ("DT0123456789abcdef", "DTrotated9876543210", "693a91f6-7aaa", "abc0123456789"):
+        assert secret not in text_of
+    urls = {v["url"] for row in audit["items"] for side in ("before", "after") if (v := row[side]) and "url" in v}
+    # Masked with a fingerprint: the rotation of the DingTalk token shows as a change, its value never.
+    shapes = {re.sub(r"\*\*\*[0-9a-f]{6}", "***", u) for u in urls}
+    assert shapes == {
+        "https://oapi.dingtalk.com/robot/send?access_token=***",
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***",
+        "https://open.feishu.cn/open-apis/bot/v2/hook/***",
+    }
+    assert len(urls) == 4  # two DingTalk fingerprints: before and after the PATCH
+    # The channel itself keeps its real URL: the notifier needs it.
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM channels WHERE url = :u"), {"u": wecom}) == 1
+        for statement in ("UPDATE audit_log SET after = NULL", "DELETE FROM audit_log"):
+            with pytest.raises(Exception, match="append-only"):
+                async with conn.begin_nested():
+                    await conn.execute(text(statement))
+
+
+async def test_deleting_a_user_keeps_their_audit_rows_and_who_they_were(client, sessions, engine):
+    admin = await auth(sessions)
+    dept = await make_department(sessions)
+    r = await client.post(
+        "/api/v1/users", headers=admin, json={"name": "临时工", "email": "temp@example.com", "department_id": dept.id}
+    )
+    user_id = r.json()["id"]
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO audit_log (actor_user_id, actor, action, entity_type) VALUES (:u, :a, 'update', 'task')"),
+            {"u": user_id, "a": f"user:{user_id}"},
+        )
+        await conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})  # the FK sets actor_user_id NULL
+        rows = (
+            await conn.execute(
+                text("SELECT actor_user_id, actor FROM audit_log WHERE actor = :a"), {"a": f"user:{user_id}"}
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(None, f"user:{user_id}")]
