@@ -18,6 +18,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         max_overflow=pool_size,
         pool_pre_ping=True,
         echo=echo,
+        hide_parameters=True,  # no bind parameter (emails, mobiles, tokens) in a logged SQL error
         json_serializer=jsontext.dumps,  # every JSONB column: orjson, not the standard library
         json_deserializer=jsontext.loads,
         connect_args={"server_settings": {"application_name": "closeloop", "timezone": "UTC"}},

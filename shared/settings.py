@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="a worker or notifier serves its own Prometheus metrics on this port (compose); "
         "unset: the API's /metrics reports them through the shared PROMETHEUS_MULTIPROC_DIR",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="largest request body the API reads (413 beyond it), the inbound webhook included",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per log line, with the request id"
     )

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from services.api import docs, problems, webhooks
 from services.api.common import reject_unknown_query_parameters
+from services.api.limits import LimitBodies
 from services.api.observability import ObserveRequests
 from services.api.routers import (
     analytics,
@@ -78,7 +79,8 @@ approval, collaboration request and piece of customer feedback has an owner, a d
 escalation path that lands in Feishu, DingTalk, WeCom or a signed webhook.
 
 Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`;
-validation errors list each offending field in `errors[].field`; a query parameter a route does
+validation errors list each offending field in `errors[].field`; a body that is not JSON is a 400
+(`malformed-json`) and one over the size limit a 413 (`body-too-large`), both before anything is read; a query parameter a route does
 not take is one of them (`query.<name>`: "unknown parameter"), never silently ignored. Every list
 answers `{items, next_cursor}` and is cursor-paginated: pass `next_cursor` back as `cursor`. A
 filter that takes several values (`status`) takes them comma-separated (`status=todo,in_progress`)
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         {"name": webhooks.TAG, "description": webhooks.TAG_DESCRIPTION}
     ]
     webhooks.install(app)
+    problems.document_body_errors(app)
+    app.add_middleware(LimitBodies, max_bytes=settings.max_body_bytes)  # before anything reads a body
     app.add_middleware(ObserveRequests)  # outermost: times everything, problems included
     return app
 

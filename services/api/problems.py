@@ -39,6 +39,24 @@ class Problem(BaseModel):
     errors: list[FieldProblem] = Field(default_factory=list)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A request body over `CLOSELOOP_MAX_BODY_BYTES` (raised while it is read: services.api.limits)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+    def problem(self, path: str) -> dict[str, Any]:
+        return {
+            "type": TYPE_BASE + "body-too-large",
+            "title": "Request body too large",
+            "status": 413,
+            "detail": str(self.detail),
+            "instance": path,
+            "errors": [{"field": "body", "message": f"at most {self.max_bytes} bytes", "type": "too_large"}],
+        }
+
+
 def problem_response(
     request: Request,
     *,
@@ -106,6 +124,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:  # not JSON at all: the request is malformed, nothing in it could be validated
+            where = (malformed[0].get("ctx") or {}).get("error", "invalid JSON")
+            return problem_response(
+                request,
+                status=400,
+                slug="malformed-json",
+                title="Malformed JSON",
+                detail=f"the request body is not valid JSON: {where}",
+                errors=[{"field": "body", "message": f"not valid JSON: {where}", "type": "json_invalid"}],
+            )
         errors = []
         for err in exc.errors():
             field = _loc_to_field(err.get("loc", ()))
@@ -117,6 +146,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return JSONResponse(exc.problem(request.url.path), status_code=413, media_type=PROBLEM_MEDIA_TYPE)
         titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
         return problem_response(
             request,
@@ -130,7 +161,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # Services check uniqueness and references first; this only catches a race between two writers.
-        log.info("integrity error: %s", exc.orig)
+        log.info("integrity error: %s", db_error_summary(exc))
         return problem_response(
             request,
             status=409,
@@ -157,7 +188,7 @@ def install(app: FastAPI) -> None:
         if _is_data_error(exc):
             # A value PostgreSQL or its driver refuses (an id beyond BIGINT, a number out of its
             # column's range): the request's fault, not an outage.
-            log.info("data error: %s", exc.orig)
+            log.info("data error: %s", db_error_summary(exc))
             return problem_response(
                 request,
                 status=422,
@@ -166,7 +197,7 @@ def install(app: FastAPI) -> None:
                 detail="a value is out of range for its field",
                 errors=[{"field": "request", "message": "a number or id is out of range", "type": "range"}],
             )
-        log.warning("database error: %s", exc)
+        log.warning("database error: %s", db_error_summary(exc))
         return problem_response(
             request,
             status=503,
@@ -185,6 +216,23 @@ def install(app: FastAPI) -> None:
             title="Internal error",
             detail="an unexpected error occurred; it has been logged",
         )
+
+
+def db_error_summary(exc: DBAPIError) -> str:
+    """What a log line says of a database error: the driver's error class, SQLSTATE, constraint and
+    column — never its message, which quotes values (`Key (email)=(…) already exists`, `invalid
+    input for query argument $1: '…'`)."""
+    source: BaseException = exc.orig or exc
+    cause: BaseException | None = source
+    while cause is not None:  # the driver's own exception (deepest with a SQLSTATE) has the names
+        if getattr(cause, "sqlstate", None):
+            source = cause
+        cause = cause.__cause__
+    parts = [type(source).__name__]
+    for attr in ("sqlstate", "table_name", "constraint_name", "column_name"):
+        if value := getattr(source, attr, None):
+            parts.append(f"{attr}={value}")
+    return " ".join(parts)
 
 
 def _is_data_error(exc: DBAPIError) -> bool:
@@ -214,3 +262,32 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "Conflicts with existing data", "content": {PROBLEM_MEDIA_TYPE: {}}}
 }
+
+
+BODY_ERRORS = {
+    "400": "Malformed JSON: the body could not be parsed (`errors[0].field` is `body`)",
+    "413": "Request body too large (`CLOSELOOP_MAX_BODY_BYTES`, default 1 MiB)",
+}
+
+
+def document_body_errors(app: FastAPI) -> None:
+    """Every operation that takes a body documents its 400 (malformed JSON) and 413 (too large)
+    problems, generated once with the rest of the document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if isinstance(operation, dict) and "requestBody" in operation:
+                    for code, description in BODY_ERRORS.items():
+                        operation["responses"].setdefault(
+                            code, {"description": description, "content": {PROBLEM_MEDIA_TYPE: problem}}
+                        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -90,7 +90,7 @@ async def test_bad_task_input_writes_nothing(client, sessions):
         assert r.status_code == 422, body
         assert r.json()["errors"][0]["field"] == field
     r = await client.post("/api/v1/tasks", headers={**member, "content-type": "application/json"}, content=b"{not json")
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body"  # malformed: not even JSON
     async with unit_of_work(sessions) as s:
         assert await s.scalar(select(func.count()).select_from(Task)) == 0
 
