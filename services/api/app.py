@@ -79,9 +79,9 @@ approval, collaboration request and piece of customer feedback has an owner, a d
 escalation path that lands in Feishu, DingTalk, WeCom or a signed webhook.
 
 Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`;
-validation errors list each offending field in `errors[].field`; a body that is not JSON is a 400
-(`malformed-json`) and one over the size limit a 413 (`body-too-large`), both before anything is read; a query parameter a route does
-not take is one of them (`query.<name>`: "unknown parameter"), never silently ignored. Every list
+validation errors list each offending field in `errors[].field`; a query parameter a route does
+not take is one of them (`query.<name>`: "unknown parameter"), never silently ignored. A body that
+is not JSON is a 400 (`malformed-json`), one over the size limit a 413 (`body-too-large`). Every list
 answers `{items, next_cursor}` and is cursor-paginated: pass `next_cursor` back as `cursor`. A
 filter that takes several values (`status`) takes them comma-separated (`status=todo,in_progress`)
 or repeated (`status=todo&status=in_progress`); `q` matches text in any case."""
