@@ -10,7 +10,10 @@ holidays and make-up workdays) and for New York (DST), times per call:
      years it reaches) against a warm call.
 The `holidays` package's data is loaded before any timing (it is cached per process for both).
 
-    .venv/bin/python bench/calendar.py [--repeat 200]
+    .venv/bin/python bench/calendars.py [--repeat 200]
+
+(Not `bench/calendar.py`: a script's folder comes first on `sys.path`, so that name shadowed the
+standard library's `calendar` for every bench run as `python bench/<name>.py`.)
 """
 
 from __future__ import annotations
