@@ -243,7 +243,8 @@ def lag_p99_ms(before: dict[float, float], after: dict[float, float]) -> tuple[f
 
 
 async def scrape(api: ApiProcess) -> str:
-    async with httpx.AsyncClient(timeout=10) as client:
+    """`/metrics` once the API has caught up (an overloaded API may still be working off a queue)."""
+    async with httpx.AsyncClient(timeout=120) as client:
         return (await client.get(f"{api.base_url}/metrics")).text
 
 
@@ -296,6 +297,37 @@ def scans(plan: str) -> list[str]:
     return [t for t in BIG_TABLES if re.search(rf"Seq Scan on {t}\b", plan)]
 
 
+FILTERED_ROWS_LIMIT = 2_000  # an index scan that throws this many rows away per call is not "served"
+
+
+def filtered_rows(plan: str) -> int:
+    """The most rows any one node of the plan read and threw away (its filter or recheck), all
+    loops counted."""
+    worst = 0
+    lines = plan.splitlines()
+    for i, line in enumerate(lines):
+        found = re.search(r"Rows Removed by (?:Filter|Index Recheck): (\d+)", line)
+        if not found:
+            continue
+        loops = 1
+        for node in reversed(lines[:i]):  # the node this line belongs to: the nearest line above with `loops=`
+            if (m := re.search(r"loops=(\d+)", node)) is not None:
+                loops = int(m.group(1))
+                break
+        worst = max(worst, int(found.group(1)) * loops)
+    return worst
+
+
+def verdict(plan: str) -> str:
+    """Whether an index serves the statement: no sequential scan of a growing table, and no node
+    that reads and discards more than FILTERED_ROWS_LIMIT rows."""
+    if seq := scans(plan):
+        return f"NOT served by an index: sequential scan of {', '.join(seq)}"
+    if (thrown := filtered_rows(plan)) > FILTERED_ROWS_LIMIT:
+        return f"NOT served by an index: an index scan reads and discards {thrown:,} rows"
+    return "served by an index"
+
+
 async def print_plans(console: Console, stack: BenchStack, token: str, ids: Ids, routes: list[Route]) -> None:
     """Every board route once, in-process, with a representative department, person and ids: how
     many statements it runs, and the plan of each statement that reads a growing table."""
@@ -313,9 +345,10 @@ async def print_plans(console: Console, stack: BenchStack, token: str, ids: Ids,
             if not any(re.search(rf"\b{t}\b", captured.statement) for t in BIG_TABLES):
                 continue
             plan = await explain(stack, captured)
-            seq = scans(plan)
-            verdict = f"[red]sequential scan of {', '.join(seq)}[/red]" if seq else "[green]index[/green]"
-            console.print(f"\n- {execution_ms(plan):.2f} ms on the server; {verdict}\n{captured.statement}\n")
+            said = verdict(plan)
+            colour = "red" if said.startswith("NOT") else "green"
+            console.print(f"\n- {execution_ms(plan):.2f} ms on the server; [{colour}]{said}[/{colour}]")
+            console.print(captured.statement + "\n", markup=False, highlight=False)
             console.print(plan, markup=False, highlight=False)
 
 

@@ -7,7 +7,7 @@ import math
 import random
 from pathlib import Path
 
-from bench.api import Ids, lag_buckets, lag_p99_ms, profile_summary, routes_for, scans
+from bench.api import Ids, filtered_rows, lag_buckets, lag_p99_ms, profile_summary, routes_for, scans, verdict
 
 EXPOSITION = """# HELP closeloop_event_loop_lag_seconds How late the event loop wakes a 100 ms sleep
 # TYPE closeloop_event_loop_lag_seconds histogram
@@ -43,6 +43,27 @@ def test_a_sequential_scan_of_a_growing_table_is_named_and_a_small_one_is_not() 
     assert scans(plan) == ["tasks"]
     assert scans("Index Scan using ix_tasks_assignee_id on tasks\n  ->  Seq Scan on users") == []
     assert scans("Seq Scan on tasks_archive") == []
+
+
+def test_an_index_scan_that_discards_most_of_what_it_reads_is_not_served_by_an_index() -> None:
+    walk = """Limit  (cost=0.43..4858.95 rows=51 width=453) (actual time=1.268..39.176 rows=51.00 loops=1)
+  ->  Index Scan using pk_sla_timers on sla_timers  (cost=0.43..105649.45 rows=1109) (actual rows=51.00 loops=1)
+        Filter: ((state)::text = 'running'::text)
+        Rows Removed by Filter: 201617"""
+    assert filtered_rows(walk) == 201_617
+    assert verdict(walk) == "NOT served by an index: an index scan reads and discards 201,617 rows"
+    # A few rows discarded per loop, counted over every loop: 300 × 8 = 2 400.
+    nested = """Nested Loop  (actual rows=5.00 loops=1)
+  ->  Index Scan using ix_review_responses_status on review_responses  (actual rows=1.00 loops=300)
+        Rows Removed by Filter: 8"""
+    assert filtered_rows(nested) == 2_400
+    served = """Limit  (actual rows=51.00 loops=1)
+  ->  Index Scan using ix_sla_timers_board on sla_timers  (actual rows=51.00 loops=1)
+        Rows Removed by Filter: 40"""
+    assert verdict(served) == "served by an index"
+    assert verdict("Seq Scan on review_responses  (actual rows=36.00 loops=1)").startswith(
+        "NOT served by an index: sequential scan of review_responses"
+    )
 
 
 def test_profile_summary_shares_samples_by_project_function_counting_recursion_once(tmp_path: Path) -> None:
