@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -98,7 +99,8 @@ async def load_ids(stack: BenchStack) -> Ids:
         departments = await ids("SELECT id FROM departments ORDER BY id")
         members = await ids("SELECT id FROM users WHERE department_id IS NOT NULL AND role = 'member' ORDER BY id")
         approvers = await ids(
-            "SELECT DISTINCT approver_id FROM approval_assignments WHERE status = 'pending' AND approver_id IS NOT NULL"
+            "SELECT DISTINCT approver_id FROM approval_assignments "
+            "WHERE status = 'pending' AND approver_id IS NOT NULL ORDER BY approver_id"
         )
         campaigns = await ids("SELECT id FROM campaigns WHERE status IN ('planned', 'active') ORDER BY id")
         low, high = await conn.fetchrow("SELECT min(id), max(id) FROM tasks")
@@ -203,6 +205,74 @@ def api_processes(api: ApiProcess) -> dict[int, str]:
         if workers
         else {api.pid: "api (single process)"}
     )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (those still alive)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+    return total
+
+
+async def database_pids(stack: BenchStack) -> list[int]:
+    """The PostgreSQL server's processes: the postmaster of a backend and all its children."""
+    import psutil
+
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        postmaster = psutil.Process(backend).parent()  # while the backend still runs
+        return [postmaster.pid, *(c.pid for c in postmaster.children())] if postmaster else []
+    except psutil.Error:
+        return []  # a server on another machine or user: not measured
+    finally:
+        await conn.close()
+
+
+@dataclass
+class CpuUse:
+    """Where the machine's CPU went during the run, in ms per answered request."""
+
+    api_ms: float
+    database_ms: float
+    generator_ms: float
+    others_ms: float  # everything else on the machine (other users' work)
+    busy_share: float  # of all cores, over the run
+
+    @classmethod
+    def between(cls, before: dict[str, float], after: dict[str, float], requests: int) -> CpuUse:
+        d = {k: after[k] - before[k] for k in after}
+        n = max(1, requests)
+        ours = d["api"] + d["database"] + d["generator"]
+        return cls(
+            api_ms=1000 * d["api"] / n,
+            database_ms=1000 * d["database"] / n,
+            generator_ms=1000 * d["generator"] / n,
+            others_ms=1000 * max(0.0, d["busy"] - ours) / n,
+            busy_share=d["busy"] / max(1e-9, d["wall"] * (os.cpu_count() or 1)),
+        )
+
+
+def cpu_snapshot(api_pids: list[int], db_pids: list[int]) -> dict[str, float]:
+    import psutil
+
+    machine = psutil.cpu_times()
+    return {
+        "api": cpu_seconds(api_pids),
+        "database": cpu_seconds(db_pids),
+        "generator": cpu_seconds([os.getpid()]),
+        "busy": machine.user
+        + machine.system
+        + getattr(machine, "nice", 0.0)
+        + getattr(machine, "irq", 0.0)
+        + getattr(machine, "softirq", 0.0),
+        "wall": time.monotonic(),
+    }
 
 
 async def sample_rss(pids: dict[int, str], stop: asyncio.Event, peak: dict[int, float]) -> None:
@@ -418,6 +488,8 @@ async def main() -> None:
             lag_before = lag_buckets(await scrape(api))
             profilers = start_profilers(pids, args.profile, args.duration) if args.profile else []
             load_before = load_average()
+            db_pids = await database_pids(stack)
+            cpu_before = cpu_snapshot(list(pids), db_pids)
             console.print(
                 f"driving {len(routes)} routes at {args.rate:g}/s for {args.duration:g} s (open loop), "
                 f"{args.workers} API worker(s) …"
@@ -427,6 +499,7 @@ async def main() -> None:
             result: LoadResult = await run_open_loop(
                 api.base_url, routes, rate=args.rate, duration_s=args.duration, headers=headers, pid=api.pid
             )
+            cpu = CpuUse.between(cpu_before, cpu_snapshot(list(pids), db_pids), result.completed)
             stop.set()
             await sampler
             load_after = load_average()
@@ -455,6 +528,11 @@ async def main() -> None:
             f"over {lag_n} samples (target < 10 ms)"
         )
         console.print(f"load average (1/5/15 min): before the run {load_before}, after {load_after}")
+        console.print(
+            f"CPU per answered request: API {cpu.api_ms:.1f} ms, PostgreSQL {cpu.database_ms:.1f} ms, this load "
+            f"generator {cpu.generator_ms:.1f} ms, everything else on the machine {cpu.others_ms:.1f} ms; the "
+            f"machine's cores were {100 * cpu.busy_share:.0f} % busy"
+        )
         if not math.isnan(result.achieved_rate) and result.achieved_rate < 0.9 * args.rate:
             console.print("[red]the server did not keep up with the asked rate[/red]")
         if profilers:
