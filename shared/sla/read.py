@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, any_, bindparam, exists, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Executable, Select, and_, any_, bindparam, exists, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -57,18 +57,32 @@ _SUMMARY_COLUMNS = (
     _CAL.id.label("calendar_row_id"),
     calendar_fingerprint(_CAL).label("calendar_fingerprint"),
 )
-# One statement whatever the page's length: an array parameter, not an IN list per length (each
-# length would be another prepared statement on every pooled connection).
-_SUBJECT_TIMERS = (
-    select(*_SUMMARY_COLUMNS)
-    .outerjoin(_CAL, _TIMER_CALENDAR)
-    .where(
-        SlaTimer.subject_type == bindparam("subject_type"),
-        SlaTimer.subject_id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
-        SlaTimer.state != TimerState.cancelled,
+
+
+# One statement whatever the page's length: an array parameter per type, not an IN list per length
+# (each length would be another prepared statement on every pooled connection).
+def _subjects_timers(types: int) -> Executable:
+    """The timers of a page's subjects of `types` types (a review and its reviewers: two)."""
+    return (
+        select(SlaTimer.subject_type, *_SUMMARY_COLUMNS)
+        .outerjoin(_CAL, _TIMER_CALENDAR)
+        .where(
+            or_(
+                *(
+                    and_(
+                        SlaTimer.subject_type == bindparam(f"type_{n}"),
+                        SlaTimer.subject_id == any_(bindparam(f"ids_{n}", type_=ARRAY(BigInteger))),
+                    )
+                    for n in range(types)
+                )
+            ),
+            SlaTimer.state != TimerState.cancelled,
+        )
+        .order_by(SlaTimer.id)
     )
-    .order_by(SlaTimer.id)
-)
+
+
+_SUBJECTS_TIMERS = {n: _subjects_timers(n) for n in (1, 2, 3)}
 
 
 async def _calendars_of(session: AsyncSession, rows: Iterable[Any]) -> dict[str | None, Any]:
@@ -117,14 +131,27 @@ async def subject_summaries(
 ) -> dict[int, list[dict[str, Any]]]:
     """Each subject's timers that still tell something: running, paused or met (not cancelled).
     One query for the page, calendars included (read only when this process has not seen them)."""
-    wanted = list(ids)
-    if not wanted:
+    return (await summaries_by_type(session, {subject_type: ids}, now)).get(str(subject_type), {})
+
+
+async def summaries_by_type(
+    session: AsyncSession, wanted: Mapping[str, Iterable[int]], now: datetime
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """`subject_summaries` for subjects of several types (an item and its nested ones) in one query."""
+    pages = {str(t): list(ids) for t, ids in wanted.items()}
+    pages = {t: ids for t, ids in pages.items() if ids}
+    if not pages:
         return {}
-    rows = list(await session.execute(_SUBJECT_TIMERS, {"subject_type": str(subject_type), "ids": wanted}))
+    stmt = _SUBJECTS_TIMERS[len(pages)] if len(pages) in _SUBJECTS_TIMERS else _subjects_timers(len(pages))
+    params: dict[str, Any] = {}
+    for n, (subject_type, ids) in enumerate(pages.items()):
+        params[f"type_{n}"], params[f"ids_{n}"] = subject_type, ids
+    rows = list(await session.execute(stmt, params))
     cals = await _calendars_of(session, rows)
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    out: dict[str, dict[int, list[dict[str, Any]]]] = {t: defaultdict(list) for t in pages}
     for row in rows:
-        out[row.subject_id].append(summary(row, cals.get(row.calendar_fingerprint, DEFAULT_CALENDAR), now))
+        data = summary(row, cals.get(row.calendar_fingerprint, DEFAULT_CALENDAR), now)
+        out[row.subject_type][row.subject_id].append(data)
     return out
 
 
