@@ -88,9 +88,9 @@ async def test_an_edited_calendar_is_read_again_once_and_moves_the_countdowns(cl
     assert task["sla"][0]["working_seconds_left"] == 16 * 3600  # Monday 10:00 → Tuesday 17:00
     assert len(before) == 3
 
-    r = await client.patch(
-        f"/api/v1/calendars/{calendar['id']}", headers=manager, json={"overrides": {"2026-11-24": "off"}}
-    )
+    # Tuesday off (and a day no other test uses: this process has never seen the edited calendar).
+    overrides = {"2026-11-24": "off", "2031-01-02": "off"}
+    r = await client.patch(f"/api/v1/calendars/{calendar['id']}", headers=manager, json={"overrides": overrides})
     assert r.status_code == 200, r.text
     (task,), after_edit = await _page(client, manager)
     (task_again,), after = await _page(client, manager)
