@@ -17,19 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import re
 import sys
 import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from rich.console import Console
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -37,13 +32,16 @@ if str(ROOT) not in sys.path:
 
 from bench.load import HEALTHZ, LoadResult, Route, print_results, run_open_loop  # noqa: E402
 from bench.seed import add_scale_arguments, print_report, scale_from, seed  # noqa: E402
-from bench.stack import BenchStack, scratch_database, start_api  # noqa: E402
-from shared.actor import Actor  # noqa: E402
-from shared.clock import SystemClock  # noqa: E402
+from bench.stack import (  # noqa: E402
+    BenchStack,
+    admin_token,
+    capture_statements,
+    execution_ms,
+    explain,
+    scratch_database,
+    start_api,
+)
 from shared.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
-from shared.models import Role, User  # noqa: E402
-from shared.org.tokens import create_token  # noqa: E402
-from shared.settings import load_settings  # noqa: E402
 
 DATABASE = "closeloop_bench_analytics"
 TARGET_MS = 300.0
@@ -87,82 +85,6 @@ def analytics_routes(department_ids: list[int]) -> list[Route]:
             routes.append(Route(f"{name} {fmt} +dept", "GET", base + "&department_id={department_id}", 1.0, fill=pick))
     routes.extend(Route(name, "GET", path, 1.0) for name, path in BOARDS)
     return routes
-
-
-async def admin_token(stack: BenchStack) -> str:
-    """A token for the seeded admin, minted the way the CLI mints one (shared.org.tokens)."""
-    engine = make_engine(stack.database_url, pool_size=1)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            admin = (await session.scalars(select(User).where(User.role == Role.admin).order_by(User.id))).first()
-            if admin is None:
-                raise SystemExit("the bench database has no admin user: run without --reuse to seed it")
-            _, plaintext = await create_token(session, actor=Actor.system("bench"), user_id=admin.id, name="bench")
-            return plaintext
-    finally:
-        await engine.dispose()
-
-
-# ---- the SQL behind a route ----------------------------------------------------------------------
-@dataclass
-class Captured:
-    statement: str
-    parameters: Any
-    seconds: float
-
-
-async def capture_statements(stack: BenchStack, token: str, path: str) -> list[Captured]:
-    """Call `path` once in-process (the app on the same database) and record every statement it
-    ran, with its parameters and time."""
-    from services.api.app import create_app
-
-    captured: list[Captured] = []
-    started: dict[int, float] = {}
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        started[id(cursor)] = time.perf_counter()
-
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        t0 = started.pop(id(cursor), None)
-        if t0 is not None:
-            captured.append(Captured(statement, parameters, time.perf_counter() - t0))
-
-    settings = load_settings(database_url=stack.database_url, redis_url=stack.redis_url, public_url="http://bench")
-    app = create_app(settings, SystemClock())
-    event.listen(Engine, "before_cursor_execute", before)
-    event.listen(Engine, "after_cursor_execute", after)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                await client.get(path, headers={"Authorization": f"Bearer {token}"})  # warm caches and pool
-                captured.clear()  # the start-up's and the first call's statements are not measured
-                await client.get(path, headers={"Authorization": f"Bearer {token}"})
-    finally:
-        event.remove(Engine, "before_cursor_execute", before)
-        event.remove(Engine, "after_cursor_execute", after)
-    return captured
-
-
-async def explain(stack: BenchStack, captured: Captured) -> str:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        async with conn.transaction():  # EXPLAIN ANALYZE runs the statement: never keep what it wrote
-            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + captured.statement, *(captured.parameters or ()))
-            raise _Rollback("\n".join(r[0] for r in rows))
-    except _Rollback as done:
-        return str(done)
-    finally:
-        await conn.close()
-
-
-class _Rollback(Exception):
-    pass
-
-
-def execution_ms(plan: str) -> float:
-    found = re.search(r"Execution Time: ([0-9.]+) ms", plan)
-    return float(found.group(1)) if found else 0.0
 
 
 async def print_plans(console: Console, stack: BenchStack, token: str, result: LoadResult, routes: list[Route]) -> None:

@@ -19,7 +19,7 @@ import itertools
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,11 +192,18 @@ async def run_open_loop(
 
 
 def print_results(
-    result: LoadResult, *, title: str, target_ms: float | None = None, console: Console | None = None
+    result: LoadResult,
+    *,
+    title: str,
+    target_ms: float | None = None,
+    targets: Mapping[str, float] | None = None,
+    console: Console | None = None,
 ) -> None:
     """The table: per route count, errors, p50/p99/max (ms, from the scheduled instant), the p99's
-    ratio to /healthz's, whether the target is met; then achieved rate and the server's RSS."""
+    ratio to /healthz's, whether the target is met (`targets` by route name, else `target_ms`);
+    then achieved rate and the server's RSS."""
     console = console or Console()
+    targets = targets or {}
     base = result.baseline()
     base_p99 = base.pct(99) if base else math.nan
     table = Table(title=title)
@@ -206,10 +213,11 @@ def print_results(
         p50, p99 = s.pct(50), s.pct(99)
         top = max(s.latencies_ms) if s.latencies_ms else math.nan
         errors = f"{s.errors}" + (f" ({_statuses(s)})" if s.errors else "")
-        if target_ms is None or name == HEALTHZ or math.isnan(p99):
+        target = targets.get(name, target_ms)
+        if target is None or name == HEALTHZ or math.isnan(p99):
             ok = "" if s.errors == 0 else "[red]errors[/red]"
         else:
-            ok = "[green]yes[/green]" if p99 <= target_ms and s.errors == 0 else "[red]no[/red]"
+            ok = "[green]yes[/green]" if p99 <= target and s.errors == 0 else "[red]no[/red]"
         ratio = f"×{p99 / base_p99:.1f}" if name != HEALTHZ and base_p99 and not math.isnan(p99) else ""
         table.add_row(name, f"{s.count}", errors, _ms(p50), _ms(p99), _ms(top), ratio, ok)
     console.print(table)

@@ -42,11 +42,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from shared import subjects  # noqa: E402, F401 — registers every domain's subject types and tables
+from shared.approvals.sla import ApprovalSubject  # noqa: E402
 from shared.budget.models import BudgetCategory, BudgetLine, Expense, ExpenseStatus  # noqa: E402
-from shared.calendar.core import BusinessCalendar  # noqa: E402
+from shared.calendar.core import BusinessCalendar, Target  # noqa: E402
 from shared.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
 from shared.kpis.models import Kpi, KpiReading, Metric  # noqa: E402
 from shared.models import (  # noqa: E402
+    Approval,
+    ApprovalAssignment,
+    ApprovalKind,
+    ApprovalStatus,
+    ApprovalStep,
+    AssignmentStatus,
     Calendar,
     Campaign,
     CampaignStage,
@@ -72,6 +79,8 @@ from shared.models import (  # noqa: E402
     SlaPolicy,
     SlaTimer,
     StageStatus,
+    StepMode,
+    StepStatus,
     Task,
     TaskStatus,
     TimerState,
@@ -667,6 +676,140 @@ class Seeder:
             rid += 1
         return requests, responses
 
+    # ---- approvals ------------------------------------------------------------------------------
+    def approvals(
+        self, campaigns: list[CampaignRow], org: Org, timer_quota: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each campaign asked its department head's approval one to four weeks before it starts,
+        and its execution stage the head's sign-off when resources were coordinated; every tenth
+        campaign also a budget change signed by its head and the finance department's (双签, step
+        mode `all`). Decided a few hours later, mostly; those not decided by "now" (and half of
+        those of campaigns not started yet or still coordinating resources) are pending, each
+        approver under their timer."""
+        rng, now = self.rng, self.now
+        policy = self.ref.policies[ApprovalSubject.assignment]
+        target = Target.parse(policy.target_kind, policy.target_value)
+        finance_head = org.heads[-1]
+        approvals: list[dict[str, Any]] = []
+        steps: list[dict[str, Any]] = []
+        assignments: list[dict[str, Any]] = []
+        aid, sid, xid = (
+            self.next_ids["approvals"],
+            self.next_ids["approval_steps"],
+            self.next_ids["approval_assignments"],
+        )
+        timers_before = len(self.timers)
+
+        def ask(
+            c: CampaignRow,
+            kind: ApprovalKind,
+            asked: datetime,
+            approvers: list[int],
+            stage_id: int | None,
+            *,
+            waiting: bool = False,
+        ) -> None:
+            nonlocal aid, sid, xid
+            if asked > now:
+                return
+            head = org.heads[org.department_ids.index(c.department_id)]
+            decided: datetime | None = asked + timedelta(hours=rng.lognormvariate(math.log(6), 1.0))
+            if waiting or (decided is not None and decided > now):
+                decided = None
+            rejected = decided is not None and rng.random() < 0.05
+            status = (
+                ApprovalStatus.pending
+                if decided is None
+                else (ApprovalStatus.rejected if rejected else ApprovalStatus.approved)
+            )
+            approvals.append(
+                {
+                    "id": aid,
+                    "kind": kind,
+                    "title": f"审批 {kind.value} campaign {c.id}",
+                    "campaign_id": c.id,
+                    "stage_id": stage_id,
+                    "requester_id": c.owner_id if kind != ApprovalKind.stage else head,
+                    "department_id": c.department_id,
+                    "status": status,
+                    "details": {},
+                    "decided_at": decided,
+                    "created_at": asked,
+                    "updated_at": decided or asked,
+                }
+            )
+            step_status = {
+                ApprovalStatus.pending: StepStatus.active,
+                ApprovalStatus.approved: StepStatus.approved,
+                ApprovalStatus.rejected: StepStatus.rejected,
+            }[status]
+            steps.append(
+                {
+                    "id": sid,
+                    "approval_id": aid,
+                    "position": 0,
+                    "name": "部门负责人审批 department head" if len(approvers) == 1 else "双签 dual sign",
+                    "mode": StepMode.one if len(approvers) == 1 else StepMode.all,
+                    "approver_ids": approvers,
+                    "time_limit": None,
+                    "status": step_status,
+                    "entered_at": asked,
+                    "decided_at": decided,
+                    "created_at": asked,
+                    "updated_at": decided or asked,
+                }
+            )
+            for approver in approvers:
+                a_status = {
+                    ApprovalStatus.pending: AssignmentStatus.pending,
+                    ApprovalStatus.approved: AssignmentStatus.approved,
+                    ApprovalStatus.rejected: AssignmentStatus.rejected,
+                }[status]
+                assignments.append(
+                    {
+                        "id": xid,
+                        "step_id": sid,
+                        "approval_id": aid,
+                        "approver_id": approver,
+                        "status": a_status,
+                        "assigned_at": asked,
+                        "decided_at": decided,
+                        "created_at": asked,
+                        "updated_at": decided or asked,
+                    }
+                )
+                if len(self.timers) - timers_before < timer_quota:
+                    self.timers.append(
+                        self.timer(
+                            ApprovalSubject.assignment,
+                            xid,
+                            department_id=self.user_department(org, approver),
+                            started_at=asked,
+                            due_at=self.cal.deadline(asked, target),
+                            met_at=decided,
+                        )
+                    )
+                xid += 1
+            aid, sid = aid + 1, sid + 1
+
+        for c in campaigns:
+            head = org.heads[org.department_ids.index(c.department_id)]
+            upcoming = c.start > now  # half of the campaigns not started yet still wait for their approval
+            asked = c.start - timedelta(days=rng.uniform(7, 30))
+            ask(c, ApprovalKind.campaign, asked, [head], None, waiting=upcoming and rng.random() < 0.5)
+            resources = next((s for s in c.stages if s.key == "resources"), None)
+            execution = next((s for s in c.stages if s.key == "execution"), None)
+            if resources is not None and resources.entered_at is not None and execution is not None:
+                waiting = resources.status == StageStatus.active and rng.random() < 0.5
+                ask(c, ApprovalKind.stage, resources.entered_at, [head], execution.id, waiting=waiting)
+            if c.id % 10 == 0 and head != finance_head:
+                ask(c, ApprovalKind.budget_change, c.start + timedelta(days=3), [head, finance_head], None)
+        return approvals, steps, assignments
+
+    @staticmethod
+    def user_department(org: Org, user_id: int) -> int | None:
+        return org.user_department.get(user_id)
+
     # ---- tasks ----------------------------------------------------------------------------------
     def tasks(self, campaigns: list[CampaignRow], org: Org, timer_quota: int) -> Iterator[dict[str, Any]]:
         """Due dates spread over 2025–2026. Past due: done on time ~62 %, done late ~18 %, still open
@@ -1004,6 +1147,9 @@ SEEDED_MODELS: tuple[type[Base], ...] = (
     SlaTimer,
     ReviewRequest,
     ReviewResponse,
+    Approval,
+    ApprovalStep,
+    ApprovalAssignment,
     CollaborationRequest,
     CollaborationOccurrence,
     Feedback,
@@ -1050,6 +1196,10 @@ async def seed(
             requests, responses = seeder.reviews(campaigns, org, timer_quota=scale.timers * 3 // 20)
             await seeder.copier.copy(ReviewRequest, requests)
             await seeder.copier.copy(ReviewResponse, responses)
+            approvals, steps, assignments = seeder.approvals(campaigns, org, timer_quota=scale.timers // 10)
+            await seeder.copier.copy(Approval, approvals)
+            await seeder.copier.copy(ApprovalStep, steps)
+            await seeder.copier.copy(ApprovalAssignment, assignments)
             task_quota = max(1, scale.timers - len(seeder.timers))
             await seeder.copier.copy(Task, seeder.tasks(campaigns, org, timer_quota=task_quota))
             ids = itertools.count(seeder.next_ids["sla_timers"])

@@ -82,7 +82,7 @@ def test_0003_encrypts_existing_channel_secrets_and_downgrade_restores_them(stac
 def test_0020_masks_bot_credentials_already_in_the_audit_log_then_refuses_changes(stack):
     url = recreate_database(stack.database_url, "closeloop_migrations_0020")
     cfg = _alembic_config(url)
-    run_in_thread(lambda: command.upgrade(cfg, "0018"))
+    run_in_thread(lambda: command.upgrade(cfg, "0019"))
     sql(
         url,
         "INSERT INTO audit_log (actor, action, entity_type, entity_id, before, after) VALUES"

@@ -5,7 +5,7 @@ when a user row is deleted (`actor_user_id` set to NULL by the foreign key; the 
 who it was). Rows written before this migration get their channel URLs' credentials masked first.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from shared.redact import redact_url
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ reviewers, an approval's approvers) alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -29,6 +29,14 @@ class SlaIndex:
     @classmethod
     async def load(cls, session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], now: datetime) -> SlaIndex:
         return cls(await sla_read.subject_summaries(session, subject_type, ids, now))
+
+    @classmethod
+    async def load_types(
+        cls, session: AsyncSession, wanted: Mapping[StrEnum, Iterable[int]], now: datetime
+    ) -> dict[StrEnum, SlaIndex]:
+        """One index per subject type (an item and its nested items), from one query."""
+        found = await sla_read.summaries_by_type(session, {str(t): ids for t, ids in wanted.items()}, now)
+        return {t: cls(found.get(str(t), {})) for t in wanted}
 
     def of(self, subject_id: int) -> list[TimerSummary]:
         return [TimerSummary(**s) for s in self._summaries.get(subject_id, [])]

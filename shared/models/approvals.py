@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -113,7 +113,12 @@ class ApprovalAssignment(IdMixin, TimestampMixin, Base):
     """One approver on one active step. Under SLA as subject `approval_assignment`."""
 
     __tablename__ = "approval_assignments"
-    __table_args__ = (UniqueConstraint("step_id", "approver_id"),)
+    __table_args__ = (
+        UniqueConstraint("step_id", "approver_id"),
+        # The approval board: `overdue` (pending approvers past due) and `approver_id` (my pending
+        # approvals) read the few pending assignments, in id order, not every decision ever made.
+        Index("ix_approval_assignments_status", "status", "id"),
+    )
 
     step_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("approval_steps.id", ondelete="CASCADE"))
     approval_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("approvals.id", ondelete="CASCADE"), index=True)

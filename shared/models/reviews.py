@@ -72,6 +72,8 @@ class ReviewResponse(IdMixin, TimestampMixin, Base):
         Index("ix_review_responses_review_round", "review_id", "round"),
         # Process analytics (review delay, communications): responses requested in a period.
         Index("ix_review_responses_requested_at", "requested_at"),
+        # The review board's `overdue` (a pending reviewer past due): the few pending responses.
+        Index("ix_review_responses_status", "status", "review_id"),
     )
 
     review_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("review_requests.id", ondelete="CASCADE"))

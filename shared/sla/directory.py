@@ -4,11 +4,11 @@ for the sweep's transaction, so firing 10 000 levels costs a handful of queries,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy import BigInteger, ColumnElement, Text, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,6 +181,47 @@ def calendar_from_row(row: Calendar) -> BusinessCalendar:
             _calendar_cache.clear()
         _calendar_cache[key] = cal
     return cal
+
+
+# A board page names the calendars its timers need by what they say, hashed by PostgreSQL in the
+# page's own query (`calendar_fingerprint`); the calendars come from this process's cache, and only a
+# fingerprint not seen before (a new calendar, an edit — even a second edit in one transaction) costs
+# a read of the row. One query per page, never a stale calendar.
+_by_fingerprint: dict[str, BusinessCalendar] = {}
+
+
+def calendar_fingerprint(calendar: Any = Calendar) -> ColumnElement[str]:
+    """md5 of the columns `calendar_from_row` builds a calendar from (of `calendar`, an alias or the table)."""
+    return func.md5(
+        func.concat_ws(
+            "|",
+            calendar.timezone,
+            func.coalesce(calendar.holiday_country, ""),
+            cast(calendar.weekly_hours, Text),
+            cast(calendar.workday_hours, Text),
+            cast(calendar.overrides, Text),
+            cast(calendar.schedule, Text),
+        )
+    )
+
+
+async def calendars_by_fingerprint(session: AsyncSession, wanted: Mapping[str, int]) -> dict[str, BusinessCalendar]:
+    """The calendars a query named (fingerprint → calendar id), from the cache; the rows of those
+    it has not seen are read once. A calendar edited since the query named it answers as it is now."""
+    missing = {calendar_id for fingerprint, calendar_id in wanted.items() if fingerprint not in _by_fingerprint}
+    now_by_id: dict[int, BusinessCalendar] = {}
+    if missing:
+        rows = await session.execute(select(Calendar, calendar_fingerprint()).where(Calendar.id.in_(missing)))
+        for row, fingerprint in rows:
+            if len(_by_fingerprint) > CALENDAR_CACHE_SIZE:
+                _by_fingerprint.clear()
+            _by_fingerprint[fingerprint] = now_by_id[row.id] = calendar_from_row(row)
+    out: dict[str, BusinessCalendar] = {}
+    for fingerprint, calendar_id in wanted.items():
+        cal = _by_fingerprint.get(fingerprint) or now_by_id.get(calendar_id)
+        if cal is not None:
+            out[fingerprint] = cal
+    return out
 
 
 async def load_calendars(session: AsyncSession, ids: Iterable[int | None]) -> dict[int | None, BusinessCalendar]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import BigInteger, ColumnElement, Executable, Select, and_, any_, bindparam, exists, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from shared.models import Escalation, SlaTimer, TimerState
+from shared.models import Calendar, Escalation, SlaTimer, TimerState
 from shared.sla import registry
-from shared.sla.directory import load_calendars
+from shared.sla.directory import DEFAULT_CALENDAR, calendar_fingerprint, calendars_by_fingerprint
 from shared.sla.registry import SubjectContext
 from shared.sla.timers import summary
 
@@ -28,9 +30,85 @@ def running_late(subject_type: str, subject_id: Any, now: datetime) -> ColumnEle
     )
 
 
+# A timer's calendar: its own, else the default one (else the built-in CN office hours).
+_CAL = aliased(Calendar)
+_TIMER_CALENDAR = or_(_CAL.id == SlaTimer.calendar_id, and_(SlaTimer.calendar_id.is_(None), _CAL.is_default))
+# What a board shows about a timer (shared.sla.timers.summary), and its calendar's id and fingerprint:
+# not the levels, the policy's snapshot, nor the bookkeeping columns.
+_SUMMARY_COLUMNS = (
+    SlaTimer.id,
+    SlaTimer.subject_id,
+    SlaTimer.policy_id,
+    SlaTimer.state,
+    SlaTimer.target_kind,
+    SlaTimer.target_value,
+    SlaTimer.subject_due_at,
+    SlaTimer.started_at,
+    SlaTimer.due_at,
+    SlaTimer.paused_at,
+    SlaTimer.paused_total_s,
+    SlaTimer.remaining_days,
+    SlaTimer.remaining_s,
+    SlaTimer.met_at,
+    SlaTimer.breached_at,
+    SlaTimer.cancelled_at,
+    SlaTimer.fired,
+    SlaTimer.next_fire_at,
+    _CAL.id.label("calendar_row_id"),
+    calendar_fingerprint(_CAL).label("calendar_fingerprint"),
+)
+
+
+# One statement whatever the page's length: an array parameter per type, not an IN list per length
+# (each length would be another prepared statement on every pooled connection).
+def _subjects_timers(types: int) -> Executable:
+    """The timers of a page's subjects of `types` types (a review and its reviewers: two)."""
+    return (
+        select(SlaTimer.subject_type, *_SUMMARY_COLUMNS)
+        .outerjoin(_CAL, _TIMER_CALENDAR)
+        .where(
+            or_(
+                *(
+                    and_(
+                        SlaTimer.subject_type == bindparam(f"type_{n}"),
+                        SlaTimer.subject_id == any_(bindparam(f"ids_{n}", type_=ARRAY(BigInteger))),
+                    )
+                    for n in range(types)
+                )
+            ),
+            SlaTimer.state != TimerState.cancelled,
+        )
+        .order_by(SlaTimer.id)
+    )
+
+
+_SUBJECTS_TIMERS = {n: _subjects_timers(n) for n in (1, 2, 3)}
+
+
+async def _calendars_of(session: AsyncSession, rows: Iterable[Any]) -> dict[str | None, Any]:
+    """Each row's calendar by its fingerprint (None: no calendar row, the built-in default)."""
+    wanted = {r.calendar_fingerprint: r.calendar_row_id for r in rows if r.calendar_fingerprint is not None}
+    cals: dict[str | None, Any] = {None: DEFAULT_CALENDAR}
+    cals.update(await calendars_by_fingerprint(session, wanted))
+    return cals
+
+
 async def summarize(session: AsyncSession, timers: list[SlaTimer], now: datetime) -> list[dict[str, Any]]:
-    cals = await load_calendars(session, {t.calendar_id for t in timers})
-    return [summary(t, cals.get(t.calendar_id, cals[None]), now) for t in timers]
+    """What a board shows about each of a page of timers (the calendars named by one small query)."""
+    ids = list({t.calendar_id for t in timers if t.calendar_id is not None})
+    rows = list(
+        await session.execute(
+            select(
+                Calendar.id.label("calendar_row_id"),
+                calendar_fingerprint().label("calendar_fingerprint"),
+                Calendar.is_default,
+            ).where(Calendar.id.in_(ids) | Calendar.is_default)
+        )
+    )
+    cals = await _calendars_of(session, rows)
+    by_id = {r.calendar_row_id: cals.get(r.calendar_fingerprint, DEFAULT_CALENDAR) for r in rows}
+    default = next((by_id[r.calendar_row_id] for r in rows if r.is_default), DEFAULT_CALENDAR)
+    return [summary(t, by_id.get(t.calendar_id, default), now) for t in timers]
 
 
 async def subjects_of(session: AsyncSession, timers: Iterable[SlaTimer]) -> dict[tuple[str, int], SubjectContext]:
@@ -51,21 +129,29 @@ async def subjects_of(session: AsyncSession, timers: Iterable[SlaTimer]) -> dict
 async def subject_summaries(
     session: AsyncSession, subject_type: str, ids: Iterable[int], now: datetime
 ) -> dict[int, list[dict[str, Any]]]:
-    """Each subject's timers that still tell something: running, paused or met (not cancelled)."""
-    timers = list(
-        await session.scalars(
-            select(SlaTimer)
-            .where(
-                SlaTimer.subject_type == subject_type,
-                SlaTimer.subject_id.in_(list(ids)),
-                SlaTimer.state != TimerState.cancelled,
-            )
-            .order_by(SlaTimer.id)
-        )
-    )
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for timer, data in zip(timers, await summarize(session, timers, now), strict=True):
-        out[timer.subject_id].append(data)
+    """Each subject's timers that still tell something: running, paused or met (not cancelled).
+    One query for the page, calendars included (read only when this process has not seen them)."""
+    return (await summaries_by_type(session, {subject_type: ids}, now)).get(str(subject_type), {})
+
+
+async def summaries_by_type(
+    session: AsyncSession, wanted: Mapping[str, Iterable[int]], now: datetime
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """`subject_summaries` for subjects of several types (an item and its nested ones) in one query."""
+    pages = {str(t): list(ids) for t, ids in wanted.items()}
+    pages = {t: ids for t, ids in pages.items() if ids}
+    if not pages:
+        return {}
+    stmt = _SUBJECTS_TIMERS[len(pages)] if len(pages) in _SUBJECTS_TIMERS else _subjects_timers(len(pages))
+    params: dict[str, Any] = {}
+    for n, (subject_type, ids) in enumerate(pages.items()):
+        params[f"type_{n}"], params[f"ids_{n}"] = subject_type, ids
+    rows = list(await session.execute(stmt, params))
+    cals = await _calendars_of(session, rows)
+    out: dict[str, dict[int, list[dict[str, Any]]]] = {t: defaultdict(list) for t in pages}
+    for row in rows:
+        data = summary(row, cals.get(row.calendar_fingerprint, DEFAULT_CALENDAR), now)
+        out[row.subject_type][row.subject_id].append(data)
     return out
 
 

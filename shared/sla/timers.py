@@ -233,8 +233,8 @@ def _moment(levels: Sequence[Level], cw: Clockwork, key: str) -> datetime:
     return level_moment(cw, levels[level], repeat)
 
 
-def summary(timer: SlaTimer, cal: BusinessCalendar, now: datetime) -> dict[str, Any]:
-    """What a board shows about a timer."""
+def summary(timer: Any, cal: BusinessCalendar, now: datetime) -> dict[str, Any]:
+    """What a board shows about a timer (an `SlaTimer`, or a row of the columns it reads)."""
     left = remaining(timer, cal, now)
     clock = countdown(timer, cal, now)
     return {

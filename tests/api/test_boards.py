@@ -4,12 +4,17 @@ a campaign is in."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select, text
 
+from shared.approvals.service import approval_filter
 from shared.db import unit_of_work
-from shared.models import Role, TaskStatus
+from shared.models import Approval, ReviewRequest, Role, SlaTimer, Task, TaskStatus, TimerState
+from shared.reviews.service import review_filter
+from shared.sla.read import timer_filter
+from shared.tasks.service import task_filter
 from shared.workflow.templates import ensure_workflow_defaults
 from tests.factories import auth, make_department, make_task, make_user
 
@@ -210,3 +215,48 @@ async def test_a_campaign_whose_stage_is_past_its_time_limit_is_overdue(client, 
     clock.advance(timedelta(days=10))
     assert await ids(client, member, "/api/v1/campaigns", overdue="true") == [late["id"]]
     assert await ids(client, member, "/api/v1/campaigns", overdue="false") == [plain["id"]]
+
+
+# ---- indexes -------------------------------------------------------------------------------------
+BOARD_INDEXES = {
+    # /sla/timers?department_id=…&state=…: the page in id order from the index
+    "ix_sla_timers_board": "ON public.sla_timers USING btree (department_id, state, id)",
+    # /tasks?assignee_id=…: the assignee's tasks in id order
+    "ix_tasks_assignee": "ON public.tasks USING btree (assignee_id, id)",
+    # /reviews?overdue=…: the pending reviewers only
+    "ix_review_responses_status": "ON public.review_responses USING btree (status, review_id)",
+    # /approvals?overdue=…, ?approver_id=…: the pending approvers only, in id order
+    "ix_approval_assignments_status": "ON public.approval_assignments USING btree (status, id)",
+}
+
+
+async def test_board_filters_on_growing_tables_have_their_indexes(engine):
+    async with engine.connect() as conn:
+        found = dict(
+            (await conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"))).all()
+        )
+    for name, definition in BOARD_INDEXES.items():
+        assert definition in found.get(name, ""), name
+    # The indexes they replace are gone (the new ones start with the same column).
+    assert "ix_sla_timers_department_id" not in found and "ix_tasks_assignee_id" not in found
+
+    # The board queries filter on those columns (equality on the index's leading columns).
+    now = datetime.now().astimezone()
+    timers = str(
+        timer_filter(
+            select(SlaTimer),
+            state=TimerState.running,
+            department_id=1,
+            breached=True,
+            subject_type=None,
+            subject_id=None,
+            policy_id=None,
+            now=now,
+        ).compile()
+    )
+    assert "sla_timers.state = :state_1" in timers and "sla_timers.department_id = :department_id_1" in timers
+    assert "tasks.assignee_id = :assignee_id_1" in str(task_filter(select(Task), assignee_id=1, now=now).compile())
+    reviews = str(review_filter(select(ReviewRequest), overdue=True, now=now).compile())
+    assert "review_responses.status = :status_1" in reviews
+    approvals = str(approval_filter(select(Approval), overdue=True, now=now).compile())
+    assert "approval_assignments.status = :status_1" in approvals

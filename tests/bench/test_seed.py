@@ -117,11 +117,12 @@ async def test_timers_point_at_existing_subjects_and_agree_with_them(settings: S
            LEFT JOIN tasks k ON t.subject_type = 'task' AND k.id = t.subject_id
            LEFT JOIN campaign_stages s ON t.subject_type = 'campaign_stage' AND s.id = t.subject_id
            LEFT JOIN review_responses r ON t.subject_type = 'review_response' AND r.id = t.subject_id
-           WHERE coalesce(k.id, s.id, r.id) IS NULL""",
+           LEFT JOIN approval_assignments a ON t.subject_type = 'approval_assignment' AND a.id = t.subject_id
+           WHERE coalesce(k.id, s.id, r.id, a.id) IS NULL""",
     )
     assert orphans == []
     kinds = {r[0] for r in await rows(engine, "SELECT DISTINCT subject_type FROM sla_timers")}
-    assert kinds == {"task", "campaign_stage", "review_response"}
+    assert kinds == {"task", "campaign_stage", "review_response", "approval_assignment"}
     # A task's timer is met when (and only when) the task was done, at its completion.
     assert (
         await scalar(
@@ -175,6 +176,50 @@ async def test_tasks_mix_on_time_late_overdue_and_cancelled(settings: Settings, 
     assert await scalar(engine, "SELECT count(*) FROM review_responses WHERE answered_at IS NOT NULL") > 0
     assert await scalar(engine, "SELECT count(*) FROM feedback WHERE first_response_at IS NOT NULL") > 0
     assert await scalar(engine, "SELECT count(*) FROM collaboration_occurrences") > 0
+
+
+async def test_approvals_agree_with_their_steps_approvers_and_timers(settings: Settings, engine: AsyncEngine) -> None:
+    await seed(settings.require_database_url(), SMALL, seed=3, analyze=False)
+
+    # A campaign approval per campaign asked by "now", a stage sign-off per campaign that coordinated
+    # resources, a dual-signed budget change for some: all three kinds are there.
+    kinds = {r[0] for r in await rows(engine, "SELECT DISTINCT kind FROM approvals")}
+    assert kinds == {"campaign", "stage", "budget_change"}
+    # One step each; its status, and every approver's, follow the approval's.
+    mismatched = await rows(
+        engine,
+        """SELECT a.id FROM approvals a JOIN approval_steps s ON s.approval_id = a.id
+           JOIN approval_assignments x ON x.step_id = s.id
+           WHERE (a.status = 'pending') <> (s.status = 'active' AND x.status = 'pending')
+              OR (a.status = 'approved') <> (s.status = 'approved' AND x.status = 'approved')
+              OR x.approval_id <> a.id OR NOT (x.approver_id = ANY (s.approver_ids))""",
+    )
+    assert mismatched == []
+    # A dual sign has two approvers, a department head's approval one.
+    assert (
+        await scalar(
+            engine,
+            "SELECT count(*) FROM approval_steps s JOIN approvals a ON a.id = s.approval_id "
+            "WHERE cardinality(s.approver_ids) <> CASE WHEN a.kind = 'budget_change' THEN 2 ELSE 1 END",
+        )
+        == 0
+    )
+    # Pending approvals exist (the approvers' board has something to show), decided ones are decided.
+    assert await scalar(engine, "SELECT count(*) FROM approvals WHERE status = 'pending'") > 0
+    assert (
+        await scalar(engine, "SELECT count(*) FROM approvals WHERE (status = 'pending') = (decided_at IS NOT NULL)")
+        == 0
+    )
+    # An approver's timer runs while the assignment is pending and was met at its decision.
+    assert (
+        await scalar(
+            engine,
+            """SELECT count(*) FROM sla_timers t JOIN approval_assignments x
+                 ON t.subject_type = 'approval_assignment' AND x.id = t.subject_id
+               WHERE (t.state = 'running') <> (x.status = 'pending') OR t.met_at IS DISTINCT FROM x.decided_at""",
+        )
+        == 0
+    )
 
 
 async def test_the_same_seed_gives_the_same_rows(settings: Settings, engine: AsyncEngine) -> None:

@@ -3,7 +3,7 @@
 Each method is the former implementation as it stood, reading the calendar only through the
 per-day primitives the index is built from (`spans`, `local_date`, `is_working_day`), so a
 property test can ask both for the same answer (tests/calendar/test_index.py) and the benchmark
-(bench/calendar.py) can time both. It walks at most three years of days, as it always did.
+(bench/calendar_index.py) can time both. It walks at most three years of days, as it always did.
 """
 
 from __future__ import annotations

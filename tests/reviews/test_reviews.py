@@ -522,3 +522,26 @@ async def test_review_board_takes_several_statuses_and_text(sessions, client, cl
     assert [x["id"] for x in listed.json()["items"]] == [poster["id"]]
     listed = await client.get("/api/v1/reviews", headers=headers, params={"department_id": org.sales.department.id})
     assert listed.json()["items"] == []  # the requesting department is 市场部
+
+
+async def test_a_review_board_page_reads_the_reviews_and_their_reviewers_timers_in_one_query(client, clock, org):
+    from tests.sla.test_read import statements
+
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    first = await request(client, org, [org.sales, org.product])
+    second = await request(client, org, [org.design])
+    await client.get("/api/v1/reviews", headers=org.as_(org.planner))  # this process has seen the calendar
+
+    with statements() as seen:
+        r = await client.get("/api/v1/reviews", headers=org.as_(org.planner))
+    assert r.status_code == 200, r.text
+    page = {x["id"]: x for x in r.json()["items"]}
+
+    assert set(page) == {first["id"], second["id"]}
+    for review, reviewers in ((first, 2), (second, 1)):
+        shown = page[review["id"]]
+        assert len(shown["sla"]) == 1  # the whole review's clock
+        (round_1,) = shown["rounds"]
+        assert len(round_1["responses"]) == reviewers
+        assert all(len(x["sla"]) == 1 for x in round_1["responses"])  # each reviewer's feedback clock
+    assert sum("FROM sla_timers" in s for s in seen) == 1

@@ -37,10 +37,12 @@ MISSING_OR_CONFLICT = cast(Responses, {**NOT_FOUND, **CONFLICT})
 async def _read_page(session: SessionDep, rows: list[ReviewRequest], now: datetime) -> list[ReviewRead]:
     ids = [r.id for r in rows]
     responses = await reviews.responses_of(session, ids)
-    response_sla = await SlaIndex.load(
-        session, ReviewSubject.response, [x.id for rs in responses.values() for x in rs], now
+    sla = await SlaIndex.load_types(
+        session,
+        {ReviewSubject.request: ids, ReviewSubject.response: [x.id for rs in responses.values() for x in rs]},
+        now,
     )
-    review_sla = await SlaIndex.load(session, ReviewSubject.request, ids, now)
+    review_sla, response_sla = sla[ReviewSubject.request], sla[ReviewSubject.response]
     out = []
     for review in rows:
         rounds: dict[int, list[ResponseRead]] = {}
