@@ -33,7 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as `python bench/sweep.py`, bench/ comes first on sys.path, and bench/calendar.py would then
+# stand in for the standard library's `calendar` (imported by httpx, holidays …): the repo instead.
+sys.path[0] = str(ROOT)
 
 from bench.stack import scratch_database  # noqa: E402
 from shared.notify.outbox import COPY_COLUMNS as OUTBOX_COLUMNS  # noqa: E402

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import RawSelect
 from shared.models import Task, TaskStatus, User
 from shared.sla.registry import SubjectContext, SubjectSpec, TrailItem, TrailLink, register, register_item
 
@@ -18,7 +19,7 @@ class TaskSubject(StrEnum):
     task = "task"
 
 
-_TASKS = (
+_TASKS = RawSelect(
     select(
         Task.id,
         Task.title,
@@ -36,23 +37,23 @@ _TASKS = (
 
 
 async def load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
-    # The sweep's hot path: one array-bound Core query, no ORM identity map or IN-list expansion.
-    rows = await (await session.connection()).execute(_TASKS, {"ids": list(ids)})
+    # The sweep's hot path: one array-bound query read straight from the driver, no ORM identity
+    # map, IN-list expansion or per-row result processing.
     return {
-        r.id: SubjectContext(
+        r["id"]: SubjectContext(
             type=TaskSubject.task,
-            id=r.id,
-            title=r.title,
-            status=str(r.status),
-            path=f"/api/v1/tasks/{r.id}",
-            priority=str(r.priority),
-            assignee_id=r.assignee_id,
-            department_id=r.department_id,
-            campaign_id=r.campaign_id,
-            tags=tuple(r.tags or ()),
-            explicit_due_at=r.due_at,
+            id=r["id"],
+            title=r["title"],
+            status=r["status"],
+            path=f"/api/v1/tasks/{r['id']}",
+            priority=r["priority"],
+            assignee_id=r["assignee_id"],
+            department_id=r["department_id"],
+            campaign_id=r["campaign_id"],
+            tags=tuple(r["tags"] or ()),
+            explicit_due_at=r["due_at"],
         )
-        for r in rows
+        for r in await _TASKS.fetch(session, ids=list(ids))
     }
 
 
