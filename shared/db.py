@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql import Select
 
@@ -44,7 +45,9 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's transaction (for COPY and array-bound statements)."""
+    """The asyncpg connection under the session's transaction (for COPY and array-bound statements).
+    Only once a statement has run through the session: SQLAlchemy begins the transaction lazily, and
+    the driver's own statements would run outside it."""
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     return raw.driver_connection
@@ -71,10 +74,12 @@ async def copy_rows(
 
 
 class RawSelect:
-    """A Core SELECT compiled once for asyncpg and run on the session's connection without
-    SQLAlchemy's per-row result processing: rows come back as asyncpg records (`row["title"]`),
-    with columns as the driver decodes them (a string enum column is its plain value). For hot
-    paths that read thousands of rows per call, such as the sweep's claim and its subject loaders."""
+    """A Core SELECT compiled once and run as driver SQL in the session's transaction, without
+    SQLAlchemy's per-column result processing: columns come back as asyncpg decodes them (a string
+    enum column is its plain value). For hot paths that read thousands of rows per call, such as
+    the sweep's claim and its subject loaders. (Through SQLAlchemy, not `driver_connection`: the
+    statement may be the transaction's first, and must begin it — a claim's FOR UPDATE run outside
+    the transaction would lock nothing.)"""
 
     _DIALECT = asyncpg_dialect(paramstyle="numeric_dollar")
 
@@ -89,7 +94,8 @@ class RawSelect:
             if not compiled.binds[k].required
         }
 
-    async def fetch(self, session: AsyncSession, **params: Any) -> list[Any]:
+    async def fetch(self, session: AsyncSession, **params: Any) -> Sequence[Row[Any]]:
         values = self._fixed | params  # a parameter left out is a KeyError, never a silent NULL
-        apg = await driver_connection(session)
-        return list(await apg.fetch(self.sql, *(values[n] for n in self._names)))
+        conn = await session.connection()
+        result = await conn.exec_driver_sql(self.sql, tuple(values[n] for n in self._names))
+        return result.all()

@@ -104,7 +104,7 @@ _RECIPIENTS, _NOTES = _ESCALATION_COLUMNS.index("recipients"), _ESCALATION_COLUM
 def _claimed(row: Any) -> TimerRow:
     timer = TimerRow(*row)
     timer.state = TimerState(timer.state)
-    timer.fired = jsontext.loads(row["fired"])
+    timer.fired = jsontext.loads(row.fired)
     return timer
 
 

@@ -37,21 +37,21 @@ _TASKS = RawSelect(
 
 
 async def load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
-    # The sweep's hot path: one array-bound query read straight from the driver, no ORM identity
-    # map, IN-list expansion or per-row result processing.
+    # The sweep's hot path: one array-bound query, columns as the driver decodes them; no ORM
+    # identity map, IN-list expansion or per-row result processing.
     return {
-        r["id"]: SubjectContext(
+        r.id: SubjectContext(
             type=TaskSubject.task,
-            id=r["id"],
-            title=r["title"],
-            status=r["status"],
-            path=f"/api/v1/tasks/{r['id']}",
-            priority=r["priority"],
-            assignee_id=r["assignee_id"],
-            department_id=r["department_id"],
-            campaign_id=r["campaign_id"],
-            tags=tuple(r["tags"] or ()),
-            explicit_due_at=r["due_at"],
+            id=r.id,
+            title=r.title,
+            status=r.status,
+            path=f"/api/v1/tasks/{r.id}",
+            priority=r.priority,
+            assignee_id=r.assignee_id,
+            department_id=r.department_id,
+            campaign_id=r.campaign_id,
+            tags=tuple(r.tags or ()),
+            explicit_due_at=r.due_at,
         )
         for r in await _TASKS.fetch(session, ids=list(ids))
     }
