@@ -94,7 +94,7 @@ class RawSelect:
             if not compiled.binds[k].required
         }
 
-    async def fetch(self, session: AsyncSession, **params: Any) -> Sequence[Row[Any]]:
+    async def fetch(self, session: AsyncSession, **params: Any) -> Sequence[Row[*tuple[Any, ...]]]:
         values = self._fixed | params  # a parameter left out is a KeyError, never a silent NULL
         conn = await session.connection()
         result = await conn.exec_driver_sql(self.sql, tuple(values[n] for n in self._names))

@@ -3,7 +3,7 @@ same transaction as the change that met it. Also the one shape of an SLA event's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -32,6 +32,17 @@ class EventPayloads:
         self._mentions: dict[int, dict[str, Any]] = {}
         self._campaigns: dict[int | None, dict[str, Any] | None] = {}
         self._subjects: dict[tuple[str, int], dict[str, Any]] = {}
+        # Timers of one batch share their instants (a policy's deadlines at 17:00, one start time):
+        # each instant's text is made once. Keyed with the zone too: equal instants in two zones
+        # read differently.
+        self._texts: dict[tuple[datetime, tzinfo | None], str] = {}
+
+    def _text(self, at: datetime) -> str:
+        key = (at, at.tzinfo)
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = at.isoformat()
+        return found
 
     def mention(self, person: Person) -> dict[str, Any]:
         found = self._mentions.get(person.id)
@@ -76,13 +87,13 @@ class EventPayloads:
             "timer": {
                 "id": timer.id,
                 "policy_id": timer.policy_id,
-                "started_at": timer.started_at.isoformat(),
-                "due_at": timer.due_at.isoformat(),
+                "started_at": self._text(timer.started_at),
+                "due_at": self._text(timer.due_at),
                 "target": {"kind": timer.target_kind, "value": timer.target_value},
             },
             "level": due.level if due else -1,
             "repeat": due.repeat if due else 0,
-            "scheduled_at": (due.at if due else now).astimezone(UTC).isoformat(),
+            "scheduled_at": self._text((due.at if due else now).astimezone(UTC)),
             "fired_at": self._fired_at,
             "late_by_s": round(due.late_by_s(set_at=timer.created_at, now=now), 3) if due else 0.0,
             "past_when_set": _past_when_set(timer, due),

@@ -40,20 +40,22 @@ async def load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, Sub
     # The sweep's hot path: one array-bound query, columns as the driver decodes them; no ORM
     # identity map, IN-list expansion or per-row result processing.
     return {
-        r.id: SubjectContext(
+        id_: SubjectContext(
             type=TaskSubject.task,
-            id=r.id,
-            title=r.title,
-            status=r.status,
-            path=f"/api/v1/tasks/{r.id}",
-            priority=r.priority,
-            assignee_id=r.assignee_id,
-            department_id=r.department_id,
-            campaign_id=r.campaign_id,
-            tags=tuple(r.tags or ()),
-            explicit_due_at=r.due_at,
+            id=id_,
+            title=title,
+            status=status,
+            path=f"/api/v1/tasks/{id_}",
+            priority=priority,
+            assignee_id=assignee_id,
+            department_id=department_id,
+            campaign_id=campaign_id,
+            tags=tuple(tags or ()),
+            explicit_due_at=due_at,
         )
-        for r in await _TASKS.fetch(session, ids=list(ids))
+        for id_, title, status, priority, assignee_id, campaign_id, tags, due_at, department_id in await _TASKS.fetch(
+            session, ids=list(ids)
+        )
     }
 
 
