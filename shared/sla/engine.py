@@ -46,7 +46,7 @@ class SweepResult:
     channel_ids: set[int] = field(default_factory=set)  # whose queues got new rows
 
 
-@dataclass
+@dataclass(slots=True)
 class TimerRow:
     """A claimed timer as plain data: the hot path skips ORM identity tracking and flush."""
 
@@ -193,6 +193,7 @@ class _Batch:
     # A level reaches the same people from the same anchor: resolved and routed once per batch, by
     # (levels text, level, assignee, department, campaign, suppressed).
     reached: dict[tuple[str, int, int | None, int | None, int | None, bool], _Reach] = field(default_factory=dict)
+    plans: dict[tuple[Any, ...], _Plan] = field(default_factory=dict)
 
 
 async def _load_batch(
@@ -219,35 +220,59 @@ def _fire(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime
         timer.state, timer.cancelled_at, timer.cancel_reason = TimerState.cancelled, now, "subject missing"
         timer.next_fire_at = None
         return
-    cal = batch.cals.get(timer.calendar_id, batch.cals[None])
-    cw = clockwork(timer, cal)
-    fired = set(timer.fired)
     try:
-        upcoming = pending(levels, cw, fired, until=now)
+        plan = _plan(batch, timer, levels, now)
     except CalendarError as exc:
         # One timer's schedule cannot be computed (say its calendar lost all working time):
         # it must not hold up the batch. Look again later, loudly.
         log.error("sla timer %s: cannot schedule (%s); retrying in %s", timer.id, exc, CALENDAR_RETRY)
         timer.next_fire_at = now + CALENDAR_RETRY
         return
+    if timer.breached_at is None and timer.due_at <= now:
+        timer.breached_at = timer.due_at
+    speaking = _speaking(plan.due_now, timer.created_at)
+    for e in plan.due_now:
+        # Several due at once: one message per level, and no stale warning next to the breach that
+        # overtook it. The rows still record every step.
+        suppressed = speaking[e.level] is not e or (e.kind == EscalationKind.warning and plan.beyond_warning)
+        _record(batch, timer, ctx, levels[e.level], e, suppressed=suppressed, now=now)
+    timer.fired = plan.fired
+    timer.next_fire_at = plan.next_fire_at
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a timer's schedule says at `now`: the levels due, what is fired after them, the next look."""
+
+    due_now: list[Due]
+    beyond_warning: bool  # something other than a warning is due
+    fired: list[str]
+    next_fire_at: datetime | None
+
+
+def _plan(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime) -> _Plan:
+    """The timer's plan, computed once per batch for every timer on the same schedule (levels,
+    calendar, target, deadline, fired so far): timers that fall due together mostly share one."""
+    key = (timer.levels, timer.calendar_id, timer.target_kind, timer.target_s, timer.due_at, tuple(timer.fired))
+    found = batch.plans.get(key)
+    if found is not None:
+        return found
+    cal = batch.cals.get(timer.calendar_id, batch.cals[None])
+    fired = set(timer.fired)
+    upcoming = pending(levels, clockwork(timer, cal), fired, until=now)
     due_now = [e for e in upcoming if e.at <= now]
     # What is left holds each level's next moment after now: the earliest is the next look,
     # unless the breach itself comes first.
     later = [e.at for e in upcoming if e.at > now][:1]
     if timer.due_at > now:
         later.append(timer.due_at)
-    if timer.breached_at is None and timer.due_at <= now:
-        timer.breached_at = timer.due_at
-    speaking = _speaking(due_now, timer.created_at)
-    beyond_warning = any(e.kind != EscalationKind.warning for e in due_now)
-    for e in due_now:
-        fired.add(e.key)
-        # Several due at once: one message per level, and no stale warning next to the breach that
-        # overtook it. The rows still record every step.
-        suppressed = speaking[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
-        _record(batch, timer, ctx, levels[e.level], e, suppressed=suppressed, now=now)
-    timer.fired = sorted(fired)
-    timer.next_fire_at = min(later, default=None)
+    found = batch.plans[key] = _Plan(
+        due_now,
+        any(e.kind != EscalationKind.warning for e in due_now),
+        sorted(fired | {e.key for e in due_now}),
+        min(later, default=None),
+    )
+    return found
 
 
 def _speaking(due_now: Sequence[Due], set_at: datetime) -> dict[int, Due]:

@@ -36,12 +36,19 @@ class EventPayloads:
         # each instant's text is made once. Keyed with the zone too: equal instants in two zones
         # read differently.
         self._texts: dict[tuple[datetime, tzinfo | None], str] = {}
+        self._targets: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _text(self, at: datetime) -> str:
         key = (at, at.tzinfo)
         found = self._texts.get(key)
         if found is None:
             found = self._texts[key] = at.isoformat()
+        return found
+
+    def _target(self, kind: str, value: str) -> dict[str, Any]:
+        found = self._targets.get((kind, value))
+        if found is None:
+            found = self._targets[(kind, value)] = {"kind": kind, "value": value}
         return found
 
     def mention(self, person: Person) -> dict[str, Any]:
@@ -89,7 +96,7 @@ class EventPayloads:
                 "policy_id": timer.policy_id,
                 "started_at": self._text(timer.started_at),
                 "due_at": self._text(timer.due_at),
-                "target": {"kind": timer.target_kind, "value": timer.target_value},
+                "target": self._target(timer.target_kind, timer.target_value),
             },
             "level": due.level if due else -1,
             "repeat": due.repeat if due else 0,
