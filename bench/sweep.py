@@ -34,8 +34,8 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as `python bench/sweep.py`, bench/ comes first on sys.path, and bench/calendar.py would then
-# stand in for the standard library's `calendar` (imported by httpx, holidays …): the repo instead.
+# Run as `python bench/sweep.py`, bench/ comes first on sys.path, where a bench named like a
+# standard module (a bench/calendar.py) would stand in for it: the repository's root instead.
 sys.path[0] = str(ROOT)
 
 from bench.stack import scratch_database  # noqa: E402
