@@ -2,11 +2,12 @@
 
 Seeds 1 000 000 running timers, 10 000 of which fall due in the same second, then reports
  (a) time from that second until all 10 000 levels are fired and their notifications are in the
-     outbox, with a real `closeloop worker` process (default 1 s sweep interval);
+     outbox, with a real `closeloop worker` process (default 1 s sweep interval; target ≤ 2 s);
  (b) the sweep's claim query at 10 k vs 1 M open timers, with its EXPLAIN (must be flat);
  (c) the worker's peak RSS;
- (d) a raw PostgreSQL `UPDATE … RETURNING` on the same 10 000 rows as the physical-limit baseline,
-     and the engine's throughput as a fraction of it.
+ (d) a raw PostgreSQL `UPDATE … RETURNING` on the same 10 000 rows, and the floor under the
+     engine: its own writes (timers, escalation rows, outbox rows with the real payload) in bare
+     SQL in one transaction; the engine's time as a fraction of that floor (target ≥ 60 %).
 
     .venv/bin/python bench/sweep.py [--total 1000000] [--due 10000]
 
@@ -33,7 +34,9 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as `python bench/sweep.py`, bench/ comes first on sys.path, where a bench named like a
+# standard module (a bench/calendar.py) would stand in for it: the repository's root instead.
+sys.path[0] = str(ROOT)
 
 from bench.stack import scratch_database  # noqa: E402
 from shared.notify.outbox import COPY_COLUMNS as OUTBOX_COLUMNS  # noqa: E402
@@ -271,8 +274,8 @@ async def main() -> None:
         table.add_row(
             "(a) due → all levels fired + outbox written",
             f"{due_to_done:.2f} s (observed {observed:.2f} s)",
-            "≤ 5 s",
-            ok(due_to_done <= 5),
+            "≤ 2 s",
+            ok(due_to_done <= 2),
         )
         table.add_row("    levels fired / notifications / duplicates", f"{fired:,} / {notified:,} / {dup}", "", "")
         table.add_row(
@@ -296,12 +299,15 @@ async def main() -> None:
             "",
         )
         ratio = raw_s / engine_s if engine_s else float("nan")
-        table.add_row("(d) engine throughput ÷ raw", f"{ratio:.1%}", "≥ 25 %", ok(ratio >= 0.25))
+        table.add_row("(d) engine throughput ÷ raw", f"{ratio:.1%}", "", "")
+        # Issue 14's restated target: the engine must write its escalation and outbox rows in the same
+        # transaction, so its floor is those writes in bare SQL, not a bare UPDATE.
+        of_floor = floor_s / engine_s if engine_s else float("nan")
         table.add_row(
-            "    floor: the engine's writes in bare SQL",
-            f"{floor_s * 1000:.0f} ms = {raw_s / floor_s:.1%} of raw; engine = {floor_s / engine_s:.0%} of it",
-            "",
-            "",
+            "(d) floor: the engine's writes in bare SQL",
+            f"{floor_s * 1000:.0f} ms = {raw_s / floor_s:.1%} of raw; engine = {of_floor:.0%} of it",
+            "≥ 60 %",
+            ok(of_floor >= 0.6),
         )
         console.print(table)
         console.print("[bold]claim plan at 1 M open timers[/bold]\n" + big_plan)

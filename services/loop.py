@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -12,8 +13,21 @@ from shared.observability.metrics import EVENT_LOOP_LAG
 log = logging.getLogger("closeloop.loop")
 
 
-async def run_every(interval_s: float, step: Callable[[], Awaitable[bool]], *, name: str) -> None:
-    """Call `step` every interval; when it reports more work waiting, call again at once."""
+async def run_every(
+    interval_s: float,
+    step: Callable[[], Awaitable[bool]],
+    *,
+    name: str,
+    first_after_s: float = 0.0,
+    crew: asyncio.Event | None = None,
+) -> None:
+    """Call `step` every interval; when it reports more work waiting, call again at once.
+
+    Loops that share one piece of work (a process's sweep loops) share a `crew` event and start
+    `first_after_s` apart: their ticks spread over the interval, so new work is seen sooner, and a
+    loop that finds more waiting wakes the resting ones at once instead of at their next tick."""
+    if first_after_s:
+        await _rest(first_after_s, crew)
     while True:
         more = False
         try:
@@ -22,8 +36,36 @@ async def run_every(interval_s: float, step: Callable[[], Awaitable[bool]], *, n
             raise
         except Exception:  # a bad cycle (DB restart, Redis blip) must not kill the loop
             log.exception("%s: sweep failed; retrying in %.1fs", name, interval_s)
+        if crew is not None and more:
+            crew.set()
+        elif crew is not None:  # the loop that finds no more clears it before it rests
+            crew.clear()
         if not more:
-            await asyncio.sleep(interval_s)
+            await _rest(interval_s, crew)
+
+
+async def _rest(seconds: float, crew: asyncio.Event | None) -> None:
+    """Sleep, or less if another loop of the crew finds more work waiting."""
+    if crew is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(crew.wait(), seconds)
+
+
+def run_crew(
+    count: int, interval_s: float, step: Callable[[], Awaitable[bool]], *, name: str
+) -> list[asyncio.Task[None]]:
+    """`count` loops of `step` (see run_every): ticks spread evenly over the interval, and each
+    wakes the others when it finds more work than one step takes."""
+    crew = asyncio.Event()
+    return [
+        asyncio.create_task(
+            run_every(interval_s, step, name=f"{name} {i}", first_after_s=interval_s * i / count, crew=crew),
+            name=f"{name} {i}",
+        )
+        for i in range(count)
+    ]
 
 
 async def watch_event_loop(interval_s: float = 0.1) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Select
 
 from shared import jsontext
 
@@ -42,7 +46,9 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's transaction (for COPY and array-bound statements)."""
+    """The asyncpg connection under the session's transaction (for COPY and array-bound statements).
+    Only once a statement has run through the session: SQLAlchemy begins the transaction lazily, and
+    the driver's own statements would run outside it."""
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     return raw.driver_connection
@@ -66,3 +72,31 @@ async def copy_rows(
     except asyncpg.UniqueViolationError:
         return False
     return True
+
+
+class RawSelect:
+    """A Core SELECT compiled once and run as driver SQL in the session's transaction, without
+    SQLAlchemy's per-column result processing: columns come back as asyncpg decodes them (a string
+    enum column is its plain value). For hot paths that read thousands of rows per call, such as
+    the sweep's claim and its subject loaders. (Through SQLAlchemy, not `driver_connection`: the
+    statement may be the transaction's first, and must begin it — a claim's FOR UPDATE run outside
+    the transaction would lock nothing.)"""
+
+    _DIALECT = asyncpg_dialect(paramstyle="numeric_dollar")
+
+    def __init__(self, stmt: Select[*tuple[Any, ...]]) -> None:
+        compiled = stmt.compile(dialect=self._DIALECT)
+        self.sql = compiled.string
+        self._names = tuple(compiled.positiontup or ())
+        # Values written into the statement (`state == 'running'`): as the driver wants them.
+        self._fixed = {
+            k: v.value if isinstance(v, enum.Enum) else v
+            for k, v in compiled.params.items()
+            if not compiled.binds[k].required
+        }
+
+    async def fetch(self, session: AsyncSession, **params: Any) -> Sequence[Row[*tuple[Any, ...]]]:
+        values = self._fixed | params  # a parameter left out is a KeyError, never a silent NULL
+        conn = await session.connection()
+        result = await conn.exec_driver_sql(self.sql, tuple(values[n] for n in self._names))
+        return result.all()

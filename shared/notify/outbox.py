@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -31,20 +30,20 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
     if not items:
         return []
     # Fast path: ids from the sequence, rows by COPY. Any existing dedupe key makes it fall back,
-    # with nothing written, to the idempotent INSERT … ON CONFLICT DO NOTHING below.
+    # with nothing written, to the idempotent INSERT … ON CONFLICT DO NOTHING below. The message ids
+    # (UUID v4) come with the ids: PostgreSQL makes them faster than Python's uuid4 (bench/sweep.py).
     apg = await driver_connection(session)
-    ids = [
-        r[0]
-        for r in await apg.fetch(
-            "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, $1)", len(items)
-        )
-    ]
+    fresh = await apg.fetch(
+        "SELECT nextval(pg_get_serial_sequence('notifications', 'id')), gen_random_uuid() FROM generate_series(1, $1)",
+        len(items),
+    )
+    ids = [r[0] for r in fresh]
     pending = NotificationStatus.pending.value
     records = [
         (
             nid,
             i.dedupe_key,
-            uuid.uuid4(),
+            message_id,
             i.event_type,
             i.subject_type,
             i.subject_id,
@@ -56,7 +55,7 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
             now,
             now,
         )
-        for nid, i in zip(ids, items, strict=True)
+        for (nid, message_id), i in zip(fresh, items, strict=True)
     ]
     if await copy_rows(session, "notifications", COPY_COLUMNS, records):
         return ids

@@ -22,15 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import jsontext, subjects  # noqa: F401 — every subject type registered before the sweep loads one
 from shared.calendar import BusinessCalendar, CalendarError
-from shared.db import copy_rows, driver_connection
+from shared.db import RawSelect, copy_rows, driver_connection
 from shared.models import Escalation, EscalationKind, SlaTimer, TimerState
 from shared.notify.outbox import OutboxItem, add_to_outbox
 from shared.sla import registry
-from shared.sla.directory import Directory, load_calendars
+from shared.sla.directory import Directory, Person, load_calendars
 from shared.sla.levels import Due, Level, pending, user_ids
 from shared.sla.recipients import resolve, route
 from shared.sla.registry import SubjectContext
-from shared.sla.resolution import event_payload
+from shared.sla.resolution import EventPayloads
 from shared.sla.timers import clockwork, levels_from_text
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class SweepResult:
     channel_ids: set[int] = field(default_factory=set)  # whose queues got new rows
 
 
-@dataclass
+@dataclass(slots=True)
 class TimerRow:
     """A claimed timer as plain data: the hot path skips ORM identity tracking and flush."""
 
@@ -73,14 +73,16 @@ class TimerRow:
 _T = typing.cast(Table, SlaTimer.__table__)
 _ROW_FIELDS = [f for f in TimerRow.__dataclass_fields__]
 # levels and fired come back as JSON text: the levels text is the parse-cache key as it stands, so
-# 10 000 timers of one policy cost one parse, not 10 000 decodes and re-encodes.
-_CLAIM = (
+# 10 000 timers of one policy cost one parse, not 10 000 decodes and re-encodes. The columns are
+# TimerRow's fields in order, read straight from the driver.
+_CLAIM = RawSelect(
     select(*(cast(_T.c[f], Text).label(f) if f in ("levels", "fired") else _T.c[f] for f in _ROW_FIELDS))
     .where(_T.c.state == TimerState.running.value, _T.c.next_fire_at <= bindparam("now"))
     .order_by(_T.c.next_fire_at)
     .limit(bindparam("batch"))
     .with_for_update(skip_locked=True)
 )
+# An escalation row as the sweep writes it: a tuple in this order (recipients and notes as JSON text).
 _ESCALATION_COLUMNS = (
     "timer_id",
     "subject_type",
@@ -96,6 +98,19 @@ _ESCALATION_COLUMNS = (
     "suppressed",
     "notification_count",
 )
+_RECIPIENTS, _NOTES = _ESCALATION_COLUMNS.index("recipients"), _ESCALATION_COLUMNS.index("notes")
+
+
+def _claimed(row: Any) -> TimerRow:
+    timer = TimerRow(*row)
+    timer.state = TimerState(timer.state)
+    timer.fired = jsontext.loads(row.fired)
+    return timer
+
+
+def _key(row: tuple[Any, ...]) -> tuple[int, int, int]:
+    """An escalation row's unique key: (timer, level, repeat)."""
+    return row[0], row[3], row[4]
 
 
 async def _save(session: AsyncSession, timers: list[TimerRow], now: datetime) -> None:
@@ -120,35 +135,49 @@ async def _save(session: AsyncSession, timers: list[TimerRow], now: datetime) ->
     )
 
 
-async def _record_escalations(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def _record_escalations(session: AsyncSession, rows: list[tuple[Any, ...]]) -> int:
     """Write the batch's escalation rows; returns how many are new. COPY when no key exists yet,
     else INSERT … ON CONFLICT DO NOTHING, so a level that somehow fired already stays single."""
-    records = [
-        tuple(jsontext.dumps(r[c]) if c in ("recipients", "notes") else r[c] for c in _ESCALATION_COLUMNS) for r in rows
-    ]
-    if await copy_rows(session, "escalations", _ESCALATION_COLUMNS, records):
+    if await copy_rows(session, "escalations", _ESCALATION_COLUMNS, rows):
         return len(rows)
+    values = [
+        dict(zip(_ESCALATION_COLUMNS, r, strict=True))
+        | {"recipients": jsontext.loads(r[_RECIPIENTS]), "notes": jsontext.loads(r[_NOTES])}
+        for r in rows
+    ]
     table = typing.cast(Table, Escalation.__table__)
     conn = await session.connection()
     inserted = await conn.execute(
         insert(table).on_conflict_do_nothing(index_elements=["timer_id", "level", "repeat"]).returning(table.c.id),
-        rows,
+        values,
     )
     return len(inserted.all())
 
 
 async def _keys_recorded_now(
-    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+    session: AsyncSession, rows: list[tuple[Any, ...]], now: datetime
 ) -> set[tuple[int, int, int]]:
     """After a conflict: the (timer, level, repeat) keys this sweep wrote (fired_at == now)."""
     table = typing.cast(Table, Escalation.__table__)
     conn = await session.connection()
     found = await conn.execute(
         select(table.c.timer_id, table.c.level, table.c.repeat).where(
-            table.c.timer_id.in_({r["timer_id"] for r in rows}), table.c.fired_at == now
+            table.c.timer_id.in_({r[0] for r in rows}), table.c.fired_at == now
         )
     )
     return {(a, b, c) for a, b, c in found}
+
+
+@dataclass
+class _Reach:
+    """Whom one level reaches from one anchor (assignee, department, campaign), and where."""
+
+    records: list[dict[str, Any]]
+    notes: list[str]
+    routes: dict[int, list[Person]]  # channel id -> the people mentioned there
+    mentions: dict[int, list[dict[str, Any]]]  # channel id -> those people's mentions
+    records_json: str
+    notes_json: str
 
 
 @dataclass
@@ -158,11 +187,18 @@ class _Batch:
     contexts: dict[str, dict[int, SubjectContext]]
     cals: dict[int | None, BusinessCalendar]
     directory: Directory
-    rows: list[dict[str, Any]] = field(default_factory=list)  # escalation records to write
+    payloads: EventPayloads
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # escalation rows to write (_ESCALATION_COLUMNS)
     items: dict[tuple[int, int, int], list[OutboxItem]] = field(default_factory=dict)  # by (timer, level, repeat)
+    # A level reaches the same people from the same anchor: resolved and routed once per batch, by
+    # (levels text, level, assignee, department, campaign, suppressed).
+    reached: dict[tuple[str, int, int | None, int | None, int | None, bool], _Reach] = field(default_factory=dict)
+    plans: dict[tuple[Any, ...], _Plan] = field(default_factory=dict)
 
 
-async def _load_batch(session: AsyncSession, timers: list[TimerRow], parsed: dict[int, tuple[Level, ...]]) -> _Batch:
+async def _load_batch(
+    session: AsyncSession, timers: list[TimerRow], parsed: dict[int, tuple[Level, ...]], now: datetime
+) -> _Batch:
     by_type: dict[str, list[int]] = defaultdict(list)
     for t in timers:
         by_type[t.subject_type].append(t.subject_id)
@@ -173,7 +209,7 @@ async def _load_batch(session: AsyncSession, timers: list[TimerRow], parsed: dic
     ctxs = [c for per_type in contexts.values() for c in per_type.values()]
     await d.prefetch_chain([c.assignee_id for c in ctxs], [c.campaign_id for c in ctxs])
     await d.prefetch_people({u for levels in parsed.values() for u in user_ids(levels)})
-    return _Batch(contexts, cals, d)
+    return _Batch(contexts, cals, d, EventPayloads(d, now))
 
 
 def _fire(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime) -> None:
@@ -184,35 +220,59 @@ def _fire(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime
         timer.state, timer.cancelled_at, timer.cancel_reason = TimerState.cancelled, now, "subject missing"
         timer.next_fire_at = None
         return
-    cal = batch.cals.get(timer.calendar_id, batch.cals[None])
-    cw = clockwork(timer, cal)
-    fired = set(timer.fired)
     try:
-        upcoming = pending(levels, cw, fired, until=now)
+        plan = _plan(batch, timer, levels, now)
     except CalendarError as exc:
         # One timer's schedule cannot be computed (say its calendar lost all working time):
         # it must not hold up the batch. Look again later, loudly.
         log.error("sla timer %s: cannot schedule (%s); retrying in %s", timer.id, exc, CALENDAR_RETRY)
         timer.next_fire_at = now + CALENDAR_RETRY
         return
+    if timer.breached_at is None and timer.due_at <= now:
+        timer.breached_at = timer.due_at
+    speaking = _speaking(plan.due_now, timer.created_at)
+    for e in plan.due_now:
+        # Several due at once: one message per level, and no stale warning next to the breach that
+        # overtook it. The rows still record every step.
+        suppressed = speaking[e.level] is not e or (e.kind == EscalationKind.warning and plan.beyond_warning)
+        _record(batch, timer, ctx, levels[e.level], e, suppressed=suppressed, now=now)
+    timer.fired = plan.fired
+    timer.next_fire_at = plan.next_fire_at
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a timer's schedule says at `now`: the levels due, what is fired after them, the next look."""
+
+    due_now: list[Due]
+    beyond_warning: bool  # something other than a warning is due
+    fired: list[str]
+    next_fire_at: datetime | None
+
+
+def _plan(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime) -> _Plan:
+    """The timer's plan, computed once per batch for every timer on the same schedule (levels,
+    calendar, target, deadline, fired so far): timers that fall due together mostly share one."""
+    key = (timer.levels, timer.calendar_id, timer.target_kind, timer.target_s, timer.due_at, tuple(timer.fired))
+    found = batch.plans.get(key)
+    if found is not None:
+        return found
+    cal = batch.cals.get(timer.calendar_id, batch.cals[None])
+    fired = set(timer.fired)
+    upcoming = pending(levels, clockwork(timer, cal), fired, until=now)
     due_now = [e for e in upcoming if e.at <= now]
     # What is left holds each level's next moment after now: the earliest is the next look,
     # unless the breach itself comes first.
     later = [e.at for e in upcoming if e.at > now][:1]
     if timer.due_at > now:
         later.append(timer.due_at)
-    if timer.breached_at is None and timer.due_at <= now:
-        timer.breached_at = timer.due_at
-    speaking = _speaking(due_now, timer.created_at)
-    beyond_warning = any(e.kind != EscalationKind.warning for e in due_now)
-    for e in due_now:
-        fired.add(e.key)
-        # Several due at once: one message per level, and no stale warning next to the breach that
-        # overtook it. The rows still record every step.
-        suppressed = speaking[e.level] is not e or (e.kind == EscalationKind.warning and beyond_warning)
-        _record(batch, timer, ctx, levels[e.level], e, suppressed=suppressed, now=now)
-    timer.fired = sorted(fired)
-    timer.next_fire_at = min(later, default=None)
+    found = batch.plans[key] = _Plan(
+        due_now,
+        any(e.kind != EscalationKind.warning for e in due_now),
+        sorted(fired | {e.key for e in due_now}),
+        min(later, default=None),
+    )
+    return found
 
 
 def _speaking(due_now: Sequence[Due], set_at: datetime) -> dict[int, Due]:
@@ -228,56 +288,73 @@ def _speaking(due_now: Sequence[Due], set_at: datetime) -> dict[int, Due]:
     return speaking
 
 
+def _reach(batch: _Batch, timer: TimerRow, ctx: SubjectContext, level: Level, e: Due, *, suppressed: bool) -> _Reach:
+    key = (timer.levels, e.level, ctx.assignee_id, ctx.department_id, ctx.campaign_id, suppressed)
+    found = batch.reached.get(key)
+    if found is None:
+        d = batch.directory
+        res = resolve(level, ctx, d)
+        records = res.as_records()
+        routes = {} if suppressed else route(res, d, ctx.department_id)  # may add notes
+        mentions = {channel_id: batch.payloads.mentions(people) for channel_id, people in routes.items()}
+        found = _Reach(records, res.notes, routes, mentions, jsontext.dumps(records), jsontext.dumps(res.notes))
+        batch.reached[key] = found
+    return found
+
+
 def _record(
     batch: _Batch, timer: TimerRow, ctx: SubjectContext, level: Level, e: Due, *, suppressed: bool, now: datetime
 ) -> None:
     """One fired level: its escalation record, and (unless suppressed) a message per channel."""
-    d = batch.directory
-    res = resolve(level, ctx, d)
-    routes = {} if suppressed else route(res, d, ctx.department_id)
-    records = res.as_records()
+    reach = _reach(batch, timer, ctx, level, e, suppressed=suppressed)
+    kind = e.kind.value
     batch.rows.append(
-        {
-            "timer_id": timer.id,
-            "subject_type": timer.subject_type,
-            "subject_id": timer.subject_id,
-            "level": e.level,
-            "repeat": e.repeat,
-            "kind": e.kind.value,
-            "scheduled_at": e.at,
-            "fired_at": now,
-            "late_by_s": e.late_by_s(set_at=timer.created_at, now=now),
-            "recipients": records,
-            "notes": res.notes,
-            "suppressed": suppressed,
-            "notification_count": len(routes),
-        }
+        (
+            timer.id,
+            timer.subject_type,
+            timer.subject_id,
+            e.level,
+            e.repeat,
+            kind,
+            e.at,
+            now,
+            e.late_by_s(set_at=timer.created_at, now=now),
+            reach.records_json,
+            reach.notes_json,
+            suppressed,
+            len(reach.routes),
+        )
     )
     batch.items[(timer.id, e.level, e.repeat)] = [
         OutboxItem(
             dedupe_key=f"sla:{timer.id}:{e.level}:{e.repeat}:ch{channel_id}",
-            event_type=f"sla.{e.kind.value}",
+            event_type=f"sla.{kind}",
             subject_type=timer.subject_type,
             subject_id=timer.subject_id,
             channel_id=channel_id,
-            payload=event_payload(
-                ctx=ctx, timer=timer, kind=e.kind, due=e, now=now, people=people, records=records, notes=res.notes, d=d
+            payload=batch.payloads.build(
+                ctx=ctx,
+                timer=timer,
+                kind=e.kind,
+                due=e,
+                people=people,
+                records=reach.records,
+                notes=reach.notes,
+                mentions=reach.mentions[channel_id],
             ),
         )
-        for channel_id, people in routes.items()
+        for channel_id, people in reach.routes.items()
     ]
 
 
 async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: int) -> SweepResult:
     """Claim up to batch_size due timers and fire what is due. Safe with any number of workers."""
-    conn = await session.connection()
-    claimed = (await conn.execute(_CLAIM, {"now": now, "batch": batch_size})).mappings().all()
-    parsed = {row["id"]: levels_from_text(row["levels"]) for row in claimed}
-    timers = [TimerRow(**{**row, "fired": jsontext.loads(row["fired"])}) for row in claimed]
+    timers = [_claimed(row) for row in await _CLAIM.fetch(session, now=now, batch=batch_size)]
+    parsed = {t.id: levels_from_text(t.levels) for t in timers}
     result = SweepResult(claimed=len(timers))
     if not timers:
         return result
-    batch = await _load_batch(session, timers, parsed)
+    batch = await _load_batch(session, timers, parsed, now)
     for timer in timers:
         _fire(batch, timer, parsed[timer.id], now)
     await _save(session, timers, now)
@@ -286,11 +363,11 @@ async def sweep_due_timers(session: AsyncSession, *, now: datetime, batch_size: 
         # an earlier crash-restart) already wrote means its messages are in the outbox already.
         result.fired = await _record_escalations(session, batch.rows)
         new_keys = (
-            {(r["timer_id"], r["level"], r["repeat"]) for r in batch.rows}
+            {_key(r) for r in batch.rows}
             if result.fired == len(batch.rows)
             else await _keys_recorded_now(session, batch.rows, now)
         )
-        result.kinds.update(r["kind"] for r in batch.rows if (r["timer_id"], r["level"], r["repeat"]) in new_keys)
+        result.kinds.update(r[5] for r in batch.rows if _key(r) in new_keys)
         outbox = [item for key in new_keys for item in batch.items.get(key, [])]
         result.notification_ids = await add_to_outbox(session, outbox, now=now)
         result.channel_ids = {item.channel_id for item in outbox}

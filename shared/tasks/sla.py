@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import RawSelect
 from shared.models import Task, TaskStatus, User
 from shared.sla.registry import SubjectContext, SubjectSpec, TrailItem, TrailLink, register, register_item
 
@@ -18,7 +19,7 @@ class TaskSubject(StrEnum):
     task = "task"
 
 
-_TASKS = (
+_TASKS = RawSelect(
     select(
         Task.id,
         Task.title,
@@ -36,23 +37,25 @@ _TASKS = (
 
 
 async def load_tasks(session: AsyncSession, ids: Iterable[int]) -> dict[int, SubjectContext]:
-    # The sweep's hot path: one array-bound Core query, no ORM identity map or IN-list expansion.
-    rows = await (await session.connection()).execute(_TASKS, {"ids": list(ids)})
+    # The sweep's hot path: one array-bound query, columns as the driver decodes them; no ORM
+    # identity map, IN-list expansion or per-row result processing.
     return {
-        r.id: SubjectContext(
+        id_: SubjectContext(
             type=TaskSubject.task,
-            id=r.id,
-            title=r.title,
-            status=str(r.status),
-            path=f"/api/v1/tasks/{r.id}",
-            priority=str(r.priority),
-            assignee_id=r.assignee_id,
-            department_id=r.department_id,
-            campaign_id=r.campaign_id,
-            tags=tuple(r.tags or ()),
-            explicit_due_at=r.due_at,
+            id=id_,
+            title=title,
+            status=status,
+            path=f"/api/v1/tasks/{id_}",
+            priority=priority,
+            assignee_id=assignee_id,
+            department_id=department_id,
+            campaign_id=campaign_id,
+            tags=tuple(tags or ()),
+            explicit_due_at=due_at,
         )
-        for r in rows
+        for id_, title, status, priority, assignee_id, campaign_id, tags, due_at, department_id in await _TASKS.fetch(
+            session, ids=list(ids)
+        )
     }
 
 
