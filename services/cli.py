@@ -324,11 +324,16 @@ def token_create(
     except ValueError:
         console.print(f"[red]--role must be one of {', '.join(r.value for r in Role)}[/red]")
         raise typer.Exit(2) from None
-    token = asyncio.run(_token_create(_settings().require_database_url(), user, role_value, name))
+    from shared.clock import SystemClock
+
+    settings = _settings()
+    ttl = settings.token_default_ttl  # CLOSELOOP_TOKEN_DEFAULT_TTL_DAYS, as for tokens the API issues
+    expires_at = SystemClock().now() + ttl if ttl is not None else None
+    token = asyncio.run(_token_create(settings.require_database_url(), user, role_value, name, expires_at))
     print(token)
 
 
-async def _token_create(url: str, email: str, role, name: str) -> str:  # type: ignore[no-untyped-def]
+async def _token_create(url: str, email: str, role, name: str, expires_at) -> str:  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
     from shared import crud
@@ -351,7 +356,7 @@ async def _token_create(url: str, email: str, role, name: str) -> str:  # type: 
                     obj=User(name=email.split("@")[0], email=email, role=role or Role.member),
                 )
             _, plaintext = await create_token(
-                session, actor=actor, user_id=user.id, name=name, role=None if created else role
+                session, actor=actor, user_id=user.id, name=name, role=None if created else role, expires_at=expires_at
             )
             return plaintext
     finally:

@@ -12,10 +12,14 @@ class Actor:
     label: str  # "user:3", "cli", "system:worker"
     user_id: int | None = None
     role: Role = Role.viewer
+    token_id: int | None = None  # the API token this request came with (audited on every row)
+    # The token was minted by someone other than its holder (an admin acting as a user): it shows,
+    # and it cannot approve or answer a review "as" them.
+    on_behalf: bool = False
 
     @classmethod
-    def user(cls, user_id: int, role: Role) -> Actor:
-        return cls(label=f"user:{user_id}", user_id=user_id, role=role)
+    def user(cls, user_id: int, role: Role, *, token_id: int | None = None, on_behalf: bool = False) -> Actor:
+        return cls(label=f"user:{user_id}", user_id=user_id, role=role, token_id=token_id, on_behalf=on_behalf)
 
     @classmethod
     def system(cls, name: str) -> Actor:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 import sys
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -110,6 +111,24 @@ class Settings(BaseSettings):
     report_link_ttl_days: int = Field(
         default=30, ge=1, le=366, description="how long the signed report link in a chat card opens the page"
     )
+    token_default_ttl_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3660,
+        description="API and CLI tokens issued without an expiry expire this many days later; unset: never",
+    )
+    api_rate_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=100_000,
+        description="API requests per second a token (or an address without one) may keep up",
+    )
+    api_rate_burst: int = Field(
+        default=200, ge=1, le=1_000_000, description="API requests a token may send at once before the rate applies"
+    )
+    require_if_match: bool = Field(
+        default=False, description="PATCH and PUT without `If-Match` are refused (428): no blind overwrites"
+    )
 
     @model_validator(mode="after")
     def _timeout_inside_lease(self) -> Settings:
@@ -158,6 +177,11 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {v!r}") from exc
         return v
 
+    @field_validator("token_default_ttl_days", mode="before")
+    @classmethod
+    def _empty_ttl_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
     @field_validator("bootstrap_token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, v: object) -> object:
@@ -166,8 +190,8 @@ class Settings(BaseSettings):
     @field_validator("bootstrap_token")
     @classmethod
     def _token_strength(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and len(v.get_secret_value()) < 20:
-            raise ValueError("must be at least 20 characters")
+        if v is not None and len(v.get_secret_value()) < 32:  # shared.org.tokens.MIN_SECRET_CHARS
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 24`)")
         return v
 
     @field_validator("secret_key", mode="before")
@@ -229,6 +253,10 @@ class Settings(BaseSettings):
         """The current key first (it encrypts), then older ones (they only decrypt)."""
         previous = self.secret_key_previous.get_secret_value().split(",") if self.secret_key_previous else []
         return [self.secret_key.get_secret_value(), *previous]
+
+    @property
+    def token_default_ttl(self) -> timedelta | None:
+        return None if self.token_default_ttl_days is None else timedelta(days=self.token_default_ttl_days)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -103,3 +103,35 @@ def test_0020_masks_bot_credentials_already_in_the_audit_log_then_refuses_change
         else:
             raise AssertionError(f"{statement} was allowed")
     assert len(sql(url, "SELECT id FROM audit_log")) == 2
+
+
+def test_0022_cuts_stored_token_prefixes_to_8_characters_and_keeps_token_ids_in_the_audit_log(stack):
+    url = recreate_database(stack.database_url, "closeloop_migrations_0022")
+    cfg = _alembic_config(url)
+    run_in_thread(lambda: command.upgrade(cfg, "0020"))
+    sql(
+        url,
+        "INSERT INTO users (id, name, email, role, locale, is_active)"
+        " VALUES (1, 'Ops', 'ops@example.com', 'admin', 'zh-CN', true)",
+    )
+    sql(
+        url,
+        "INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES (1, 'old', repeat('a', 64), 'cl_abcdefg')",
+    )
+    run_in_thread(lambda: command.upgrade(cfg, "head"))
+    (token,) = sql(url, "SELECT prefix, minted_by_id, on_behalf FROM api_tokens")
+    assert token == {"prefix": "cl_abcde", "minted_by_id": None, "on_behalf": False}
+    sql(
+        url,
+        "INSERT INTO audit_log (actor_user_id, actor, token_id, action, entity_type) VALUES (1, 'user:1', 7, 'x', 'y')",
+    )
+    sql(url, "DELETE FROM users")  # the one update the append-only log allows: the actor's row went
+    assert sql(url, "SELECT actor_user_id, actor, token_id FROM audit_log") == [
+        {"actor_user_id": None, "actor": "user:1", "token_id": 7}
+    ]
+    try:
+        sql(url, "UPDATE audit_log SET token_id = 8")
+    except Exception as exc:
+        assert "append-only" in str(exc)
+    else:
+        raise AssertionError("the token id was changed")

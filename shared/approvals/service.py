@@ -38,6 +38,7 @@ from shared.models import (
 )
 from shared.org.permissions import require_may_act
 from shared.org.roles import Anchor, UnknownRole, holder
+from shared.org.tokens import require_own_token
 from shared.sla.directory import Directory
 from shared.sla.read import running_late
 from shared.sla.registry import on_campaign_cancelled
@@ -461,6 +462,7 @@ async def decide(
     if decision == Verdict.reject and reason is None:
         raise InvalidInput.for_field("reason", "a rejection says why", "missing")
     approval, steps = await _locked(session, approval_id)
+    require_own_token(actor, what="decide an approval")
     _require_pending(approval)
     active = next((s for s in steps if s.status == StepStatus.active), None)
     pending = await _pending_assignments(session, approval.id)

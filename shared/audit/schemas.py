@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from shared.schemas import ReadModel
 
 
@@ -13,6 +15,7 @@ class AuditRead(ReadModel):
     at: datetime
     actor: str
     actor_user_id: int | None
+    token_id: int | None = Field(description="the API token the change came with (null: CLI, background process)")
     action: str
     entity_type: str
     entity_id: int | None

@@ -72,6 +72,7 @@ async def record(
         AuditLog(
             actor_user_id=actor.user_id,
             actor=actor.label,
+            token_id=actor.token_id,
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,

@@ -21,6 +21,9 @@ class AuditLog(IdMixin, Base):
         BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     actor: Mapped[str] = mapped_column(String(200))  # "user:3", "cli", "system:worker"
+    # The API token the change came with. No foreign key: the row is history and must outlive the
+    # token (a user's tokens go when the user is deleted, and this table refuses updates).
+    token_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     action: Mapped[str] = mapped_column(String(32))
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None] = mapped_column(BigInteger)

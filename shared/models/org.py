@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
 
+PREFIX_CHARS = 8  # a token's stored, shown prefix reveals at most this many characters of it
+
 
 class Role(enum.StrEnum):
     admin = "admin"
@@ -66,9 +68,15 @@ class ApiToken(IdMixin, TimestampMixin, Base):
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
+    # The secret's first characters, to recognise it in a list: never more than PREFIX_CHARS.
+    prefix: Mapped[str] = mapped_column(String(PREFIX_CHARS))
     # A token may be scoped below its user's role (e.g. a read-only token of an admin).
     role: Mapped[Role | None] = mapped_column(str_enum(Role, "token_role"))
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # recorded at most once a minute (shared.org.tokens)
+    # Who issued it: the holder themselves, an admin for someone else, NULL for the CLI and bootstrap.
+    minted_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    # Minted by someone other than its holder: whoever uses it acts as another person. Stored, so
+    # the mark stays if the minter's row goes.
+    on_behalf: Mapped[bool] = mapped_column(default=False, server_default="false")

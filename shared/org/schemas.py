@@ -119,17 +119,25 @@ class TokenCreate(WriteModel):
     user_id: int
     name: Name
     role: Role | None = Field(default=None, description="narrow the user's role for this token")
-    expires_at: Instant | None = None
+    expires_at: Instant | None = Field(
+        default=None, description="default: `CLOSELOOP_TOKEN_DEFAULT_TTL_DAYS` after issue if set, else never"
+    )
 
 
 class TokenRead(ReadModel):
     id: int
     user_id: int
     name: str
-    prefix: str
+    prefix: str = Field(description="the secret's first characters (at most 8), to recognise it")
     role: Role | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(description="when it last authenticated a request (to the minute)")
+    minted_by_id: int | None = Field(description="who issued it; null for the CLI and the bootstrap admin")
+    on_behalf: bool = Field(
+        description="issued by someone other than its holder: whoever uses it acts as that person, "
+        "and it cannot decide approvals or answer reviews"
+    )
     created_at: datetime
 
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit, crud
 from shared.actor import Actor
-from shared.errors import InvalidInput, Unauthorized
+from shared.errors import Forbidden, InvalidInput, Unauthorized
 from shared.models import ApiToken, Role, User
+from shared.models.org import PREFIX_CHARS
 from shared.org.schemas import TokenCreate
 
 TOKEN_PREFIX = "cl_"
+MIN_SECRET_CHARS = 32  # a given secret (bootstrap, scripts) is at least this long; ours are 46
+LAST_USED_EVERY = timedelta(minutes=1)  # `last_used_at` is written at most this often per token
 
 
 def hash_token(token: str) -> str:
@@ -25,6 +28,11 @@ def hash_token(token: str) -> str:
 
 def new_token_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def shown_prefix(plaintext: str) -> str:
+    """What is stored and listed to recognise a token: never more than PREFIX_CHARS of it."""
+    return plaintext[:PREFIX_CHARS]
 
 
 def effective_role(user: User, token: ApiToken) -> Role:
@@ -47,29 +55,53 @@ async def create_token(
     role: Role | None = None,
     expires_at: datetime | None = None,
     secret: str | None = None,
+    minted_by_id: int | None = None,
+    on_behalf: bool = False,
 ) -> tuple[ApiToken, str]:
     """Issue a token for a user; returns the row and the plaintext (never stored). The API's
-    `issue_token`, the CLI and the bootstrap admin (`secret`: a given plaintext) all come here."""
+    `issue_token`, the CLI and the bootstrap admin (`secret`: a given plaintext) all come here.
+    `minted_by_id` is the issuing user (None: the CLI or bootstrap); a token minted for someone
+    else (or through such a token: `on_behalf`) is marked `on_behalf`."""
+    if secret is not None and len(secret) < MIN_SECRET_CHARS:
+        raise InvalidInput.for_field("secret", f"must be at least {MIN_SECRET_CHARS} characters", "too_short")
     await crud.check_references(session, {"user_id": (User, user_id)})
     plaintext = secret or new_token_secret()
     token = ApiToken(
         user_id=user_id,
         name=name,
         token_hash=hash_token(plaintext),
-        prefix=plaintext[:10],
+        prefix=shown_prefix(plaintext),
         role=role,
         expires_at=expires_at,
+        minted_by_id=minted_by_id,
+        on_behalf=on_behalf or (minted_by_id is not None and minted_by_id != user_id),
     )
     await crud.create(session, actor=actor, obj=token, entity_type="api_token")
     return token, plaintext
 
 
-async def issue_token(session: AsyncSession, *, actor: Actor, data: TokenCreate, now: datetime) -> tuple[ApiToken, str]:
-    """An admin issues a token for a user; it must not be born expired."""
+async def issue_token(
+    session: AsyncSession, *, actor: Actor, data: TokenCreate, now: datetime, default_ttl: timedelta | None = None
+) -> tuple[ApiToken, str]:
+    """An admin issues a token for a user (for someone else: marked `on_behalf`); it must not be
+    born expired, and without `expires_at` it lives `default_ttl` (None: until revoked)."""
     if data.expires_at is not None and data.expires_at <= now:
         raise InvalidInput.for_field("expires_at", "must be in the future")
+    expires_at = data.expires_at or (now + default_ttl if default_ttl is not None else None)
+    minted_by_id = actor.user_id
+    if actor.on_behalf and actor.token_id is not None:
+        # Acting as someone else cannot mint a clean token for them: the minter behind the
+        # caller's token is the minter, and the new token stays marked.
+        minted_by_id = await session.scalar(select(ApiToken.minted_by_id).where(ApiToken.id == actor.token_id))
     return await create_token(
-        session, actor=actor, user_id=data.user_id, name=data.name, role=data.role, expires_at=data.expires_at
+        session,
+        actor=actor,
+        user_id=data.user_id,
+        name=data.name,
+        role=data.role,
+        expires_at=expires_at,
+        minted_by_id=minted_by_id,
+        on_behalf=actor.on_behalf and minted_by_id != data.user_id,
     )
 
 
@@ -95,6 +127,9 @@ async def _token_and_user(session: AsyncSession, plaintext: str) -> tuple[ApiTok
 # Every request runs this: the columns it decides on, not two whole entities through the ORM.
 _AUTHENTICATE = (
     select(
+        ApiToken.id.label("token_id"),
+        ApiToken.on_behalf,
+        ApiToken.last_used_at,
         ApiToken.revoked_at,
         ApiToken.expires_at,
         ApiToken.role.label("token_role"),
@@ -107,8 +142,28 @@ _AUTHENTICATE = (
 )
 
 
+# At most one write per token per minute, and never a wait: a request whose token row another
+# request is marking (its transaction still open) skips the mark instead of queueing behind it.
+_TOKENS = ApiToken.__table__
+_MARK_USED = (
+    update(ApiToken)
+    .where(
+        _TOKENS.c.id.in_(
+            select(_TOKENS.c.id)
+            .where(
+                _TOKENS.c.id == bindparam("token_id"),
+                or_(_TOKENS.c.last_used_at.is_(None), _TOKENS.c.last_used_at < bindparam("cutoff")),
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(last_used_at=bindparam("now"), updated_at=_TOKENS.c.updated_at)  # a use is not an edit
+)
+
+
 async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> Actor:
-    """Resolve a bearer token to an actor, or raise Unauthorized."""
+    """Resolve a bearer token to an actor, or raise Unauthorized. Records `last_used_at` (in the
+    request's transaction) when the recorded one is over a minute old: most requests write nothing."""
     row = (await session.execute(_AUTHENTICATE, {"token_hash": hash_token(bearer)})).one_or_none()
     if row is None:
         raise Unauthorized("unknown token")
@@ -118,7 +173,22 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
         raise Unauthorized("token expired")
     if not row.is_active:
         raise Unauthorized("user is deactivated")
-    return Actor.user(row.user_id, _narrowed(row.user_role, row.token_role))
+    cutoff = now - LAST_USED_EVERY
+    if row.last_used_at is None or row.last_used_at < cutoff:
+        await session.execute(_MARK_USED, {"token_id": row.token_id, "cutoff": cutoff, "now": now})
+    return Actor.user(
+        row.user_id, _narrowed(row.user_role, row.token_role), token_id=row.token_id, on_behalf=row.on_behalf
+    )
+
+
+def require_own_token(actor: Actor, *, what: str) -> None:
+    """Nobody decides "as" someone else: a token minted for its holder by another person (an admin
+    acting as them) may not `what` (decide an approval, answer a review)."""
+    if actor.on_behalf:
+        raise Forbidden(
+            f"this token was issued to user {actor.user_id} by someone else; it cannot {what} — "
+            "the holder must use a token they issued themselves"
+        )
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:

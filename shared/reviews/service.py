@@ -33,6 +33,7 @@ from shared.models import (
     User,
 )
 from shared.org.permissions import require_may_act
+from shared.org.tokens import require_own_token
 from shared.reviews.schemas import ResponseTarget, ReviewAnswer, ReviewCancellation, ReviewCreate, ReviewResubmission
 from shared.reviews.sla import ReviewSubject
 from shared.sla.read import running_late
@@ -241,6 +242,7 @@ async def answer(
     """One reviewer's answer in the current round; a reject decides at once, the last answer of a
     round decides by consensus."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
+    require_own_token(actor, what="answer a review")
     response = await _pending_response(session, actor, review, response_id, data)
     response.status = ResponseStatus.answered
     response.decision, response.comment = data.decision, data.comment

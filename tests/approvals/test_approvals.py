@@ -400,3 +400,28 @@ async def test_approval_board_takes_several_statuses_and_text(sessions, client, 
     assert [a["id"] for a in listed.json()["items"]] == [approved["id"], pending["id"]]
     listed = await client.get("/api/v1/approvals", headers=headers, params={"q": "预算", "status": "approved"})
     assert [a["id"] for a in listed.json()["items"]] == [approved["id"]]
+
+
+async def test_a_token_issued_for_the_approver_by_an_admin_cannot_decide(sessions, client, org):
+    campaign = await make_campaign(sessions, org)
+    approval = await request(client, org, kind="campaign", campaign_id=campaign.id)
+    issued = await client.post(
+        "/api/v1/tokens", headers=org.headers(org.admin), json={"user_id": org.marketing_director.id, "name": "代签"}
+    )
+    assert issued.status_code == 201 and issued.json()["on_behalf"] is True
+    r = await client.post(
+        f"/api/v1/approvals/{approval['id']}/decision",
+        headers={"Authorization": f"Bearer {issued.json()['token']}"},
+        json={"decision": "approve"},
+    )
+    assert r.status_code == 403
+    assert r.json()["detail"] == (
+        f"this token was issued to user {org.marketing_director.id} by someone else; it cannot decide an approval "
+        "— the holder must use a token they issued themselves"
+    )
+    async with unit_of_work(sessions) as s:
+        assert await s.scalar(select(Approval.status).where(Approval.id == approval["id"])) == "pending"
+        assert await s.scalar(select(ApprovalAssignment.status)) == "pending"
+    # The director's own token decides.
+    done = await decide(client, org, approval["id"], org.marketing_director)
+    assert done["status"] == "approved"

@@ -545,3 +545,20 @@ async def test_a_review_board_page_reads_the_reviews_and_their_reviewers_timers_
         assert len(round_1["responses"]) == reviewers
         assert all(len(x["sla"]) == 1 for x in round_1["responses"])  # each reviewer's feedback clock
     assert sum("FROM sla_timers" in s for s in seen) == 1
+
+
+async def test_a_token_issued_for_the_reviewer_by_an_admin_cannot_answer(sessions, client, clock, org):
+    clock.set(T("2026-03-02T10:00:00+08:00"))
+    review = await request(client, org, [org.sales])
+    admin = await auth(sessions, Role.admin)
+    issued = await client.post("/api/v1/tokens", headers=admin, json={"user_id": org.sales.head.id, "name": "代答"})
+    assert issued.status_code == 201 and issued.json()["on_behalf"] is True
+    r = await client.post(
+        f"/api/v1/reviews/{review['id']}/responses/{pending(review, org.sales)['id']}",
+        headers={"Authorization": f"Bearer {issued.json()['token']}"},
+        json={"decision": "approve"},
+    )
+    assert r.status_code == 403 and "cannot answer a review" in r.json()["detail"]
+    assert pending(await get(client, org, review["id"]), org.sales)["status"] == "pending"
+    r = await answer(client, org, review, org.sales, org.sales.head, "approve")
+    assert r.status_code == 200 and r.json()["status"] == "approved"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
-from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep
+from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
 from shared.models import ApiToken, Department, Role, User
@@ -168,9 +168,14 @@ async def update_user(user_id: int, body: UserUpdate, session: SessionDep, actor
     tags=["tokens"],
     operation_id="createToken",
 )
-async def create_token(body: TokenCreate, session: SessionDep, actor: AdminDep, now: NowDep) -> TokenCreatedRead:
-    """Issue an API token (admin). The secret is in this response only."""
-    row, plaintext = await tokens.issue_token(session, actor=actor, data=body, now=now)
+async def create_token(
+    body: TokenCreate, session: SessionDep, actor: AdminDep, now: NowDep, settings: SettingsDep
+) -> TokenCreatedRead:
+    """Issue an API token (admin). The secret is in this response only. A token issued for someone
+    else is marked `on_behalf`: it cannot decide approvals or answer reviews."""
+    row, plaintext = await tokens.issue_token(
+        session, actor=actor, data=body, now=now, default_ttl=settings.token_default_ttl
+    )
     return TokenCreatedRead(**TokenRead.model_validate(row).model_dump(), token=plaintext)
 
 
