@@ -51,6 +51,25 @@ class AppError(Exception):
         self.composed = composed  # the detail is just the list of errors (describe())
         self.input_fields = False  # the errors name fields of the command (the API's request body)
         self.extra = extra
+        self.headers: dict[str, str] = {}  # HTTP headers the answer carries (Retry-After …)
+
+
+class TooManyRequests(AppError):
+    """Over the caller's request rate; `Retry-After` says when to come back."""
+
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+
+class PreconditionFailed(AppError):
+    """`If-Match` names a version the item no longer has: nothing was changed."""
+
+    status, title, slug = 412, "Precondition failed", "precondition-failed"
+
+
+class PreconditionRequired(AppError):
+    """A write without `If-Match` where the deployment requires one."""
+
+    status, title, slug = 428, "Precondition required", "precondition-required"
 
 
 class Unauthorized(AppError):

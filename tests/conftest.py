@@ -108,6 +108,7 @@ def settings(stack: Stack) -> Settings:
         public_url="http://closeloop.test",
         retry_base_s=1.0,
         retry_cap_s=30.0,
+        api_rate_burst=1_000_000,  # the frozen clock never refills a bucket; tests/api/test_rate_limit.py sets its own
     )
 
 

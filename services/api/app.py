@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 
-from services.api import docs, problems, webhooks
+from services.api import docs, problems, ratelimit, webhooks
 from services.api.common import reject_unknown_query_parameters
 from services.api.limits import LimitBodies
 from services.api.observability import ObserveRequests
+from services.api.ratelimit import ApiRateLimiter
+from services.api.response_headers import ResponseHeaders
 from services.api.routers import (
     analytics,
     approvals,
@@ -96,6 +98,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = Redis.from_url(settings.require_redis_url())
+        app.state.rate_limiter = ApiRateLimiter(
+            app.state.redis, per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
+        )
         if settings.seed_defaults:
             async with unit_of_work(app.state.sessions) as session:
                 await ensure_workflow_defaults(session)  # the default calendar, SLA set and campaign template
@@ -136,6 +141,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ]
     webhooks.install(app)
     problems.document_body_errors(app)
+    ratelimit.document(app)
+    app.add_middleware(ResponseHeaders)  # RateLimit-* and ETag, decided by dependencies
     app.add_middleware(LimitBodies, max_bytes=settings.max_body_bytes)  # before anything reads a body
     app.add_middleware(ObserveRequests)  # outermost: times everything, problems included
     return app

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.ratelimit import ApiRateLimiter, client_key
 from shared.actor import Actor
 from shared.clock import Clock
 from shared.db import unit_of_work
@@ -49,11 +50,21 @@ bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token
 
 
 async def _actor(
-    session: SessionDep, now: NowDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("send `Authorization: Bearer <token>`")
-    return await authenticate(session, bearer=credentials.credentials, now=now)
+    limiter: ApiRateLimiter = request.app.state.rate_limiter
+    try:
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+            raise Unauthorized("send `Authorization: Bearer <token>`")
+        actor = await authenticate(session, bearer=credentials.credentials, now=now)
+    except Unauthorized:
+        await limiter.check(request, client_key(request), now=now)  # guessing tokens is counted too
+        raise
+    await limiter.check(request, f"token:{actor.token_id}", now=now)
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]

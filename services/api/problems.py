@@ -105,7 +105,7 @@ def _message(err: dict[str, Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {**({"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}), **exc.headers}
         errors, detail = exc.errors, exc.detail
         if exc.input_fields:  # domain code names its command's fields; here they are the body's
             errors = [e.located() for e in exc.errors]
@@ -118,7 +118,7 @@ def install(app: FastAPI) -> None:
             title=exc.title,
             detail=detail,
             errors=[e.as_dict() for e in errors],
-            headers=headers,
+            headers=headers or None,
             **exc.extra,
         )
 

@@ -21,6 +21,8 @@ Series (all prefixed `closeloop_`):
 | `sla_sweeps_total` | counter | — | worker |
 | `notifier_deliveries_total` | counter | outcome (success, retryable, permanent, held) | notifier |
 | `notifier_rate_limit_waits_total` | counter | — | notifier |
+| `api_rate_limited_total` | counter | — (requests refused 429) | api |
+| `api_rate_limit_unavailable_total` | counter | — (Redis unreachable: let through unlimited) | api |
 | `sla_sweep_lag_seconds` | gauge | — | scrape |
 | `outbox_depth` | gauge | channel_id | scrape |
 | `dead_letters` | gauge | channel_id | scrape |
@@ -65,6 +67,10 @@ EVENT_LOOP_LAG = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 RATE_LIMIT_WAITS = Counter(f"{PREFIX}_notifier_rate_limit_waits", "Times a channel's rate limit made the notifier wait")
+API_RATE_LIMITED = Counter(f"{PREFIX}_api_rate_limited", "API requests refused by the per-token rate limit (429)")
+API_RATE_LIMIT_UNAVAILABLE = Counter(
+    f"{PREFIX}_api_rate_limit_unavailable", "API requests let through unlimited because Redis did not answer"
+)
 
 
 def process_exposition() -> bytes:
