@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 
-from services.api import docs, problems, ratelimit, webhooks
+from services.api import docs, problems, ratelimit, versions, webhooks
 from services.api.common import reject_unknown_query_parameters
 from services.api.limits import LimitBodies
 from services.api.observability import ObserveRequests
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     webhooks.install(app)
     problems.document_body_errors(app)
     ratelimit.document(app)
+    versions.document(app)
     app.add_middleware(ResponseHeaders)  # RateLimit-* and ETag, decided by dependencies
     app.add_middleware(LimitBodies, max_bytes=settings.max_body_bytes)  # before anything reads a body
     app.add_middleware(ObserveRequests)  # outermost: times everything, problems included

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -36,6 +37,8 @@ def _responses(*parts: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[
 
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["approvals"])
+
+_RULE = versions.row(ApprovalRule, id="rule_id")  # where its version (ETag) is
 
 
 # ---- rules -------------------------------------------------------------------------------------
@@ -67,6 +70,7 @@ async def list_approval_rules(
 
 @router.get(
     "/approval-rules/{rule_id}",
+    dependencies=[versions.reads(_RULE)],
     response_model=ApprovalRuleRead,
     operation_id="getApprovalRule",
     responses=_responses(NOT_FOUND),
@@ -78,6 +82,7 @@ async def get_approval_rule(rule_id: int, session: SessionDep, actor: ActorDep) 
 
 @router.patch(
     "/approval-rules/{rule_id}",
+    dependencies=[versions.writes(_RULE)],
     response_model=ApprovalRuleRead,
     operation_id="updateApprovalRule",
     responses=_responses(NOT_FOUND, CONFLICT),

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -28,6 +29,8 @@ from shared.models import Campaign
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["budget"])
+
+_LINE = versions.row(BudgetLine, id="line_id")  # where its version (ETag) is
 
 
 @router.post(
@@ -62,6 +65,7 @@ async def list_budget_lines(
 
 @router.patch(
     "/budget-lines/{line_id}",
+    dependencies=[versions.writes(_LINE)],
     response_model=BudgetLineRead,
     operation_id="updateBudgetLine",
     responses={**NOT_FOUND, **CONFLICT},

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
@@ -17,6 +18,8 @@ from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+_CAMPAIGN = versions.row(Campaign, id="campaign_id")  # where its version (ETag) is
 
 
 async def _read_page(session: SessionDep, rows: list[Campaign]) -> list[CampaignRead]:
@@ -76,6 +79,7 @@ async def list_campaigns(
 
 @router.get(
     "/campaigns/{campaign_id}",
+    dependencies=[versions.reads(_CAMPAIGN)],
     response_model=CampaignRead,
     tags=["campaigns"],
     operation_id="getCampaign",
@@ -88,6 +92,7 @@ async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -
 
 @router.patch(
     "/campaigns/{campaign_id}",
+    dependencies=[versions.writes(_CAMPAIGN)],
     response_model=CampaignRead,
     tags=["campaigns"],
     operation_id="updateCampaign",

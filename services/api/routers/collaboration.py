@@ -9,6 +9,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -30,6 +31,8 @@ from shared.pagination import paginate
 from shared.sla.schemas import TargetRead
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["collaboration"])
+
+_REQUEST = versions.row(CollaborationRequest, id="request_id")  # where its version (ETag) is
 
 Responses = dict[int | str, dict[str, Any]]
 MISSING = cast(Responses, NOT_FOUND)
@@ -110,6 +113,7 @@ async def list_collaboration_requests(
 
 @router.get(
     "/collaboration-requests/{request_id}",
+    dependencies=[versions.reads(_REQUEST)],
     response_model=CollaborationDetailRead,
     operation_id="getCollaborationRequest",
     responses=MISSING,
@@ -144,6 +148,7 @@ async def list_collaboration_occurrences(
 
 @router.patch(
     "/collaboration-requests/{request_id}",
+    dependencies=[versions.writes(_REQUEST)],
     response_model=CollaborationDetailRead,
     operation_id="updateCollaborationRequest",
     responses=MISSING,

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
@@ -32,6 +33,8 @@ from shared.pagination import paginate
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
 api = APIRouter(responses=ERROR_RESPONSES)  # bearer-authenticated operations
 inbound_api = APIRouter()  # signed, no bearer token: 401/403 mean something else there
+
+_FEEDBACK = versions.row(Feedback, id="feedback_id")  # where its version (ETag) is
 _NOT_FOUND: dict[int | str, dict[str, Any]] = dict(NOT_FOUND.items())
 
 
@@ -81,13 +84,25 @@ async def list_feedback(
     return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
-@api.get("/feedback/{feedback_id}", response_model=FeedbackRead, operation_id="getFeedback", responses=_NOT_FOUND)
+@api.get(
+    "/feedback/{feedback_id}",
+    dependencies=[versions.reads(_FEEDBACK)],
+    response_model=FeedbackRead,
+    operation_id="getFeedback",
+    responses=_NOT_FOUND,
+)
 async def get_feedback(feedback_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> FeedbackRead:
     """One piece of feedback, with its SLA state."""
     return (await _read_page(session, [await crud.get_or_404(session, Feedback, feedback_id)], now))[0]
 
 
-@api.patch("/feedback/{feedback_id}", response_model=FeedbackRead, operation_id="updateFeedback", responses=_NOT_FOUND)
+@api.patch(
+    "/feedback/{feedback_id}",
+    dependencies=[versions.writes(_FEEDBACK)],
+    response_model=FeedbackRead,
+    operation_id="updateFeedback",
+    responses=_NOT_FOUND,
+)
 async def update_feedback(
     feedback_id: int, body: FeedbackUpdate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> FeedbackRead:

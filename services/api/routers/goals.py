@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -28,6 +29,8 @@ from shared.goals.schemas import (
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["goals"])
+
+_GOAL = versions.row(Goal, id="goal_id")  # where its version (ETag) is
 
 
 async def _one(session: SessionDep, goal: Goal) -> GoalRead:
@@ -73,14 +76,24 @@ async def list_goals(
     return {"items": await goals.read_many(session, list(page.items)), "next_cursor": page.next_cursor}
 
 
-@router.get("/goals/{goal_id}", response_model=GoalRead, operation_id="getGoal", responses=NOT_FOUND)
+@router.get(
+    "/goals/{goal_id}",
+    dependencies=[versions.reads(_GOAL)],
+    response_model=GoalRead,
+    operation_id="getGoal",
+    responses=NOT_FOUND,
+)
 async def get_goal(goal_id: int, session: SessionDep, actor: ActorDep) -> GoalRead:
     """One goal, with the sum of its children's targets and the difference from its own."""
     return await _one(session, await crud.get_or_404(session, Goal, goal_id))
 
 
 @router.patch(
-    "/goals/{goal_id}", response_model=GoalRead, operation_id="updateGoal", responses={**NOT_FOUND, **CONFLICT}
+    "/goals/{goal_id}",
+    dependencies=[versions.writes(_GOAL)],
+    response_model=GoalRead,
+    operation_id="updateGoal",
+    responses={**NOT_FOUND, **CONFLICT},
 )
 async def update_goal(goal_id: int, body: GoalUpdate, session: SessionDep, actor: WriterDep, now: NowDep) -> GoalRead:
     """Change a draft goal; an approved (or pending) goal is read-only (409): adjust it instead."""

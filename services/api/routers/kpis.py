@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -25,6 +26,9 @@ from shared.models import Campaign
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["kpis"])
+
+_METRIC = versions.row(Metric, key="key")  # where its version (ETag) is
+_KPI = versions.row(Kpi, id="kpi_id", campaign_id="campaign_id")  # where its version (ETag) is
 
 
 # ---- the metric catalogue ------------------------------------------------------------------------
@@ -47,13 +51,25 @@ async def create_metric(body: MetricCreate, session: SessionDep, actor: ManagerD
     return await kpis.create_metric(session, actor=actor, data=body)
 
 
-@router.get("/metrics/{key}", response_model=MetricRead, operation_id="getMetric", responses=NOT_FOUND)
+@router.get(
+    "/metrics/{key}",
+    dependencies=[versions.reads(_METRIC)],
+    response_model=MetricRead,
+    operation_id="getMetric",
+    responses=NOT_FOUND,
+)
 async def get_metric(key: str, session: SessionDep, actor: ActorDep) -> Metric:
     """One metric of the catalogue."""
     return await kpis.get_metric(session, key)
 
 
-@router.patch("/metrics/{key}", response_model=MetricRead, operation_id="updateMetric", responses=NOT_FOUND)
+@router.patch(
+    "/metrics/{key}",
+    dependencies=[versions.writes(_METRIC)],
+    response_model=MetricRead,
+    operation_id="updateMetric",
+    responses=NOT_FOUND,
+)
 async def update_metric(key: str, body: MetricUpdate, session: SessionDep, actor: ManagerDep, now: NowDep) -> Metric:
     """Change a metric (managers); the KPIs on it are judged again."""
     reject_nulls(body.model_dump(exclude_unset=True), tuple(MetricUpdate.model_fields))
@@ -91,7 +107,11 @@ async def create_kpi(campaign_id: int, body: KpiCreate, session: SessionDep, act
 
 
 @router.get(
-    "/campaigns/{campaign_id}/kpis/{kpi_id}", response_model=KpiRead, operation_id="getCampaignKpi", responses=NOT_FOUND
+    "/campaigns/{campaign_id}/kpis/{kpi_id}",
+    dependencies=[versions.reads(_KPI)],
+    response_model=KpiRead,
+    operation_id="getCampaignKpi",
+    responses=NOT_FOUND,
 )
 async def get_kpi(campaign_id: int, kpi_id: int, session: SessionDep, actor: ActorDep) -> KpiRead:
     """One KPI with its actual and variance."""
@@ -100,6 +120,7 @@ async def get_kpi(campaign_id: int, kpi_id: int, session: SessionDep, actor: Act
 
 @router.patch(
     "/campaigns/{campaign_id}/kpis/{kpi_id}",
+    dependencies=[versions.writes(_KPI)],
     response_model=KpiRead,
     operation_id="updateCampaignKpi",
     responses=NOT_FOUND,

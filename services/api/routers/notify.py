@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -36,6 +37,8 @@ from shared.notify.schemas import (
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+_CHANNEL = versions.row(Channel, id="channel_id")  # where its version (ETag) is
 
 
 # ---- channels ------------------------------------------------------------------------------------
@@ -105,6 +108,7 @@ async def list_channels(
 
 @router.get(
     "/channels/{channel_id}",
+    dependencies=[versions.reads(_CHANNEL)],
     response_model=ChannelRead,
     tags=["channels"],
     operation_id="getChannel",
@@ -118,6 +122,7 @@ async def get_channel(channel_id: int, session: SessionDep, actor: AdminDep) -> 
 
 @router.patch(
     "/channels/{channel_id}",
+    dependencies=[versions.writes(_CHANNEL)],
     response_model=ChannelRead,
     tags=["channels"],
     operation_id="updateChannel",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -27,6 +28,9 @@ from shared.org.schemas import (
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+_DEPARTMENT = versions.row(Department, id="department_id")  # where its version (ETag) is
+_USER = versions.row(User, id="user_id")  # where its version (ETag) is
 
 
 # ---- departments -------------------------------------------------------------------------------
@@ -60,6 +64,7 @@ async def list_departments(
 
 @router.get(
     "/departments/{department_id}",
+    dependencies=[versions.reads(_DEPARTMENT)],
     response_model=DepartmentRead,
     tags=["departments"],
     operation_id="getDepartment",
@@ -72,6 +77,7 @@ async def get_department(department_id: int, session: SessionDep, actor: ActorDe
 
 @router.patch(
     "/departments/{department_id}",
+    dependencies=[versions.writes(_DEPARTMENT)],
     response_model=DepartmentRead,
     tags=["departments"],
     operation_id="updateDepartment",
@@ -141,7 +147,14 @@ async def get_me(session: SessionDep, actor: ActorDep) -> User:
     return await crud.get_or_404(session, User, actor.user_id)
 
 
-@router.get("/users/{user_id}", response_model=UserRead, tags=["users"], operation_id="getUser", responses=NOT_FOUND)
+@router.get(
+    "/users/{user_id}",
+    dependencies=[versions.reads(_USER)],
+    response_model=UserRead,
+    tags=["users"],
+    operation_id="getUser",
+    responses=NOT_FOUND,
+)
 async def get_user(user_id: int, session: SessionDep, actor: ActorDep) -> User:
     """One user."""
     return await crud.get_or_404(session, User, user_id)
@@ -149,6 +162,7 @@ async def get_user(user_id: int, session: SessionDep, actor: ActorDep) -> User:
 
 @router.patch(
     "/users/{user_id}",
+    dependencies=[versions.writes(_USER)],
     response_model=UserRead,
     tags=["users"],
     operation_id="updateUser",

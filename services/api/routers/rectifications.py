@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -26,6 +27,8 @@ from shared.rectifications.schemas import (
 from shared.rectifications.sla import RectificationSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["rectifications"])
+
+_ITEM = versions.row(Rectification, id="item_id")  # where its version (ETag) is
 
 
 async def _read_page(session: SessionDep, rows: list[Rectification], now: datetime) -> list[RectificationRead]:
@@ -79,6 +82,7 @@ async def list_rectifications(
 
 @router.get(
     "/rectifications/{item_id}",
+    dependencies=[versions.reads(_ITEM)],
     response_model=RectificationRead,
     operation_id="getRectification",
     responses=NOT_FOUND,
@@ -90,6 +94,7 @@ async def get_rectification(item_id: int, session: SessionDep, actor: ActorDep, 
 
 @router.patch(
     "/rectifications/{item_id}",
+    dependencies=[versions.writes(_ITEM)],
     response_model=RectificationRead,
     operation_id="updateRectification",
     responses=NOT_FOUND,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep, bearer
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
@@ -34,6 +35,8 @@ from shared.reports.schemas import (
 from shared.settings import Settings
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reports"])
+
+_SCHEDULE = versions.row(ReportSchedule, id="schedule_id")  # where its version (ETag) is
 
 
 def _signer(settings: Settings) -> reports.LinkSigner:
@@ -75,6 +78,7 @@ async def list_schedules(
 
 @router.get(
     "/report-schedules/{schedule_id}",
+    dependencies=[versions.reads(_SCHEDULE)],
     response_model=ReportScheduleRead,
     operation_id="getReportSchedule",
     responses=NOT_FOUND,
@@ -86,6 +90,7 @@ async def get_schedule(schedule_id: int, session: SessionDep, actor: ActorDep) -
 
 @router.patch(
     "/report-schedules/{schedule_id}",
+    dependencies=[versions.writes(_SCHEDULE)],
     response_model=ReportScheduleRead,
     operation_id="updateReportSchedule",
     responses=NOT_FOUND,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -28,6 +29,8 @@ from shared.risks.schemas import (
 from shared.risks.sla import RiskSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["risks"])
+
+_RISK = versions.row(Risk, id="risk_id")  # where its version (ETag) is
 DEPARTMENT = "the owner's department or the campaign's department"
 
 
@@ -92,13 +95,25 @@ async def risk_matrix(
     return await risks.matrix(session, department_id=department_id, campaign_id=campaign_id, statuses=status, now=now)
 
 
-@router.get("/risks/{risk_id}", response_model=RiskRead, operation_id="getRisk", responses=NOT_FOUND)
+@router.get(
+    "/risks/{risk_id}",
+    dependencies=[versions.reads(_RISK)],
+    response_model=RiskRead,
+    operation_id="getRisk",
+    responses=NOT_FOUND,
+)
 async def get_risk(risk_id: int, session: SessionDep, actor: ActorDep) -> Risk:
     """One risk."""
     return await crud.get_or_404(session, Risk, risk_id)
 
 
-@router.patch("/risks/{risk_id}", response_model=RiskRead, operation_id="updateRisk", responses=NOT_FOUND)
+@router.patch(
+    "/risks/{risk_id}",
+    dependencies=[versions.writes(_RISK)],
+    response_model=RiskRead,
+    operation_id="updateRisk",
+    responses=NOT_FOUND,
+)
 async def update_risk(risk_id: int, body: RiskUpdate, session: SessionDep, actor: WriterDep, now: NowDep) -> Risk:
     """Change a risk (audited); the level follows likelihood and impact and its history is kept;
     `closed` cancels the due review."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -19,6 +20,8 @@ from shared.roi.schemas import RoiEstimateRead, RoiEstimateSubmit
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["roi-estimates"])
 
+_ESTIMATE = versions.row(RoiEstimate, campaign_id="campaign_id")  # where its version (ETag) is
+
 
 async def _read_page(session: SessionDep, rows: list[RoiEstimate], now: datetime) -> list[RoiEstimateRead]:
     return await read_with_sla(session, roi.ITEM, rows, RoiEstimateRead, now)
@@ -26,6 +29,7 @@ async def _read_page(session: SessionDep, rows: list[RoiEstimate], now: datetime
 
 @router.get(
     "/campaigns/{campaign_id}/roi-estimate",
+    dependencies=[versions.reads(_ESTIMATE)],
     response_model=RoiEstimateRead,
     operation_id="getRoiEstimate",
     responses=NOT_FOUND,
@@ -38,6 +42,7 @@ async def get_roi_estimate(campaign_id: int, session: SessionDep, actor: ActorDe
 
 @router.put(
     "/campaigns/{campaign_id}/roi-estimate",
+    dependencies=[versions.writes(_ESTIMATE)],
     response_model=RoiEstimateRead,
     operation_id="submitRoiEstimate",
     responses={**NOT_FOUND, **CONFLICT},

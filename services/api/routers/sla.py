@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -49,6 +50,10 @@ from shared.sla.timers import estimate_warnings
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
+_CALENDAR = versions.row(Calendar, id="calendar_id")  # where its version (ETag) is
+_ESCALATION_POLICY = versions.row(EscalationPolicy, id="policy_id")  # where its version (ETag) is
+_SLA_POLICY = versions.row(SlaPolicy, id="policy_id")  # where its version (ETag) is
+
 assert subjects  # every subject type is registered: the filter's enum lists them all
 if TYPE_CHECKING:
     SubjectTypeName = str
@@ -81,6 +86,7 @@ async def list_calendars(
 
 @router.get(
     "/calendars/{calendar_id}",
+    dependencies=[versions.reads(_CALENDAR)],
     response_model=CalendarRead,
     tags=["calendars"],
     operation_id="getCalendar",
@@ -93,6 +99,7 @@ async def get_calendar(calendar_id: int, session: SessionDep, actor: ActorDep) -
 
 @router.patch(
     "/calendars/{calendar_id}",
+    dependencies=[versions.writes(_CALENDAR)],
     response_model=CalendarRead,
     tags=["calendars"],
     operation_id="updateCalendar",
@@ -287,6 +294,7 @@ async def list_escalation_policies(
 
 @router.get(
     "/escalation-policies/{policy_id}",
+    dependencies=[versions.reads(_ESCALATION_POLICY)],
     response_model=EscalationPolicyRead,
     tags=["sla"],
     operation_id="getEscalationPolicy",
@@ -299,6 +307,7 @@ async def get_escalation_policy(policy_id: int, session: SessionDep, actor: Acto
 
 @router.patch(
     "/escalation-policies/{policy_id}",
+    dependencies=[versions.writes(_ESCALATION_POLICY)],
     response_model=EscalationPolicyRead,
     tags=["sla"],
     operation_id="updateEscalationPolicy",
@@ -354,6 +363,7 @@ async def list_sla_policies(
 
 @router.get(
     "/sla/policies/{policy_id}",
+    dependencies=[versions.reads(_SLA_POLICY)],
     response_model=SlaPolicyRead,
     tags=["sla"],
     operation_id="getSlaPolicy",
@@ -366,6 +376,7 @@ async def get_sla_policy(policy_id: int, session: SessionDep, actor: ActorDep) -
 
 @router.patch(
     "/sla/policies/{policy_id}",
+    dependencies=[versions.writes(_SLA_POLICY)],
     response_model=SlaPolicyRead,
     tags=["sla"],
     operation_id="updateSlaPolicy",

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, Instant, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
@@ -20,6 +21,8 @@ from shared.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
 from shared.tasks.sla import TaskSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["tasks"])
+
+_TASK = versions.row(Task, id="task_id")  # where its version (ETag) is
 
 
 async def _read_page(session: SessionDep, rows: list[Task], now: datetime) -> list[TaskRead]:
@@ -78,13 +81,25 @@ async def list_tasks(
     return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
-@router.get("/tasks/{task_id}", response_model=TaskRead, operation_id="getTask", responses=NOT_FOUND)
+@router.get(
+    "/tasks/{task_id}",
+    dependencies=[versions.reads(_TASK)],
+    response_model=TaskRead,
+    operation_id="getTask",
+    responses=NOT_FOUND,
+)
 async def get_task(task_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> TaskRead:
     """One task, with its SLA state."""
     return (await _read_page(session, [await crud.get_or_404(session, Task, task_id)], now))[0]
 
 
-@router.patch("/tasks/{task_id}", response_model=TaskRead, operation_id="updateTask", responses=NOT_FOUND)
+@router.patch(
+    "/tasks/{task_id}",
+    dependencies=[versions.writes(_TASK)],
+    response_model=TaskRead,
+    operation_id="updateTask",
+    responses=NOT_FOUND,
+)
 async def update_task(
     task_id: int, body: TaskUpdate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> TaskRead:

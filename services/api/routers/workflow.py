@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
+from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -33,6 +35,20 @@ from shared.workflow.schemas import (
 from shared.workflow.sla import StageSubject
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+def _template_version(params: Mapping[str, Any]) -> Select[int, datetime] | None:
+    """A template's version: its current version's row, or the one `?version=` reads."""
+    stmt = select(WorkflowTemplate.id, WorkflowTemplate.updated_at).where(WorkflowTemplate.key == params.get("key"))
+    if "version" not in params:
+        return stmt.where(WorkflowTemplate.is_current)
+    try:
+        return stmt.where(WorkflowTemplate.version == int(params["version"]))
+    except ValueError:
+        return None
+
+
+_STAGE = versions.row(CampaignStage, campaign_id="campaign_id", key="key")  # where its version (ETag) is
 
 
 # ---- templates -----------------------------------------------------------------------------------
@@ -74,6 +90,7 @@ async def list_templates(
 
 @router.get(
     "/workflow-templates/{key}",
+    dependencies=[versions.reads(_template_version)],
     response_model=TemplateRead,
     tags=["workflow"],
     operation_id="getWorkflowTemplate",
@@ -91,6 +108,7 @@ async def get_template(
 
 @router.put(
     "/workflow-templates/{key}",
+    dependencies=[versions.writes(_template_version)],
     response_model=TemplateRead,
     tags=["workflow"],
     operation_id="publishWorkflowTemplateVersion",
@@ -144,6 +162,7 @@ async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, no
 
 @router.patch(
     "/campaigns/{campaign_id}/stages/{key}",
+    dependencies=[versions.writes(_STAGE)],
     response_model=StageRead,
     tags=["workflow"],
     operation_id="updateCampaignStage",
@@ -187,6 +206,7 @@ async def add_deliverable(
 
 @router.put(
     "/campaigns/{campaign_id}/stages/{key}/checklist/{item_key}",
+    dependencies=[versions.writes(_STAGE)],
     response_model=StageRead,
     tags=["workflow"],
     operation_id="tickStageChecklistItem",
