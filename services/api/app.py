@@ -86,7 +86,10 @@ not take is one of them (`query.<name>`: "unknown parameter"), never silently ig
 is not JSON is a 400 (`malformed-json`), one over the size limit a 413 (`body-too-large`). Every list
 answers `{items, next_cursor}` and is cursor-paginated: pass `next_cursor` back as `cursor`. A
 filter that takes several values (`status`) takes them comma-separated (`status=todo,in_progress`)
-or repeated (`status=todo&status=in_progress`); `q` matches text in any case."""
+or repeated (`status=todo&status=in_progress`); `q` matches text in any case. Each token has a rate
+limit (429 with `Retry-After`, `RateLimit-*` headers). Single-item reads and every PATCH/PUT answer an
+`ETag`; send it back as `If-Match` and a write over someone else's change is a 412 that changes
+nothing."""
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -99,7 +102,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = Redis.from_url(settings.require_redis_url())
         app.state.rate_limiter = ApiRateLimiter(
-            app.state.redis, per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
+            app.state.redis,
+            per_s=settings.api_rate_per_s,
+            burst=settings.api_rate_burst,
+            # Redis's clock, one for every API process; an injected (test) clock is used as given.
+            clock=None if isinstance(app.state.clock, SystemClock) else app.state.clock,
         )
         if settings.seed_defaults:
             async with unit_of_work(app.state.sessions) as session:

@@ -61,9 +61,9 @@ async def _actor(
             raise Unauthorized("send `Authorization: Bearer <token>`")
         actor = await authenticate(session, bearer=credentials.credentials, now=now)
     except Unauthorized:
-        await limiter.check(request, client_key(request), now=now)  # guessing tokens is counted too
+        await limiter.check(request, client_key(request))  # guessing tokens is counted too
         raise
-    await limiter.check(request, f"token:{actor.token_id}", now=now)
+    await limiter.check(request, f"token:{actor.token_id}")
     return actor
 
 

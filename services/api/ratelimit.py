@@ -9,8 +9,10 @@ never both take the last slot. Over the limit: 429 problem+json with `Retry-Afte
 answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the
 bucket is full again).
 
-Time is the API's injected clock (tests move it instead of sleeping); a replica whose clock is
-behind another's only sees the bucket refill later, never earlier than the time it records.
+Time is Redis's own clock (`TIME` inside the script): one clock for every API process, so replicas
+whose clocks disagree count alike. Tests inject a frozen clock instead and move it rather than
+sleep. A bucket whose recorded time lies beyond anything a request could have reached (the clock
+stepped back) starts over full instead of refusing until the clock catches up.
 
 Not `shared/notify/ratelimit.py`: that one is a sliding log (a sorted set entry per send) on
 Redis's clock, right for a bot's few sends a minute, wasteful at hundreds of requests a second and
@@ -29,7 +31,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,6 +39,7 @@ from redis.exceptions import RedisError
 
 from services.api.problems import PROBLEM_MEDIA_TYPE
 from services.api.response_headers import add_response_headers
+from shared.clock import Clock
 from shared.errors import TooManyRequests
 from shared.observability.metrics import API_RATE_LIMIT_UNAVAILABLE, API_RATE_LIMITED
 
@@ -46,14 +48,18 @@ log = logging.getLogger("closeloop.api")
 TIMEOUT_S = 0.5
 _WARN_EVERY_S = 60.0
 
-# KEYS[1]: the bucket. ARGV: now, emission interval, burst (microseconds, microseconds, count).
-# Returns {allowed, retry_after_us, remaining, reset_us}.
+# KEYS[1]: the bucket. ARGV: now (-1: Redis's clock), emission interval, burst (microseconds,
+# microseconds, count). Returns {allowed, retry_after_us, remaining, reset_us}.
 _GCRA = """
 local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
+if tat < now or tat > now + interval * burst then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - interval * burst
 if allow_at > now then
@@ -73,7 +79,11 @@ class Verdict:
 
 
 class ApiRateLimiter:
-    def __init__(self, redis: Redis, *, per_s: float, burst: int, prefix: str = "closeloop:api-rl") -> None:
+    def __init__(
+        self, redis: Redis, *, per_s: float, burst: int, clock: Clock | None = None, prefix: str = "closeloop:api-rl"
+    ) -> None:
+        """`clock`: None counts on Redis's clock (production); tests pass their frozen one."""
+        self.clock = clock
         self.per_s = per_s
         self.burst = burst
         self.prefix = prefix
@@ -81,9 +91,9 @@ class ApiRateLimiter:
         self._script = redis.register_script(_GCRA)
         self._warned_at = -math.inf
 
-    async def take(self, key: str, *, now: datetime) -> Verdict | None:
+    async def take(self, key: str) -> Verdict | None:
         """Count one request against `key`; None when Redis did not answer (let it through)."""
-        now_us = int(now.timestamp() * 1_000_000)
+        now_us = -1 if self.clock is None else int(self.clock.now().timestamp() * 1_000_000)
         try:
             async with asyncio.timeout(TIMEOUT_S):
                 allowed, retry_us, remaining, reset_us = await self._script(
@@ -99,10 +109,10 @@ class ApiRateLimiter:
             return None
         return Verdict(bool(int(allowed)), int(remaining), int(retry_us) / 1_000_000, int(reset_us) / 1_000_000)
 
-    async def check(self, request: Request, key: str, *, now: datetime) -> None:
+    async def check(self, request: Request, key: str) -> None:
         """Count the request; over the limit, raise 429 with `Retry-After`. The `RateLimit-*`
         headers go on whatever the request answers."""
-        verdict = await self.take(key, now=now)
+        verdict = await self.take(key)
         if verdict is None:
             return
         headers = {

@@ -116,3 +116,21 @@ def test_every_authenticated_operation_documents_its_429(app):
     tasks = document["paths"]["/api/v1/tasks"]["get"]["responses"]["429"]
     assert set(tasks["headers"]) == {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
     assert "429" not in document["paths"]["/healthz"]["get"]["responses"]
+
+
+async def test_without_an_injected_clock_the_limit_runs_on_redis_time(settings, engine):
+    redis = Redis.from_url(settings.require_redis_url())
+    limiter = ApiRateLimiter(redis, per_s=0.5, burst=2)  # production: one clock, Redis's
+    verdicts = [await limiter.take("token:1") for _ in range(3)]
+    assert [(v.allowed, v.remaining) for v in verdicts if v] == [(True, 1), (True, 0), (False, 0)]
+    assert 1.0 < verdicts[2].retry_after_s <= 2.0  # one request's worth: 2 s, less what has passed
+    await redis.aclose()
+
+
+async def test_a_clock_stepped_back_starts_the_bucket_over_instead_of_refusing(settings, engine, clock):
+    redis = Redis.from_url(settings.require_redis_url())
+    limiter = ApiRateLimiter(redis, per_s=1, burst=2, clock=clock)
+    assert [(await limiter.take("token:1")).allowed for _ in range(3)] == [True, True, False]  # type: ignore[union-attr]
+    clock.advance(timedelta(days=-1))
+    assert [(await limiter.take("token:1")).allowed for _ in range(3)] == [True, True, False]  # type: ignore[union-attr]
+    await redis.aclose()
