@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     report_link_ttl_days: int = Field(
         default=30, ge=1, le=366, description="how long the signed report link in a chat card opens the page"
     )
+    feedback_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36500,
+        description="settled (resolved or closed) feedback is anonymised this many days after it settled "
+        "(`closeloop privacy purge`)",
+    )
 
     @model_validator(mode="after")
     def _timeout_inside_lease(self) -> Settings:
