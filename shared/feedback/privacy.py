@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit
@@ -42,6 +42,17 @@ def may_read_customer(
     if actor.user_id is not None and actor.user_id == owner_id:
         return True
     return actor_department_id is not None and actor_department_id == department_id
+
+
+async def readable_clause(session: AsyncSession, actor: Actor) -> ColumnElement[bool] | None:
+    """`may_read_customer` as SQL over `feedback` (None: every row, for managers and above)."""
+    if actor.at_least(Role.manager):
+        return None
+    dept = await department_of(session, actor)
+    return or_(
+        Feedback.owner_id == actor.user_id if actor.user_id is not None else false(),
+        Feedback.department_id == dept if dept is not None else false(),
+    )
 
 
 async def shown_to(session: AsyncSession, actor: Actor, items: list[F]) -> list[F]:

@@ -73,6 +73,12 @@ async def test_customer_data_is_raw_for_its_handlers_and_masked_for_everyone_els
         "member_elsewhere": masked,
         "no_department": masked,
     }
+    # A name read masked cannot be searched either; the content can.
+    for name, want in (("colleague", [item["id"]]), ("member_elsewhere", [])):
+        r = await client.get("/api/v1/feedback", headers=headers[name], params={"q": "张三丰"})
+        assert [i["id"] for i in r.json()["items"]] == want, name
+    r = await client.get("/api/v1/feedback", headers=headers["member_elsewhere"], params={"q": "退款"})
+    assert [i["id"] for i in r.json()["items"]] == [item["id"]]
 
 
 async def test_chat_messages_about_feedback_carry_no_raw_contact_data(

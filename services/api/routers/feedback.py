@@ -81,6 +81,7 @@ async def list_feedback(
         campaign_id=campaign_id,
         overdue=overdue,
         q=q,
+        customer_readable=await privacy.readable_clause(session, actor) if q else None,
         now=now,
     )
     page = await paginate(session, stmt, Feedback.id, limit=limit, cursor=cursor)
