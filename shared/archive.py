@@ -255,6 +255,15 @@ async def archive(
     )
 
 
+def require_live(obj: Any, entity_type: str) -> None:
+    """409 on a change to an archived item: it is on record as it was (a campaign is restored first)."""
+    if obj.archived_at is not None:
+        label = entity_type.replace("_", " ")
+        raise Conflict(
+            f"{label} {obj.id} is archived: it is read-only", errors=[FieldError("archived_at", "archived", "state")]
+        )
+
+
 async def restore(session: AsyncSession, *, actor: Actor, obj: Any, entity_type: str) -> None:
     """Bring an archived item back to the boards (what archiving cancelled stays cancelled), audited
     as `restore`; a flag archiving switched off stays off."""

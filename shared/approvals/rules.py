@@ -173,6 +173,7 @@ async def update_rule(
 ) -> ApprovalRule:
     """Merge `changes` into the rule and validate the whole; approvals already asked keep their chain."""
     rule = await crud.get_or_404(session, ApprovalRule, rule_id, for_update=True)
+    archive.require_live(rule, "approval_rule")
     current = ApprovalRuleCreate.model_construct(**{f: getattr(rule, f) for f in RULE_FIELDS})
     merged = current.model_copy(update=changes.model_dump(exclude_unset=True))
     clean = await _validated(session, merged, except_id=rule.id)

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
 from shared.archive import archived_filter
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.filters import any_of, contains_text
 from shared.goals.guards import require_approved_plan
 from shared.goals.models import Goal
@@ -90,11 +90,7 @@ async def update_campaign(
     """Change a campaign; a big promotion's ROI estimate follows (flagged, start date moved,
     unflagged, cancelled)."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    if campaign.archived_at is not None:
-        raise Conflict(
-            f"campaign {campaign_id} is archived: it is read-only (a manager may restore it)",
-            errors=[FieldError("archived_at", "archived", "state")],
-        )
+    archive.require_live(campaign, CampaignItem.campaign)
     given = changes.model_fields_set
     if "is_major" in given and changes.is_major != campaign.is_major and not actor.at_least(Role.manager):
         raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")

@@ -115,6 +115,7 @@ async def update_schedule(
 ) -> ReportSchedule:
     """Change a schedule (audited); validated like a new one."""
     schedule = await crud.get_or_404(session, ReportSchedule, schedule_id, for_update=True)
+    archive.require_live(schedule, SCHEDULE)
     values = changes.model_dump(exclude_unset=True)
     current = {
         "scope": schedule.scope,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import archive, crud
 from shared.actor import Actor
 from shared.archive import Disposal
-from shared.errors import Conflict, FieldError, InvalidInput
+from shared.errors import InvalidInput
 from shared.filters import any_of, contains_text
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
 from shared.sla.registry import on_campaign_cancelled
@@ -43,6 +43,14 @@ async def _campaign_of_stage(session: AsyncSession, stage_id: int, *, campaign_i
     return stage_campaign
 
 
+async def _require_live_campaign(session: AsyncSession, campaign_id: int | None) -> None:
+    """New work does not go into an archived campaign (it would reappear on the boards)."""
+    if campaign_id is not None and await session.scalar(
+        select(Campaign.id).where(Campaign.id == campaign_id, Campaign.archived_at.is_not(None))
+    ):
+        raise InvalidInput.for_field("campaign_id", f"campaign {campaign_id} is archived", "state")
+
+
 async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, now: datetime) -> Task:
     """Create a task (the caller is its reporter) and start its SLA timers."""
     await crud.check_references(
@@ -52,6 +60,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
     campaign_id = data.campaign_id
     if data.stage_id is not None:
         campaign_id = await _campaign_of_stage(session, data.stage_id, campaign_id=campaign_id)
+    await _require_live_campaign(session, campaign_id)
     task = Task(
         **data.model_dump(exclude={"campaign_id"}),
         campaign_id=campaign_id,
@@ -66,7 +75,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
 async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, changes: TaskUpdate, now: datetime) -> Task:
     """Change a task; its SLA timers follow (pause, resume, meet, cancel, new deadline) in this transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
-    require_live(task)
+    archive.require_live(task, TaskSubject.task)
     await crud.check_references(
         session, {"campaign_id": (Campaign, changes.campaign_id), "assignee_id": (User, changes.assignee_id)}
     )
@@ -78,6 +87,8 @@ async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, chan
         values["campaign_id"] = await _campaign_of_stage(session, changes.stage_id, campaign_id=campaign_id)
     elif "campaign_id" in given and changes.campaign_id != task.campaign_id and task.stage_id is not None:
         values["stage_id"] = None  # moved to another campaign: it leaves its old campaign's stage
+    if values.get("campaign_id", task.campaign_id) != task.campaign_id:
+        await _require_live_campaign(session, values["campaign_id"])
     values |= _completion(changes.status, old=task.status, now=now)
     task = await crud.update(session, actor=actor, obj=task, changes=values, entity_type=TaskSubject.task)
     await sync_timers(session, TaskSubject.task, [task.id], now=now)
@@ -110,14 +121,6 @@ async def archive_tasks(
             )
         await archive.archive(session, actor=actor, obj=task, entity_type=TaskSubject.task, now=now, history=history)
     await sync_timers(session, TaskSubject.task, [t.id for t in tasks], now=now)
-
-
-def require_live(task: Task) -> None:
-    """An archived task is read-only until it is restored with its campaign."""
-    if task.archived_at is not None:
-        raise Conflict(
-            f"task {task.id} is archived: it is read-only", errors=[FieldError("archived_at", "archived", "state")]
-        )
 
 
 def task_filter(

@@ -109,6 +109,10 @@ async def test_deleting_a_campaign_with_history_archives_it_and_nothing_escalate
     # Read-only until a manager restores it; then it (and its task) is back on the boards.
     r = await client.patch(f"/api/v1/campaigns/{campaign['id']}", headers=planner, json={"name": "改名"})
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "archived_at"
+    r = await client.patch(f"/api/v1/tasks/{task['id']}", headers=planner, json={"title": "改名"})
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "archived_at"
+    r = await client.post("/api/v1/tasks", headers=planner, json={"title": "补一个", "campaign_id": campaign["id"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.campaign_id"
     r = await client.post(f"/api/v1/campaigns/{campaign['id']}/restore", headers=planner)
     assert r.status_code == 403
     r = await client.post(f"/api/v1/campaigns/{campaign['id']}/restore", headers=org.headers(org.marketing_director))
@@ -189,6 +193,8 @@ async def test_configuration_with_history_is_archived_or_kept(client, sessions, 
     kept_rule = (await client.get(f"/api/v1/approval-rules/{rule['id']}", headers=ceo)).json()
     assert (kept_rule["enabled"], kept_rule["archived_at"] is not None) == (False, True)
     assert (await client.get(f"/api/v1/approvals/{approval['id']}", headers=ceo)).json()["rule_id"] == rule["id"]
+    r = await client.patch(f"/api/v1/approval-rules/{rule['id']}", headers=ceo, json={"enabled": True})
+    assert r.status_code == 409  # archived: on record as it was
 
     # A department people belong to is kept (its goals would go with it): 409 naming what points at it.
     r = await client.delete(f"/api/v1/departments/{org.marketing.id}", headers=admin)
