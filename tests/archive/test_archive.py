@@ -200,3 +200,28 @@ async def test_configuration_with_history_is_archived_or_kept(client, sessions, 
     r = await client.delete(f"/api/v1/departments/{org.marketing.id}", headers=admin)
     assert r.status_code == 409, r.text
     assert {"field": "department", "message": "has users", "type": "history"} in r.json()["errors"]
+
+
+async def test_a_calendar_a_report_schedule_runs_on_is_kept_and_an_unused_one_deleted(client, sessions, org):
+    ceo = org.headers(org.ceo)
+    used = (await client.post("/api/v1/calendars", headers=ceo, json={"name": "华南日历"})).json()
+    unused = (await client.post("/api/v1/calendars", headers=ceo, json={"name": "备用日历"})).json()
+    channel = await make_channel(sessions, name="周报群")
+    r = await client.post(
+        "/api/v1/report-schedules",
+        headers=ceo,
+        json={
+            "name": "周报",
+            "kind": "weekly",
+            "scope": "company",
+            "channel_ids": [channel.id],
+            "calendar_id": used["id"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = await client.delete(f"/api/v1/calendars/{used['id']}", headers=ceo)
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"] == [{"field": "calendar", "message": "has report_schedules", "type": "history"}]
+    assert (await client.get(f"/api/v1/calendars/{used['id']}", headers=ceo)).status_code == 200
+    assert (await client.delete(f"/api/v1/calendars/{unused['id']}", headers=ceo)).status_code == 204
+    assert (await client.get(f"/api/v1/calendars/{unused['id']}", headers=ceo)).status_code == 404
