@@ -32,6 +32,8 @@ channel_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
 app.add_typer(channel_app, name="channel")
 calendar_app = typer.Typer(help="Working calendars: load and export a year's statutory schedule.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
+privacy_app = typer.Typer(help="Customer data: retention.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 dev_app = typer.Typer(help="Local development tools.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 console = Console(stderr=True)
@@ -550,6 +552,55 @@ async def _calendar_export(settings: Settings, calendar_id: int, format, year: i
             if format == ExportFormat.ics:
                 return to_ics(entries, calendar_name=row.name, now=SystemClock().now())
             return json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False, indent=2) + "\n"
+    finally:
+        await engine.dispose()
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be anonymised, change nothing")] = False,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="retention in days (default: CLOSELOOP_FEEDBACK_RETENTION_DAYS)")
+    ] = None,
+) -> None:
+    """Anonymise settled feedback past its retention: customer name and contact cleared, phone
+    numbers and emails in its texts masked, each item audited. Running it again changes nothing."""
+    from rich.table import Table
+
+    settings = _settings()
+    retention = days or settings.feedback_retention_days
+    try:
+        done = asyncio.run(_privacy_purge(settings, retention, dry_run))
+    except SettingsError as exc:
+        print(f"closeloop: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    verb = "would anonymise" if dry_run else "anonymised"
+    table = Table(title=f"feedback settled more than {retention} days ago: {verb} {len(done)}")
+    for column in ("id", "kind", "status", "settled", "cleared"):
+        table.add_column(column)
+    for row in done:
+        table.add_row(
+            str(row.feedback_id), row.kind, row.status, row.settled_on.date().isoformat(), ", ".join(row.cleared) or "—"
+        )
+    Console(width=120).print(table)
+
+
+async def _privacy_purge(settings: Settings, retention_days: int, dry_run: bool):  # type: ignore[no-untyped-def]
+    from shared.actor import Actor
+    from shared.clock import SystemClock
+    from shared.db import make_engine, make_sessionmaker, unit_of_work
+    from shared.feedback.privacy import purge
+
+    engine = make_engine(settings.require_database_url(), pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            return await purge(
+                session,
+                actor=Actor.system("privacy-purge"),
+                now=SystemClock().now(),
+                retention_days=retention_days,
+                dry_run=dry_run,
+            )
     finally:
         await engine.dispose()
 

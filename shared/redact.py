@@ -36,3 +36,39 @@ def redact_url(url: str) -> str:
     if parts.password:  # user:password@host
         netloc = f"{parts.username}:{mask(parts.password)}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+
+
+# ---- customer data (PIPL: personal information shown only to those who handle it) ----------------
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# A mainland mobile (optionally +86), a landline with its area code, or any run of 7+ digits with
+# the usual separators: contact data wherever it is typed.
+_PHONE = re.compile(r"(?<![0-9A-Za-z@.])\+?\d[\d -]{5,}\d(?![0-9A-Za-z@])")
+_DIGITS_IN_PHONE = 7
+
+
+def mask_name(name: str) -> str:
+    """`张三` → `张*`, `欧阳娜娜` → `欧***`: the first character and one star per character hidden."""
+    name = name.strip()
+    return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*" * len(name)
+
+
+def mask_contact(contact: str) -> str:
+    """`13812345678` → `138****5678`, `alice@example.com` → `a***@example.com`; any other handle
+    (a WeChat id …) keeps its first character only."""
+    contact = contact.strip()
+    if _EMAIL.fullmatch(contact):
+        local, _, domain = contact.partition("@")
+        return f"{local[:1]}***@{domain}"
+    digits = re.sub(r"\D", "", contact)
+    if len(digits) >= _DIGITS_IN_PHONE and not re.search(r"[^\d\s()+-]", contact):
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return contact[:1] + "***" if contact else contact
+
+
+def scrub_contacts(text: str) -> str:
+    """Free text with every email address and phone number in it masked (`mask_contact`)."""
+    text = _EMAIL.sub(lambda m: mask_contact(m.group(0)), text)
+    return _PHONE.sub(
+        lambda m: mask_contact(m.group(0)) if len(re.sub(r"\D", "", m.group(0))) >= _DIGITS_IN_PHONE else m.group(0),
+        text,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 # Instants a request may carry. Outside this range there is no working calendar to speak of, and
 # PostgreSQL would store the extremes as ±infinity: refused with a 422 naming the field.
@@ -35,3 +35,12 @@ class WriteModel(BaseModel):
 
 class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class ArchivableRead(ReadModel):
+    """An item DELETE archives when it has history (`shared.archive`)."""
+
+    archived_at: datetime | None = Field(
+        default=None, description="set when it was archived (DELETE of an item with history): hidden from lists"
+    )
+    archived_by: int | None = Field(default=None, description="who archived it")

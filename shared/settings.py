@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     require_if_match: bool = Field(
         default=False, description="PATCH and PUT without `If-Match` are refused (428): no blind overwrites"
     )
+    feedback_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36500,
+        description="settled (resolved or closed) feedback is anonymised this many days after it settled "
+        "(`closeloop privacy purge`)",
+    )
 
     @model_validator(mode="after")
     def _timeout_inside_lease(self) -> Settings:

@@ -96,3 +96,39 @@ async def test_secrets_rotate_re_encrypts_every_channel_secret_under_the_new_key
     async with unit_of_work(sessions) as s:
         assert decrypt_secret((await s.get_one(Channel, signed.id)).secret_encrypted, keys=[new]) == "whsec_x"
         assert (await s.get_one(Channel, unsigned.id)).secret_encrypted is None
+
+
+async def test_privacy_purge_prints_what_it_anonymised_and_a_second_run_finds_nothing(stack, sessions):
+    from datetime import UTC, datetime
+
+    from shared.models import Feedback, FeedbackKind, FeedbackStatus
+
+    async with unit_of_work(sessions) as s:
+        old = Feedback(
+            kind=FeedbackKind.complaint,
+            status=FeedbackStatus.closed,
+            channel="phone",
+            customer_name="李四",
+            customer_contact="13912345678",
+            content="请回电 13912345678",
+            source="api",
+            received_at=datetime(2020, 1, 2, tzinfo=UTC),
+        )
+        s.add(old)
+        await s.flush()
+        old_id = old.id
+
+    dry = closeloop(stack, "privacy", "purge", "--dry-run", "--days", "365")
+    assert dry.returncode == 0, dry.stderr
+    assert "would anonymise 1" in dry.stdout and "customer_name, customer_contact, content" in dry.stdout
+    async with unit_of_work(sessions) as s:
+        assert (await s.get_one(Feedback, old_id)).customer_name == "李四"
+
+    done = closeloop(stack, "privacy", "purge")
+    assert done.returncode == 0, done.stderr
+    assert "anonymised 1" in done.stdout and f"│ {old_id} " in done.stdout and "2020-01-02" in done.stdout
+    async with unit_of_work(sessions) as s:
+        row = await s.get_one(Feedback, old_id)
+        assert (row.customer_name, row.customer_contact, row.content) == (None, None, "请回电 139****5678")
+    again = closeloop(stack, "privacy", "purge")
+    assert again.returncode == 0 and "anonymised 0" in again.stdout

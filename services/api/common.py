@@ -41,6 +41,9 @@ def split_commas(value: Any) -> Any:
 # A list filter: `Annotated[list[SomeStatus] | None, AnyOf, Query(description=ANY_OF)]`.
 AnyOf = BeforeValidator(split_commas)
 ANY_OF = "any of these, comma-separated (`status=todo,in_progress`) or repeated (`status=todo&status=in_progress`)"
+ArchivedQ = Annotated[
+    bool, Query(description="true: only the archived items (DELETE archives items with history; hidden by default)")
+]
 TextQ = Annotated[
     str | None, Query(max_length=200, description="text the title contains, in any case (empty: no filter)")
 ]

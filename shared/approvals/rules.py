@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
 from shared.approvals.schemas import ApprovalRuleCreate, ApprovalRuleUpdate
+from shared.archive import Disposal
 from shared.calendar import CalendarError, Target
 from shared.errors import Conflict, FieldError, InvalidInput, must_be_one_of
 from shared.models import ApprovalKind, ApprovalRule, Campaign, Department, StepMode, User
@@ -171,19 +173,24 @@ async def update_rule(
 ) -> ApprovalRule:
     """Merge `changes` into the rule and validate the whole; approvals already asked keep their chain."""
     rule = await crud.get_or_404(session, ApprovalRule, rule_id, for_update=True)
+    archive.require_live(rule, "approval_rule")
     current = ApprovalRuleCreate.model_construct(**{f: getattr(rule, f) for f in RULE_FIELDS})
     merged = current.model_copy(update=changes.model_dump(exclude_unset=True))
     clean = await _validated(session, merged, except_id=rule.id)
     return await crud.update(session, actor=actor, obj=rule, changes=clean, entity_type="approval_rule")
 
 
-async def delete_rule(session: AsyncSession, *, actor: Actor, rule_id: int) -> None:
-    """Delete a rule; approvals it chose keep their steps (their `rule_id` becomes null)."""
+async def delete_rule(session: AsyncSession, *, actor: Actor, rule_id: int, now: datetime) -> Disposal:
+    """Delete a rule no approval used; one that chose approvals is archived and disabled, so those
+    approvals keep pointing at it (`shared.archive`)."""
     rule = await crud.get_or_404(session, ApprovalRule, rule_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=rule, entity_type="approval_rule")
+    return await archive.remove(session, actor=actor, obj=rule, entity_type="approval_rule", now=now)
 
 
-def rule_filter(stmt: Select[Any], *, kind: ApprovalKind | None = None, enabled: bool | None = None) -> Select[Any]:
+def rule_filter(
+    stmt: Select[Any], *, kind: ApprovalKind | None = None, enabled: bool | None = None, archived: bool = False
+) -> Select[Any]:
+    stmt = archive.archived_filter(stmt, ApprovalRule, archived)
     if kind is not None:
         stmt = stmt.where(ApprovalRule.kind == kind)
     if enabled is not None:

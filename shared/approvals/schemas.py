@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from shared.models import ApprovalKind, ApprovalStatus, AssignmentStatus, StepMode, StepStatus
-from shared.schemas import ReadModel, WriteModel
+from shared.schemas import ArchivableRead, ReadModel, WriteModel
 from shared.sla.schemas import TimerSummary
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
@@ -65,7 +65,7 @@ class RuleStepRead(ReadModel):
     time_limit: TimeLimitRead | None = None
 
 
-class ApprovalRuleRead(ReadModel):
+class ApprovalRuleRead(ArchivableRead):
     id: int
     name: str
     description: str | None

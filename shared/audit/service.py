@@ -12,13 +12,23 @@ from sqlalchemy import Select, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
-from shared.models import AuditLog, Base
-from shared.redact import redact_url
+from shared.models import AuditLog, Base, Feedback
+from shared.redact import mask_contact, mask_name, redact_url, scrub_contacts
 
 # Never copied into the audit log.
 REDACTED_COLUMNS = {"secret": "***", "secret_encrypted": "***", "token_hash": None}
 # Copied with the credentials inside them masked (a bot's hook token, access_token, key …).
 URL_COLUMNS = frozenset({"url"})
+# Customer data, masked before it is written: the log is append-only, so what it keeps it keeps for
+# good (and a purge cannot reach it). Per table: column → mask.
+PERSONAL_COLUMNS = {
+    Feedback.__tablename__: {
+        "customer_name": mask_name,
+        "customer_contact": mask_contact,
+        "content": scrub_contacts,
+        "first_response": scrub_contacts,
+    }
+}
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,9 +46,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def snapshot(obj: Base) -> dict[str, Any]:
-    """A JSON-safe copy of an entity's columns, with secrets redacted."""
+    """A JSON-safe copy of an entity's columns, with secrets redacted and customer data masked."""
     out: dict[str, Any] = {}
-    for attr in inspect(obj).mapper.column_attrs:
+    mapper = inspect(obj).mapper
+    personal = PERSONAL_COLUMNS.get(mapper.local_table.name, {})  # type: ignore[attr-defined]
+    for attr in mapper.column_attrs:
         key = attr.key
         if key in ("created_at", "updated_at"):
             continue
@@ -49,6 +61,8 @@ def snapshot(obj: Base) -> dict[str, Any]:
             value = REDACTED_COLUMNS[key] if value else None
         elif key in URL_COLUMNS and isinstance(value, str):
             value = redact_url(value)
+        elif key in personal and isinstance(value, str):
+            value = personal[key](value)
         out[key] = _jsonable(value)
     return out
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.models import CampaignStatus
-from shared.schemas import ReadModel, WriteModel
+from shared.schemas import ArchivableRead, ReadModel, WriteModel
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=20_000)]
@@ -63,7 +63,7 @@ class CurrentStage(ReadModel):
     name: str
 
 
-class CampaignRead(ReadModel):
+class CampaignRead(ArchivableRead):
     id: int
     name: str
     description: str | None

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
+from shared.archive import archived_filter
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -31,7 +32,6 @@ from shared.models import (
 from shared.org.permissions import require_may_act
 from shared.roi import service as roi
 from shared.sla.read import running_late
-from shared.sla.sync import sync_timers
 from shared.workflow import stages, templates
 from shared.workflow.sla import StageSubject
 
@@ -90,6 +90,7 @@ async def update_campaign(
     """Change a campaign; a big promotion's ROI estimate follows (flagged, start date moved,
     unflagged, cancelled)."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
+    archive.require_live(campaign, CampaignItem.campaign)
     given = changes.model_fields_set
     if "is_major" in given and changes.is_major != campaign.is_major and not actor.at_least(Role.manager):
         raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")
@@ -163,15 +164,6 @@ async def update_campaign(
     return campaign
 
 
-async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime) -> None:
-    campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    timed = [s.id for s in await stages.stages_of(session, campaign_id) if s.entered_at is not None]
-    estimates = await roi.ids_for_campaign(session, campaign_id)
-    await crud.delete(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
-    await sync_timers(session, StageSubject.stage, timed, now=now)  # the stages went with it: their timers stop
-    await sync_timers(session, roi.ITEM, estimates, now=now)
-
-
 def campaign_filter(
     stmt: Select[Any],
     *,
@@ -180,9 +172,12 @@ def campaign_filter(
     department_id: int | None = None,
     overdue: bool | None = None,
     q: str | None = None,
+    archived: bool = False,
     now: datetime,
 ) -> Select[Any]:
-    """The campaign board's filters; overdue means the stage it is in has passed its time limit."""
+    """The campaign board's filters; overdue means the stage it is in has passed its time limit.
+    Archived campaigns only with `archived=True`."""
+    stmt = archived_filter(stmt, Campaign, archived)
     if statuses:
         stmt = stmt.where(any_of(Campaign.status, statuses))
     if owner_id is not None:

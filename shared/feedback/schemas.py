@@ -54,8 +54,13 @@ class FeedbackRead(ReadModel):
     severity: FeedbackSeverity
     status: FeedbackStatus
     channel: str
-    customer_name: str | None
-    customer_contact: str | None
+    customer_name: str | None = Field(
+        description="raw for its department, its owner and managers; masked (张*) for everyone else"
+    )
+    customer_contact: str | None = Field(
+        description="raw for its department, its owner and managers; masked (138****5678, a***@example.com) "
+        "for everyone else"
+    )
     content: str
     campaign_id: int | None
     department_id: int | None
@@ -67,6 +72,9 @@ class FeedbackRead(ReadModel):
     first_response_by: int | None
     first_response: str | None
     resolved_at: datetime | None
+    anonymised_at: datetime | None = Field(
+        default=None, description="when the retention purge cleared the customer's data (`closeloop privacy purge`)"
+    )
     created_at: datetime
     updated_at: datetime
     sla: list[TimerSummary] = Field(default=[], description="the first-response timers (running, paused or met)")

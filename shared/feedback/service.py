@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
@@ -142,15 +142,20 @@ def feedback_filter(
     campaign_id: int | None = None,
     overdue: bool | None = None,
     q: str | None = None,
+    customer_readable: ColumnElement[bool] | None = None,
     now: datetime,
 ) -> Select[Any]:
-    """The feedback board's filters; `q` searches the content and the customer's name."""
+    """The feedback board's filters; `q` searches the content and the customer's name — the name
+    only where `customer_readable` holds (a reader who sees it masked cannot search it either)."""
     if kind is not None:
         stmt = stmt.where(Feedback.kind == kind)
     if statuses:
         stmt = stmt.where(any_of(Feedback.status, statuses))
     if q:
-        stmt = stmt.where(contains_text(q, Feedback.content, Feedback.customer_name))
+        by_name = contains_text(q, Feedback.customer_name)
+        if customer_readable is not None:
+            by_name = and_(by_name, customer_readable)
+        stmt = stmt.where(or_(contains_text(q, Feedback.content), by_name))
     if severity is not None:
         stmt = stmt.where(Feedback.severity == severity)
     if department_id is not None:

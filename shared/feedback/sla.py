@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
+from shared.redact import mask_name, scrub_contacts
 from shared.sla.registry import SubjectContext, SubjectSpec, TrailItem, TrailLink, register, register_item
 
 
@@ -24,8 +25,10 @@ async def load_feedback(session: AsyncSession, ids: Iterable[int]) -> dict[int, 
     rows = await session.execute(select(Feedback).where(Feedback.id.in_(list(ids))))
     out = {}
     for r in rows.scalars():
-        who = f"{r.customer_name}: " if r.customer_name else ""
-        snippet = r.content if len(r.content) <= 60 else r.content[:59] + "…"
+        # Titles go into chat messages and boards: never the customer's raw name or contact data.
+        who = f"{mask_name(r.customer_name)}: " if r.customer_name else ""
+        content = scrub_contacts(r.content)
+        snippet = content if len(content) <= 60 else content[:59] + "…"
         out[r.id] = SubjectContext(
             type=FeedbackSubject.feedback,
             id=r.id,

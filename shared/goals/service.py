@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
 from shared.approvals import service as approvals
 from shared.approvals.hooks import on_approval_decided
@@ -202,8 +202,9 @@ async def update(session: AsyncSession, *, actor: Actor, goal_id: int, changes: 
     return await crud.update(session, actor=actor, obj=goal, changes=values, entity_type=ITEM)
 
 
-async def delete(session: AsyncSession, *, actor: Actor, goal_id: int) -> None:
-    """Delete a draft goal without children (an approved goal stays: it is on record)."""
+async def delete(session: AsyncSession, *, actor: Actor, goal_id: int, now: datetime) -> None:
+    """Delete a draft goal without children, actuals or campaigns serving it (an approved goal
+    stays: it is on record; `shared.archive`)."""
     goal = await _settled(session, await crud.get_or_404(session, Goal, goal_id, for_update=True))
     await require_may_act_on(
         session, actor, department_id=goal.department_id, parties=[goal.owner_id, goal.created_by], what="delete it"
@@ -214,7 +215,7 @@ async def delete(session: AsyncSession, *, actor: Actor, goal_id: int) -> None:
             f"goal {goal.id} has children: delete them first",
             errors=[FieldError("children", "has children", "state")],
         )
-    await crud.delete(session, actor=actor, obj=goal, entity_type=ITEM)
+    await archive.remove(session, actor=actor, obj=goal, entity_type=ITEM, now=now)
 
 
 # ---- consistency and reads -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
+from shared.models.base import ArchivedMixin, Base, IdMixin, TimestampMixin, str_enum
 
 
 class ApprovalKind(enum.StrEnum):
@@ -50,7 +50,7 @@ class AssignmentStatus(enum.StrEnum):
     withdrawn = "withdrawn"  # no longer needed (any-of decided, the approval ended)
 
 
-class ApprovalRule(IdMixin, TimestampMixin, Base):
+class ApprovalRule(IdMixin, TimestampMixin, ArchivedMixin, Base):
     """Which chain an approval gets: the enabled rule of its kind with the lowest `priority`
     whose conditions hold (`budget_over`, `major`, `stage_keys`, `department_ids`, `company_wide`)."""
 

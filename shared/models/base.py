@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, MetaData, Numeric, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, MetaData, Numeric, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -43,6 +43,17 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class ArchivedMixin:
+    """Archived instead of deleted (`shared.archive`): hidden from boards and lists, still read by id,
+    in the trail and in the audit log."""
+
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @declared_attr
+    def archived_by(cls) -> Mapped[int | None]:
+        return mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), default=None)
 
 
 def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:

@@ -60,3 +60,5 @@ class Feedback(IdMixin, TimestampMixin, Base):
     first_response_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     first_response: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
+    # Set by the retention purge (`closeloop privacy purge`): the customer's data is gone from it.
+    anonymised_at: Mapped[datetime | None]

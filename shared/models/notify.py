@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, fal
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
+from shared.models.base import ArchivedMixin, Base, IdMixin, TimestampMixin, str_enum
 
 
 class ChannelKind(enum.StrEnum):
@@ -33,7 +33,7 @@ class AttemptOutcome(enum.StrEnum):
     permanent = "permanent"
 
 
-class Channel(IdMixin, TimestampMixin, Base):
+class Channel(IdMixin, TimestampMixin, ArchivedMixin, Base):
     __tablename__ = "channels"
 
     name: Mapped[str] = mapped_column(String(120), unique=True)

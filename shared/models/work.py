@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Numeric, String, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
+from shared.models.base import ArchivedMixin, Base, IdMixin, TimestampMixin, str_enum
 
 
 class CampaignStatus(enum.StrEnum):
@@ -44,7 +44,7 @@ class Priority(enum.StrEnum):
     urgent = "urgent"
 
 
-class Campaign(IdMixin, TimestampMixin, Base):
+class Campaign(IdMixin, TimestampMixin, ArchivedMixin, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         # Process analytics (campaign cycle time): campaigns completed in a period.
@@ -80,7 +80,7 @@ class Campaign(IdMixin, TimestampMixin, Base):
     cycle_wd: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
 
 
-class Task(IdMixin, TimestampMixin, Base):
+class Task(IdMixin, TimestampMixin, ArchivedMixin, Base):
     __tablename__ = "tasks"
     __table_args__ = (
         # Process analytics (task timeliness): tasks due in a period, answered from the index alone.

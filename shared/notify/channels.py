@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
 from shared.crypto import encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput
@@ -165,6 +165,7 @@ async def update_channel(
 ) -> Channel:
     """Change a channel; a new url or secret, or `enabled: true`, marks it healthy again."""
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
+    archive.require_live(channel, "channel")
     values = changes.model_dump(exclude_unset=True, exclude={"department_ids"})
     if changes.url is not None:
         values["url"] = str(changes.url)

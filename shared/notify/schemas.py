@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field, HttpUrl
 
 from shared.models import AttemptOutcome, ChannelKind, NotificationStatus
-from shared.schemas import ReadModel, WriteModel
+from shared.schemas import ArchivableRead, ReadModel, WriteModel
 
 Keyword = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -53,7 +53,7 @@ class ChannelUpdate(WriteModel):
     ops_alerts: bool | None = None
 
 
-class ChannelRead(ReadModel):
+class ChannelRead(ArchivableRead):
     id: int
     name: str
     kind: ChannelKind

@@ -11,7 +11,7 @@ from sqlalchemy import ARRAY, BigInteger, Boolean, Date, ForeignKey, String, Uni
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, IdMixin, TimestampMixin, str_enum
+from shared.models.base import ArchivedMixin, Base, IdMixin, TimestampMixin, str_enum
 
 
 class ReportKind(enum.StrEnum):
@@ -28,7 +28,7 @@ class ReportScope(enum.StrEnum):
     campaign = "campaign"
 
 
-class ReportSchedule(IdMixin, TimestampMixin, Base):
+class ReportSchedule(IdMixin, TimestampMixin, ArchivedMixin, Base):
     __tablename__ = "report_schedules"
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[ReportKind] = mapped_column(str_enum(ReportKind, "report_kind"))

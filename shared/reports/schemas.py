@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from shared.reports.models import ReportKind, ReportScope
-from shared.schemas import ReadModel, WriteModel
+from shared.schemas import ArchivableRead, ReadModel, WriteModel
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SendAt = Annotated[str, Field(description="local time of day on the calendar, `HH:MM` (24 h)", examples=["09:00"])]
@@ -43,7 +43,7 @@ class ReportScheduleUpdate(WriteModel):
     enabled: bool | None = None
 
 
-class ReportScheduleRead(ReadModel):
+class ReportScheduleRead(ArchivableRead):
     id: int
     name: str
     kind: ReportKind

@@ -17,8 +17,9 @@ from sqlalchemy import Table, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
+from shared.archive import Disposal
 from shared.calendar.core import BusinessCalendar
 from shared.errors import FieldError, InvalidInput
 from shared.links import signed_path
@@ -114,6 +115,7 @@ async def update_schedule(
 ) -> ReportSchedule:
     """Change a schedule (audited); validated like a new one."""
     schedule = await crud.get_or_404(session, ReportSchedule, schedule_id, for_update=True)
+    archive.require_live(schedule, SCHEDULE)
     values = changes.model_dump(exclude_unset=True)
     current = {
         "scope": schedule.scope,
@@ -127,10 +129,11 @@ async def update_schedule(
     return await crud.update(session, actor=actor, obj=schedule, changes=values, entity_type=SCHEDULE)
 
 
-async def delete_schedule(session: AsyncSession, *, actor: Actor, schedule_id: int) -> None:
-    """Remove a schedule; its reports stay readable (their schedule_id becomes null)."""
+async def delete_schedule(session: AsyncSession, *, actor: Actor, schedule_id: int, now: datetime) -> Disposal:
+    """Delete a schedule that produced nothing; one that produced reports is archived and disabled
+    (it produces no more; its reports still name it) — `shared.archive`."""
     schedule = await crud.get_or_404(session, ReportSchedule, schedule_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=schedule, entity_type=SCHEDULE)
+    return await archive.remove(session, actor=actor, obj=schedule, entity_type=SCHEDULE, now=now)
 
 
 # ---- producing -----------------------------------------------------------------------------------

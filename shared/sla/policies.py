@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
 from shared.calendar import BusinessCalendar, CalendarError, Target
 from shared.calendar.schedule import ImportMode, merged_schedule
@@ -80,12 +80,14 @@ async def update_calendar(
     return await crud.update(session, actor=actor, obj=row, changes=update_values, entity_type="calendar")
 
 
-async def delete_calendar(session: AsyncSession, *, actor: Actor, calendar_id: int) -> None:
+async def delete_calendar(session: AsyncSession, *, actor: Actor, calendar_id: int, now: datetime) -> None:
+    """Delete a calendar nothing points at (`shared.archive`: otherwise 409 naming what does)."""
     row = await crud.get_or_404(session, Calendar, calendar_id, for_update=True)
     used = await session.scalar(select(func.count()).select_from(SlaPolicy).where(SlaPolicy.calendar_id == calendar_id))
     if used:
         raise Conflict(f"{used} SLA polic{'y uses' if used == 1 else 'ies use'} this calendar")
-    await crud.delete(session, actor=actor, obj=row, entity_type="calendar")
+    # Timers, collaboration requests and report schedules that ran on it keep it (409 naming them).
+    await archive.remove(session, actor=actor, obj=row, entity_type="calendar", now=now)
 
 
 async def import_schedule(
@@ -148,14 +150,14 @@ async def update_escalation_policy(
     return await crud.update(session, actor=actor, obj=row, changes=values, entity_type="escalation_policy")
 
 
-async def delete_escalation_policy(session: AsyncSession, *, actor: Actor, policy_id: int) -> None:
+async def delete_escalation_policy(session: AsyncSession, *, actor: Actor, policy_id: int, now: datetime) -> None:
     row = await crud.get_or_404(session, EscalationPolicy, policy_id, for_update=True)
     used = await session.scalar(
         select(func.count()).select_from(SlaPolicy).where(SlaPolicy.escalation_policy_id == policy_id)
     )
     if used:
         raise Conflict(f"{used} SLA polic{'y uses' if used == 1 else 'ies use'} this escalation policy")
-    await crud.delete(session, actor=actor, obj=row, entity_type="escalation_policy")
+    await archive.remove(session, actor=actor, obj=row, entity_type="escalation_policy", now=now)
 
 
 # ---- SLA policies --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, computed_field
 
 from shared.models import Priority, TaskStatus
-from shared.schemas import Instant, ReadModel, WriteModel
+from shared.schemas import ArchivableRead, Instant, WriteModel
 from shared.sla.schemas import TimerSummary
 
 Title = Annotated[str, Field(min_length=1, max_length=300)]
@@ -41,7 +41,7 @@ class TaskUpdate(WriteModel):
     tags: Tags | None = None
 
 
-class TaskRead(ReadModel):
+class TaskRead(ArchivableRead):
     id: int
     title: str
     description: str | None

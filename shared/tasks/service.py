@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Select, any_, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import crud
+from shared import archive, crud
 from shared.actor import Actor
+from shared.archive import Disposal
 from shared.errors import InvalidInput
 from shared.filters import any_of, contains_text
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
@@ -42,6 +43,14 @@ async def _campaign_of_stage(session: AsyncSession, stage_id: int, *, campaign_i
     return stage_campaign
 
 
+async def _require_live_campaign(session: AsyncSession, campaign_id: int | None) -> None:
+    """New work does not go into an archived campaign (it would reappear on the boards)."""
+    if campaign_id is not None and await session.scalar(
+        select(Campaign.id).where(Campaign.id == campaign_id, Campaign.archived_at.is_not(None))
+    ):
+        raise InvalidInput.for_field("campaign_id", f"campaign {campaign_id} is archived", "state")
+
+
 async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, now: datetime) -> Task:
     """Create a task (the caller is its reporter) and start its SLA timers."""
     await crud.check_references(
@@ -51,6 +60,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
     campaign_id = data.campaign_id
     if data.stage_id is not None:
         campaign_id = await _campaign_of_stage(session, data.stage_id, campaign_id=campaign_id)
+    await _require_live_campaign(session, campaign_id)
     task = Task(
         **data.model_dump(exclude={"campaign_id"}),
         campaign_id=campaign_id,
@@ -65,6 +75,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
 async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, changes: TaskUpdate, now: datetime) -> Task:
     """Change a task; its SLA timers follow (pause, resume, meet, cancel, new deadline) in this transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
+    archive.require_live(task, TaskSubject.task)
     await crud.check_references(
         session, {"campaign_id": (Campaign, changes.campaign_id), "assignee_id": (User, changes.assignee_id)}
     )
@@ -76,17 +87,40 @@ async def update_task(session: AsyncSession, *, actor: Actor, task_id: int, chan
         values["campaign_id"] = await _campaign_of_stage(session, changes.stage_id, campaign_id=campaign_id)
     elif "campaign_id" in given and changes.campaign_id != task.campaign_id and task.stage_id is not None:
         values["stage_id"] = None  # moved to another campaign: it leaves its old campaign's stage
+    if values.get("campaign_id", task.campaign_id) != task.campaign_id:
+        await _require_live_campaign(session, values["campaign_id"])
     values |= _completion(changes.status, old=task.status, now=now)
     task = await crud.update(session, actor=actor, obj=task, changes=values, entity_type=TaskSubject.task)
     await sync_timers(session, TaskSubject.task, [task.id], now=now)
     return task
 
 
-async def delete_task(session: AsyncSession, *, actor: Actor, task_id: int, now: datetime) -> None:
-    """Delete a task; its running timers are cancelled in the same transaction."""
+async def delete_task(session: AsyncSession, *, actor: Actor, task_id: int, now: datetime) -> Disposal:
+    """DELETE a task (`shared.archive`): one never worked on is deleted; one with history is
+    cancelled if open and archived. Either way its timers stop in the same transaction."""
     task = await crud.get_or_404(session, Task, task_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=task, entity_type=TaskSubject.task)
+    history = await archive.history_of(session, TaskSubject.task, task_id)
+    if history and task.archived_at is None:
+        await archive_tasks(session, actor=actor, tasks=[task], now=now, history=history)
+        return Disposal.archived
+    disposal = await archive.remove(
+        session, actor=actor, obj=task, entity_type=TaskSubject.task, now=now, history=history
+    )
     await sync_timers(session, TaskSubject.task, [task_id], now=now)
+    return disposal
+
+
+async def archive_tasks(
+    session: AsyncSession, *, actor: Actor, tasks: list[Task], now: datetime, history: list[str]
+) -> None:
+    """Cancel the open ones (their timers stop) and archive them all (`archive` in the audit log)."""
+    for task in tasks:
+        if task.status.is_open:
+            await crud.update(
+                session, actor=actor, obj=task, changes={"status": TaskStatus.cancelled}, entity_type=TaskSubject.task
+            )
+        await archive.archive(session, actor=actor, obj=task, entity_type=TaskSubject.task, now=now, history=history)
+    await sync_timers(session, TaskSubject.task, [t.id for t in tasks], now=now)
 
 
 def task_filter(
@@ -103,10 +137,12 @@ def task_filter(
     overdue: bool | None = None,
     tag: str | None = None,
     q: str | None = None,
+    archived: bool = False,
     now: datetime,
 ) -> Select[Any]:
     """The task board's filters. A task's department is its assignee's department or its
-    campaign's department: either matches."""
+    campaign's department: either matches. Archived tasks only with `archived=True`."""
+    stmt = archive.archived_filter(stmt, Task, archived)
     if statuses:
         stmt = stmt.where(any_of(Task.status, statuses))
     if department_id is not None:

@@ -301,6 +301,13 @@ async def test_only_a_draft_goal_without_children_is_deleted(sessions, client, o
     draft = await goal(client, org, title="Q2", parent_id=year["id"], period="2026-Q2", metric="leads", target="5000")
     assert (await client.delete(f"/api/v1/goals/{draft['id']}", headers=headers)).status_code == 204
     assert await count(sessions, Goal) == 2
+    # A draft with reported actuals has history: it stays (409 naming it), its actuals with it.
+    reported = await goal(client, org, title="Q3", parent_id=year["id"], period="2026-Q3", metric="leads", target="5")
+    r = await client.post(f"/api/v1/goals/{reported['id']}/actuals", headers=headers, json={"value": "3"})
+    assert r.status_code == 201, r.text
+    r = await client.delete(f"/api/v1/goals/{reported['id']}", headers=headers)
+    assert (r.status_code, fields(r.json())) == (409, ["goal"])
+    assert await count(sessions, Goal) == 3
 
 
 async def test_a_goals_actual_rolls_up_from_the_kpis_of_the_campaigns_serving_it(sessions, client, org):

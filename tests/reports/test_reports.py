@@ -672,12 +672,18 @@ async def test_schedules_are_read_changed_and_deleted_with_an_audit_trail_and_th
     assert [k for _, k, _ in await produced(sessions)] == ["2026-10"]
     r = await client.patch(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"], json={"send_at": None})
     assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.send_at"]
+    # It produced a report, so DELETE archives and disables it: the report still names it.
     assert (await client.delete(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"])).status_code == 204
-    assert (await client.get(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"])).status_code == 404
+    kept = (await client.get(f"/api/v1/report-schedules/{made['id']}", headers=org["admin"])).json()
+    assert (kept["enabled"], kept["archived_at"] is not None) == (False, True)
+    assert (await client.get("/api/v1/report-schedules", headers=org["admin"])).json()["items"] == []
     reports = (await client.get("/api/v1/reports", headers=org["admin"])).json()["items"]
-    assert [(x["period_key"], x["schedule_id"]) for x in reports] == [("2026-10", None)]
+    assert [(x["period_key"], x["schedule_id"]) for x in reports] == [("2026-10", made["id"])]
     trail = await client.get(f"/api/v1/audit?entity_type=report_schedule&entity_id={made['id']}", headers=org["admin"])
-    assert [e["action"] for e in trail.json()["items"]] == ["create", "update", "update", "delete"]
+    assert [e["action"] for e in trail.json()["items"]] == ["create", "update", "update", "archive"]
+    unused = await schedule(client, org["admin"], kind="weekly", scope="company", channel_ids=[channel.id])
+    assert (await client.delete(f"/api/v1/report-schedules/{unused['id']}", headers=org["admin"])).status_code == 204
+    assert (await client.get(f"/api/v1/report-schedules/{unused['id']}", headers=org["admin"])).status_code == 404
     member = await auth(sessions, role=Role.member)
     r = await client.post(
         "/api/v1/report-schedules",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from services.api import versions
-from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, page_out, reject_nulls
+from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, TextQ, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
@@ -62,9 +62,10 @@ async def list_approval_rules(
     cursor: CursorQ = None,
     kind: ApprovalKind | None = None,
     enabled: bool | None = None,
+    archived: ArchivedQ = False,
 ) -> dict:
     """Approval rules, by id."""
-    stmt = rules.rule_filter(select(ApprovalRule), kind=kind, enabled=enabled)
+    stmt = rules.rule_filter(select(ApprovalRule), kind=kind, enabled=enabled, archived=archived)
     return page_out(await paginate(session, stmt, ApprovalRule.id, limit=limit, cursor=cursor), ApprovalRuleRead)
 
 
@@ -101,9 +102,11 @@ async def update_approval_rule(
     operation_id="deleteApprovalRule",
     responses=_responses(NOT_FOUND),
 )
-async def delete_approval_rule(rule_id: int, session: SessionDep, actor: ManagerDep) -> None:
-    """Delete a rule; approvals it chose keep their steps."""
-    await rules.delete_rule(session, actor=actor, rule_id=rule_id)
+async def delete_approval_rule(rule_id: int, session: SessionDep, actor: ManagerDep, now: NowDep) -> None:
+    """A rule that never chose an approval is deleted. One that did is archived and disabled
+    instead (it chooses nothing more; `?archived=true` lists it), so the approvals it chose still
+    name it; audited as `archive`."""
+    await rules.delete_rule(session, actor=actor, rule_id=rule_id, now=now)
 
 
 # ---- approvals ---------------------------------------------------------------------------------

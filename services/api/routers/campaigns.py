@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from services.api import versions
-from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
-from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
+from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, reject_nulls
+from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.campaigns import lifecycle
 from shared.campaigns import service as campaigns
 from shared.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate, CurrentStage
 from shared.models import Campaign, CampaignStatus
@@ -62,6 +63,7 @@ async def list_campaigns(
     department_id: int | None = None,
     overdue: Annotated[bool | None, Query(description="the stage it is in is past its time limit")] = None,
     q: Annotated[str | None, Query(max_length=200, description="text the name contains (any case)")] = None,
+    archived: ArchivedQ = False,
 ) -> dict:
     """List campaigns, each with the stage it is in."""
     stmt = campaigns.campaign_filter(
@@ -71,6 +73,7 @@ async def list_campaigns(
         department_id=department_id,
         overdue=overdue,
         q=q,
+        archived=archived,
         now=now,
     )
     page = await paginate(session, stmt, Campaign.id, limit=limit, cursor=cursor)
@@ -116,8 +119,25 @@ async def update_campaign(
     operation_id="deleteCampaign",
     responses=NOT_FOUND,
 )
-async def delete_campaign(
-    campaign_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
-) -> None:
-    """Delete a campaign, its tasks and stages (their timers are cancelled)."""
-    await campaigns.delete_campaign(session, actor=actor, campaign_id=campaign_id, now=now)
+async def delete_campaign(campaign_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> None:
+    """A bare draft (never left draft; no tasks, reviews, approvals, collaboration, KPIs, budget,
+    feedback, rectifications, risks, comments or escalations) is deleted with its stages. A campaign
+    with history is archived instead: cancelled first like `cancel` (every open stage, task,
+    review, approval and collaboration request of it, and their timers: nothing escalates
+    afterwards), then it and its tasks leave the boards (`?archived=true` lists them). It stays
+    readable by id (with `archived_at`), in its trail and the audit log (`archive`); it is
+    read-only until a manager restores it (`restoreCampaign`)."""
+    await lifecycle.remove_campaign(session, actor=actor, campaign_id=campaign_id, now=now)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/restore",
+    response_model=CampaignRead,
+    tags=["campaigns"],
+    operation_id="restoreCampaign",
+    responses=NOT_FOUND,
+)
+async def restore_campaign(campaign_id: int, session: SessionDep, actor: ManagerDep) -> CampaignRead:
+    """Bring an archived campaign (and the tasks archived with it) back to the boards (managers).
+    What archiving cancelled stays cancelled; a campaign that is not archived is returned as is."""
+    return await _read(session, await lifecycle.restore_campaign(session, actor=actor, campaign_id=campaign_id))

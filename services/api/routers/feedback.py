@@ -16,8 +16,9 @@ from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterD
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.sla_state import read_with_sla
 from shared import crud
+from shared.actor import Actor
 from shared.errors import InvalidInput, NotFound
-from shared.feedback import inbound
+from shared.feedback import inbound, privacy
 from shared.feedback import service as feedback_service
 from shared.feedback.schemas import (
     FeedbackCreate,
@@ -38,8 +39,13 @@ _FEEDBACK = versions.row(Feedback, id="feedback_id")  # where its version (ETag)
 _NOT_FOUND: dict[int | str, dict[str, Any]] = dict(NOT_FOUND.items())
 
 
-async def _read_page(session: SessionDep, rows: list[Feedback], now: datetime) -> list[FeedbackRead]:
-    return await read_with_sla(session, FeedbackSubject.feedback, rows, FeedbackRead, now)
+async def _read_page(
+    session: SessionDep, rows: list[Feedback], now: datetime, actor: Actor | None
+) -> list[FeedbackRead]:
+    """The items with their SLA state, the customer masked for readers who do not handle them
+    (`actor` None: the signed sender of an inbound item, who sent the data)."""
+    items = await read_with_sla(session, FeedbackSubject.feedback, rows, FeedbackRead, now)
+    return items if actor is None else await privacy.shown_to(session, actor, items)
 
 
 @api.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackRead, operation_id="createFeedback")
@@ -48,7 +54,7 @@ async def create_feedback(
 ) -> FeedbackRead:
     """Record customer feedback or a complaint; its first-response timer starts now."""
     feedback = await feedback_service.create_feedback(session, actor=actor, data=body, now=now)
-    return (await _read_page(session, [feedback], now))[0]
+    return (await _read_page(session, [feedback], now, actor))[0]
 
 
 @api.get("/feedback", response_model=PageOut[FeedbackRead], operation_id="listFeedback")
@@ -78,10 +84,11 @@ async def list_feedback(
         campaign_id=campaign_id,
         overdue=overdue,
         q=q,
+        customer_readable=await privacy.readable_clause(session, actor) if q else None,
         now=now,
     )
     page = await paginate(session, stmt, Feedback.id, limit=limit, cursor=cursor)
-    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await _read_page(session, list(page.items), now, actor), "next_cursor": page.next_cursor}
 
 
 @api.get(
@@ -93,7 +100,7 @@ async def list_feedback(
 )
 async def get_feedback(feedback_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> FeedbackRead:
     """One piece of feedback, with its SLA state."""
-    return (await _read_page(session, [await crud.get_or_404(session, Feedback, feedback_id)], now))[0]
+    return (await _read_page(session, [await crud.get_or_404(session, Feedback, feedback_id)], now, actor))[0]
 
 
 @api.patch(
@@ -112,7 +119,7 @@ async def update_feedback(
     feedback = await feedback_service.update_feedback(
         session, actor=actor, feedback_id=feedback_id, changes=body, now=now
     )
-    return (await _read_page(session, [feedback], now))[0]
+    return (await _read_page(session, [feedback], now, actor))[0]
 
 
 @api.post(
@@ -135,7 +142,7 @@ async def respond_to_feedback(
     feedback, comment = await feedback_service.respond(
         session, actor=actor, feedback_id=feedback_id, data=body, now=now
     )
-    item = (await _read_page(session, [feedback], now))[0]
+    item = (await _read_page(session, [feedback], now, actor))[0]
     return FeedbackResponseRead(
         **item.model_dump(),
         recorded_as="comment" if comment is not None else "first_response",
@@ -214,7 +221,7 @@ async def receive_feedback_webhook(
     feedback, created = await inbound.receive_feedback(session, message_id=webhook_id, data=body, now=now)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return (await _read_page(session, [feedback], now))[0]
+    return (await _read_page(session, [feedback], now, None))[0]
 
 
 router.include_router(api)

@@ -107,9 +107,10 @@ async def update_goal(goal_id: int, body: GoalUpdate, session: SessionDep, actor
     operation_id="deleteGoal",
     responses={**NOT_FOUND, **CONFLICT},
 )
-async def delete_goal(goal_id: int, session: SessionDep, actor: WriterDep) -> None:
-    """Delete a draft goal without children; approved goals stay on record (409)."""
-    await goals.delete(session, actor=actor, goal_id=goal_id)
+async def delete_goal(goal_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> None:
+    """Delete a draft goal without children, actuals or campaigns serving it; anything else stays
+    on record (409 naming what keeps it)."""
+    await goals.delete(session, actor=actor, goal_id=goal_id, now=now)
 
 
 @router.post(

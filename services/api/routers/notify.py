@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
 from services.api import versions
-from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_out, reject_nulls
+from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from shared import crud
+from shared import archive, crud
+from shared.archive import archived_filter
 from shared.models import (
     AttemptOutcome,
     Channel,
@@ -63,6 +64,8 @@ async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[Channel
             last_success_at=c.last_success_at,
             created_at=c.created_at,
             updated_at=c.updated_at,
+            archived_at=c.archived_at,
+            archived_by=c.archived_by,
         )
         for c in rows
     ]
@@ -97,10 +100,15 @@ async def list_channels(
     enabled: bool | None = None,
     department_id: int | None = None,
     healthy: Annotated[bool | None, Query(description="`false`: the channels a vendor refused (held)")] = None,
+    archived: ArchivedQ = False,
 ) -> dict[str, Any]:
     """List channels (admin)."""
     stmt = channels.channel_filter(
-        select(Channel), kind=kind, enabled=enabled, department_id=department_id, healthy=healthy
+        archived_filter(select(Channel), Channel, archived),
+        kind=kind,
+        enabled=enabled,
+        department_id=department_id,
+        healthy=healthy,
     )
     page = await paginate(session, stmt, Channel.id, limit=limit, cursor=cursor)
     return {"items": await _channel_out(session, list(page.items)), "next_cursor": page.next_cursor}
@@ -149,10 +157,12 @@ async def update_channel(
     operation_id="deleteChannel",
     responses=NOT_FOUND,
 )
-async def delete_channel(channel_id: int, session: SessionDep, actor: AdminDep) -> None:
-    """Delete a channel and its undelivered notifications (admin). Prefer `enabled: false` to pause."""
+async def delete_channel(channel_id: int, session: SessionDep, actor: AdminDep, now: NowDep) -> None:
+    """A channel that never carried a notification is deleted (admin). One that did is archived
+    and disabled instead: its notifications and delivery attempts stay readable, nothing more is
+    sent through it, `?archived=true` lists it; audited as `archive`. Prefer `enabled: false` to pause."""
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=channel, entity_type="channel")
+    await archive.remove(session, actor=actor, obj=channel, entity_type="channel", now=now)
 
 
 # ---- notifications -------------------------------------------------------------------------------

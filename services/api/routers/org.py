@@ -11,7 +11,7 @@ from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from shared import crud
+from shared import archive, crud
 from shared.models import ApiToken, Department, Role, User
 from shared.org import service, tokens
 from shared.org.schemas import (
@@ -98,10 +98,12 @@ async def update_department(
     operation_id="deleteDepartment",
     responses=NOT_FOUND,
 )
-async def delete_department(department_id: int, session: SessionDep, actor: AdminDep) -> None:
-    """Delete a department (admin); its users and campaigns keep existing without one."""
+async def delete_department(department_id: int, session: SessionDep, actor: AdminDep, now: NowDep) -> None:
+    """Delete a department nothing points at (admin). One with users, campaigns, goals, feedback,
+    reviews, channels … is kept: 409 naming what points at it (deleting it would erase its goals
+    and unlink its history)."""
     dept = await crud.get_or_404(session, Department, department_id, for_update=True)
-    await crud.delete(session, actor=actor, obj=dept, entity_type="department")
+    await archive.remove(session, actor=actor, obj=dept, entity_type="department", now=now)
 
 
 # ---- users ---------------------------------------------------------------------------------------

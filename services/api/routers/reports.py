@@ -12,10 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 
 from services.api import versions
-from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
+from services.api.common import ArchivedQ, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep, bearer
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.archive import archived_filter
 from shared.errors import Unauthorized
 from shared.links import verify
 from shared.org.tokens import authenticate
@@ -65,9 +66,10 @@ async def list_schedules(
     cursor: CursorQ = None,
     kind: ReportKind | None = None,
     scope: ReportScope | None = None,
+    archived: ArchivedQ = False,
 ) -> dict:
     """The report schedules."""
-    stmt = select(ReportSchedule)
+    stmt = archived_filter(select(ReportSchedule), ReportSchedule, archived)
     if kind is not None:
         stmt = stmt.where(ReportSchedule.kind == kind)
     if scope is not None:
@@ -109,9 +111,11 @@ async def update_schedule(
     operation_id="deleteReportSchedule",
     responses=NOT_FOUND,
 )
-async def delete_schedule(schedule_id: int, session: SessionDep, actor: ManagerDep) -> None:
-    """Delete a schedule; its reports stay readable."""
-    await reports.delete_schedule(session, actor=actor, schedule_id=schedule_id)
+async def delete_schedule(schedule_id: int, session: SessionDep, actor: ManagerDep, now: NowDep) -> None:
+    """A schedule that never produced a report is deleted. One that did is archived and disabled
+    (it produces no more; `?archived=true` lists it) and its reports stay readable, still naming
+    it; audited as `archive`."""
+    await reports.delete_schedule(session, actor=actor, schedule_id=schedule_id, now=now)
 
 
 @router.post(

@@ -121,9 +121,10 @@ async def update_calendar(calendar_id: int, body: CalendarUpdate, session: Sessi
     operation_id="deleteCalendar",
     responses={**NOT_FOUND, **CONFLICT},
 )
-async def delete_calendar(calendar_id: int, session: SessionDep, actor: ManagerDep) -> None:
-    """Delete a calendar no policy uses."""
-    await policies.delete_calendar(session, actor=actor, calendar_id=calendar_id)
+async def delete_calendar(calendar_id: int, session: SessionDep, actor: ManagerDep, now: NowDep) -> None:
+    """Delete a calendar nothing points at. One an SLA policy, a timer, a collaboration request or
+    a report schedule uses is kept: 409 naming what uses it (history is never erased)."""
+    await policies.delete_calendar(session, actor=actor, calendar_id=calendar_id, now=now)
 
 
 @router.get(
@@ -328,9 +329,9 @@ async def update_escalation_policy(
     operation_id="deleteEscalationPolicy",
     responses={**NOT_FOUND, **CONFLICT},
 )
-async def delete_escalation_policy(policy_id: int, session: SessionDep, actor: ManagerDep) -> None:
-    """Delete an escalation policy no SLA policy uses."""
-    await policies.delete_escalation_policy(session, actor=actor, policy_id=policy_id)
+async def delete_escalation_policy(policy_id: int, session: SessionDep, actor: ManagerDep, now: NowDep) -> None:
+    """Delete an escalation policy nothing points at; one an SLA policy uses is kept (409)."""
+    await policies.delete_escalation_policy(session, actor=actor, policy_id=policy_id, now=now)
 
 
 # ---- SLA policies --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from services.api import versions
-from services.api.common import ANY_OF, AnyOf, CursorQ, Instant, LimitQ, PageOut, TextQ, reject_nulls
+from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, Instant, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
@@ -58,6 +58,7 @@ async def list_tasks(
     overdue: Annotated[bool | None, Query(description="open and past due")] = None,
     tag: Annotated[str | None, Query(description="has this tag")] = None,
     q: TextQ = None,
+    archived: ArchivedQ = False,
 ) -> dict:
     """List tasks with board filters; each carries its SLA state. A task belongs to a department
     through its assignee (the assignee's department) or its campaign (the campaign's department):
@@ -75,6 +76,7 @@ async def list_tasks(
         overdue=overdue,
         tag=tag,
         q=q,
+        archived=archived,
         now=now,
     )
     page = await paginate(session, stmt, Task.id, limit=limit, cursor=cursor)
@@ -114,5 +116,8 @@ async def update_task(
     "/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteTask", responses=NOT_FOUND
 )
 async def delete_task(task_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep) -> None:
-    """Delete a task; its running SLA timers are cancelled."""
+    """A task never worked on (still `todo`, no comments, no escalations) is deleted. One with
+    history is archived instead: cancelled if open, hidden from the board (`?archived=true` lists
+    it), still read by id (with `archived_at`), in its trail and in the audit log (`archive`). Its
+    SLA timers stop either way; an archived task is read-only (409)."""
     await tasks.delete_task(session, actor=actor, task_id=task_id, now=now)
