@@ -31,7 +31,7 @@ from shared.notify.adapters import ADAPTERS, Classified, Target
 from shared.notify.adapters.base import Envelope, fit
 from shared.notify.http import Sender, TransportError
 from shared.notify.render import Message
-from shared.notify.ssrf import HostUnresolved, UnsafeUrl, check_url_target
+from shared.notify.ssrf import UnsafeUrl
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -271,12 +271,11 @@ async def send(
     status: int | None = None
     try:
         async with asyncio.timeout(policy.timeout_s):
-            await check_url_target(target.url, allow_private=policy.allow_private)
             prepared = fit(adapter, target, message, envelope, now)
-            status, body = await client.post(prepared.url, prepared.body, prepared.headers)
-        classified = adapter.classify(status, body)
-    except HostUnresolved as exc:
-        classified = Classified(AttemptOutcome.retryable, error=f"DNS: {exc}")
+            # The SSRF guard runs inside: the address checked is the address connected to.
+            reply = await client.post(prepared.url, prepared.body, prepared.headers, allow_private=policy.allow_private)
+        status = reply.status
+        classified = adapter.classify(reply)
     except UnsafeUrl as exc:
         classified = Classified(AttemptOutcome.permanent, error=f"unsafe URL: {exc}")
     except TimeoutError:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.models import AttemptOutcome
+from shared.notify.http import Reply
 from shared.notify.render import Message
 
 
@@ -63,7 +66,7 @@ class Classified:
 @dataclass(frozen=True)
 class Adapter:
     prepare: Callable[[Target, Message, Envelope, datetime], Prepared]
-    classify: Callable[[int, bytes], Classified]
+    classify: Callable[[Reply], Classified]
 
 
 def dumps(obj: Any) -> bytes:
@@ -80,25 +83,46 @@ def classify_http(status: int) -> Classified | None:
 
 
 def classify_vendor_code(
-    status: int, body: bytes, *, code_key: str, msg_key: str, retryable: dict[int, float | None], permanent: set[int]
+    reply: Reply, *, code_key: str, msg_key: str, retryable: dict[int, float | None], permanent: set[int]
 ) -> Classified:
     """Chat bots answer HTTP 200 even when they reject: the body's code is the verdict."""
-    if (verdict := classify_http(status)) is not None:
+    if (verdict := classify_http(reply.status)) is not None:
         return verdict
     try:
-        data = json.loads(body)
+        data = json.loads(reply.body)
         code = int(data.get(code_key))
     except (ValueError, TypeError, AttributeError):
-        return Classified(AttemptOutcome.retryable, error=f"unreadable response body: {body[:200]!r}")
+        return Classified(AttemptOutcome.retryable, error=reply_summary(reply))
     if code == 0:
         return Classified(AttemptOutcome.success, vendor_code="0")
-    message = str(data.get(msg_key, ""))[:300]
+    message = vendor_text(data.get(msg_key))
     if code in retryable:
         return Classified(AttemptOutcome.retryable, str(code), message, retryable[code])
     if code in permanent:
         return Classified(AttemptOutcome.permanent, str(code), message)
     # An unknown code: retry (bounded) rather than lose the alert on a guess.
     return Classified(AttemptOutcome.retryable, str(code), message)
+
+
+# Attempt records (and a notification's or channel's last_error) are readable by every viewer:
+# of an answer they keep only what the vendor says in its own code/msg fields, bounded. Anything
+# else — a gateway's HTML page, a debug dump, an oversized body — is summarised, never echoed.
+VENDOR_TEXT_MAX = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069]+")
+
+
+def vendor_text(value: object) -> str:
+    """The vendor's own message field, as one bounded line of printable text."""
+    text = _UNPRINTABLE.sub(" ", str(value if value is not None else "")).strip()
+    return text if len(text) <= VENDOR_TEXT_MAX else text[: VENDOR_TEXT_MAX - 1] + "…"
+
+
+def reply_summary(reply: Reply) -> str:
+    """An answer we could not read, described without its content: status, content type, length
+    and a fingerprint (to match the vendor's or a proxy's logs)."""
+    content_type = _UNPRINTABLE.sub("", reply.content_type.split(";")[0]).strip()[:60] or "no content type"
+    digest = hashlib.sha256(reply.body).hexdigest()[:16]
+    return f"unreadable response: HTTP {reply.status}, {content_type}, {len(reply.body)} bytes, sha256:{digest}"
 
 
 def plain_lines(message: Message) -> list[str]:

@@ -18,6 +18,7 @@ from shared.notify.adapters.base import (
     classify_vendor_code,
     dumps,
 )
+from shared.notify.http import Reply
 from shared.notify.render import Message, ensure_keyword
 
 THROTTLE_S = 600.0  # exceeding 20/min blocks the robot for 10 minutes
@@ -54,10 +55,8 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     return Prepared(url=url, body=dumps(body), headers={"Content-Type": "application/json; charset=utf-8"})
 
 
-def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(
-        status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT
-    )
+def classify(reply: Reply) -> Classified:
+    return classify_vendor_code(reply, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT)
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

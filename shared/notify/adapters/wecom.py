@@ -13,6 +13,7 @@ from shared.notify.adapters.base import (
     classify_vendor_code,
     dumps,
 )
+from shared.notify.http import Reply
 from shared.notify.render import Message
 
 MARKDOWN_MAX_BYTES = 4096
@@ -42,10 +43,8 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     return Prepared(url=target.url, body=dumps(body), headers={"Content-Type": "application/json; charset=utf-8"})
 
 
-def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(
-        status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT
-    )
+def classify(reply: Reply) -> Classified:
+    return classify_vendor_code(reply, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT)
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)
