@@ -6,17 +6,33 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from services.devtools.botsim import HTML_ERROR_PAGE
 from shared.models import AttemptOutcome, ChannelKind, Role
+from shared.notify import delivery
 from shared.notify.adapters import feishu
-from shared.notify.http import Reply
+from shared.notify.http import Reply, Sender
 from tests.factories import auth, make_channel
-from tests.notify.test_delivery import ctx, deliver, overdue_notification  # noqa: F401 — the fixture too
+from tests.notify.test_delivery import deliver, overdue_notification
 
 LEAKS = ("sk_live_botsim", "Bearer", "eyJ", "10.8.0.12", "<html", "upstream")
 
 
-async def test_an_html_error_page_is_summarised_not_echoed_to_viewers(ctx, sessions, clock, client, botsim):  # noqa: F811
+@pytest.fixture
+async def ctx(settings, sessions, clock, arq_redis):
+    async with Sender() as http:
+        yield {
+            "settings": settings,
+            "sessions": sessions,
+            "clock": clock,
+            "redis": arq_redis,
+            "http": http,
+            "policy": delivery.policy_from(settings),
+        }
+
+
+async def test_an_html_error_page_is_summarised_not_echoed_to_viewers(ctx, sessions, clock, client, botsim):
     botsim.add_bots({"fs1": {"kind": "feishu"}})
     channel = await make_channel(sessions, kind=ChannelKind.feishu, url=botsim.url("feishu", "fs1"))
     botsim.faults("fs1", html_page=1.0)

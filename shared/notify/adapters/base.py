@@ -125,6 +125,40 @@ def reply_summary(reply: Reply) -> str:
     return f"unreadable response: HTTP {reply.status}, {content_type}, {len(reply.body)} bytes, sha256:{digest}"
 
 
+# Everything a Message carries in its title, fields and body may hold user-supplied text (titles,
+# names, customer content, comments, a vendor's error text), and the three chat vendors render
+# markdown with live extensions: Feishu lark_md `<at id=all></at>`, `<at user_id="…">`, `<font>`,
+# `<a>` and `[x](url)`; DingTalk markdown `[x](url)`, `![x](img)`, headings and HTML; WeCom markdown
+# `<@userid>`, `<font>` and `[x](url)`. None of them documents a backslash escape that works for
+# all of these, so user text is made inert by substituting the few ASCII characters those
+# constructs need with their full-width forms, which read the same in Chinese text and are never
+# syntax: `<` (every tag, so every mention tag), `[` and `]` (links and images), `@` (text
+# mentions), `&` (entities that could spell a tag), and the colon of `://` (so a bare URL is not
+# auto-linked). Line breaks become spaces, so user text can never start a line (headings, quotes,
+# lists, rules). Everything else — Chinese punctuation,
+# `*`, `#` or `>` inside a line — is left as typed. Only the adapter adds live syntax afterwards:
+# the resolved recipients' mentions and the item's link.
+_INERT = str.maketrans({"<": "＜", "[": "［", "]": "］", "@": "＠", "&": "＆"})
+
+
+def inert(text: str) -> str:
+    """User text as markdown that renders as itself: one line, no tag, link or mention."""
+    return " ".join(text.splitlines()).translate(_INERT).replace("://", "：//")
+
+
+def inert_lines(text: str) -> list[str]:
+    """A multi-line body (a digest's item per line): each line inert, the line breaks kept."""
+    return [inert(line) for line in text.splitlines()]
+
+
+# A mention id that would address the whole group is never a person's id.
+_EVERYONE = {"all", "@all", "everyone", "所有人"}
+
+
+def person_id(value: str | None) -> str | None:
+    return value if value and value.strip().lower() not in _EVERYONE else None
+
+
 def plain_lines(message: Message) -> list[str]:
     lines = [f"{k}: {v}" for k, v in message.fields]
     if message.body:

@@ -16,6 +16,9 @@ from shared.notify.adapters.base import (
     Target,
     classify_vendor_code,
     dumps,
+    inert,
+    inert_lines,
+    person_id,
 )
 from shared.notify.http import Reply
 from shared.notify.render import Message, ensure_keyword
@@ -32,11 +35,14 @@ def sign(secret: str, timestamp: int) -> str:
 
 
 def card(target: Target, message: Message) -> dict[str, Any]:
+    # The header is `plain_text` (shown as typed); the body is `lark_md`, whose `<at id=all>`,
+    # `<at user_id=…>`, `<a>`, `<font>` and `[x](url)` user text must not spell: it goes in inert
+    # (base.inert). A plain "@所有人" in lark_md is only text: Feishu mentions are `<at>` tags.
     title = ensure_keyword(message.title, target.keywords)
-    lines = [f"**{k}**：{v}" for k, v in message.fields]
+    lines = [f"**{inert(k)}**：{inert(v)}" for k, v in message.fields]
     if message.body:
-        lines.append(message.body)
-    mentions = " ".join(f"<at id={m.feishu_open_id}></at>" for m in message.mentions if m.feishu_open_id)
+        lines.extend(inert_lines(message.body))
+    mentions = " ".join(f"<at id={oid}></at>" for m in message.mentions if (oid := person_id(m.feishu_open_id)))
     if mentions:
         lines.append(mentions)
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": "\n".join(lines)}}]
