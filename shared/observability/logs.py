@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from shared.redact import redact_url
 
 request_id: ContextVar[str | None] = ContextVar("closeloop_request_id", default=None)
 
@@ -31,6 +35,44 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def loggable_url(url: str) -> str:
+    """A URL as a log line may show it: credentials masked as in the audit log, and every query
+    value masked (a search for a customer's mobile is as private as the mobile)."""
+    parts = urlsplit(redact_url(url))
+    if not parts.query:
+        return parts.geturl()
+    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return parts._replace(query=query).geturl()
+
+
+class NoSecretsFilter(logging.Filter):
+    """The last guard before a line is written, whatever logger it comes from and at any level:
+    SQLAlchemy's DEBUG result rows are dropped (they carry whatever the tables hold — emails,
+    mobiles, bot URLs, token hashes; statements are logged without their bind values, see
+    `hide_parameters` in shared/db.py); every URL, and the path of an access-log line, is written
+    as `loggable_url` makes it (no bot credential, no query value)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.engine") and "Row %r" in str(record.msg):
+            return False
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5 and "?" in str(args[2]):
+            record.args = (args[0], args[1], loggable_url(str(args[2])), args[3], args[4])
+        message = record.getMessage()
+        if "://" in message:
+            masked = _URL.sub(lambda m: loggable_url(m.group(0)), message)
+            if masked != message:
+                record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:  # a traceback may quote a URL too
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and "://" in record.exc_text:
+            record.exc_text = _URL.sub(lambda m: loggable_url(m.group(0)), record.exc_text)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -43,7 +85,7 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = rid
         line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
@@ -54,10 +96,17 @@ def dict_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": f"{__name__}.RequestIdFilter"},
+            "no_secrets": {"()": f"{__name__}.NoSecretsFilter"},
+        },
         "formatters": {"default": formatter},
         "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["request_id"]},
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["request_id", "no_secrets"],
+            },
         },
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
