@@ -32,6 +32,7 @@ from shared.notify.adapters.base import Envelope, fit
 from shared.notify.http import Sender, TransportError
 from shared.notify.render import Message
 from shared.notify.ssrf import UnsafeUrl
+from shared.redact import mask_urls
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -281,10 +282,11 @@ async def send(
     except TimeoutError:
         classified = Classified(AttemptOutcome.retryable, error=f"Timeout: no answer within {policy.timeout_s:g} s")
     except (*TransportError, OSError) as exc:
-        classified = Classified(AttemptOutcome.retryable, error=f"{type(exc).__name__}: {exc}"[:300])
+        classified = Classified(AttemptOutcome.retryable, error=mask_urls(f"{type(exc).__name__}: {exc}")[:300])
     except Exception as exc:  # a bug of ours (say, in an adapter): keep the message, loudly
         log.exception("sending notification %s to channel %s failed", envelope.message_id, target.id)
-        classified = Classified(AttemptOutcome.retryable, error=f"internal error: {type(exc).__name__}: {exc}"[:300])
+        error = mask_urls(f"internal error: {type(exc).__name__}: {exc}")[:300]  # attempts are read by viewers
+        classified = Classified(AttemptOutcome.retryable, error=error)
     return AttemptResult(classified, status, int((time.perf_counter() - started) * 1000))
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import re
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-from shared.redact import redact_url
+from shared.redact import loggable_url, mask_urls
 
 request_id: ContextVar[str | None] = ContextVar("closeloop_request_id", default=None)
 
@@ -35,25 +33,12 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-_URL = re.compile(r"https?://[^\s'\"<>]+")
-
-
-def loggable_url(url: str) -> str:
-    """A URL as a log line may show it: credentials masked as in the audit log, and every query
-    value masked (a search for a customer's mobile is as private as the mobile)."""
-    parts = urlsplit(redact_url(url))
-    if not parts.query:
-        return parts.geturl()
-    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return parts._replace(query=query).geturl()
-
-
 class NoSecretsFilter(logging.Filter):
     """The last guard before a line is written, whatever logger it comes from and at any level:
     SQLAlchemy's DEBUG result rows are dropped (they carry whatever the tables hold — emails,
     mobiles, bot URLs, token hashes; statements are logged without their bind values, see
     `hide_parameters` in shared/db.py); every URL, and the path of an access-log line, is written
-    as `loggable_url` makes it (no bot credential, no query value)."""
+    as `shared.redact.loggable_url` makes it (no bot credential, no query value)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("sqlalchemy.engine") and "Row %r" in str(record.msg):
@@ -63,13 +48,13 @@ class NoSecretsFilter(logging.Filter):
             record.args = (args[0], args[1], loggable_url(str(args[2])), args[3], args[4])
         message = record.getMessage()
         if "://" in message:
-            masked = _URL.sub(lambda m: loggable_url(m.group(0)), message)
+            masked = mask_urls(message)
             if masked != message:
                 record.msg, record.args = masked, None
         if record.exc_info and not record.exc_text:  # a traceback may quote a URL too
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text and "://" in record.exc_text:
-            record.exc_text = _URL.sub(lambda m: loggable_url(m.group(0)), record.exc_text)
+            record.exc_text = mask_urls(record.exc_text)
         return True
 
 

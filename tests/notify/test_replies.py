@@ -6,13 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 
+import aiohttp
 import pytest
 
 from services.devtools.botsim import HTML_ERROR_PAGE
 from shared.models import AttemptOutcome, ChannelKind, Role
 from shared.notify import delivery
-from shared.notify.adapters import feishu
+from shared.notify.adapters import Target, feishu
+from shared.notify.adapters.base import Envelope
+from shared.notify.delivery import DeliveryPolicy
 from shared.notify.http import Reply, Sender
+from shared.notify.render import Message
 from tests.factories import auth, make_channel
 from tests.notify.test_delivery import deliver, overdue_notification
 
@@ -71,4 +75,22 @@ def test_a_json_answer_without_the_vendors_code_is_summarised():
     assert verdict.error == (
         f"unreadable response: HTTP 200, application/json, {len(body)} bytes, "
         f"sha256:{hashlib.sha256(body).hexdigest()[:16]}"
+    )
+
+
+async def test_a_transport_error_quoting_the_bot_url_is_recorded_without_its_credential(clock):
+    class Failing:
+        async def post(self, url, body, headers, *, allow_private=False):
+            raise aiohttp.ClientConnectionError(f"connection to {url} reset by peer")
+
+    url = "https://oapi.dingtalk.com/robot/send?access_token=dtTok3nSecret"
+    target = Target(id=1, kind="dingtalk", url=url, secret="SECsign", keywords=[])
+    envelope = Envelope("m1", "channel.test", clock.now(), {})
+    result = await delivery.send(
+        Failing(), target, Message(title="x", severity="info"), envelope, now=clock.now(), policy=DeliveryPolicy()
+    )
+    assert result.classified.outcome == AttemptOutcome.retryable
+    assert result.classified.error == (
+        "ClientConnectionError: connection to https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=***"
+        "&sign=*** reset by peer"
     )
