@@ -17,6 +17,7 @@ from shared.notify.delivery import DeliveryPolicy
 from shared.notify.http import Sender
 from shared.notify.render import Message
 from shared.notify.ssrf import UnsafeUrl, refusal
+from tests.factories import auth
 
 REFUSED = [
     ("127.0.0.1", "loopback"),
@@ -165,3 +166,43 @@ async def test_allow_private_still_reaches_a_local_receiver(botsim, clock):
     assert refused.classified.outcome == AttemptOutcome.permanent
     assert refused.classified.error == "unsafe URL: must use https"
     assert len(botsim.messages("wh1")) == 1
+
+
+async def test_a_channel_aimed_at_cloud_metadata_is_refused_when_saved(settings, clock, sessions):
+    import httpx
+
+    from services.api.app import create_app
+
+    strict = settings.model_copy(update={"allow_private_webhooks": False})
+    app = create_app(strict, clock)
+    admin = await auth(sessions)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        answers = {}
+        for url in (
+            "https://100.100.100.200/open-apis/bot/v2/hook/x",
+            "https://[::ffff:10.0.0.1]/open-apis/bot/v2/hook/x",
+            "https://[64:ff9b::a9fe:a9fe]/open-apis/bot/v2/hook/x",
+        ):
+            r = await c.post("/api/v1/channels", headers=admin, json={"name": "x", "kind": "feishu", "url": url})
+            answers[url] = (r.status_code, r.json()["errors"][0]["field"], r.json()["errors"][0]["message"])
+    assert answers == {
+        "https://100.100.100.200/open-apis/bot/v2/hook/x": (
+            422,
+            "body.url",
+            "100.100.100.200 is in the shared address space 100.64.0.0/10 (carrier-grade NAT, cloud metadata)",
+        ),
+        "https://[::ffff:10.0.0.1]/open-apis/bot/v2/hook/x": (
+            422,
+            "body.url",
+            "::ffff:a00:1 is an IPv4-mapped IPv6 address (of 10.0.0.1)",
+        ),
+        "https://[64:ff9b::a9fe:a9fe]/open-apis/bot/v2/hook/x": (
+            422,
+            "body.url",
+            "64:ff9b::a9fe:a9fe is a NAT64 address embedding 169.254.169.254, "
+            "a link-local address (cloud metadata 169.254.169.254 lives there)",
+        ),
+    }
