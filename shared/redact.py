@@ -1,6 +1,6 @@
 """Credentials that live inside URLs, masked before a URL is written anywhere people read (the
-audit log): a Feishu bot's hook token (`/open-apis/bot/v2/hook/<token>`), DingTalk's
-`access_token`, WeCom's `key`, and the usual secret-bearing query parameters."""
+audit log, log lines, delivery errors): a Feishu bot's hook token (`/open-apis/bot/v2/hook/<token>`),
+DingTalk's `access_token`, WeCom's `key`, and the usual secret-bearing query parameters."""
 
 from __future__ import annotations
 
@@ -36,6 +36,24 @@ def redact_url(url: str) -> str:
     if parts.password:  # user:password@host
         netloc = f"{parts.username}:{mask(parts.password)}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+
+
+def loggable_url(url: str) -> str:
+    """A URL as a log line or an error message may show it: credentials masked as in the audit
+    log, and every query value masked (a search for a customer's mobile is as private as the mobile)."""
+    parts = urlsplit(redact_url(url))
+    if not parts.query:
+        return parts.geturl()
+    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return parts._replace(query=query).geturl()
+
+
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def mask_urls(text: str) -> str:
+    """Free text (an exception's message, a traceback) with every URL in it as `loggable_url`."""
+    return _URL.sub(lambda m: loggable_url(m.group(0)), text) if "://" in text else text
 
 
 # ---- customer data (PIPL: personal information shown only to those who handle it) ----------------

@@ -26,7 +26,7 @@ A bot is configured with its `kind` (feishu, dingtalk, wecom or generic) and opt
     GET  /_sim/messages[?bot=<name>]   accepted messages in arrival order: {"at", "body", ...}
     GET  /_sim/stats                   per bot: accepted, rejected by code, faults served, duplicates
     POST /_sim/bots    {"<name>": {...}}                   add or replace bots
-    POST /_sim/faults  {"bot": "<name>", "http_500": 0.3, "drop_rate": 0.1,
+    POST /_sim/faults  {"bot": "<name>", "http_500": 0.3, "html_page": 0.1, "drop_rate": 0.1,
                         "delay_rate": 0.0, "delay_s": 0.0, "seed": 1}
     POST /_sim/reset                   forget messages, stats, rate windows and faults (bots stay)
 
@@ -145,7 +145,17 @@ class Bot:
 class Fault(StrEnum):
     drop = "drop"
     http_500 = "http_500"
+    html_page = "html_page"  # a gateway's HTML error page with HTTP 200, as proxies and WAFs answer
     delay = "delay"
+
+
+# What a misbehaving gateway in front of a bot may answer: HTML, and things that must not end up
+# in an attempt record any viewer can read (tests look for these strings).
+HTML_ERROR_PAGE = (
+    "<html><head><title>502 Bad Gateway</title></head><body><h1>upstream error</h1>"
+    "<!-- debug: upstream=10.8.0.12:8443 session=sk_live_botsim_DO_NOT_ECHO "
+    "Authorization: Bearer eyJbotsim.leak.token --></body></html>"
+)
 
 
 @dataclass
@@ -153,6 +163,7 @@ class Faults:
     """Per-bot fault injection, drawn from a seeded generator so a run can be repeated."""
 
     http_500: float = 0.0
+    html_page: float = 0.0
     drop_rate: float = 0.0
     delay_rate: float = 0.0
     delay_s: float = 0.0
@@ -177,12 +188,14 @@ class Faults:
         return cls(**{k: float(cast(float, v)) for k, v in data.items() if k != "seed"}, seed=seed)
 
     def draw(self) -> Fault | None:
-        # One roll splits drop / 500 / neither; a delay is a second, independent roll.
+        # One roll splits drop / 500 / HTML page / neither; a delay is a second, independent roll.
         roll = self.rng.random()
         if roll < self.drop_rate:
             return Fault.drop
         if roll < self.drop_rate + self.http_500:
             return Fault.http_500
+        if roll < self.drop_rate + self.http_500 + self.html_page:
+            return Fault.html_page
         if self.rng.random() < self.delay_rate:
             return Fault.delay
         return None
@@ -537,6 +550,14 @@ class _Handler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
 
+    def _send_html(self, status: int, page: str) -> None:
+        data = page.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:
         url = urllib.parse.urlparse(self.path)
         query = urllib.parse.parse_qs(url.query)
@@ -571,6 +592,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault is Fault.http_500:
             return self._send(Reply(500, {"error": "injected"}))
+        if fault is Fault.html_page:
+            return self._send_html(200, HTML_ERROR_PAGE)
         if fault is Fault.delay:
             time.sleep(delay_s)  # blocks this request's thread only
         headers = {key.lower(): value for key, value in self.headers.items()}

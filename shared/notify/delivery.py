@@ -31,7 +31,8 @@ from shared.notify.adapters import ADAPTERS, Classified, Target
 from shared.notify.adapters.base import Envelope, fit
 from shared.notify.http import Sender, TransportError
 from shared.notify.render import Message
-from shared.notify.ssrf import HostUnresolved, UnsafeUrl, check_url_target
+from shared.notify.ssrf import UnsafeUrl
+from shared.redact import mask_urls
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -271,21 +272,21 @@ async def send(
     status: int | None = None
     try:
         async with asyncio.timeout(policy.timeout_s):
-            await check_url_target(target.url, allow_private=policy.allow_private)
             prepared = fit(adapter, target, message, envelope, now)
-            status, body = await client.post(prepared.url, prepared.body, prepared.headers)
-        classified = adapter.classify(status, body)
-    except HostUnresolved as exc:
-        classified = Classified(AttemptOutcome.retryable, error=f"DNS: {exc}")
+            # The SSRF guard runs inside: the address checked is the address connected to.
+            reply = await client.post(prepared.url, prepared.body, prepared.headers, allow_private=policy.allow_private)
+        status = reply.status
+        classified = adapter.classify(reply)
     except UnsafeUrl as exc:
         classified = Classified(AttemptOutcome.permanent, error=f"unsafe URL: {exc}")
     except TimeoutError:
         classified = Classified(AttemptOutcome.retryable, error=f"Timeout: no answer within {policy.timeout_s:g} s")
     except (*TransportError, OSError) as exc:
-        classified = Classified(AttemptOutcome.retryable, error=f"{type(exc).__name__}: {exc}"[:300])
+        classified = Classified(AttemptOutcome.retryable, error=mask_urls(f"{type(exc).__name__}: {exc}")[:300])
     except Exception as exc:  # a bug of ours (say, in an adapter): keep the message, loudly
         log.exception("sending notification %s to channel %s failed", envelope.message_id, target.id)
-        classified = Classified(AttemptOutcome.retryable, error=f"internal error: {type(exc).__name__}: {exc}"[:300])
+        error = mask_urls(f"internal error: {type(exc).__name__}: {exc}")[:300]  # attempts are read by viewers
+        classified = Classified(AttemptOutcome.retryable, error=error)
     return AttemptResult(classified, status, int((time.perf_counter() - started) * 1000))
 
 

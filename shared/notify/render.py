@@ -202,6 +202,20 @@ def format_local(iso: str | None, tz: ZoneInfo) -> str:
 
 def render(event_type: str, payload: dict[str, Any], *, locale: str | None, tz: ZoneInfo, sent_at: datetime) -> Message:
     """Turn an outbox payload into a Message in the given locale."""
+    return _one_line(_render(event_type, payload, locale=locale, tz=tz, sent_at=sent_at))
+
+
+def _one_line(message: Message) -> Message:
+    """A title or field is one line whatever the user typed into it, so a digest's line per item
+    stays one line and user text can never start one (where markdown reads headings and quotes)."""
+    message.title = " ".join(message.title.splitlines())
+    message.fields = [(k, " ".join(v.splitlines())) for k, v in message.fields]
+    return message
+
+
+def _render(
+    event_type: str, payload: dict[str, Any], *, locale: str | None, tz: ZoneInfo, sent_at: datetime
+) -> Message:
     loc = locale if locale in TEXTS else DEFAULT_LOCALE
     t = TEXTS[loc]
     severity = SEVERITY_BY_EVENT.get(event_type, "info")

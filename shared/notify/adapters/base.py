@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.models import AttemptOutcome
+from shared.notify.http import Reply
 from shared.notify.render import Message
 
 
@@ -63,7 +66,7 @@ class Classified:
 @dataclass(frozen=True)
 class Adapter:
     prepare: Callable[[Target, Message, Envelope, datetime], Prepared]
-    classify: Callable[[int, bytes], Classified]
+    classify: Callable[[Reply], Classified]
 
 
 def dumps(obj: Any) -> bytes:
@@ -80,25 +83,80 @@ def classify_http(status: int) -> Classified | None:
 
 
 def classify_vendor_code(
-    status: int, body: bytes, *, code_key: str, msg_key: str, retryable: dict[int, float | None], permanent: set[int]
+    reply: Reply, *, code_key: str, msg_key: str, retryable: dict[int, float | None], permanent: set[int]
 ) -> Classified:
     """Chat bots answer HTTP 200 even when they reject: the body's code is the verdict."""
-    if (verdict := classify_http(status)) is not None:
+    if (verdict := classify_http(reply.status)) is not None:
         return verdict
     try:
-        data = json.loads(body)
+        data = json.loads(reply.body)
         code = int(data.get(code_key))
     except (ValueError, TypeError, AttributeError):
-        return Classified(AttemptOutcome.retryable, error=f"unreadable response body: {body[:200]!r}")
+        return Classified(AttemptOutcome.retryable, error=reply_summary(reply))
     if code == 0:
         return Classified(AttemptOutcome.success, vendor_code="0")
-    message = str(data.get(msg_key, ""))[:300]
+    message = vendor_text(data.get(msg_key))
     if code in retryable:
         return Classified(AttemptOutcome.retryable, str(code), message, retryable[code])
     if code in permanent:
         return Classified(AttemptOutcome.permanent, str(code), message)
     # An unknown code: retry (bounded) rather than lose the alert on a guess.
     return Classified(AttemptOutcome.retryable, str(code), message)
+
+
+# Attempt records (and a notification's or channel's last_error) are readable by every viewer:
+# of an answer they keep only what the vendor says in its own code/msg fields, bounded. Anything
+# else — a gateway's HTML page, a debug dump, an oversized body — is summarised, never echoed.
+VENDOR_TEXT_MAX = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069]+")
+
+
+def vendor_text(value: object) -> str:
+    """The vendor's own message field, as one bounded line of printable text."""
+    text = _UNPRINTABLE.sub(" ", str(value if value is not None else "")).strip()
+    return text if len(text) <= VENDOR_TEXT_MAX else text[: VENDOR_TEXT_MAX - 1] + "…"
+
+
+def reply_summary(reply: Reply) -> str:
+    """An answer we could not read, described without its content: status, content type, length
+    and a fingerprint (to match the vendor's or a proxy's logs)."""
+    content_type = _UNPRINTABLE.sub("", reply.content_type.split(";")[0]).strip()[:60] or "no content type"
+    digest = hashlib.sha256(reply.body).hexdigest()[:16]
+    return f"unreadable response: HTTP {reply.status}, {content_type}, {len(reply.body)} bytes, sha256:{digest}"
+
+
+# Everything a Message carries in its title, fields and body may hold user-supplied text (titles,
+# names, customer content, comments, a vendor's error text), and the three chat vendors render
+# markdown with live extensions: Feishu lark_md `<at id=all></at>`, `<at user_id="…">`, `<font>`,
+# `<a>` and `[x](url)`; DingTalk markdown `[x](url)`, `![x](img)`, headings and HTML; WeCom markdown
+# `<@userid>`, `<font>` and `[x](url)`. None of them documents a backslash escape that works for
+# all of these, so user text is made inert by substituting the few ASCII characters those
+# constructs need with their full-width forms, which read the same in Chinese text and are never
+# syntax: `<` (every tag, so every mention tag), `[` and `]` (links and images), `@` (text
+# mentions), `&` (entities that could spell a tag), and the colon of `://` (so a bare URL is not
+# auto-linked). Line breaks become spaces, so user text can never start a line (headings, quotes,
+# lists, rules). Everything else — Chinese punctuation,
+# `*`, `#` or `>` inside a line — is left as typed. Only the adapter adds live syntax afterwards:
+# the resolved recipients' mentions and the item's link.
+_INERT = str.maketrans({"<": "＜", "[": "［", "]": "］", "@": "＠", "&": "＆"})
+
+
+def inert(text: str) -> str:
+    """User text as markdown that renders as itself: one line, no tag, link or mention."""
+    return " ".join(text.splitlines()).translate(_INERT).replace("://", "：//")
+
+
+def inert_lines(text: str) -> list[str]:
+    """A multi-line body (a digest's item per line): each line inert, the line breaks kept."""
+    return [inert(line) for line in text.splitlines()]
+
+
+# A mention id that would address the whole group is never a person's id.
+_EVERYONE = {"all", "@all", "everyone", "所有人"}
+
+
+def person_id(value: str | None) -> str | None:
+    return value if value and value.strip().lower() not in _EVERYONE else None
 
 
 def plain_lines(message: Message) -> list[str]:

@@ -17,7 +17,11 @@ from shared.notify.adapters.base import (
     Target,
     classify_vendor_code,
     dumps,
+    inert,
+    inert_lines,
+    person_id,
 )
+from shared.notify.http import Reply
 from shared.notify.render import Message, ensure_keyword
 
 THROTTLE_S = 600.0  # exceeding 20/min blocks the robot for 10 minutes
@@ -32,12 +36,16 @@ def sign(secret: str, timestamp_ms: int) -> str:
 
 
 def prepare(target: Target, message: Message, envelope: Envelope, now: datetime) -> Prepared:
-    title = ensure_keyword(message.title, target.keywords)
-    lines = [f"### {title}", *[f"- **{k}**: {v}" for k, v in message.fields]]
+    # DingTalk notifies only whom `at` names (atMobiles, atUserIds; isAtAll stays false): an
+    # "@13800000000" or "@所有人" typed into a title is not a mention. Its markdown does render
+    # links, images, headings and some HTML, so user text goes in inert (base.inert), its `@` too:
+    # only the recipients' "@mobile" this adapter writes stand out as mentions.
+    title = ensure_keyword(inert(message.title), target.keywords)
+    lines = [f"### {title}", *[f"- **{inert(k)}**: {inert(v)}" for k, v in message.fields]]
     if message.body:
-        lines.append(message.body)
+        lines.append("\n".join(inert_lines(message.body)))
     mobiles = [m.mobile for m in message.mentions if m.mobile]
-    user_ids = [m.dingtalk_user_id for m in message.mentions if m.dingtalk_user_id and not m.mobile]
+    user_ids = [uid for m in message.mentions if not m.mobile and (uid := person_id(m.dingtalk_user_id))]
     if mobiles or user_ids:
         lines.append(" ".join(f"@{x}" for x in [*mobiles, *user_ids]))
     if message.url:
@@ -54,10 +62,8 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     return Prepared(url=url, body=dumps(body), headers={"Content-Type": "application/json; charset=utf-8"})
 
 
-def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(
-        status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT
-    )
+def classify(reply: Reply) -> Classified:
+    return classify_vendor_code(reply, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT)
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

@@ -16,7 +16,11 @@ from shared.notify.adapters.base import (
     Target,
     classify_vendor_code,
     dumps,
+    inert,
+    inert_lines,
+    person_id,
 )
+from shared.notify.http import Reply
 from shared.notify.render import Message, ensure_keyword
 
 HEADER_TEMPLATE = {"critical": "red", "warning": "orange", "info": "blue"}
@@ -31,11 +35,14 @@ def sign(secret: str, timestamp: int) -> str:
 
 
 def card(target: Target, message: Message) -> dict[str, Any]:
+    # The header is `plain_text` (shown as typed); the body is `lark_md`, whose `<at id=all>`,
+    # `<at user_id=…>`, `<a>`, `<font>` and `[x](url)` user text must not spell: it goes in inert
+    # (base.inert). A plain "@所有人" in lark_md is only text: Feishu mentions are `<at>` tags.
     title = ensure_keyword(message.title, target.keywords)
-    lines = [f"**{k}**：{v}" for k, v in message.fields]
+    lines = [f"**{inert(k)}**：{inert(v)}" for k, v in message.fields]
     if message.body:
-        lines.append(message.body)
-    mentions = " ".join(f"<at id={m.feishu_open_id}></at>" for m in message.mentions if m.feishu_open_id)
+        lines.extend(inert_lines(message.body))
+    mentions = " ".join(f"<at id={oid}></at>" for m in message.mentions if (oid := person_id(m.feishu_open_id)))
     if mentions:
         lines.append(mentions)
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": "\n".join(lines)}}]
@@ -71,8 +78,8 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     return Prepared(url=target.url, body=dumps(body), headers={"Content-Type": "application/json; charset=utf-8"})
 
 
-def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(status, body, code_key="code", msg_key="msg", retryable=RETRYABLE, permanent=PERMANENT)
+def classify(reply: Reply) -> Classified:
+    return classify_vendor_code(reply, code_key="code", msg_key="msg", retryable=RETRYABLE, permanent=PERMANENT)
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from shared.models import AttemptOutcome
 from shared.notify.adapters.base import Adapter, Classified, Envelope, Prepared, Target, classify_http, dumps
+from shared.notify.http import Reply
 from shared.notify.render import Message
 
 
@@ -32,12 +33,12 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     return Prepared(url=target.url, body=body, headers=headers)
 
 
-def classify(status: int, body: bytes) -> Classified:
-    if (verdict := classify_http(status)) is not None:
+def classify(reply: Reply) -> Classified:
+    if (verdict := classify_http(reply.status)) is not None:
         return verdict
-    if 200 <= status < 300:
+    if 200 <= reply.status < 300:
         return Classified(AttemptOutcome.success)
-    return Classified(AttemptOutcome.permanent, error=f"HTTP {status}")
+    return Classified(AttemptOutcome.permanent, error=f"HTTP {reply.status}")
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)

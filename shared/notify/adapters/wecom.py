@@ -12,7 +12,11 @@ from shared.notify.adapters.base import (
     Target,
     classify_vendor_code,
     dumps,
+    inert,
+    inert_lines,
+    person_id,
 )
+from shared.notify.http import Reply
 from shared.notify.render import Message
 
 MARKDOWN_MAX_BYTES = 4096
@@ -29,10 +33,13 @@ def _truncate_utf8(text: str, limit: int) -> str:
 
 def prepare(target: Target, message: Message, envelope: Envelope, now: datetime) -> Prepared:
     color = {"critical": "warning", "warning": "comment"}.get(message.severity, "info")
-    lines = [f'**<font color="{color}">{message.title}</font>**', *[f"> {k}: {v}" for k, v in message.fields]]
+    # WeCom markdown mentions with `<@userid>` (and `<@all>`), colours with `<font>` and links with
+    # `[x](url)`: user text goes in inert (base.inert), so only the recipients' mentions are live.
+    title = inert(message.title)
+    lines = [f'**<font color="{color}">{title}</font>**', *[f"> {inert(k)}: {inert(v)}" for k, v in message.fields]]
     if message.body:
-        lines.append(message.body)
-    mentions = " ".join(f"<@{m.wecom_user_id}>" for m in message.mentions if m.wecom_user_id)
+        lines.extend(inert_lines(message.body))
+    mentions = " ".join(f"<@{uid}>" for m in message.mentions if (uid := person_id(m.wecom_user_id)))
     if mentions:
         lines.append(mentions)
     if message.url:
@@ -42,10 +49,8 @@ def prepare(target: Target, message: Message, envelope: Envelope, now: datetime)
     return Prepared(url=target.url, body=dumps(body), headers={"Content-Type": "application/json; charset=utf-8"})
 
 
-def classify(status: int, body: bytes) -> Classified:
-    return classify_vendor_code(
-        status, body, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT
-    )
+def classify(reply: Reply) -> Classified:
+    return classify_vendor_code(reply, code_key="errcode", msg_key="errmsg", retryable=RETRYABLE, permanent=PERMANENT)
 
 
 ADAPTER = Adapter(prepare=prepare, classify=classify)
