@@ -12,10 +12,11 @@ class Actor:
     label: str  # "user:3", "cli", "system:worker"
     user_id: int | None = None
     role: Role = Role.viewer
+    department_id: int | None = None  # the user's department: where a role below director applies
 
     @classmethod
-    def user(cls, user_id: int, role: Role) -> Actor:
-        return cls(label=f"user:{user_id}", user_id=user_id, role=role)
+    def user(cls, user_id: int, role: Role, department_id: int | None = None) -> Actor:
+        return cls(label=f"user:{user_id}", user_id=user_id, role=role, department_id=department_id)
 
     @classmethod
     def system(cls, name: str) -> Actor:
@@ -23,3 +24,8 @@ class Actor:
 
     def at_least(self, role: Role) -> bool:
         return self.role.rank >= role.rank
+
+    @property
+    def sees_everything(self) -> bool:
+        """Directors, admins and background processes are not limited to a department."""
+        return self.at_least(Role.director)

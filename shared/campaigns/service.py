@@ -10,10 +10,11 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
+from shared.access import policy as access
 from shared.actor import Actor
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.filters import any_of, contains_text
 from shared.goals.guards import require_approved_plan
 from shared.goals.models import Goal
@@ -24,7 +25,6 @@ from shared.models import (
     CampaignStage,
     CampaignStatus,
     Department,
-    Role,
     StageStatus,
     User,
 )
@@ -48,12 +48,20 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
     """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
     template's current version: its stages are created and the first starts now, under SLA."""
     owner_id = data.owner_id if data.owner_id is not None else actor.user_id
+    if data.status != CampaignStatus.draft:
+        raise InvalidInput.for_field(
+            "status",
+            "a campaign is created as a draft; it leaves draft through its actions (changeCampaignState: plan, "
+            "start), which run its approval",
+        )
+    department_id = data.department_id if "department_id" in data.model_fields_set else actor.department_id
+    access.require_department(actor, department_id)
     _check_dates(data.start_date, data.end_date)
     await crud.check_references(
         session,
         {
             "owner_id": (User, owner_id),
-            "department_id": (Department, data.department_id),
+            "department_id": (Department, department_id),
             "goal_id": (Goal, data.goal_id),
         },
     )
@@ -65,9 +73,13 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
             raise InvalidInput.for_field("template_key", f"no workflow template {data.template_key!r}") from None
     elif data.stage_owners:
         raise InvalidInput.for_field("stage_owners", "needs a template_key")
-    if template is not None or data.status in RUNNING:
+    if template is not None:
         await require_approved_plan(session, data.goal_id)
-    campaign = Campaign(**data.model_dump(exclude={"owner_id", "template_key", "stage_owners"}), owner_id=owner_id)
+    campaign = Campaign(
+        **data.model_dump(exclude={"owner_id", "department_id", "template_key", "stage_owners"}),
+        owner_id=owner_id,
+        department_id=department_id,
+    )
     campaign = await crud.create(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
     if template is not None:
         await stages.start_workflow(
@@ -91,19 +103,22 @@ async def update_campaign(
     unflagged, cancelled)."""
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     given = changes.model_fields_set
-    if "is_major" in given and changes.is_major != campaign.is_major and not actor.at_least(Role.manager):
-        raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")
-    if "is_big_promotion" in given and changes.is_big_promotion != campaign.is_big_promotion:
-        if changes.is_big_promotion:  # adds work for the owner: the owner may take it on
-            await require_may_act(
-                session,
-                actor,
-                who="the campaign owner or a manager",
-                what="flag it as a big promotion",
-                parties=[campaign.owner_id],
-            )
-        elif not actor.at_least(Role.manager):
-            raise Forbidden("only a manager may unflag a big promotion (it drops the ROI estimate its plan waits for)")
+    if "status" in given:
+        raise InvalidInput.for_field(
+            "status",
+            "is changed by the campaign's actions, not here: POST /api/v1/campaigns/{id}/plan, start, hold, "
+            "resume, cancel or complete (changeCampaignState) — they run its approvals and cascades",
+        )
+    _guard_protected_fields(actor, campaign, changes)
+    if "is_big_promotion" in given and changes.is_big_promotion and not campaign.is_big_promotion:
+        # adds work for the owner: the owner may take it on
+        await require_may_act(
+            session,
+            actor,
+            who="the campaign owner or a manager",
+            what="flag it as a big promotion",
+            parties=[campaign.owner_id],
+        )
     if (
         "budget" in given
         and changes.budget != campaign.budget
@@ -119,22 +134,6 @@ async def update_campaign(
             "changed through a budget_change approval",
             "approval",
         )
-    if "status" in given and changes.status == CampaignStatus.draft and campaign.status != CampaignStatus.draft:
-        # A draft's budget is edited freely; once out of draft it changes only through its approval
-        # (双签), so going back to draft would be the way around it.
-        raise Conflict.on_input(
-            f"a campaign that left draft does not go back to it (it is {campaign.status.value})",
-            "status",
-            "cannot return to draft",
-            "state",
-        )
-    if campaign.template_id is not None and "status" in given and changes.status != campaign.status:
-        raise Conflict.on_input(
-            "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",
-            "status",
-            "managed by the workflow",
-            "state",
-        )
     _check_dates(
         changes.start_date if "start_date" in given else campaign.start_date,
         changes.end_date if "end_date" in given else campaign.end_date,
@@ -147,11 +146,8 @@ async def update_campaign(
             "goal_id": (Goal, changes.goal_id),
         },
     )
-    status = changes.status if "status" in given and changes.status is not None else campaign.status
-    starts = status in RUNNING and campaign.status not in RUNNING
-    relinked = "goal_id" in given and changes.goal_id != campaign.goal_id
-    if status in RUNNING and (starts or relinked):
-        await require_approved_plan(session, changes.goal_id if "goal_id" in given else campaign.goal_id)
+    if campaign.status in RUNNING and "goal_id" in given and changes.goal_id != campaign.goal_id:
+        await require_approved_plan(session, changes.goal_id)
     campaign = await crud.update(
         session,
         actor=actor,
@@ -161,6 +157,29 @@ async def update_campaign(
     )
     await roi.follow_campaign(session, actor=actor, campaign=campaign, now=now)
     return campaign
+
+
+def _guard_protected_fields(actor: Actor, campaign: Campaign, changes: CampaignUpdate) -> None:
+    """The fields that decide who approves it and where it belongs: its department, owner and major
+    flag change only by a manager of its department (of both, for a move) or a director; a big
+    promotion is unflagged likewise (its plan waits for the ROI estimate)."""
+    given = changes.model_fields_set
+    if "department_id" in given and changes.department_id != campaign.department_id:
+        access.require_manages(
+            actor, department_id=campaign.department_id, target=changes.department_id, what="move it to a department"
+        )
+    if "owner_id" in given and changes.owner_id != campaign.owner_id:
+        access.require_manages(actor, department_id=campaign.department_id, what="give it another owner")
+    if "is_major" in given and changes.is_major != campaign.is_major:
+        access.require_manages(
+            actor, department_id=campaign.department_id, what="flag or unflag it as major (it decides who approves it)"
+        )
+    if "is_big_promotion" in given and campaign.is_big_promotion and not changes.is_big_promotion:
+        access.require_manages(
+            actor,
+            department_id=campaign.department_id,
+            what="unflag a big promotion (it drops the ROI estimate its plan waits for)",
+        )
 
 
 async def delete_campaign(session: AsyncSession, *, actor: Actor, campaign_id: int, now: datetime) -> None:

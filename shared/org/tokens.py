@@ -100,6 +100,7 @@ _AUTHENTICATE = (
         ApiToken.role.label("token_role"),
         User.id.label("user_id"),
         User.role.label("user_role"),
+        User.department_id,
         User.is_active,
     )
     .join(User, User.id == ApiToken.user_id)
@@ -118,7 +119,7 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
         raise Unauthorized("token expired")
     if not row.is_active:
         raise Unauthorized("user is deactivated")
-    return Actor.user(row.user_id, _narrowed(row.user_role, row.token_role))
+    return Actor.user(row.user_id, _narrowed(row.user_role, row.token_role), row.department_id)
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:

@@ -11,8 +11,10 @@ from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.access import policy as access
 from shared.campaigns import service as campaigns
 from shared.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate, CurrentStage
+from shared.campaigns.sla import CampaignItem
 from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
 
@@ -62,7 +64,7 @@ async def list_campaigns(
 ) -> dict:
     """List campaigns, each with the stage it is in."""
     stmt = campaigns.campaign_filter(
-        select(Campaign),
+        access.visible(select(Campaign), actor),
         statuses=status,
         owner_id=owner_id,
         department_id=department_id,
@@ -83,6 +85,7 @@ async def list_campaigns(
 )
 async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -> CampaignRead:
     """One campaign, with the stage it is in."""
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return await _read(session, await crud.get_or_404(session, Campaign, campaign_id))
 
 
@@ -97,7 +100,8 @@ async def update_campaign(
     campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> CampaignRead:
     """Change a campaign (a big promotion's ROI estimate follows its flag and start date)."""
-    reject_nulls(body.model_dump(exclude_unset=True), ("name", "status", "is_major", "is_big_promotion"))
+    reject_nulls(body.model_dump(exclude_unset=True), ("name", "is_major", "is_big_promotion"))
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     return await _read(
         session,
         await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=body, now=now),
@@ -115,4 +119,5 @@ async def delete_campaign(
     campaign_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> None:
     """Delete a campaign, its tasks and stages (their timers are cancelled)."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     await campaigns.delete_campaign(session, actor=actor, campaign_id=campaign_id, now=now)

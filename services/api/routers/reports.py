@@ -15,6 +15,8 @@ from services.api.common import CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep, bearer
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.errors import Unauthorized
 from shared.links import verify
 from shared.org.tokens import authenticate
@@ -51,6 +53,8 @@ def _signer(settings: Settings) -> reports.LinkSigner:
 async def create_schedule(
     body: ReportScheduleCreate, session: SessionDep, actor: ManagerDep, now: NowDep
 ) -> ReportSchedule:
+    access.require_department(actor, body.department_id)
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     return await reports.create_schedule(session, actor=actor, data=body, now=now)
 
 
@@ -64,7 +68,7 @@ async def list_schedules(
     scope: ReportScope | None = None,
 ) -> dict:
     """The report schedules."""
-    stmt = select(ReportSchedule)
+    stmt = access.visible(select(ReportSchedule), actor)
     if kind is not None:
         stmt = stmt.where(ReportSchedule.kind == kind)
     if scope is not None:
@@ -81,6 +85,7 @@ async def list_schedules(
 )
 async def get_schedule(schedule_id: int, session: SessionDep, actor: ActorDep) -> ReportSchedule:
     """One schedule."""
+    await access.require_read(session, actor, access.Kind.report_schedule, schedule_id)
     return await crud.get_or_404(session, ReportSchedule, schedule_id)
 
 
@@ -94,6 +99,7 @@ async def update_schedule(
     schedule_id: int, body: ReportScheduleUpdate, session: SessionDep, actor: ManagerDep
 ) -> ReportSchedule:
     """Change a schedule (audited)."""
+    await access.require_write(session, actor, access.Kind.report_schedule, schedule_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("name", "channel_ids", "send_at", "locale", "enabled"))
     return await reports.update_schedule(session, actor=actor, schedule_id=schedule_id, changes=body)
 
@@ -106,6 +112,7 @@ async def update_schedule(
 )
 async def delete_schedule(schedule_id: int, session: SessionDep, actor: ManagerDep) -> None:
     """Delete a schedule; its reports stay readable."""
+    await access.require_write(session, actor, access.Kind.report_schedule, schedule_id)
     await reports.delete_schedule(session, actor=actor, schedule_id=schedule_id)
 
 
@@ -137,7 +144,7 @@ async def list_reports(
     campaign_id: Annotated[int | None, Query(description="reports scoped to this campaign")] = None,
 ) -> dict:
     """Stored reports, newest first within a page's cursor order."""
-    stmt = select(Report)
+    stmt = access.visible(select(Report), actor)
     for column, value in (
         (Report.kind, kind),
         (Report.scope, scope),
@@ -183,4 +190,5 @@ async def report_page(
 @router.get("/reports/{report_id}", response_model=ReportRead, operation_id="getReport", responses=NOT_FOUND)
 async def get_report(report_id: int, session: SessionDep, actor: ActorDep) -> Report:
     """A report's stored snapshot (JSON)."""
+    await access.require_read(session, actor, access.Kind.report, report_id)
     return await crud.get_or_404(session, Report, report_id)
