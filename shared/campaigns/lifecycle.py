@@ -84,11 +84,9 @@ async def _require_signed_off(session: AsyncSession, campaign: Campaign) -> None
         .limit(1)
     )
     if approved is None:
-        raise Conflict.on_input(
+        raise Conflict(
             "a draft campaign leaves draft once approved: request an approval of kind campaign (requestApproval)",
-            "approval",
-            "no approved campaign approval",
-            "approval",
+            errors=[FieldError("approval", "no approved campaign approval", "approval")],
         )
 
 
@@ -127,10 +125,10 @@ async def change_status(
             f"cannot {action.value} a campaign that is {campaign.status.value}",
             errors=[FieldError("campaign", campaign.status.value, "state")],
         )
-    if action in (CampaignAction.plan, CampaignAction.start):
-        await _require_signed_off(session, campaign)
     if target in RUNNING and campaign.status not in RUNNING:
         await require_approved_plan(session, campaign.goal_id)
+    if action in (CampaignAction.plan, CampaignAction.start):
+        await _require_signed_off(session, campaign)
     all_stages = await stages.stages_of(session, campaign_id)
     if action == CampaignAction.cancel:
         for s in all_stages:

@@ -48,12 +48,6 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
     """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
     template's current version: its stages are created and the first starts now, under SLA."""
     owner_id = data.owner_id if data.owner_id is not None else actor.user_id
-    if data.status != CampaignStatus.draft:
-        raise InvalidInput.for_field(
-            "status",
-            "a campaign is created as a draft; it leaves draft through its actions (changeCampaignState: plan, "
-            "start), which run its approval",
-        )
     department_id = data.department_id if "department_id" in data.model_fields_set else actor.department_id
     access.require_department(actor, department_id)
     _check_dates(data.start_date, data.end_date)
@@ -73,7 +67,7 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
             raise InvalidInput.for_field("template_key", f"no workflow template {data.template_key!r}") from None
     elif data.stage_owners:
         raise InvalidInput.for_field("stage_owners", "needs a template_key")
-    if template is not None:
+    if template is not None or data.status in RUNNING:
         await require_approved_plan(session, data.goal_id)
     campaign = Campaign(
         **data.model_dump(exclude={"owner_id", "department_id", "template_key", "stage_owners"}),

@@ -118,6 +118,7 @@ async def update_feedback(
     """Reassign, re-grade or move an item on; its timers follow (a new owner gets the escalations,
     a new severity re-matches the policies, leaving `new` meets the first-response timer)."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
+    await _check_references(session, campaign_id=None, department_id=changes.department_id, owner_id=changes.owner_id)
     given = changes.model_fields_set
     if "department_id" in given and changes.department_id != feedback.department_id:
         access.require_manages(
@@ -125,7 +126,6 @@ async def update_feedback(
         )
     if "owner_id" in given and changes.owner_id != feedback.owner_id:
         access.require_manages(actor, department_id=feedback.department_id, what="give it another owner")
-    await _check_references(session, campaign_id=None, department_id=changes.department_id, owner_id=changes.owner_id)
     values = changes.model_dump(exclude_unset=True)
     if changes.status is not None and changes.status != feedback.status:
         if changes.status == FeedbackStatus.resolved:

@@ -33,14 +33,15 @@ async def test_a_campaign_of_an_unapproved_quarterly_plan_cannot_start(sessions,
     assert r.status_code == 201, r.text  # drafting is fine
     draft = r.json()
     assert draft["goal_id"] == nov["id"]
-    r = await client.patch(f"/api/v1/campaigns/{draft['id']}", headers=headers, json={"status": "active"})
+    r = await client.post(f"/api/v1/campaigns/{draft['id']}/start", headers=headers)
     assert (r.status_code, fields(r.json())) == (409, ["goal_id"])
     r = await client.post("/api/v1/campaigns", headers=headers, json={**campaign, "goal_id": 999999})
     assert (r.status_code, fields(r.json())) == (422, ["body.goal_id"])
 
     await decide(client, org, (await ask_approval(client, org, q4["id"]))["approval_id"], org.marketing_director)
-    r = await client.patch(f"/api/v1/campaigns/{draft['id']}", headers=headers, json={"status": "active"})
-    assert (r.status_code, r.json()["status"]) == (200, "active")
+    r = await client.post(f"/api/v1/campaigns/{draft['id']}/start", headers=headers)
+    # The plan is approved; the draft itself still needs its campaign approval (the budget's signature).
+    assert (r.status_code, fields(r.json())) == (409, ["approval"]), r.text
     r = await client.post(
         "/api/v1/campaigns", headers=headers, json={**campaign, "goal_id": q4["id"], "template_key": "campaign_default"}
     )

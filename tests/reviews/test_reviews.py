@@ -442,7 +442,7 @@ async def test_every_department_answered_in_time_is_derived_and_only_waived_by_a
 
     r = await client.put(item, headers=headers, json={"waive": True, "note": "国庆排期"})
     assert r.status_code == 403  # a member may not waive
-    manager = await auth(sessions, role=Role.manager)
+    manager = await auth(sessions, role=Role.director)
     r = await client.put(item, headers=manager, json={"waive": True})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.note"
     r = await client.put(

@@ -178,7 +178,8 @@ async def report_page(
     bearer token, or without one through the signed, expiring link the chat card carries
     (`?exp=…&sig=…`; a tampered or expired link is a 403)."""
     if credentials is not None and credentials.credentials:
-        await authenticate(session, bearer=credentials.credentials, now=now)
+        actor = await authenticate(session, bearer=credentials.credentials, now=now)
+        await access.require_read(session, actor, access.Kind.report, report_id)
     elif exp is not None and sig is not None:
         verify(reports.page_path(report_id), exp=exp, sig=sig, now=now, secrets=settings.secret_keys)
     else:
