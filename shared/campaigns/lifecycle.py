@@ -18,13 +18,13 @@ from shared import (
 )
 from shared.actor import Actor
 from shared.approvals.hooks import on_approval_decided
+from shared.campaigns.guards import sign_off_required
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, FieldError
 from shared.goals.guards import require_approved_plan
 from shared.models import (
     Approval,
     ApprovalKind,
-    ApprovalRule,
     ApprovalStatus,
     Campaign,
     CampaignStage,
@@ -67,12 +67,7 @@ async def _require_signed_off(session: AsyncSession, campaign: Campaign) -> None
     """A draft leaves draft — after which its budget changes only through a budget_change approval
     (双签) — once its campaign approval is approved, when a campaign approval rule is in force.
     Without this, editing a draft's budget and setting it active would skip every signature."""
-    if campaign.status != CampaignStatus.draft:
-        return
-    rule = await session.scalar(
-        select(ApprovalRule.id).where(ApprovalRule.kind == ApprovalKind.campaign, ApprovalRule.enabled).limit(1)
-    )
-    if rule is None:
+    if campaign.status != CampaignStatus.draft or not await sign_off_required(session):
         return
     approved = await session.scalar(
         select(Approval.id)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import crud
 from shared.access import policy as access
 from shared.actor import Actor
+from shared.campaigns.guards import sign_off_required
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -48,6 +49,12 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
     """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
     template's current version: its stages are created and the first starts now, under SLA."""
     owner_id = data.owner_id if data.owner_id is not None else actor.user_id
+    if data.status != CampaignStatus.draft and data.template_key is None and await sign_off_required(session):
+        raise InvalidInput.for_field(
+            "status",
+            "a new campaign is a draft while a campaign approval rule is in force: it leaves draft once its "
+            "campaign approval is approved (changeCampaignState: plan, start)",
+        )
     department_id = data.department_id if "department_id" in data.model_fields_set else actor.department_id
     access.require_department(actor, department_id)
     _check_dates(data.start_date, data.end_date)

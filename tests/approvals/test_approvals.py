@@ -295,7 +295,7 @@ async def test_an_approver_nobody_holds_is_refused_before_anything_is_written(se
         priority=5,
         steps=[{"mode": "one", "approvers": ["department_head"]}, {"mode": "one", "approvers": ["director"]}],
     )
-    campaign = await make_campaign(sessions, org, department_id=None)  # company-wide: legal sees it
+    campaign = await make_campaign(sessions, org, owner_id=org.legal.id)  # legal owns it: sees it
     before = await count(sessions, Approval), await count(sessions, AuditLog)
     # The legal counsel's manager (the CEO) has no manager: `director` resolves to nobody.
     r = await client.post(

@@ -4,6 +4,7 @@ months — cannot start its workflow or become active until that goal is approve
 
 from __future__ import annotations
 
+from tests.approvals.conftest import make_campaign
 from tests.goals.conftest import ask_approval, decide, fields, goal
 
 
@@ -53,14 +54,15 @@ async def test_a_running_campaign_cannot_be_moved_under_an_unapproved_plan(sessi
         client, org, title="Q1 计划", department_id=org.marketing.id, metric="leads", period="2026-Q1", target="10"
     )
     headers = org.headers(org.planner)
+    # A new campaign is a draft while a campaign approval rule is in force: one already running.
     r = await client.post("/api/v1/campaigns", headers=headers, json={"name": "春季", "status": "active"})
-    assert r.status_code == 201, r.text
-    r = await client.patch(f"/api/v1/campaigns/{r.json()['id']}", headers=headers, json={"goal_id": q1["id"]})
+    assert (r.status_code, fields(r.json())) == (422, ["body.status"])
+    running = await make_campaign(sessions, org, name="春季", status="active")
+    r = await client.patch(f"/api/v1/campaigns/{running.id}", headers=headers, json={"goal_id": q1["id"]})
     assert (r.status_code, fields(r.json())) == (409, ["goal_id"])
     year = await goal(
         client, org, title="年度", department_id=org.marketing.id, metric="leads", period="2026", target="10"
     )
-    r = await client.post(
-        "/api/v1/campaigns", headers=headers, json={"name": "年度品牌", "goal_id": year["id"], "status": "active"}
-    )
-    assert r.status_code == 201, r.text  # only quarterly plans gate their campaigns
+    other = await make_campaign(sessions, org, name="年度品牌", status="active")
+    r = await client.patch(f"/api/v1/campaigns/{other.id}", headers=headers, json={"goal_id": year["id"]})
+    assert r.status_code == 200, r.text  # only quarterly plans gate their campaigns

@@ -127,6 +127,8 @@ async def test_actual_follows_the_metrics_aggregation(client, org, sessions):
     listed = await client.get(org.kpis_url, headers=org.tokens["outsider"])
     assert listed.status_code == 404  # another department's campaign: its KPIs are not seen either
     series = await client.get(f"{org.kpis_url}/{leads['id']}/readings", headers=org.tokens["outsider"])
+    assert series.status_code == 404
+    series = await client.get(f"{org.kpis_url}/{leads['id']}/readings", headers=org.tokens["planner"])
     assert [r["value"] for r in series.json()["items"]] == ["2000", "2200"]
 
 

@@ -147,7 +147,9 @@ async def test_bad_stage_input_is_refused_and_changes_nothing(sessions, client, 
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.stage_owners.launch"
     assert len((await client.get("/api/v1/campaigns", headers=headers)).json()["items"]) == 1  # only the first
     r = await client.patch(f"/api/v1/campaigns/{cid}", headers=headers, json={"status": "completed"})
-    assert r.status_code == 409
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.status"
+    r = await client.post(f"/api/v1/campaigns/{cid}/complete", headers=headers)
+    assert r.status_code == 409  # a workflow completes through its last gate
 
 
 async def test_hold_pauses_the_stage_clock_resume_runs_it_on_cancel_stops_it(sessions, client, clock, setup):
