@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit, crud
@@ -124,6 +124,9 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:
     """Make sure an admin holding exactly `token` exists (ops scripts, CI). Idempotent."""
+    # Every API worker runs this at start, at the same moment: one creates the admin, the others
+    # wait and then find it (two inserts of the same email would stop a worker from starting).
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('closeloop:bootstrap-admin'))"))
     existing = await _token_and_user(session, token)
     actor = Actor.system("bootstrap")
     if existing is not None:
