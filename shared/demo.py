@@ -40,7 +40,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.closeloop.local"
 DEMO_REPORT_SCHEDULE = "每周经营周报 Weekly company report (demo)"
 DEPARTMENTS = ["市场部 Marketing", "销售部 Sales", "产品部 Product", "设计部 Design", "法务部 Legal", "财务部 Finance"]
 PEOPLE = [  # email, name, role, department, manager email
-    ("director@demo.closeloop.local", "王总监 Wang (director)", Role.manager, "市场部 Marketing", None),
+    ("director@demo.closeloop.local", "王总监 Wang (director)", Role.director, "市场部 Marketing", None),
     (
         "manager@demo.closeloop.local",
         "李经理 Li (manager)",
@@ -56,7 +56,7 @@ PEOPLE = [  # email, name, role, department, manager email
         "manager@demo.closeloop.local",
     ),
     ("sales@demo.closeloop.local", "陈销售 Chen (sales)", Role.member, "销售部 Sales", None),
-    ("finance@demo.closeloop.local", "钱总监 Qian (finance director)", Role.manager, "财务部 Finance", None),
+    ("finance@demo.closeloop.local", "钱总监 Qian (finance director)", Role.director, "财务部 Finance", None),
 ]
 
 

@@ -556,7 +556,12 @@ async def cancel(
     """The requester (or a manager) withdraws a pending approval; every approver's timer stops."""
     approval, steps = await _locked(session, approval_id)
     await require_may_act(
-        session, actor, who="the requester or a manager", what="cancel an approval", parties=[approval.requester_id]
+        session,
+        actor,
+        who="the requester or a manager",
+        what="cancel an approval",
+        parties=[approval.requester_id],
+        home=[approval.department_id],
     )
     _require_pending(approval)
     before = audit.snapshot(approval)

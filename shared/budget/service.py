@@ -39,7 +39,14 @@ def _money(value: Decimal) -> str:
 
 async def _owned_campaign(session: AsyncSession, actor: Actor, campaign_id: int, what: str) -> Campaign:
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
-    await require_may_act(session, actor, who="the campaign owner or a manager", what=what, parties=[campaign.owner_id])
+    await require_may_act(
+        session,
+        actor,
+        who="the campaign owner or a manager",
+        what=what,
+        parties=[campaign.owner_id],
+        home=[campaign.department_id],
+    )
     require_open_campaign(campaign)
     return campaign
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared.errors import Conflict, FieldError
-from shared.models import Campaign, CampaignStatus
+from shared.models import ApprovalKind, ApprovalRule, Campaign, CampaignStatus
 
 CLOSED = (CampaignStatus.cancelled, CampaignStatus.completed)
 
@@ -25,3 +28,12 @@ def require_running(campaign: Campaign) -> None:
         raise Conflict(
             f"the campaign is {campaign.status.value}", errors=[FieldError("campaign", campaign.status.value, "state")]
         )
+
+
+async def sign_off_required(session: AsyncSession) -> bool:
+    """A campaign approval rule is in force: a draft leaves draft only once its campaign approval is
+    approved (and a new campaign starts as a draft)."""
+    rule = await session.scalar(
+        select(ApprovalRule.id).where(ApprovalRule.kind == ApprovalKind.campaign, ApprovalRule.enabled).limit(1)
+    )
+    return rule is not None

@@ -24,7 +24,7 @@ class CampaignCreate(WriteModel):
     name: Name
     description: Description | None = None
     owner_id: int | None = Field(default=None, description="defaults to the caller")
-    department_id: int | None = None
+    department_id: int | None = Field(default=None, description="default: the caller's department")
     budget: Money | None = None
     is_major: bool = Field(default=False, description="a major campaign: approved by the leadership group (分级审批)")
     is_big_promotion: bool = Field(
@@ -35,7 +35,10 @@ class CampaignCreate(WriteModel):
     goal_id: int | None = Field(default=None, description=GOAL_DOC)
     start_date: date | None = None
     end_date: date | None = None
-    status: CampaignStatus = CampaignStatus.draft
+    status: CampaignStatus = Field(
+        default=CampaignStatus.draft,
+        description="draft only: it leaves draft through its actions (changeCampaignState)",
+    )
     template_key: str | None = Field(
         default=None, description="run on this workflow template (its current version): stages start at once"
     )
@@ -55,7 +58,9 @@ class CampaignUpdate(WriteModel):
     goal_id: int | None = Field(default=None, description=GOAL_DOC)
     start_date: date | None = None
     end_date: date | None = None
-    status: CampaignStatus | None = None
+    status: CampaignStatus | None = Field(
+        default=None, description="not changed here (422): use the campaign's actions (changeCampaignState)"
+    )
 
 
 class CurrentStage(ReadModel):

@@ -10,11 +10,13 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import archive, crud
+from shared.access import policy as access
 from shared.actor import Actor
 from shared.archive import archived_filter
+from shared.campaigns.guards import sign_off_required
 from shared.campaigns.schemas import CampaignCreate, CampaignUpdate
 from shared.campaigns.sla import CampaignItem
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.filters import any_of, contains_text
 from shared.goals.guards import require_approved_plan
 from shared.goals.models import Goal
@@ -25,7 +27,6 @@ from shared.models import (
     CampaignStage,
     CampaignStatus,
     Department,
-    Role,
     StageStatus,
     User,
 )
@@ -48,12 +49,20 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
     """Create a campaign; the owner defaults to the caller. With `template_key` it runs on that
     template's current version: its stages are created and the first starts now, under SLA."""
     owner_id = data.owner_id if data.owner_id is not None else actor.user_id
+    if data.status != CampaignStatus.draft and data.template_key is None and await sign_off_required(session):
+        raise InvalidInput.for_field(
+            "status",
+            "a new campaign is a draft while a campaign approval rule is in force: it leaves draft once its "
+            "campaign approval is approved (changeCampaignState: plan, start)",
+        )
+    department_id = data.department_id if "department_id" in data.model_fields_set else actor.department_id
+    access.require_department(actor, department_id)
     _check_dates(data.start_date, data.end_date)
     await crud.check_references(
         session,
         {
             "owner_id": (User, owner_id),
-            "department_id": (Department, data.department_id),
+            "department_id": (Department, department_id),
             "goal_id": (Goal, data.goal_id),
         },
     )
@@ -67,7 +76,11 @@ async def create_campaign(session: AsyncSession, *, actor: Actor, data: Campaign
         raise InvalidInput.for_field("stage_owners", "needs a template_key")
     if template is not None or data.status in RUNNING:
         await require_approved_plan(session, data.goal_id)
-    campaign = Campaign(**data.model_dump(exclude={"owner_id", "template_key", "stage_owners"}), owner_id=owner_id)
+    campaign = Campaign(
+        **data.model_dump(exclude={"owner_id", "department_id", "template_key", "stage_owners"}),
+        owner_id=owner_id,
+        department_id=department_id,
+    )
     campaign = await crud.create(session, actor=actor, obj=campaign, entity_type=CampaignItem.campaign)
     if template is not None:
         await stages.start_workflow(
@@ -92,19 +105,22 @@ async def update_campaign(
     campaign = await crud.get_or_404(session, Campaign, campaign_id, for_update=True)
     archive.require_live(campaign, CampaignItem.campaign)
     given = changes.model_fields_set
-    if "is_major" in given and changes.is_major != campaign.is_major and not actor.at_least(Role.manager):
-        raise Forbidden("only a manager may flag or unflag a campaign as major (it decides who approves it)")
-    if "is_big_promotion" in given and changes.is_big_promotion != campaign.is_big_promotion:
-        if changes.is_big_promotion:  # adds work for the owner: the owner may take it on
-            await require_may_act(
-                session,
-                actor,
-                who="the campaign owner or a manager",
-                what="flag it as a big promotion",
-                parties=[campaign.owner_id],
-            )
-        elif not actor.at_least(Role.manager):
-            raise Forbidden("only a manager may unflag a big promotion (it drops the ROI estimate its plan waits for)")
+    if "status" in given:
+        raise InvalidInput.for_field(
+            "status",
+            "is changed by the campaign's actions, not here: POST /api/v1/campaigns/{id}/plan, start, hold, "
+            "resume, cancel or complete (changeCampaignState) — they run its approvals and cascades",
+        )
+    _guard_protected_fields(actor, campaign, changes)
+    if "is_big_promotion" in given and changes.is_big_promotion and not campaign.is_big_promotion:
+        # adds work for the owner: the owner may take it on
+        await require_may_act(
+            session,
+            actor,
+            who="the campaign owner or a manager",
+            what="flag it as a big promotion",
+            parties=[campaign.owner_id],
+        )
     if (
         "budget" in given
         and changes.budget != campaign.budget
@@ -120,22 +136,6 @@ async def update_campaign(
             "changed through a budget_change approval",
             "approval",
         )
-    if "status" in given and changes.status == CampaignStatus.draft and campaign.status != CampaignStatus.draft:
-        # A draft's budget is edited freely; once out of draft it changes only through its approval
-        # (双签), so going back to draft would be the way around it.
-        raise Conflict.on_input(
-            f"a campaign that left draft does not go back to it (it is {campaign.status.value})",
-            "status",
-            "cannot return to draft",
-            "state",
-        )
-    if campaign.template_id is not None and "status" in given and changes.status != campaign.status:
-        raise Conflict.on_input(
-            "this campaign runs on a workflow: use its hold, resume and cancel actions (stages advance through gates)",
-            "status",
-            "managed by the workflow",
-            "state",
-        )
     _check_dates(
         changes.start_date if "start_date" in given else campaign.start_date,
         changes.end_date if "end_date" in given else campaign.end_date,
@@ -148,11 +148,8 @@ async def update_campaign(
             "goal_id": (Goal, changes.goal_id),
         },
     )
-    status = changes.status if "status" in given and changes.status is not None else campaign.status
-    starts = status in RUNNING and campaign.status not in RUNNING
-    relinked = "goal_id" in given and changes.goal_id != campaign.goal_id
-    if status in RUNNING and (starts or relinked):
-        await require_approved_plan(session, changes.goal_id if "goal_id" in given else campaign.goal_id)
+    if campaign.status in RUNNING and "goal_id" in given and changes.goal_id != campaign.goal_id:
+        await require_approved_plan(session, changes.goal_id)
     campaign = await crud.update(
         session,
         actor=actor,
@@ -162,6 +159,29 @@ async def update_campaign(
     )
     await roi.follow_campaign(session, actor=actor, campaign=campaign, now=now)
     return campaign
+
+
+def _guard_protected_fields(actor: Actor, campaign: Campaign, changes: CampaignUpdate) -> None:
+    """The fields that decide who approves it and where it belongs: its department, owner and major
+    flag change only by a manager of its department (of both, for a move) or a director; a big
+    promotion is unflagged likewise (its plan waits for the ROI estimate)."""
+    given = changes.model_fields_set
+    if "department_id" in given and changes.department_id != campaign.department_id:
+        access.require_manages(
+            actor, department_id=campaign.department_id, target=changes.department_id, what="move it to a department"
+        )
+    if "owner_id" in given and changes.owner_id != campaign.owner_id:
+        access.require_manages(actor, department_id=campaign.department_id, what="give it another owner")
+    if "is_major" in given and changes.is_major != campaign.is_major:
+        access.require_manages(
+            actor, department_id=campaign.department_id, what="flag or unflag it as major (it decides who approves it)"
+        )
+    if "is_big_promotion" in given and campaign.is_big_promotion and not changes.is_big_promotion:
+        access.require_manages(
+            actor,
+            department_id=campaign.department_id,
+            what="unflag a big promotion (it drops the ROI estimate its plan waits for)",
+        )
 
 
 def campaign_filter(

@@ -200,6 +200,7 @@ async def _require_party(session: AsyncSession, actor: Actor, request: Collabora
         what=f"{what} this request",
         parties=[request.requester_id, request.owner_id],
         departments=[request.initiating_department_id],
+        home=[request.initiating_department_id],
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
+from shared.access import policy as access
 from shared.actor import Actor
 from shared.errors import InvalidInput
 from shared.feedback.schemas import FeedbackCreate, FeedbackResponseCreate, FeedbackUpdate
@@ -118,6 +119,13 @@ async def update_feedback(
     a new severity re-matches the policies, leaving `new` meets the first-response timer)."""
     feedback = await crud.get_or_404(session, Feedback, feedback_id, for_update=True)
     await _check_references(session, campaign_id=None, department_id=changes.department_id, owner_id=changes.owner_id)
+    given = changes.model_fields_set
+    if "department_id" in given and changes.department_id != feedback.department_id:
+        access.require_manages(
+            actor, department_id=feedback.department_id, target=changes.department_id, what="move it to a department"
+        )
+    if "owner_id" in given and changes.owner_id != feedback.owner_id:
+        access.require_manages(actor, department_id=feedback.department_id, what="give it another owner")
     values = changes.model_dump(exclude_unset=True)
     if changes.status is not None and changes.status != feedback.status:
         if changes.status == FeedbackStatus.resolved:

@@ -14,14 +14,21 @@ PREFIX_CHARS = 8  # a token's stored, shown prefix reveals at most this many cha
 
 
 class Role(enum.StrEnum):
+    """Global ceilings: what someone may do at most. Where they may do it is their department
+    (and the items they are a party to), see `shared.access`; directors and admins see everything."""
+
     admin = "admin"
+    director = "director"
     manager = "manager"
     member = "member"
     viewer = "viewer"
 
     @property
     def rank(self) -> int:
-        return {"viewer": 0, "member": 1, "manager": 2, "admin": 3}[self.value]
+        return _RANKS[self]
+
+
+_RANKS = {Role.viewer: 0, Role.member: 1, Role.manager: 2, Role.director: 3, Role.admin: 4}
 
 
 class Locale(enum.StrEnum):

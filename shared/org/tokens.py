@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit, crud
@@ -135,6 +135,7 @@ _AUTHENTICATE = (
         ApiToken.role.label("token_role"),
         User.id.label("user_id"),
         User.role.label("user_role"),
+        User.department_id,
         User.is_active,
     )
     .join(User, User.id == ApiToken.user_id)
@@ -177,7 +178,11 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
     if row.last_used_at is None or row.last_used_at < cutoff:
         await session.execute(_MARK_USED, {"token_id": row.token_id, "cutoff": cutoff, "now": now})
     return Actor.user(
-        row.user_id, _narrowed(row.user_role, row.token_role), token_id=row.token_id, on_behalf=row.on_behalf
+        row.user_id,
+        _narrowed(row.user_role, row.token_role),
+        row.department_id,
+        token_id=row.token_id,
+        on_behalf=row.on_behalf,
     )
 
 
@@ -187,12 +192,15 @@ def require_own_token(actor: Actor, *, what: str) -> None:
     if actor.on_behalf:
         raise Forbidden(
             f"this token was issued to user {actor.user_id} by someone else; it cannot {what} — "
-            "the holder must use a token they issued themselves"
+            "the holder must use their own token (`closeloop token create --email …`)"
         )
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, token: str, email: str) -> User:
     """Make sure an admin holding exactly `token` exists (ops scripts, CI). Idempotent."""
+    # Every API worker runs this at start, at the same moment: one creates the admin, the others
+    # wait and then find it (two inserts of the same email would stop a worker from starting).
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('closeloop:bootstrap-admin'))"))
     existing = await _token_and_user(session, token)
     actor = Actor.system("bootstrap")
     if existing is not None:

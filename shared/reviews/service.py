@@ -297,7 +297,12 @@ async def resubmit(
     """After changes were requested: a new round asks the same reviewers again."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
     await require_may_act(
-        session, actor, who="the requester or a manager", what="resubmit this review", parties=[review.requester_id]
+        session,
+        actor,
+        who="the requester or a manager",
+        what="resubmit this review",
+        parties=[review.requester_id],
+        home=[review.department_id],
     )
     if review.status != ReviewStatus.changes_requested:
         raise Conflict(
@@ -329,7 +334,12 @@ async def cancel(
     """Withdraw an open review; its pending reviewers and every timer are cancelled."""
     review = await crud.get_or_404(session, ReviewRequest, review_id, for_update=True)
     await require_may_act(
-        session, actor, who="the requester or a manager", what="cancel this review", parties=[review.requester_id]
+        session,
+        actor,
+        who="the requester or a manager",
+        what="cancel this review",
+        parties=[review.requester_id],
+        home=[review.department_id],
     )
     if review.status not in OPEN_STATUSES:
         raise Conflict(

@@ -53,7 +53,7 @@ def test_no_period_is_the_current_month_and_from_to_include_both_days():
     ],
 )
 async def test_bad_parameters_are_422_naming_the_parameter(sessions, client, query, field):
-    headers = await auth(sessions, Role.viewer)
+    headers = await auth(sessions, Role.director)
     r = await client.get(f"/api/v1/analytics/stages?{query}", headers=headers)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
@@ -61,7 +61,7 @@ async def test_bad_parameters_are_422_naming_the_parameter(sessions, client, que
 
 
 async def test_group_by_and_benchmark_are_checked_too(sessions, client):
-    headers = await auth(sessions, Role.viewer)
+    headers = await auth(sessions, Role.director)
     r = await client.get("/api/v1/analytics/task-timeliness?group_by=foo", headers=headers)
     assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["query.group_by"]
     r = await client.get("/api/v1/analytics/campaign-cycle?benchmark_days=0", headers=headers)

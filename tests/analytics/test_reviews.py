@@ -80,7 +80,7 @@ async def exchanges(sessions, clock):
                     due_at=T(f"{day.isoformat()}T18:00:00+08:00"),
                 )
             )
-    return {"market": market, "sales": sales, "product": product, "headers": await auth(sessions, Role.viewer)}
+    return {"market": market, "sales": sales, "product": product, "headers": await auth(sessions, Role.director)}
 
 
 async def test_review_delay_per_reviewing_department_in_wall_clock_hours(client, exchanges):

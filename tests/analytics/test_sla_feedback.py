@@ -48,7 +48,7 @@ async def test_sla_compliance_categories_per_subject_type_and_policy(sessions, c
                     met_at=T(met) if met else None,
                 )
             )
-    headers = await auth(sessions, Role.viewer)
+    headers = await auth(sessions, Role.director)
     rows = by((await table(client, headers, "sla-compliance"))["rows"], "subject_type", "policy")
     assert rows["task", "任务时限 task deadline"] == {
         "subject_type": "task",
@@ -87,7 +87,7 @@ async def test_feedback_and_complaint_first_response_against_24h_and_2h(sessions
                     first_response_at=T(f"{responded}:00+08:00") if responded else None,
                 )
             )
-    headers = await auth(sessions, Role.viewer)
+    headers = await auth(sessions, Role.director)
     rows = by((await table(client, headers, "feedback-response"))["rows"], "kind")
     assert rows["feedback"] == {
         "kind": "feedback",

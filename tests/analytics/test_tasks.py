@@ -42,7 +42,7 @@ async def tasks(sessions, clock):
             due_at=due,
             completed_at=T(completed) if completed else None,
         )
-    return {"market": market, "sales": sales, "zhang": zhang, "li": li, "headers": await auth(sessions, Role.viewer)}
+    return {"market": market, "sales": sales, "zhang": zhang, "li": li, "headers": await auth(sessions, Role.director)}
 
 
 async def test_overdue_and_on_time_rates_by_department_exclude_cancelled_tasks(client, tasks):

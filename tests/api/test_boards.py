@@ -33,7 +33,7 @@ async def make_campaign(client, headers, **body) -> dict:
 
 # ---- tasks -----------------------------------------------------------------------------------------
 async def test_task_department_is_the_assignees_or_the_campaigns(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     marketing = await make_department(sessions, name="市场部")
     sales = await make_department(sessions, name="销售部")
     marketer = await make_user(sessions, department_id=marketing.id)
@@ -50,7 +50,7 @@ async def test_task_department_is_the_assignees_or_the_campaigns(client, session
 
 
 async def test_several_statuses_comma_separated_or_repeated_and_nothing_else(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     made = {s: await make_task(sessions, title=s.value, status=s) for s in TaskStatus}
     wanted = [made[TaskStatus.todo].id, made[TaskStatus.in_progress].id]
 
@@ -67,7 +67,7 @@ async def test_several_statuses_comma_separated_or_repeated_and_nothing_else(cli
 
 
 async def test_q_matches_task_titles_in_any_case_and_wildcards_literally(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     poster = await make_task(sessions, title="Design the KV poster")
     await make_task(sessions, title="Book the venue")
     percent = await make_task(sessions, title="Discount 50% off")
@@ -79,7 +79,7 @@ async def test_q_matches_task_titles_in_any_case_and_wildcards_literally(client,
 
 # ---- the other boards --------------------------------------------------------------------------------
 async def test_feedback_board_takes_several_statuses_and_text(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     made = []
     for content in ("包装破损", "快递太慢", "包装很好"):
         r = await client.post(
@@ -95,7 +95,7 @@ async def test_feedback_board_takes_several_statuses_and_text(client, sessions):
 
 
 async def test_rectification_board_filters_by_department_and_text(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     marketing = await make_department(sessions, name="市场部")
     marketer = await make_user(sessions, department_id=marketing.id)
     other = await make_user(sessions)
@@ -110,7 +110,7 @@ async def test_rectification_board_filters_by_department_and_text(client, sessio
 
 
 async def test_collaboration_board_department_is_initiating_or_collaborating(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     marketing, sales, product = [await make_department(sessions, name=n) for n in ("市场部", "销售部", "产品部")]
     owner = await make_user(sessions, department_id=sales.id)
     made = []
@@ -131,7 +131,7 @@ async def test_collaboration_board_department_is_initiating_or_collaborating(cli
 
 
 async def test_campaign_board_takes_several_statuses(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     active = await make_campaign(client, member, name="双十一", status="active")
     held = await make_campaign(client, member, name="618", status="on_hold")
     await make_campaign(client, member, name="春节", status="draft")
@@ -151,7 +151,7 @@ async def test_campaign_board_takes_several_statuses(client, sessions):
     ],
 )
 async def test_an_unknown_query_parameter_is_422_naming_it(client, sessions, path, params, unknown):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     r = await client.get(path, headers=member, params=params)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -161,7 +161,7 @@ async def test_an_unknown_query_parameter_is_422_naming_it(client, sessions, pat
 
 
 async def test_known_parameters_of_every_list_are_still_accepted(client, sessions):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     for path in ("/api/v1/tasks", "/api/v1/reviews", "/api/v1/approvals", "/api/v1/feedback", "/api/v1/campaigns"):
         r = await client.get(path, headers=member, params={"limit": 5, "department_id": 1, "overdue": "false"})
         assert r.status_code == 200, (path, r.text)
@@ -194,7 +194,7 @@ async def test_templates_and_stages_lists_have_the_page_envelope(client, session
 
 
 async def test_a_campaign_says_which_stage_it_is_in(client, sessions, workflow):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     running = await make_campaign(client, member, template_key="campaign_default")
     assert running["current_stage"]["key"] == "research" and running["current_stage"]["name"]
     plain = await make_campaign(client, member, name="无流程")
@@ -208,7 +208,7 @@ async def test_a_campaign_says_which_stage_it_is_in(client, sessions, workflow):
 
 
 async def test_a_campaign_whose_stage_is_past_its_time_limit_is_overdue(client, sessions, clock, workflow):
-    member = await auth(sessions, Role.member)
+    member = await auth(sessions, Role.director)
     late = await make_campaign(client, member, template_key="campaign_default")  # research: 3 working days
     plain = await make_campaign(client, member, name="无流程")
     assert await ids(client, member, "/api/v1/campaigns", overdue="true") == []

@@ -33,6 +33,9 @@ async def test_campaign_crud_and_filters(client, sessions):
     listed = (await client.get("/api/v1/campaigns", headers=member, params={"status": "active"})).json()
     assert [c["name"] for c in listed["items"]] == ["双十一"]
     r = await client.patch(f"/api/v1/campaigns/{campaign['id']}", headers=member, json={"status": "on_hold"})
+    assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "body.status")
+    assert "changeCampaignState" in r.json()["errors"][0]["message"]
+    r = await client.post(f"/api/v1/campaigns/{campaign['id']}/hold", headers=member)
     assert r.json()["status"] == "on_hold"
 
 

@@ -46,13 +46,14 @@ async def org(sessions, clock) -> Org:
         await ensure_workflow_defaults(s)
     marketing = await make_department(sessions, name="市场部")
     finance = await make_department(sessions, name="财务部")
-    ceo = await make_user(sessions, name="周总裁", role=Role.manager)
-    cmo = await make_user(sessions, name="吴CMO", role=Role.manager, manager_id=ceo.id)
+    # The leadership sees every department's work: directors.
+    ceo = await make_user(sessions, name="周总裁", role=Role.director)
+    cmo = await make_user(sessions, name="吴CMO", role=Role.director, manager_id=ceo.id)
     marketing_director = await make_user(
         sessions, name="王总监", department_id=marketing.id, manager_id=cmo.id, role=Role.manager
     )
     finance_director = await make_user(
-        sessions, name="钱总监", department_id=finance.id, manager_id=ceo.id, role=Role.manager
+        sessions, name="钱总监", department_id=finance.id, manager_id=ceo.id, role=Role.director
     )
     manager = await make_user(sessions, name="李经理", department_id=marketing.id, manager_id=marketing_director.id)
     planner = await make_user(sessions, name="张策划", department_id=marketing.id, manager_id=manager.id)

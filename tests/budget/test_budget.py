@@ -142,7 +142,7 @@ async def test_bad_input_names_the_field_and_writes_nothing(sessions, client, or
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.kind", r.text
     # Someone else's campaign: only its owner or a manager plans it.
     await call(
-        client, org, org.legal, "POST", f"/campaigns/{campaign.id}/budget-lines", 403, category="gifts", planned="1"
+        client, org, org.legal, "POST", f"/campaigns/{campaign.id}/budget-lines", 404, category="gifts", planned="1"
     )
     assert await count(sessions, Expense) == 0 and await count(sessions, Approval) == 0
     assert await count(sessions, BudgetLine) == 1

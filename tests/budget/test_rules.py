@@ -95,10 +95,11 @@ async def test_a_budget_change_needs_both_directors_and_draft_is_no_way_around_i
     r = await client.patch(path, headers=planner, json={"budget": "130000"})
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.budget", r.text
     # Back to draft, change, active again: refused at the first step (and all at once too).
+    # A status is never set by PATCH (422 naming it); no action leads back to draft.
     r = await client.patch(path, headers=planner, json={"status": "draft"})
-    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.status", r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.status", r.text
     r = await client.patch(path, headers=org.headers(org.ceo), json={"status": "draft", "budget": "130000"})
-    assert r.status_code == 409
+    assert r.status_code == 422
     async with unit_of_work(sessions) as s:
         row = await s.get_one(Campaign, campaign.id)
         assert (row.status.value, row.budget) == ("active", Decimal("100000"))
@@ -107,8 +108,11 @@ async def test_a_budget_change_needs_both_directors_and_draft_is_no_way_around_i
     draft = await make_campaign(sessions, org, name="春节")
     r = await client.patch(f"/api/v1/campaigns/{draft.id}", headers=planner, json={"budget": "80000"})
     assert r.status_code == 200, r.text
+    # Leaving draft skips no signature: not by PATCH, and not by `start` before its campaign approval.
     r = await client.patch(f"/api/v1/campaigns/{draft.id}", headers=planner, json={"status": "active"})
-    assert r.status_code == 200, r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.status", r.text
+    r = await client.post(f"/api/v1/campaigns/{draft.id}/start", headers=planner)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "approval", r.text
 
     # The change goes through the seeded rule: both directors sign, then it applies.
     await point_dual_sign_at_directors(client, org)

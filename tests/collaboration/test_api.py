@@ -110,7 +110,7 @@ async def test_only_parties_may_answer_and_only_once(client, sessions, desk: Des
     before = await counts(sessions)
 
     r = await client.post(done_url, json={}, headers=await headers(sessions, org.outsider))
-    assert r.status_code == 403, r.text
+    assert r.status_code == 404, r.text  # not a party: not even seen
     assert await counts(sessions) == before
 
     r = await client.post(done_url, json={}, headers=await headers(sessions, org.sales_colleague))
@@ -147,7 +147,7 @@ async def test_close_stops_a_recurring_request_and_reads_show_it(client, session
     assert r.json()["items"] == []
 
     r = await client.post(f"{BASE}/{request['id']}/close", headers=await headers(sessions, org.outsider))
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = await client.post(f"{BASE}/{request['id']}/close", headers=marketer)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "closed" and r.json()["next_occurrence_at"] is None

@@ -105,7 +105,7 @@ async def test_patch_refuses_new_status_and_unknown_owner(client, sessions, org,
 
 
 async def test_list_filters_and_paginates(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     ids = []
     for kind, severity, owner in (
         ("complaint", "high", org.owner.id),

@@ -55,30 +55,47 @@ async def test_customer_data_is_raw_for_its_handlers_and_masked_for_everyone_els
     for name, user in readers.items():
         headers[name] = {"Authorization": f"Bearer {(await make_token(sessions, user=user))[1]}"}
     item = await _create(client, headers["owner"], owner_id=org.owner.id)
+    # Company-wide feedback (no department, no owner): everyone reads it, only managers raw.
+    shared = await _create(client, headers["owner"], department_id=None)
+    assert shared["department_id"] is None and shared["owner_id"] is None
 
-    seen = {}
+    def customer(one: dict) -> tuple[str, str]:
+        return one["customer_name"], one["customer_contact"]
+
+    seen, seen_shared = {}, {}
     for name, h in headers.items():
-        one = (await client.get(f"/api/v1/feedback/{item['id']}", headers=h)).json()
-        listed = (await client.get("/api/v1/feedback", headers=h)).json()["items"]
-        assert [(i["customer_name"], i["customer_contact"]) for i in listed] == [
-            (one["customer_name"], one["customer_contact"])
-        ]
-        seen[name] = (one["customer_name"], one["customer_contact"])
+        r = await client.get(f"/api/v1/feedback/{item['id']}", headers=h)
+        seen[name] = customer(r.json()) if r.status_code == 200 else r.status_code
+        seen_shared[name] = customer((await client.get(f"/api/v1/feedback/{shared['id']}", headers=h)).json())
+        listed = {i["id"]: customer(i) for i in (await client.get("/api/v1/feedback", headers=h)).json()["items"]}
+        assert listed == {
+            **({item["id"]: seen[name]} if r.status_code == 200 else {}),
+            shared["id"]: seen_shared[name],
+        }, name
     raw, masked = ("张三丰", "13812345678"), ("张**", "138****5678")
+    # Another department's people do not see a department's feedback at all (404, not masked).
     assert seen == {
         "owner": raw,
         "colleague": raw,
         "viewer_in_department": raw,
+        "manager_elsewhere": 404,
+        "member_elsewhere": 404,
+        "no_department": 404,
+    }
+    assert seen_shared == {
+        "owner": masked,
+        "colleague": masked,
+        "viewer_in_department": masked,
         "manager_elsewhere": raw,
         "member_elsewhere": masked,
         "no_department": masked,
     }
     # A name read masked cannot be searched either; the content can.
-    for name, want in (("colleague", [item["id"]]), ("member_elsewhere", [])):
+    for name, want in (("colleague", [item["id"]]), ("member_elsewhere", []), ("manager_elsewhere", [shared["id"]])):
         r = await client.get("/api/v1/feedback", headers=headers[name], params={"q": "张三丰"})
         assert [i["id"] for i in r.json()["items"]] == want, name
     r = await client.get("/api/v1/feedback", headers=headers["member_elsewhere"], params={"q": "退款"})
-    assert [i["id"] for i in r.json()["items"]] == [item["id"]]
+    assert [i["id"] for i in r.json()["items"]] == [shared["id"]]
 
 
 async def test_chat_messages_about_feedback_carry_no_raw_contact_data(

@@ -32,7 +32,7 @@ def _who(escalation) -> dict[str, int]:
 
 
 async def test_complaint_breaches_after_two_hours(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
     feedback = await _create(client, headers, kind="feedback", owner_id=org.owner.id)
     t0 = datetime.fromisoformat(T0)
@@ -67,7 +67,7 @@ async def test_complaint_breaches_after_two_hours(client, sessions, org, world):
 
 
 async def test_complaint_escalates_to_director_two_hours_after_breach(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
     await world.sweep("2025-03-04T13:59:59+08:00")
     assert EscalationKind.escalation not in [e.kind for e in await world.escalations(complaint["id"])]
@@ -78,7 +78,7 @@ async def test_complaint_escalates_to_director_two_hours_after_breach(client, se
 
 
 async def test_first_response_meets_the_timer_and_later_answers_do_not_move_it(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
 
     world.at("2025-03-04T11:00:00+08:00")
@@ -116,7 +116,7 @@ async def test_first_response_meets_the_timer_and_later_answers_do_not_move_it(c
 
 
 async def test_response_after_the_warning_sends_no_breach(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
     await world.sweep("2025-03-04T11:40:00+08:00")  # the warning fires
     world.at("2025-03-04T11:50:00+08:00")
@@ -131,17 +131,17 @@ async def test_complaint_target_is_configurable_through_the_sla_policy_api(clien
     policy = await world.policy("complaint", "PT2H")
     r = await client.patch(
         f"/api/v1/sla/policies/{policy.id}",
-        headers=await auth(sessions, role=Role.manager),
+        headers=await auth(sessions, role=Role.director),
         json={"target_value": "PT1H"},
     )
     assert r.status_code == 200, r.text
 
-    complaint = await _create(client, await auth(sessions, role=Role.member), kind="complaint")
+    complaint = await _create(client, await auth(sessions, role=Role.director), kind="complaint")
     assert _due(complaint)[0] == datetime.fromisoformat(T0) + timedelta(hours=1)
 
 
 async def test_reassignment_sends_the_breach_to_the_new_owner(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     complaint = await _create(client, headers, kind="complaint")
     r = await client.patch(f"/api/v1/feedback/{complaint['id']}", headers=headers, json={"owner_id": org.owner.id})
     assert r.status_code == 200, r.text
@@ -151,14 +151,14 @@ async def test_reassignment_sends_the_breach_to_the_new_owner(client, sessions, 
 
 
 async def test_turning_feedback_into_a_complaint_rematches_the_policies(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     created = await _create(client, headers, kind="feedback", severity="low", owner_id=org.owner.id)
     assert [t["target"]["value"] for t in created["sla"]] == ["PT24H"]
 
     # Severity changes re-match too: an urgent-only policy starts a timer once the item is urgent.
     r = await client.post(
         "/api/v1/sla/policies",
-        headers=await auth(sessions, role=Role.manager),
+        headers=await auth(sessions, role=Role.director),
         json={
             "name": "紧急客户反馈 1 小时",
             "subject_type": "feedback",
@@ -177,7 +177,7 @@ async def test_turning_feedback_into_a_complaint_rematches_the_policies(client, 
 
 
 async def test_resolving_records_resolved_at_and_stops_the_clock(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     created = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
     world.at("2025-03-04T10:45:00+08:00")
     r = await client.patch(f"/api/v1/feedback/{created['id']}", headers=headers, json={"status": "resolved"})
@@ -200,7 +200,7 @@ async def _count_rows(sessions) -> int:
 
 
 async def test_a_high_or_urgent_complaint_is_answered_within_one_hour(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     t0 = datetime.fromisoformat(T0)
     for severity in ("high", "urgent"):
         severe = await _create(client, headers, kind="complaint", severity=severity, owner_id=org.owner.id)
@@ -220,7 +220,7 @@ async def test_a_high_or_urgent_complaint_is_answered_within_one_hour(client, se
 
 
 async def test_a_complaint_must_be_resolved_within_three_working_days(client, sessions, org, world):
-    headers = await auth(sessions, role=Role.member)
+    headers = await auth(sessions, role=Role.director)
     complaint = await _create(client, headers, kind="complaint", owner_id=org.owner.id)
     world.at("2025-03-04T10:30:00+08:00")
     r = await client.post(f"/api/v1/feedback/{complaint['id']}/responses", headers=headers, json={"message": "收到"})

@@ -101,7 +101,7 @@ async def test_bad_goals_are_422_naming_every_field(sessions, client, org):
             ["body.parent_id"],
         ),
     ):
-        r = await client.post("/api/v1/goals", headers=org.headers(org.marketing_director), json=body)
+        r = await client.post("/api/v1/goals", headers=org.headers(org.ceo), json=body)
         assert r.status_code == 422, (body, r.text)
         assert fields(r.json()) == want, body
     q1 = await goal(client, org, title="Q1", parent_id=year["id"], period="2026-Q1", metric="leads", target="5000")

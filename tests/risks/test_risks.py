@@ -72,7 +72,7 @@ async def test_the_matrix_counts_each_cell_with_its_ids_and_filters(client, org)
     d = await raise_risk(client, org, likelihood="medium", impact="high", owner_id=org.legal.id)
     await call(client, org, org.planner, "PATCH", f"/risks/{c['id']}", status="closed")
 
-    grid = await call(client, org, org.planner, "GET", "/risks/matrix")
+    grid = await call(client, org, org.ceo, "GET", "/risks/matrix")
     assert grid["total"] == 4 and len(grid["cells"]) == 9
     cells = {(x["likelihood"], x["impact"]): x for x in grid["cells"]}
     assert cells[("high", "high")]["count"] == 2 and cells[("high", "high")]["risk_ids"] == [a["id"], b["id"]]
@@ -86,7 +86,7 @@ async def test_the_matrix_counts_each_cell_with_its_ids_and_filters(client, org)
     assert cells[("low", "medium")]["risk_ids"] == [c["id"]]
     assert cells[("low", "low")]["count"] == 0 and cells[("low", "low")]["level"] == "low"
 
-    open_only = await call(client, org, org.planner, "GET", "/risks/matrix?status=open,mitigating")
+    open_only = await call(client, org, org.ceo, "GET", "/risks/matrix?status=open,mitigating")
     assert open_only["total"] == 3
     marketing = await call(client, org, org.planner, "GET", f"/risks/matrix?department_id={org.marketing.id}")
     assert marketing["total"] == 3  # 郑法务's risk is in no department

@@ -110,7 +110,7 @@ async def test_only_a_manager_may_unflag_and_unflagging_cancels_the_estimate(cli
     problem = await call(
         client, org, "owner", "PATCH", f"/campaigns/{campaign['id']}", expect=403, is_big_promotion=False
     )
-    assert "only a manager may unflag" in problem["detail"]
+    assert "only a manager of its department (or a director) may unflag" in problem["detail"]
     assert (await call(client, org, "owner", "GET", path))["status"] == "pending"
 
     await call(client, org, "director", "PATCH", f"/campaigns/{campaign['id']}", is_big_promotion=False)
@@ -133,7 +133,7 @@ async def test_cancelling_the_campaign_cancels_its_estimate(client, sessions, cl
     on_workflow = await promotion(client, org, start_date="2025-04-01", template_key="campaign_default")
     plain = await promotion(client, org, start_date="2025-04-01")
     await call(client, org, "owner", "POST", f"/campaigns/{on_workflow['id']}/cancel")
-    await call(client, org, "owner", "PATCH", f"/campaigns/{plain['id']}", status="cancelled")
+    await call(client, org, "owner", "POST", f"/campaigns/{plain['id']}/cancel")
     for campaign in (on_workflow, plain):
         estimate = await call(client, org, "owner", "GET", f"/campaigns/{campaign['id']}/roi-estimate")
         assert estimate["status"] == "cancelled"

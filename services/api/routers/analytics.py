@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from services.api.common import ANY_OF, AnyOf
 from services.api.deps import ActorDep, NowDep, SessionDep
 from services.api.problems import ERROR_RESPONSES
+from shared.access import policy as access
 from shared.analytics import service as analytics
 from shared.analytics.period import PERIOD_DOC, AnalyticsFilter
 from shared.analytics.schemas import AnalyticsFiltersRead, AnalyticsFormat, AnalyticsRead, TaskGrouping
@@ -22,6 +23,7 @@ CSV_DOC = "`csv`: the same rows as CSV (UTF-8 with BOM, a header row), as a down
 
 async def _filter(
     session: SessionDep,
+    actor: ActorDep,
     now: NowDep,
     period: Annotated[str | None, Query(max_length=20, description=PERIOD_DOC)] = None,
     first: Annotated[date | None, Query(alias="from", description="first local day (with `to`)")] = None,
@@ -37,7 +39,7 @@ async def _filter(
         first,
         last,
         now=now,
-        department_ids=tuple(department_id or ()),
+        department_ids=access.department_scopes(actor, tuple(department_id or ())),
         template=template,
     )
 

@@ -14,6 +14,7 @@ from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, Settings
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
 from shared import crud
+from shared.access import policy as access
 from shared.approvals import rules
 from shared.approvals import service as approvals
 from shared.approvals.schemas import (
@@ -28,6 +29,7 @@ from shared.approvals.schemas import (
     StepRead,
 )
 from shared.approvals.sla import ApprovalSubject
+from shared.campaigns.sla import CampaignItem
 from shared.models import Approval, ApprovalKind, ApprovalRule, ApprovalStatus
 from shared.pagination import paginate
 
@@ -138,6 +140,7 @@ async def request_approval(
 ) -> ApprovalRead:
     """Ask for an approval: the matching rule's chain is resolved to people now and the first
     step's approvers start their SLA timers."""
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     approval = await approvals.request_approval(session, actor=actor, data=body, now=now)
     return (await _read_page(session, [approval], now))[0]
 
@@ -163,7 +166,7 @@ async def list_approvals(
 ) -> dict:
     """Approvals with their steps, approvers and SLA state."""
     stmt = approvals.approval_filter(
-        select(Approval),
+        access.visible(select(Approval), actor),
         campaign_id=campaign_id,
         stage_id=stage_id,
         kind=kind,
@@ -184,6 +187,7 @@ async def list_approvals(
 )
 async def get_approval(approval_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> ApprovalRead:
     """One approval with its steps, each approver's decision and SLA state."""
+    await access.require_read(session, actor, ApprovalSubject.approval, approval_id)
     return (await _read_page(session, [await crud.get_or_404(session, Approval, approval_id)], now))[0]
 
 
@@ -198,6 +202,7 @@ async def decide_approval(
 ) -> ApprovalRead:
     """Approve or reject (with a reason) as a pending approver of the current step. Nobody can
     sign for someone else. A rejection blocks the gate that waits for it and says why."""
+    await access.require_write(session, actor, ApprovalSubject.approval, approval_id)
     approval = await approvals.decide(session, actor=actor, approval_id=approval_id, data=body, now=now)
     return (await _read_page(session, [approval], now))[0]
 
@@ -217,6 +222,7 @@ async def cancel_approval(
     body: ApprovalCancellation | None = None,
 ) -> ApprovalRead:
     """Withdraw a pending approval (the requester or a manager); every approver's timer stops."""
+    await access.require_write(session, actor, ApprovalSubject.approval, approval_id)
     approval = await approvals.cancel(
         session, actor=actor, approval_id=approval_id, data=body or ApprovalCancellation(), now=now
     )

@@ -1,4 +1,4 @@
-"""The audit trail (managers and admins)."""
+"""The audit trail: the rows of items the caller may read (configuration: managers and above)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, page_out
-from services.api.deps import ManagerDep, SessionDep
+from services.api.deps import ActorDep, SessionDep
 from services.api.problems import ERROR_RESPONSES
+from shared.access import policy as access
 from shared.audit import service as audit
 from shared.audit.schemas import AuditRead
 from shared.models import AuditLog
@@ -21,15 +22,19 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["audit"])
 @router.get("/audit", response_model=PageOut[AuditRead], operation_id="listAuditLog")
 async def list_audit_log(
     session: SessionDep,
-    actor: ManagerDep,
+    actor: ActorDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
     entity_type: str | None = None,
     entity_id: int | None = None,
     actor_user_id: int | None = None,
 ) -> dict[str, Any]:
-    """Who changed what, oldest first."""
+    """Who changed what, oldest first: the rows about items the caller may read (directors and admins:
+    all; rows about configuration — users, tokens, channels, policies — managers and above)."""
     stmt = audit.audit_filter(
-        select(AuditLog), entity_type=entity_type, entity_id=entity_id, actor_user_id=actor_user_id
+        access.audit_visible(select(AuditLog), actor, entity_type=AuditLog.entity_type, entity_id=AuditLog.entity_id),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor_user_id=actor_user_id,
     )
     return page_out(await paginate(session, stmt, AuditLog.id, limit=limit, cursor=cursor), AuditRead)

@@ -12,9 +12,10 @@ from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_ou
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.access import policy as access
 from shared.budget import figures
 from shared.budget import service as budget
-from shared.budget.models import BudgetLine, Expense, ExpenseStatus
+from shared.budget.models import BudgetItem, BudgetLine, Expense, ExpenseStatus
 from shared.budget.schemas import (
     BudgetLineCreate,
     BudgetLineRead,
@@ -25,7 +26,7 @@ from shared.budget.schemas import (
     ExpensePayment,
     ExpenseRead,
 )
-from shared.models import Campaign
+from shared.campaigns.sla import CampaignItem
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["budget"])
@@ -45,6 +46,7 @@ async def create_budget_line(
 ) -> BudgetLine:
     """Add a line to the campaign's budget plan (its owner or a manager); the lines together stay
     within the campaign's approved budget."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     return await budget.create_line(session, actor=actor, campaign_id=campaign_id, data=body, now=now)
 
 
@@ -58,7 +60,7 @@ async def list_budget_lines(
     campaign_id: int, session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
 ) -> dict:
     """The campaign's budget lines, by id."""
-    await crud.get_or_404(session, Campaign, campaign_id)
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     stmt = select(BudgetLine).where(BudgetLine.campaign_id == campaign_id)
     return page_out(await paginate(session, stmt, BudgetLine.id, limit=limit, cursor=cursor), BudgetLineRead)
 
@@ -74,6 +76,7 @@ async def update_budget_line(
     line_id: int, body: BudgetLineUpdate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> BudgetLine:
     """Change a line's category, name or plan; the 5 % rule is checked against the new plan."""
+    await access.require_write(session, actor, BudgetItem.budget_line, line_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("category", "planned"))
     return await budget.update_line(session, actor=actor, line_id=line_id, changes=body, now=now)
 
@@ -87,6 +90,7 @@ async def update_budget_line(
 async def get_campaign_budget(campaign_id: int, session: SessionDep, actor: ActorDep) -> BudgetRead:
     """Per line and in total: planned, requested, approved, paid, committed (approved + paid),
     remaining and the deviation from plan."""
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return await figures.budget(session, campaign_id)
 
 
@@ -100,6 +104,7 @@ async def get_campaign_budget(campaign_id: int, session: SessionDep, actor: Acto
 async def create_expense(body: ExpenseCreate, session: SessionDep, actor: WriterDep, now: NowDep) -> Expense:
     """Request an expense against a budget line: it asks for an approval of kind `expense`
     (beyond 115 % of the line's plan, the special chain: marketing + finance directors)."""
+    await access.require_reference(session, actor, BudgetItem.budget_line, body.line_id, field="line_id")
     return await budget.request_expense(session, actor=actor, data=body, now=now)
 
 
@@ -116,7 +121,11 @@ async def list_expenses(
 ) -> dict:
     """Expenses, by id."""
     stmt = budget.expense_filter(
-        select(Expense), campaign_id=campaign_id, line_id=line_id, statuses=status, requester_id=requester_id
+        access.visible(select(Expense), actor),
+        campaign_id=campaign_id,
+        line_id=line_id,
+        statuses=status,
+        requester_id=requester_id,
     )
     return page_out(await paginate(session, stmt, Expense.id, limit=limit, cursor=cursor), ExpenseRead)
 
@@ -124,6 +133,7 @@ async def list_expenses(
 @router.get("/expenses/{expense_id}", response_model=ExpenseRead, operation_id="getExpense", responses=NOT_FOUND)
 async def get_expense(expense_id: int, session: SessionDep, actor: ActorDep) -> Expense:
     """One expense."""
+    await access.require_read(session, actor, BudgetItem.expense, expense_id)
     return await crud.get_or_404(session, Expense, expense_id)
 
 
@@ -137,6 +147,7 @@ async def pay_expense(
     expense_id: int, session: SessionDep, actor: WriterDep, now: NowDep, body: ExpensePayment | None = None
 ) -> Expense:
     """Finance (a manager) records an approved expense as paid."""
+    await access.require_write(session, actor, BudgetItem.expense, expense_id)
     data = body or ExpensePayment()
     return await budget.mark_paid(session, actor=actor, expense_id=expense_id, data=data, now=now)
 
@@ -151,5 +162,6 @@ async def cancel_expense(
     expense_id: int, session: SessionDep, actor: WriterDep, now: NowDep, body: ExpenseCancellation | None = None
 ) -> Expense:
     """The requester (or a manager) withdraws an expense still waiting for approval."""
+    await access.require_write(session, actor, BudgetItem.expense, expense_id)
     data = body or ExpenseCancellation()
     return await budget.cancel_expense(session, actor=actor, expense_id=expense_id, data=data, now=now)

@@ -12,9 +12,11 @@ from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageO
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.access import policy as access
 from shared.campaigns import lifecycle
 from shared.campaigns import service as campaigns
 from shared.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate, CurrentStage
+from shared.campaigns.sla import CampaignItem
 from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
 
@@ -67,7 +69,7 @@ async def list_campaigns(
 ) -> dict:
     """List campaigns, each with the stage it is in."""
     stmt = campaigns.campaign_filter(
-        select(Campaign),
+        access.visible(select(Campaign), actor),
         statuses=status,
         owner_id=owner_id,
         department_id=department_id,
@@ -90,6 +92,7 @@ async def list_campaigns(
 )
 async def get_campaign(campaign_id: int, session: SessionDep, actor: ActorDep) -> CampaignRead:
     """One campaign, with the stage it is in."""
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return await _read(session, await crud.get_or_404(session, Campaign, campaign_id))
 
 
@@ -105,7 +108,8 @@ async def update_campaign(
     campaign_id: int, body: CampaignUpdate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> CampaignRead:
     """Change a campaign (a big promotion's ROI estimate follows its flag and start date)."""
-    reject_nulls(body.model_dump(exclude_unset=True), ("name", "status", "is_major", "is_big_promotion"))
+    reject_nulls(body.model_dump(exclude_unset=True), ("name", "is_major", "is_big_promotion"))
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     return await _read(
         session,
         await campaigns.update_campaign(session, actor=actor, campaign_id=campaign_id, changes=body, now=now),
@@ -127,6 +131,7 @@ async def delete_campaign(campaign_id: int, session: SessionDep, actor: WriterDe
     afterwards), then it and its tasks leave the boards (`?archived=true` lists them). It stays
     readable by id (with `archived_at`), in its trail and the audit log (`archive`); it is
     read-only until a manager restores it (`restoreCampaign`)."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     await lifecycle.remove_campaign(session, actor=actor, campaign_id=campaign_id, now=now)
 
 
@@ -140,4 +145,5 @@ async def delete_campaign(campaign_id: int, session: SessionDep, actor: WriterDe
 async def restore_campaign(campaign_id: int, session: SessionDep, actor: ManagerDep) -> CampaignRead:
     """Bring an archived campaign (and the tasks archived with it) back to the boards (managers).
     What archiving cancelled stays cancelled; a campaign that is not archived is returned as is."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     return await _read(session, await lifecycle.restore_campaign(session, actor=actor, campaign_id=campaign_id))

@@ -15,6 +15,8 @@ from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterD
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
 from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.collaboration import service as collaboration
 from shared.collaboration.schemas import (
     RECENT_OCCURRENCES,
@@ -68,6 +70,8 @@ async def create_collaboration_request(
     body: CollaborationCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> CollaborationDetailRead:
     """Ask other departments for something by a deadline; the first occurrence opens now, under SLA."""
+    access.require_department(actor, body.initiating_department_id, field="initiating_department_id")
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     request = await collaboration.create_request(session, actor=actor, data=body, now=now)
     return await _detail(session, request, now)
 
@@ -96,7 +100,7 @@ async def list_collaboration_requests(
 ) -> dict[str, Any]:
     """List collaboration requests with board filters."""
     stmt = collaboration.request_filter(
-        select(CollaborationRequest),
+        access.visible(select(CollaborationRequest), actor),
         department_id=department_id,
         initiating_department_id=initiating_department_id,
         collaborating_department_id=collaborating_department_id,
@@ -122,6 +126,7 @@ async def get_collaboration_request(
     request_id: int, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> CollaborationDetailRead:
     """One request with its most recent occurrences and their SLA state."""
+    await access.require_read(session, actor, CollaborationSubject.request, request_id)
     return await _detail(session, await crud.get_or_404(session, CollaborationRequest, request_id), now)
 
 
@@ -140,7 +145,7 @@ async def list_collaboration_occurrences(
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
     """All occurrences of a request, oldest first, with their SLA state."""
-    await crud.get_or_404(session, CollaborationRequest, request_id)
+    await access.require_read(session, actor, CollaborationSubject.request, request_id)
     stmt = select(CollaborationOccurrence).where(CollaborationOccurrence.request_id == request_id)
     page = await paginate(session, stmt, CollaborationOccurrence.id, limit=limit, cursor=cursor)
     return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
@@ -162,6 +167,7 @@ async def update_collaboration_request(
     settings: SettingsDep,
 ) -> CollaborationDetailRead:
     """Change the matter, content or owner (requester, owner, initiating department or manager+)."""
+    await access.require_write(session, actor, CollaborationSubject.request, request_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("matter", "owner_id"))
     request = await collaboration.update_request(session, actor=actor, request_id=request_id, changes=body, now=now)
     return await _detail(session, request, now)
@@ -184,6 +190,7 @@ async def complete_collaboration_occurrence(
 ) -> CollaborationDetailRead:
     """Deliver an occurrence (the owner, a collaborating department's member, or manager+); its
     timer is met. Delivering a one-off request closes it. 409 when the occurrence is not open."""
+    await access.require_write(session, actor, CollaborationSubject.request, request_id)
     request = await collaboration.complete_occurrence(
         session,
         actor=actor,
@@ -205,6 +212,7 @@ async def close_collaboration_request(
     request_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> CollaborationDetailRead:
     """Stop a request: no more occurrences; open ones are cancelled with their timers."""
+    await access.require_write(session, actor, CollaborationSubject.request, request_id)
     request = await collaboration.close_request(session, actor=actor, request_id=request_id, now=now)
     return await _detail(session, request, now)
 
@@ -219,5 +227,6 @@ async def cancel_collaboration_request(
     request_id: int, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> CollaborationDetailRead:
     """Withdraw a request: it and its open occurrences are cancelled."""
+    await access.require_write(session, actor, CollaborationSubject.request, request_id)
     request = await collaboration.cancel_request(session, actor=actor, request_id=request_id, now=now)
     return await _detail(session, request, now)

@@ -16,7 +16,9 @@ from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterD
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
 from services.api.sla_state import read_with_sla
 from shared import crud
+from shared.access import policy as access
 from shared.actor import Actor
+from shared.campaigns.sla import CampaignItem
 from shared.errors import InvalidInput, NotFound
 from shared.feedback import inbound, privacy
 from shared.feedback import service as feedback_service
@@ -53,6 +55,8 @@ async def create_feedback(
     body: FeedbackCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> FeedbackRead:
     """Record customer feedback or a complaint; its first-response timer starts now."""
+    access.require_department(actor, body.department_id)
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     feedback = await feedback_service.create_feedback(session, actor=actor, data=body, now=now)
     return (await _read_page(session, [feedback], now, actor))[0]
 
@@ -75,7 +79,7 @@ async def list_feedback(
 ) -> dict[str, Any]:
     """List feedback and complaints; each carries its SLA state."""
     stmt = feedback_service.feedback_filter(
-        select(Feedback),
+        access.visible(select(Feedback), actor),
         kind=kind,
         statuses=status,
         severity=severity,
@@ -100,6 +104,7 @@ async def list_feedback(
 )
 async def get_feedback(feedback_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> FeedbackRead:
     """One piece of feedback, with its SLA state."""
+    await access.require_read(session, actor, FeedbackSubject.feedback, feedback_id)
     return (await _read_page(session, [await crud.get_or_404(session, Feedback, feedback_id)], now, actor))[0]
 
 
@@ -115,6 +120,7 @@ async def update_feedback(
 ) -> FeedbackRead:
     """Reassign, re-grade or move an item on. Its timers follow in the same transaction: a new owner
     receives the escalations, a new severity re-matches the policies."""
+    await access.require_write(session, actor, FeedbackSubject.feedback, feedback_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("severity", "status"))
     feedback = await feedback_service.update_feedback(
         session, actor=actor, feedback_id=feedback_id, changes=body, now=now
@@ -139,6 +145,7 @@ async def respond_to_feedback(
     """Answer the customer. The first answer is the first response: it meets the timer and moves
     `new` to `responded`. Later answers are kept as trail comments — the answer says so
     (`recorded_as: comment`, `comment_id`) — and the first-response time never moves."""
+    await access.require_write(session, actor, FeedbackSubject.feedback, feedback_id)
     feedback, comment = await feedback_service.respond(
         session, actor=actor, feedback_id=feedback_id, data=body, now=now
     )

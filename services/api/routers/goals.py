@@ -13,6 +13,7 @@ from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.access import policy as access
 from shared.goals import service as goals
 from shared.goals.models import Goal, GoalStatus
 from shared.goals.schemas import (
@@ -26,6 +27,7 @@ from shared.goals.schemas import (
     GoalRead,
     GoalUpdate,
 )
+from shared.goals.sla import GoalItem
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["goals"])
@@ -42,6 +44,7 @@ async def create_goal(body: GoalCreate, session: SessionDep, actor: WriterDep, n
     """Draft a goal: company-wide (no department) or a department's; a child breaks its parent down
     one level (year → quarter → month) on the same metric, and summable children never add up to
     more than their parent (422 on `target`, saying by how much)."""
+    access.require_department(actor, body.department_id)
     return await _one(session, await goals.create(session, actor=actor, data=body, now=now))
 
 
@@ -62,7 +65,7 @@ async def list_goals(
 ) -> dict:
     """List goals with board filters; each says whether its children add up to it."""
     stmt = goals.goal_filter(
-        select(Goal),
+        access.visible(select(Goal), actor),
         department_id=department_id,
         company=company,
         parent_id=parent_id,
@@ -85,6 +88,7 @@ async def list_goals(
 )
 async def get_goal(goal_id: int, session: SessionDep, actor: ActorDep) -> GoalRead:
     """One goal, with the sum of its children's targets and the difference from its own."""
+    await access.require_read(session, actor, GoalItem.goal, goal_id)
     return await _one(session, await crud.get_or_404(session, Goal, goal_id))
 
 
@@ -97,6 +101,7 @@ async def get_goal(goal_id: int, session: SessionDep, actor: ActorDep) -> GoalRe
 )
 async def update_goal(goal_id: int, body: GoalUpdate, session: SessionDep, actor: WriterDep, now: NowDep) -> GoalRead:
     """Change a draft goal; an approved (or pending) goal is read-only (409): adjust it instead."""
+    await access.require_write(session, actor, GoalItem.goal, goal_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("title", "target", "period"))
     return await _one(session, await goals.update(session, actor=actor, goal_id=goal_id, changes=body, now=now))
 
@@ -110,6 +115,7 @@ async def update_goal(goal_id: int, body: GoalUpdate, session: SessionDep, actor
 async def delete_goal(goal_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> None:
     """Delete a draft goal without children, actuals or campaigns serving it; anything else stays
     on record (409 naming what keeps it)."""
+    await access.require_write(session, actor, GoalItem.goal, goal_id)
     await goals.delete(session, actor=actor, goal_id=goal_id, now=now)
 
 
@@ -124,6 +130,7 @@ async def request_goal_approval(
 ) -> GoalRead:
     """Ask for the goal's approval (kind `goal`; decided under /approvals). 422 on `children` when
     its summable children do not add up to its target."""
+    await access.require_write(session, actor, GoalItem.goal, goal_id)
     goal = await goals.request_approval(session, actor=actor, goal_id=goal_id, reason=body.reason, now=now)
     return await _one(session, goal)
 
@@ -140,6 +147,7 @@ async def request_goal_adjustment(
 ) -> GoalAdjustmentRead:
     """Ask to change an approved goal's target, with a reason (kind `goal_adjustment`, seed 002
     调整需经审批); the target changes when it is approved."""
+    await access.require_write(session, actor, GoalItem.goal, goal_id)
     adjustment = await goals.request_adjustment(session, actor=actor, goal_id=goal_id, data=body, now=now)
     return GoalAdjustmentRead.model_validate(adjustment)
 
@@ -154,6 +162,7 @@ async def list_goal_adjustments(
     goal_id: int, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> list[GoalAdjustmentRead]:
     """Every adjustment asked for the goal, oldest first: its target's history."""
+    await access.require_read(session, actor, GoalItem.goal, goal_id)
     return [GoalAdjustmentRead.model_validate(a) for a in await goals.adjustments_of(session, goal_id, now)]
 
 
@@ -168,6 +177,7 @@ async def report_goal_actual(
     goal_id: int, body: GoalActualCreate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> GoalActualRead:
     """Report the goal's own figure to date (the latest report counts)."""
+    await access.require_write(session, actor, GoalItem.goal, goal_id)
     row = await goals.report_actual(session, actor=actor, goal_id=goal_id, data=body, now=now)
     return GoalActualRead.model_validate(row)
 
@@ -180,6 +190,7 @@ async def report_goal_actual(
 )
 async def list_goal_actuals(goal_id: int, session: SessionDep, actor: ActorDep) -> list[GoalActualRead]:
     """The values reported on the goal, oldest first."""
+    await access.require_read(session, actor, GoalItem.goal, goal_id)
     return [GoalActualRead.model_validate(a) for a in await goals.actuals_of(session, goal_id)]
 
 
@@ -189,4 +200,5 @@ async def list_goal_actuals(goal_id: int, session: SessionDep, actor: ActorDep) 
 async def get_goal_progress(goal_id: int, session: SessionDep, actor: ActorDep) -> GoalProgress:
     """Target, actual (rolled up from the children for summable metrics) and attainment % of the
     goal and of each of its children."""
+    await access.require_read(session, actor, GoalItem.goal, goal_id)
     return await goals.progress(session, goal_id)

@@ -9,7 +9,8 @@ from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.kpis import service as kpis
 from shared.kpis.models import Kpi, KpiReading, Metric
 from shared.kpis.schemas import (
@@ -22,7 +23,6 @@ from shared.kpis.schemas import (
     ReadingCreate,
     ReadingRead,
 )
-from shared.models import Campaign
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["kpis"])
@@ -87,7 +87,7 @@ async def list_kpis(
     campaign_id: int, session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
 ) -> dict:
     """A campaign's KPIs, each with its actual, its exact variance against target and any open crossing."""
-    await crud.get_or_404(session, Campaign, campaign_id)
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     stmt = select(Kpi).where(Kpi.campaign_id == campaign_id)
     page = await paginate(session, stmt, Kpi.id, limit=limit, cursor=cursor)
     return {"items": await kpis.describe(session, list(page.items)), "next_cursor": page.next_cursor}
@@ -102,6 +102,7 @@ async def list_kpis(
 )
 async def create_kpi(campaign_id: int, body: KpiCreate, session: SessionDep, actor: WriterDep, now: NowDep) -> KpiRead:
     """Give the campaign a KPI: a metric of the catalogue, its target, warning threshold and owner."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     kpi = await kpis.create_kpi(session, actor=actor, campaign_id=campaign_id, data=body, now=now)
     return (await kpis.describe(session, [kpi]))[0]
 
@@ -115,6 +116,7 @@ async def create_kpi(campaign_id: int, body: KpiCreate, session: SessionDep, act
 )
 async def get_kpi(campaign_id: int, kpi_id: int, session: SessionDep, actor: ActorDep) -> KpiRead:
     """One KPI with its actual and variance."""
+    await access.require_read(session, actor, access.Kind.kpi, kpi_id)
     return (await kpis.describe(session, [await kpis.get_kpi(session, campaign_id, kpi_id)]))[0]
 
 
@@ -129,6 +131,7 @@ async def update_kpi(
     campaign_id: int, kpi_id: int, body: KpiUpdate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> KpiRead:
     """Change target, threshold, owner, cause or improvement; a cause answers an open variance."""
+    await access.require_write(session, actor, access.Kind.kpi, kpi_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("target", "warning_threshold", "owner_id"))
     kpi = await kpis.update_kpi(session, actor=actor, campaign_id=campaign_id, kpi_id=kpi_id, changes=body, now=now)
     return (await kpis.describe(session, [kpi]))[0]
@@ -145,6 +148,7 @@ async def add_reading(
     campaign_id: int, kpi_id: int, body: ReadingCreate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> KpiReading:
     """Record a reading; beyond the warning threshold it alerts the KPI owner and the campaign owner."""
+    await access.require_write(session, actor, access.Kind.kpi, kpi_id)
     return await kpis.add_reading(session, actor=actor, campaign_id=campaign_id, kpi_id=kpi_id, data=body, now=now)
 
 
@@ -158,6 +162,7 @@ async def list_readings(
     campaign_id: int, kpi_id: int, session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
 ) -> dict:
     """The KPI's readings, oldest recorded first."""
+    await access.require_read(session, actor, access.Kind.kpi, kpi_id)
     await kpis.get_kpi(session, campaign_id, kpi_id)
     stmt = select(KpiReading).where(KpiReading.kpi_id == kpi_id)
     return page_out(await paginate(session, stmt, KpiReading.id, limit=limit, cursor=cursor), ReadingRead)

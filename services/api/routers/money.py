@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 
 from services.api.deps import ActorDep, SessionDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.money import service as money
 from shared.money.schemas import MoneyRead
 
@@ -21,6 +23,7 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["money"])
 async def campaign_money(campaign_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """The campaign's cost (approved + paid expenses) against its KPIs: ROI, cost per lead, CPA, CAC and
     CLTV, each with the inputs it lacked instead of a made-up zero."""
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return await money.for_campaign(session, campaign_id)
 
 
@@ -35,5 +38,8 @@ async def money_totals(
     """The campaigns of a department (or all) that ran in the period, added up: inputs are summed and
     each figure is computed once from the sums (the ROI of two campaigns is not the mean of their ROIs)."""
     return await money.for_department(
-        session, department_id=department_id, period_from=period_from, period_to=period_to
+        session,
+        department_id=access.department_scope(actor, department_id),
+        period_from=period_from,
+        period_to=period_to,
     )

@@ -14,6 +14,8 @@ from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
 from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.pagination import paginate
 from shared.rectifications import service as rectifications
 from shared.rectifications.models import Rectification, RectificationStatus
@@ -45,6 +47,7 @@ async def create_rectification(
     body: RectificationCreate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> RectificationRead:
     """Record a rectification item; its deadline starts (its own `due_at`, else the policy's)."""
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     item = await rectifications.create(session, actor=actor, data=body, now=now)
     return (await _read_page(session, [item], now))[0]
 
@@ -67,7 +70,7 @@ async def list_rectifications(
 ) -> dict:
     """List rectification items with board filters; each carries its SLA state."""
     stmt = rectifications.item_filter(
-        select(Rectification),
+        access.visible(select(Rectification), actor),
         department_id=department_id,
         owner_id=owner_id,
         campaign_id=campaign_id,
@@ -89,6 +92,7 @@ async def list_rectifications(
 )
 async def get_rectification(item_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> RectificationRead:
     """One rectification item, with its SLA state."""
+    await access.require_read(session, actor, RectificationSubject.rectification, item_id)
     return (await _read_page(session, [await crud.get_or_404(session, Rectification, item_id)], now))[0]
 
 
@@ -103,6 +107,7 @@ async def update_rectification(
     item_id: int, body: RectificationUpdate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> RectificationRead:
     """Change the text, owner or due date; the deadline follows."""
+    await access.require_write(session, actor, RectificationSubject.rectification, item_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("title", "owner_id"))
     item = await rectifications.update(session, actor=actor, item_id=item_id, changes=body, now=now)
     return (await _read_page(session, [item], now))[0]
@@ -116,6 +121,7 @@ async def update_rectification(
 )
 async def start_rectification(item_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> RectificationRead:
     """The owner (or a manager) is on it: in progress, its deadline keeps running."""
+    await access.require_write(session, actor, RectificationSubject.rectification, item_id)
     item = await rectifications.start(session, actor=actor, item_id=item_id, now=now)
     return (await _read_page(session, [item], now))[0]
 
@@ -131,6 +137,7 @@ async def campaign_rectifications(
 ) -> RectificationCounts:
     """A campaign's rectification items by status (open, in_progress, done, verified) and how many
     are overdue; list them with `GET /rectifications?campaign_id=`."""
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return await rectifications.campaign_counts(session, campaign_id=campaign_id, now=now)
 
 
@@ -142,6 +149,7 @@ async def campaign_rectifications(
 )
 async def finish_rectification(item_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> RectificationRead:
     """The owner (or a manager) says it is fixed: its deadline is met."""
+    await access.require_write(session, actor, RectificationSubject.rectification, item_id)
     item = await rectifications.mark_done(session, actor=actor, item_id=item_id, now=now)
     return (await _read_page(session, [item], now))[0]
 
@@ -154,6 +162,7 @@ async def finish_rectification(item_id: int, session: SessionDep, actor: WriterD
 )
 async def verify_rectification(item_id: int, session: SessionDep, actor: WriterDep, now: NowDep) -> RectificationRead:
     """Someone other than the owner confirms the fix."""
+    await access.require_write(session, actor, RectificationSubject.rectification, item_id)
     item = await rectifications.verify(session, actor=actor, item_id=item_id, now=now)
     return (await _read_page(session, [item], now))[0]
 
@@ -168,5 +177,6 @@ async def reopen_rectification(
     item_id: int, body: RectificationReopen, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> RectificationRead:
     """Not fixed after all: back to open with a fresh deadline and the reason on its trail."""
+    await access.require_write(session, actor, RectificationSubject.rectification, item_id)
     item = await rectifications.reopen(session, actor=actor, item_id=item_id, reason=body.reason, now=now)
     return (await _read_page(session, [item], now))[0]

@@ -16,7 +16,9 @@ from services.api.common import ArchivedQ, CursorQ, LimitQ, PageOut, reject_null
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep, bearer
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from shared import crud
+from shared.access import policy as access
 from shared.archive import archived_filter
+from shared.campaigns.sla import CampaignItem
 from shared.errors import Unauthorized
 from shared.links import verify
 from shared.org.tokens import authenticate
@@ -55,6 +57,8 @@ def _signer(settings: Settings) -> reports.LinkSigner:
 async def create_schedule(
     body: ReportScheduleCreate, session: SessionDep, actor: ManagerDep, now: NowDep
 ) -> ReportSchedule:
+    access.require_department(actor, body.department_id)
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     return await reports.create_schedule(session, actor=actor, data=body, now=now)
 
 
@@ -69,7 +73,7 @@ async def list_schedules(
     archived: ArchivedQ = False,
 ) -> dict:
     """The report schedules."""
-    stmt = archived_filter(select(ReportSchedule), ReportSchedule, archived)
+    stmt = access.visible(archived_filter(select(ReportSchedule), ReportSchedule, archived), actor)
     if kind is not None:
         stmt = stmt.where(ReportSchedule.kind == kind)
     if scope is not None:
@@ -87,6 +91,7 @@ async def list_schedules(
 )
 async def get_schedule(schedule_id: int, session: SessionDep, actor: ActorDep) -> ReportSchedule:
     """One schedule."""
+    await access.require_read(session, actor, access.Kind.report_schedule, schedule_id)
     return await crud.get_or_404(session, ReportSchedule, schedule_id)
 
 
@@ -101,6 +106,7 @@ async def update_schedule(
     schedule_id: int, body: ReportScheduleUpdate, session: SessionDep, actor: ManagerDep
 ) -> ReportSchedule:
     """Change a schedule (audited)."""
+    await access.require_write(session, actor, access.Kind.report_schedule, schedule_id)
     reject_nulls(body.model_dump(exclude_unset=True), ("name", "channel_ids", "send_at", "locale", "enabled"))
     return await reports.update_schedule(session, actor=actor, schedule_id=schedule_id, changes=body)
 
@@ -115,6 +121,7 @@ async def delete_schedule(schedule_id: int, session: SessionDep, actor: ManagerD
     """A schedule that never produced a report is deleted. One that did is archived and disabled
     (it produces no more; `?archived=true` lists it) and its reports stay readable, still naming
     it; audited as `archive`."""
+    await access.require_write(session, actor, access.Kind.report_schedule, schedule_id)
     await reports.delete_schedule(session, actor=actor, schedule_id=schedule_id, now=now)
 
 
@@ -146,7 +153,7 @@ async def list_reports(
     campaign_id: Annotated[int | None, Query(description="reports scoped to this campaign")] = None,
 ) -> dict:
     """Stored reports, newest first within a page's cursor order."""
-    stmt = select(Report)
+    stmt = access.visible(select(Report), actor)
     for column, value in (
         (Report.kind, kind),
         (Report.scope, scope),
@@ -180,7 +187,8 @@ async def report_page(
     bearer token, or without one through the signed, expiring link the chat card carries
     (`?exp=…&sig=…`; a tampered or expired link is a 403)."""
     if credentials is not None and credentials.credentials:
-        await authenticate(session, bearer=credentials.credentials, now=now)
+        actor = await authenticate(session, bearer=credentials.credentials, now=now)
+        await access.require_read(session, actor, access.Kind.report, report_id)
     elif exp is not None and sig is not None:
         verify(reports.page_path(report_id), exp=exp, sig=sig, now=now, secrets=settings.secret_keys)
     else:
@@ -192,4 +200,5 @@ async def report_page(
 @router.get("/reports/{report_id}", response_model=ReportRead, operation_id="getReport", responses=NOT_FOUND)
 async def get_report(report_id: int, session: SessionDep, actor: ActorDep) -> Report:
     """A report's stored snapshot (JSON)."""
+    await access.require_read(session, actor, access.Kind.report, report_id)
     return await crud.get_or_404(session, Report, report_id)

@@ -13,6 +13,8 @@ from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterD
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
 from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.models import ReviewRequest, ReviewStatus
 from shared.pagination import paginate
 from shared.reviews import service as reviews
@@ -64,6 +66,7 @@ async def create_review(
 ) -> ReviewRead:
     """Ask departments and/or people to review (a campaign stage, a deliverable, or anything);
     round 1 starts now, each reviewer under their own feedback timer, the review under its own."""
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     review = await reviews.request_review(session, actor=actor, data=body, now=now)
     return await _one(session, review, now)
 
@@ -90,7 +93,7 @@ async def list_reviews(
 ) -> dict:
     """List reviews; each carries its rounds and SLA state."""
     stmt = reviews.review_filter(
-        select(ReviewRequest),
+        access.visible(select(ReviewRequest), actor),
         campaign_id=campaign_id,
         stage_id=stage_id,
         statuses=status,
@@ -108,6 +111,7 @@ async def list_reviews(
 @router.get("/reviews/{review_id}", response_model=ReviewRead, operation_id="getReview", responses=MISSING)
 async def get_review(review_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> ReviewRead:
     """One review with every round's answers and all its timers."""
+    await access.require_read(session, actor, ReviewSubject.request, review_id)
     return (await _read_page(session, [await crud.get_or_404(session, ReviewRequest, review_id)], now))[0]
 
 
@@ -129,6 +133,7 @@ async def answer_review(
     """Answer for one reviewer (the named person, anyone in the reviewing department, or an
     admin): approve, request changes or reject. A reject decides at once; the round's last answer
     decides by consensus. 409 if this reviewer already answered or the round is over."""
+    await access.require_write(session, actor, ReviewSubject.request, review_id)
     review = await reviews.answer(
         session, actor=actor, review_id=review_id, response_id=response_id, data=body, now=now
     )
@@ -150,6 +155,7 @@ async def resubmit_review(
     body: ReviewResubmission | None = None,
 ) -> ReviewRead:
     """After changes were requested: start the next round with the same reviewers (requester or manager)."""
+    await access.require_write(session, actor, ReviewSubject.request, review_id)
     review = await reviews.resubmit(
         session, actor=actor, review_id=review_id, data=body or ReviewResubmission(), now=now
     )
@@ -171,5 +177,6 @@ async def cancel_review(
     body: ReviewCancellation | None = None,
 ) -> ReviewRead:
     """Withdraw an open review (requester or manager); pending reviewers and all timers are cancelled."""
+    await access.require_write(session, actor, ReviewSubject.request, review_id)
     review = await reviews.cancel(session, actor=actor, review_id=review_id, data=body or ReviewCancellation(), now=now)
     return await _one(session, review, now)

@@ -13,6 +13,8 @@ from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
 from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.pagination import paginate
 from shared.risks import service as risks
 from shared.risks.models import Grade, Risk, RiskStatus
@@ -43,6 +45,7 @@ DEPARTMENT = "the owner's department or the campaign's department"
     "working days from now; a risk raised to high tells the director at once (their department's chat).",
 )
 async def create_risk(body: RiskCreate, session: SessionDep, actor: WriterDep, now: NowDep) -> Risk:
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     return await risks.create(session, actor=actor, data=body, now=now)
 
 
@@ -63,7 +66,7 @@ async def list_risks(
 ) -> dict:
     """The risk board with its filters."""
     stmt = risks.risk_filter(
-        select(Risk),
+        access.visible(select(Risk), actor),
         department_id=department_id,
         owner_id=owner_id,
         campaign_id=campaign_id,
@@ -92,7 +95,13 @@ async def risk_matrix(
     campaign_id: int | None = None,
     status: Annotated[list[RiskStatus] | None, AnyOf, Query(description=ANY_OF)] = None,
 ) -> dict:
-    return await risks.matrix(session, department_id=department_id, campaign_id=campaign_id, statuses=status, now=now)
+    return await risks.matrix(
+        session,
+        department_id=access.department_scope(actor, department_id),
+        campaign_id=campaign_id,
+        statuses=status,
+        now=now,
+    )
 
 
 @router.get(
@@ -104,6 +113,7 @@ async def risk_matrix(
 )
 async def get_risk(risk_id: int, session: SessionDep, actor: ActorDep) -> Risk:
     """One risk."""
+    await access.require_read(session, actor, RiskSubject.risk, risk_id)
     return await crud.get_or_404(session, Risk, risk_id)
 
 
@@ -117,6 +127,7 @@ async def get_risk(risk_id: int, session: SessionDep, actor: ActorDep) -> Risk:
 async def update_risk(risk_id: int, body: RiskUpdate, session: SessionDep, actor: WriterDep, now: NowDep) -> Risk:
     """Change a risk (audited); the level follows likelihood and impact and its history is kept;
     `closed` cancels the due review."""
+    await access.require_write(session, actor, RiskSubject.risk, risk_id)
     reject_nulls(
         body.model_dump(exclude_unset=True),
         ("title", "category", "likelihood", "impact", "owner_id", "strategy", "review_every_days", "status"),
@@ -132,6 +143,7 @@ async def update_risk(risk_id: int, body: RiskUpdate, session: SessionDep, actor
 )
 async def risk_level_history(risk_id: int, session: SessionDep, actor: ActorDep) -> list:
     """Every change of the risk's level: from, to, when and by whom."""
+    await access.require_read(session, actor, RiskSubject.risk, risk_id)
     return await risks.history(session, risk_id)
 
 
@@ -143,6 +155,7 @@ async def risk_level_history(risk_id: int, session: SessionDep, actor: ActorDep)
 )
 async def list_risk_reviews(risk_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> list:
     """The risk's reviews: the recorded ones and the one due next, each with its timer."""
+    await access.require_read(session, actor, RiskSubject.risk, risk_id)
     rows = await risks.reviews(session, risk_id)
     return await read_with_sla(session, RiskSubject.risk_review, rows, RiskReviewRead, now)
 
@@ -159,5 +172,6 @@ async def review_risk(
 ) -> RiskReviewRead:
     """Record a review (optionally re-assessing likelihood and impact): the due review's timer is
     met and the next falls due one cadence later."""
+    await access.require_write(session, actor, RiskSubject.risk, risk_id)
     review = await risks.record_review(session, actor=actor, risk_id=risk_id, data=body, now=now)
     return (await read_with_sla(session, RiskSubject.risk_review, [review], RiskReviewRead, now))[0]

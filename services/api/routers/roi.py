@@ -13,6 +13,8 @@ from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.pagination import paginate
 from shared.roi import service as roi
 from shared.roi.models import RoiEstimate, RoiEstimateStatus
@@ -37,6 +39,7 @@ async def _read_page(session: SessionDep, rows: list[RoiEstimate], now: datetime
 async def get_roi_estimate(campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> RoiEstimateRead:
     """A big promotion's ROI estimate: when it is due (15 calendar days before the start date), the
     report and its figures once submitted, and its SLA state. 404 for a campaign never flagged."""
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return (await _read_page(session, [await roi.get_for_campaign(session, campaign_id)], now))[0]
 
 
@@ -52,6 +55,7 @@ async def submit_roi_estimate(
 ) -> RoiEstimateRead:
     """Submit (or revise) the ROI report — document URL, expected revenue and cost — as the
     campaign owner or a manager: its deadline is met and the planning gate lets the plan pass."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     row = await roi.submit(session, actor=actor, campaign_id=campaign_id, data=body, now=now)
     return (await _read_page(session, [row], now))[0]
 
@@ -70,7 +74,7 @@ async def list_roi_estimates(
 ) -> dict:
     """Big promotions' ROI estimates with board filters; each carries its SLA state."""
     stmt = roi.estimate_filter(
-        select(RoiEstimate),
+        access.visible(select(RoiEstimate), actor),
         department_id=department_id,
         owner_id=owner_id,
         statuses=status,

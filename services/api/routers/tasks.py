@@ -14,6 +14,8 @@ from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterD
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import read_with_sla
 from shared import crud
+from shared.access import policy as access
+from shared.campaigns.sla import CampaignItem
 from shared.models import Priority, Task, TaskStatus
 from shared.pagination import paginate
 from shared.tasks import service as tasks
@@ -33,7 +35,9 @@ async def _read_page(session: SessionDep, rows: list[Task], now: datetime) -> li
 async def create_task(
     body: TaskCreate, session: SessionDep, actor: WriterDep, now: NowDep, settings: SettingsDep
 ) -> TaskRead:
-    """Create a task; the caller is its reporter. Matching SLA policies start their timers."""
+    """Create a task; the caller is its reporter. Matching SLA policies start their timers. A task
+    of a campaign belongs to the campaign's department: only those who may change the campaign add one."""
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     task = await tasks.create_task(session, actor=actor, data=body, now=now)
     return (await _read_page(session, [task], now))[0]
 
@@ -64,7 +68,7 @@ async def list_tasks(
     through its assignee (the assignee's department) or its campaign (the campaign's department):
     `department_id` matches either."""
     stmt = tasks.task_filter(
-        select(Task),
+        access.visible(select(Task), actor),
         statuses=status,
         department_id=department_id,
         assignee_id=assignee_id,
@@ -92,6 +96,7 @@ async def list_tasks(
 )
 async def get_task(task_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> TaskRead:
     """One task, with its SLA state."""
+    await access.require_read(session, actor, TaskSubject.task, task_id)
     return (await _read_page(session, [await crud.get_or_404(session, Task, task_id)], now))[0]
 
 
@@ -108,6 +113,9 @@ async def update_task(
     """Change a task. Its SLA timers follow in the same transaction: blocked pauses, done meets,
     cancelled cancels, a new `due_at` re-arms the deadline."""
     reject_nulls(body.model_dump(exclude_unset=True), ("title", "priority", "status", "tags"))
+    await access.require_write(session, actor, TaskSubject.task, task_id)
+    # moved into a campaign: one the caller may change
+    await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     task = await tasks.update_task(session, actor=actor, task_id=task_id, changes=body, now=now)
     return (await _read_page(session, [task], now))[0]
 
@@ -120,4 +128,5 @@ async def delete_task(task_id: int, session: SessionDep, actor: WriterDep, now: 
     history is archived instead: cancelled if open, hidden from the board (`?archived=true` lists
     it), still read by id (with `archived_at`), in its trail and in the audit log (`archive`). Its
     SLA timers stop either way; an archived task is read-only (409)."""
+    await access.require_write(session, actor, TaskSubject.task, task_id)
     await tasks.delete_task(session, actor=actor, task_id=task_id, now=now)

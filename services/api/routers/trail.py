@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from shared.access import policy as access
 from shared.models import Comment
 from shared.trail import service as trail
 from shared.trail.schemas import CommentCreate, CommentRead, TrailRead
@@ -40,7 +41,9 @@ SubjectType = Annotated[
 async def add_comment(
     subject_type: SubjectType, subject_id: int, body: CommentCreate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> Comment:
-    """Comment on a campaign, stage, task, review, approval, collaboration request or feedback item."""
+    """Comment on a campaign, stage, task, review, approval, collaboration request or feedback item
+    (one the caller may see)."""
+    await access.require_write(session, actor, trail.item_name(subject_type), subject_id)
     return await trail.add_comment(
         session, actor=actor, subject_type=subject_type, subject_id=subject_id, body=body.body, now=now
     )
@@ -59,6 +62,7 @@ async def get_trail(
     """Who did what when: comments, audited changes and the escalations its deadlines fired, oldest
     first. A review's trail includes every reviewer's escalations; an approval's, every approver's;
     a collaboration request's, every occurrence's; a campaign's, every stage's."""
+    await access.require_read(session, actor, trail.item_name(subject_type), subject_id)
     entries = await trail.trail(session, subject_type, subject_id, limit=limit)
     return TrailRead.model_validate(
         {"subject_type": trail.item_name(subject_type), "subject_id": subject_id, "entries": entries}

@@ -14,10 +14,11 @@ from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.sla_state import SlaIndex
-from shared import crud
+from shared.access import policy as access
 from shared.campaigns import lifecycle
 from shared.campaigns.lifecycle import CampaignAction
-from shared.models import Campaign, CampaignStage, StageDeliverable, WorkflowTemplate
+from shared.campaigns.sla import CampaignItem
+from shared.models import CampaignStage, StageDeliverable, WorkflowTemplate
 from shared.pagination import paginate
 from shared.workflow import stages as workflow
 from shared.workflow import templates
@@ -153,7 +154,7 @@ async def _read_page(session: SessionDep, rows: list[CampaignStage], now: dateti
 async def list_stages(campaign_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> dict[str, Any]:
     """The campaign's stages in order, with deliverables, checklist, gate and SLA state: the whole
     workflow in one page (`next_cursor` is always null)."""
-    await crud.get_or_404(session, Campaign, campaign_id)
+    await access.require_read(session, actor, CampaignItem.campaign, campaign_id)
     return {
         "items": await _read_page(session, await workflow.stages_of(session, campaign_id), now),
         "next_cursor": None,
@@ -178,6 +179,7 @@ async def update_stage(
     settings: SettingsDep,
 ) -> StageRead:
     """Assign the stage's owner."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     stage = await workflow.set_owner(
         session,
         actor=actor,
@@ -201,6 +203,7 @@ async def add_deliverable(
     campaign_id: int, key: str, body: DeliverableCreate, session: SessionDep, actor: WriterDep, now: NowDep
 ) -> StageDeliverable:
     """Attach a deliverable (a named document such as 《活动策划方案》) to the stage."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     return await workflow.add_deliverable(session, actor=actor, campaign_id=campaign_id, key=key, data=body, now=now)
 
 
@@ -218,6 +221,7 @@ async def tick(
     """Tick (or untick) a gate checklist item, with a note (e.g. which 3 competitors). A derived
     item (computed from data, e.g. `review_on_time`) answers 409 naming `body.done`; a manager may
     waive it instead (`waive: true` with a note)."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     stage = await workflow.tick(
         session,
         actor=actor,
@@ -245,6 +249,7 @@ async def advance(
     `entry_approval.execution` when the next stage is entered only once approved, `tasks.<id>` for
     the campaign's open tasks at the last gate). Leaving the last stage completes the campaign and
     stops everything still running on it."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     left, entered = await lifecycle.advance(session, actor=actor, campaign_id=campaign_id, key=key, now=now)
     out = await _read_page(session, [left] + ([entered] if entered else []), now)
     return AdvanceRead(left=out[0], entered=out[1] if entered else None)
@@ -265,6 +270,11 @@ async def change_state(
     now: NowDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Put a campaign on hold (its stage timer pauses), resume it, or cancel it (timers cancelled)."""
+    """Change a campaign's status — the only way it changes: `plan` or `start` a draft (once its
+    campaign approval is approved, when a campaign approval rule is in force; a campaign serving a
+    quarterly goal once that plan is approved), `hold` (its stage timer pauses), `resume`, `cancel`
+    (its open stages, timers and open work are cancelled) or `complete` (a campaign without a
+    workflow; its open work is closed). A workflow's stages start and complete it through their gates."""
+    await access.require_write(session, actor, CampaignItem.campaign, campaign_id)
     campaign = await lifecycle.change_status(session, actor=actor, campaign_id=campaign_id, action=action, now=now)
     return {"id": campaign.id, "status": campaign.status.value}

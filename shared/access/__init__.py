@@ -1,0 +1,1 @@
+"""Who may see and change which item: the one permission model (see `policy`)."""
