@@ -117,5 +117,5 @@ async def test_arqs_own_worker_ends_when_redis_restarts(tmp_path):
 
 @pytest.mark.e2e
 async def test_the_resilient_worker_outlives_a_redis_restart_and_runs_the_next_job(tmp_path):
-    running, result = await run_through_a_redis_restart(ResilientWorker, tmp_path)
+    _, result = await run_through_a_redis_restart(ResilientWorker, tmp_path)
     assert result == "pong"
