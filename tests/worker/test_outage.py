@@ -4,6 +4,7 @@ Redis that restarts under a running arq worker does not end it (arq's own loop w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
@@ -55,7 +56,7 @@ async def test_a_loop_backs_off_while_redis_is_down_and_carries_on_when_it_is_ba
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert len(calls) == 4  # three failures retried within seconds, not at the next 30 s tick
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[0] < gaps[2] and gaps[2] < 3  # backing off, and never sleeping the interval away
     assert DEPENDENCY_DOWN.labels("redis")._value.get() - before == 3
 
