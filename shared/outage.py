@@ -99,4 +99,8 @@ def while_down(what: str, *, give_up_after_s: float | None = None) -> AsyncRetry
 
 async def outlasting(what: str, step: Callable[[], Awaitable[T]], *, give_up_after_s: float | None = None) -> T:
     """`step()`, retried with backoff for as long as a server it needs is unreachable."""
-    return await while_down(what, give_up_after_s=give_up_after_s)(step)
+
+    async def attempt() -> T:  # a coroutine function: tenacity awaits only those (a lambda's result it would not)
+        return await step()
+
+    return await while_down(what, give_up_after_s=give_up_after_s)(attempt)

@@ -120,3 +120,19 @@ async def test_arqs_own_worker_ends_when_redis_restarts(tmp_path):
 async def test_the_resilient_worker_outlives_a_redis_restart_and_runs_the_next_job(tmp_path):
     _, result = await run_through_a_redis_restart(ResilientWorker, tmp_path)
     assert result == "pong"
+
+
+async def test_a_step_given_as_a_lambda_is_awaited_too():
+    # The worker passes `lambda: sweep_once(ctx)`: a plain function returning a coroutine.
+    calls = 0
+
+    async def sweep() -> bool:
+        nonlocal calls
+        calls += 1
+        return False
+
+    task = asyncio.create_task(run_every(30.0, lambda: sweep(), name="sweep"))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert calls == 1
