@@ -5,20 +5,28 @@ restarted. Nothing is lost, nothing fires twice, and the survivors ride it out b
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from bench.chaos import run
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
 
 def test_kill_flush_and_restarts_lose_nothing_and_the_survivors_carry_on(tmp_path):
-    report = run(tasks=150, spread_s=3.0, failure_rate=0.2, folder=tmp_path, timeout_s=60)
+    report = run(tasks=150, spread_s=3.0, failure_rate=0.2, folder=tmp_path, timeout_s=60, lease_s=12, send_timeout_s=5)
     assert (report.breaches_fired, report.duplicate_escalation_rows) == (150, 0)
     assert (report.delivered, report.lost) == (150, 0)
-    # A duplicate only for a message the killed notifier had in flight (same webhook-id).
-    assert report.receiver_duplicates <= report.in_flight_at_kill
+    # A duplicate (same webhook-id) only for a message whose outcome its sender never learned: in
+    # flight at the kill, or sent but answered too late on a loaded machine.
+    assert report.receiver_duplicates <= report.in_flight_at_kill + report.timed_out_sends
     assert report.refused_by_receiver > 0  # the receiver really failed some, and they were retried
+    assert report.ok
     assert report.survivors_alive == {"api": True, "worker-1": True, "notifier-1": True}
     # They saw the outages (logged, backed off) instead of exiting …
     assert report.outage_log_lines["worker-1"] > 0 and report.outage_log_lines["notifier-1"] > 0
