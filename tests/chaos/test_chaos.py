@@ -18,8 +18,19 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.e2e
 
 
-def test_kill_flush_and_restarts_lose_nothing_and_the_survivors_carry_on(tmp_path):
-    report = run(tasks=150, spread_s=3.0, failure_rate=0.2, folder=tmp_path, timeout_s=60, lease_s=12, send_timeout_s=5)
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    """Inside the checkout, not pytest's tmp_path: PostgreSQL runs as its own user (as root) and
+    another pytest session of the same user may close /tmp/pytest-of-<user> to 0700 meanwhile."""
+    base = REPO / ".closeloop"
+    base.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="chaos-", dir=base))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_kill_flush_and_restarts_lose_nothing_and_the_survivors_carry_on(folder):
+    report = run(tasks=150, spread_s=3.0, failure_rate=0.2, folder=folder, timeout_s=60, lease_s=12, send_timeout_s=5)
     assert (report.breaches_fired, report.duplicate_escalation_rows) == (150, 0)
     assert (report.delivered, report.lost) == (150, 0)
     # A duplicate (same webhook-id) only for a message whose outcome its sender never learned: in
