@@ -222,8 +222,12 @@ def wait_ready(base: str, limit_s: float) -> float | None:
     return None
 
 
-async def seed(database_url: str, botsim: Botsim, *, tasks: int, first_due: datetime, spread_s: float) -> None:
-    """One webhook receiver, a breach-only policy for tasks, and the tasks falling due in the window."""
+async def seed(database_url: str, botsim: Botsim, *, tasks: int, spread_s: float, lead_s: float) -> datetime:
+    """One webhook receiver, a breach-only policy for tasks, and the tasks, created through the
+    domain service (each with its timer) and then moved, in one statement, to fall due within
+    `spread_s` from `lead_s` after the last is created: creating 2 000 tasks takes longer than the
+    window on a loaded machine, and a task created overdue would fire at its creation, not in the
+    burst. Returns the first due time."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     try:
@@ -232,12 +236,29 @@ async def seed(database_url: str, botsim: Botsim, *, tasks: int, first_due: date
         async with unit_of_work(sessions) as s:  # the migrations' default task policy would add a second timer
             await s.execute(text("DELETE FROM sla_policies WHERE id <> :id"), {"id": policy.id})
         owner = await make_user(sessions, name="张策划")
+        later = datetime.now(UTC) + timedelta(days=1)
         for start in range(0, tasks, 100):
             async with unit_of_work(sessions) as s:
                 for i in range(start, min(tasks, start + 100)):
-                    due = first_due + timedelta(seconds=spread_s * i / max(1, tasks - 1))
-                    data = TaskCreate(title=f"混沌任务 {i:04d}", assignee_id=owner.id, due_at=due)
+                    data = TaskCreate(title=f"混沌任务 {i:04d}", assignee_id=owner.id, due_at=later)
                     await create_task(s, actor=SYSTEM, data=data, now=datetime.now(UTC))
+        first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
+        async with unit_of_work(sessions) as s:
+            await s.execute(
+                text(
+                    "UPDATE tasks SET due_at = CAST(:t0 AS timestamptz)"
+                    " + make_interval(secs => CAST(:spread AS float8) * (id - 1) / greatest(1, CAST(:n AS int) - 1))"
+                ),
+                {"t0": first_due, "spread": spread_s, "n": tasks},
+            )
+            # The breach level's offset is 0: it fires at the deadline.
+            await s.execute(
+                text(
+                    "UPDATE sla_timers AS t SET due_at = k.due_at, next_fire_at = k.due_at"
+                    " FROM tasks AS k WHERE t.subject_type = 'task' AND t.subject_id = k.id"
+                )
+            )
+        return first_due
     finally:
         await engine.dispose()
 
@@ -284,9 +305,7 @@ def run(
         botsim.faults("gw1", http_500=failure_rate, seed=13)
         procs.start()
         procs.wait_up()
-        lead_s = 5 + tasks * 0.01  # time to create the tasks before the first falls due
-        first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
-        asyncio.run(seed(servers.database_url, botsim, tasks=tasks, first_due=first_due, spread_s=spread_s))
+        first_due = asyncio.run(seed(servers.database_url, botsim, tasks=tasks, spread_s=spread_s, lead_s=3.0))
         t0 = first_due.timestamp()
 
         def at(offset_s: float) -> None:
