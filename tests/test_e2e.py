@@ -60,7 +60,7 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # two uvicorn workers each import the app: ~30 s on a loaded 2-core machine
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
