@@ -133,13 +133,13 @@ def api() -> None:
 
 
 def _run_arq(settings_dict: dict) -> None:  # type: ignore[type-arg]
-    from arq.worker import create_worker
-
+    from services.resilient import resilient_worker
     from shared.observability import logs
 
     logs.configure(settings_dict["ctx"]["settings"].log_format)
-    # arq's run_worker wants a class; create_worker takes our runtime-built settings directly.
-    worker = create_worker(settings_dict)  # type: ignore[arg-type]
+    # arq's run_worker wants a class; we build the worker from our runtime-built settings, as one
+    # that survives Redis and PostgreSQL outages (services/resilient.py).
+    worker = resilient_worker(settings_dict)
     worker.run()
 
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from shared.observability.metrics import EVENT_LOOP_LAG
+from shared.outage import outlasting
 
 log = logging.getLogger("closeloop.loop")
 
@@ -25,16 +26,19 @@ async def run_every(
 
     Loops that share one piece of work (a process's sweep loops) share a `crew` event and start
     `first_after_s` apart: their ticks spread over the interval, so new work is seen sooner, and a
-    loop that finds more waiting wakes the resting ones at once instead of at their next tick."""
+    loop that finds more waiting wakes the resting ones at once instead of at their next tick.
+
+    While PostgreSQL or Redis is unreachable the step is retried with backoff (shared/outage.py)
+    until it is back; the loop never ends on an outage."""
     if first_after_s:
         await _rest(first_after_s, crew)
     while True:
         more = False
         try:
-            more = await step()
+            more = await outlasting(name, step)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a bad cycle (DB restart, Redis blip) must not kill the loop
+        except Exception:  # a bug in one cycle must not kill the loop either
             log.exception("%s: sweep failed; retrying in %.1fs", name, interval_s)
         if crew is not None and more:
             crew.set()

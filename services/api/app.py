@@ -42,7 +42,7 @@ from services.api.routers import (
     workflow,
 )
 from services.loop import watch_event_loop
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, DatabaseClock, SystemClock, follow_database
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.org.tokens import ensure_bootstrap_admin
 from shared.settings import Settings, get_settings
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             per_s=settings.api_rate_per_s,
             burst=settings.api_rate_burst,
             # Redis's clock, one for every API process; an injected (test) clock is used as given.
-            clock=None if isinstance(app.state.clock, SystemClock) else app.state.clock,
+            clock=None if isinstance(app.state.clock, (SystemClock, DatabaseClock)) else app.state.clock,
         )
         if settings.seed_defaults:
             async with unit_of_work(app.state.sessions) as session:
@@ -117,12 +117,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                     session, token=settings.bootstrap_token.get_secret_value(), email=settings.bootstrap_email
                 )
         loop_watch = asyncio.create_task(watch_event_loop(), name="event loop lag")
+        # Business time follows the database's clock, as the worker's does (ADR 0009).
+        follower = await follow_database(app.state.clock, engine)
         try:
             yield
         finally:
-            loop_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_watch
+            for task in (loop_watch, follower):
+                if task is None:
+                    continue
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.redis.aclose()
             await engine.dispose()
 
@@ -136,7 +141,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         dependencies=[Depends(reject_unknown_query_parameters)],  # on every route, before anything else
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or DatabaseClock()
     docs.install(app)
     problems.install(app)
     for module in ROUTERS:

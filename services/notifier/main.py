@@ -15,7 +15,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from services.loop import run_every
-from shared.clock import SystemClock
+from shared.clock import DatabaseClock, follow_database
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.notify import delivery, dispatch
 from shared.notify.http import Sender
@@ -68,13 +68,15 @@ async def sweep_outbox(ctx: dict[str, Any]) -> bool:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
-    ctx["clock"] = ctx.get("clock") or SystemClock()
+    ctx["clock"] = ctx.get("clock") or DatabaseClock()
     if settings.metrics_port is not None:
         metrics.serve(settings.metrics_port)
     ctx["policy"] = delivery.policy_from(settings)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     ctx["http"] = Sender(max_connections=100)
+    # Retries and what is due are judged on the database's clock (ADR 0009); leases are in SQL.
+    ctx["clock_follower"] = await follow_database(ctx["clock"], ctx["engine"])
     ctx["outbox_sweeper"] = asyncio.create_task(
         run_every(settings.outbox_sweep_interval_s, lambda: sweep_outbox(ctx), name="outbox sweep")
     )
@@ -82,10 +84,12 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    if sweeper := ctx.get("outbox_sweeper"):
-        sweeper.cancel()
+    for task in (ctx.get("outbox_sweeper"), ctx.get("clock_follower")):
+        if task is None:
+            continue
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+            await task
     if http := ctx.get("http"):
         await http.aclose()
     if engine := ctx.get("engine"):

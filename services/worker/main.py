@@ -18,7 +18,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from services.loop import run_crew, run_every, watch_event_loop
-from shared.clock import SystemClock
+from shared.clock import DatabaseClock, follow_database
 from shared.collaboration.service import open_due_occurrences
 from shared.db import make_engine, make_sessionmaker, unit_of_work
 from shared.kpis.service import rectify_breached
@@ -105,11 +105,13 @@ async def sweep(ctx: dict[str, Any]) -> int:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
-    ctx["clock"] = ctx.get("clock") or SystemClock()
+    ctx["clock"] = ctx.get("clock") or DatabaseClock()
     if settings.metrics_port is not None:
         metrics.serve(settings.metrics_port)
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=settings.sweep_concurrency + 3)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
+    # Deadlines are judged on the database's clock, whatever this host's says (ADR 0009).
+    follower = await follow_database(ctx["clock"], ctx["engine"])
     # Several sweep loops per process: while one waits on PostgreSQL the other computes; SKIP LOCKED
     # hands them disjoint timers, exactly as it does across worker processes. Their ticks spread
     # over the interval (a deadline is seen within interval / concurrency), and the one that finds a
@@ -128,6 +130,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         )
     )
     ctx["sweepers"].append(asyncio.create_task(watch_event_loop(), name="event loop lag"))
+    if follower is not None:
+        ctx["sweepers"].append(follower)
     ctx["sweepers"].append(
         asyncio.create_task(
             run_every(

@@ -2,6 +2,9 @@
 
 The HTTP call happens outside any transaction. A lease (not a held row lock) marks a row as in
 flight; if the process dies mid-send the lease expires and another notifier takes the row over.
+Leases are taken and judged on the database's clock (`statement_timestamp()`), never a
+process's: a replica whose clock is off can neither steal a live lease nor keep one past its
+expiry (docs/adr/0009-one-clock.md).
 That is at-least-once: a receiver may see a duplicate only when a send succeeded but its answer
 was lost, and a generic webhook retry keeps its `webhook-id` for that. A result is written back
 only by the lease's owner (the attempt number it claimed is still the row's), so a slow sender
@@ -30,6 +33,7 @@ from shared.models import AttemptOutcome, Channel, Notification, NotificationSta
 from shared.notify.adapters import ADAPTERS, Classified, Target
 from shared.notify.adapters.base import Envelope, fit
 from shared.notify.http import Sender, TransportError
+from shared.notify.outbox import DB_NOW, lease_free
 from shared.notify.render import Message
 from shared.notify.ssrf import UnsafeUrl
 from shared.redact import mask_urls
@@ -182,14 +186,15 @@ async def claim_batch(
     public_url: str = "",
 ) -> list[Claimed]:
     """Lease up to `limit` due notifications of one channel (oldest first), skipping rows that
-    another notifier is claiming this very moment."""
+    another notifier is claiming this very moment. `now` decides what is due (business time);
+    the lease itself runs on the database's clock."""
     due = (
         select(_N.c.id)
         .where(
             _N.c.channel_id == channel_id,
             _N.c.status == NotificationStatus.pending.value,
             _N.c.next_attempt_at <= now,
-            (_N.c.lease_until.is_(None)) | (_N.c.lease_until < now),
+            lease_free(),
         )
         .order_by(_N.c.next_attempt_at, _N.c.id)
         .limit(limit)
@@ -199,7 +204,7 @@ async def claim_batch(
     rows = await conn.execute(
         update(_N)
         .where(_N.c.id.in_(due))
-        .values(lease_until=now + lease, attempts=_N.c.attempts + 1, updated_at=now)
+        .values(lease_until=DB_NOW + lease, attempts=_N.c.attempts + 1, updated_at=now)
         .returning(
             _N.c.id,
             _N.c.attempts,
@@ -245,7 +250,7 @@ async def due_count(session: AsyncSession, channel_id: int, *, now: datetime, ca
             _N.c.channel_id == channel_id,
             _N.c.status == NotificationStatus.pending.value,
             _N.c.next_attempt_at <= now,
-            (_N.c.lease_until.is_(None)) | (_N.c.lease_until < now),
+            lease_free(),
         )
         .limit(cap)
         .subquery()

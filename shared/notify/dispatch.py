@@ -27,6 +27,7 @@ from shared.notify.delivery import AttemptResult, Claimed, DeliveryPolicy, Recor
 from shared.notify.http import Sender
 from shared.notify.ratelimit import RateLimiter, Window, limits_for
 from shared.notify.render import Message, render_safely
+from shared.outage import outlasting
 
 
 @dataclass
@@ -167,11 +168,16 @@ async def _record(
     *,
     digest_id: uuid.UUID | None = None,
 ) -> None:
-    async with unit_of_work(d.sessions) as s:
-        rec = await delivery.record(
-            s, target, claimed, results, now=d.clock.now(), policy=d.policy, digest_id=digest_id
-        )
-    report.add(rec)
+
+    async def write() -> Recorded:
+        async with unit_of_work(d.sessions) as s:
+            return await delivery.record(
+                s, target, claimed, results, now=d.clock.now(), policy=d.policy, digest_id=digest_id
+            )
+
+    # The messages are out: if PostgreSQL is restarting, wait for it (inside the lease) rather than
+    # leave the rows leased, which would send them all again once the lease ran out.
+    report.add(await outlasting("recording deliveries", write, give_up_after_s=d.policy.lease_s / 2))
 
 
 def _message(d: Dispatcher, target: Target, c: Claimed, now: datetime) -> Message:

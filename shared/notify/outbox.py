@@ -6,13 +6,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import ColumnElement, DateTime, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import jsontext
 from shared.db import copy_rows, driver_connection
 from shared.models import Channel, Notification, NotificationStatus
+
+# Leases run on one clock, the database's at the statement, never a replica's own (ADR 0009): a
+# notifier whose clock is off can neither steal a live lease nor keep one past its expiry.
+DB_NOW = func.statement_timestamp(type_=DateTime(timezone=True))
+
+
+def lease_free() -> ColumnElement[bool]:
+    """No live lease on the notification, on the database's clock."""
+    return (Notification.lease_until.is_(None)) | (Notification.lease_until < DB_NOW)
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ async def channels_with_due(session: AsyncSession, *, now: datetime, limit: int 
             Notification.channel_id == Channel.id,
             Notification.status == NotificationStatus.pending,
             Notification.next_attempt_at <= now,
-            (Notification.lease_until.is_(None)) | (Notification.lease_until < now),
+            lease_free(),
         )
         .exists()
     )

@@ -66,6 +66,11 @@ EVENT_LOOP_LAG = Histogram(
     "How late the event loop wakes a 100 ms sleep: time the loop was blocked by CPU work",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+DEPENDENCY_DOWN = Counter(
+    f"{PREFIX}_dependency_down",
+    "Times a worker or notifier found PostgreSQL or Redis unreachable and backed off to retry",
+    ["dependency"],
+)
 RATE_LIMIT_WAITS = Counter(f"{PREFIX}_notifier_rate_limit_waits", "Times a channel's rate limit made the notifier wait")
 API_RATE_LIMITED = Counter(f"{PREFIX}_api_rate_limited", "API requests refused by the per-token rate limit (429)")
 API_RATE_LIMIT_UNAVAILABLE = Counter(

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shared.clock import Clock
 from shared.db import unit_of_work
@@ -114,3 +114,13 @@ async def drain_in_real_time(d: Dispatcher, channel_id: int, *, want: int, limit
         wait = (report.retry_at - d.clock.now()).total_seconds() if report.retry_at else 0.05
         await asyncio.sleep(min(max(wait, 0.01), 1.0))
     raise AssertionError(f"not all delivered in {limit_s} s: {await statuses(d.sessions)}")
+
+
+async def expire_leases(sessions: Any) -> None:
+    """Let the database's clock pass every lease (leases run on it, not on the test's clock)."""
+    async with unit_of_work(sessions) as s:
+        await s.execute(
+            update(Notification)
+            .where(Notification.lease_until.is_not(None))
+            .values(lease_until=func.statement_timestamp() - timedelta(seconds=1))
+        )

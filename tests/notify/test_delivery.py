@@ -20,6 +20,7 @@ from shared.notify.http import Sender
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
+from tests.notify.helpers import expire_leases
 
 OPEN_ID = "ou_7d8a6e6df7621556ce0d21922b676706"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -237,7 +238,7 @@ async def test_a_notifier_that_dies_mid_delivery_loses_nothing(ctx, sessions, cl
     await sweep_outbox(ctx)
     assert await arq_redis.queued_jobs(queue_name="closeloop:notify") == []  # the lease still holds
     assert (await drain(ctx, n.channel_id))["messages"] == 0
-    clock.advance(delivery.LEASE + timedelta(seconds=1))
+    await expire_leases(sessions)  # the lease runs out on the database's clock
     await sweep_outbox(ctx)
     assert {j.args for j in await arq_redis.queued_jobs(queue_name="closeloop:notify")} == {(n.channel_id,)}
     assert (await drain(ctx, n.channel_id))["outcomes"] == {"success": 1}

@@ -16,7 +16,7 @@ from shared.notify.dispatch import drain
 from shared.notify.http import Sender
 from shared.notify.render import Message
 from tests.factories import make_channel
-from tests.notify.helpers import enqueue, make_dispatcher, sla_payload, statuses
+from tests.notify.helpers import enqueue, expire_leases, make_dispatcher, sla_payload, statuses
 
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -67,7 +67,7 @@ async def test_a_stale_sender_never_overwrites_the_newer_attempt(settings, sessi
     async with unit_of_work(sessions) as s:
         (slow,) = await delivery.claim_batch(s, channel.id, now=clock.now(), limit=1)
         target = await delivery.load_target(s, channel.id)
-    clock.advance(delivery.LEASE + timedelta(seconds=1))  # the slow sender's lease runs out …
+    await expire_leases(sessions)  # the slow sender's lease runs out (on the database's clock) …
     async with unit_of_work(sessions) as s:
         (fresh,) = await delivery.claim_batch(s, channel.id, now=clock.now(), limit=1)  # … and it is taken over
         ok = AttemptResult(Classified(AttemptOutcome.success), 204, 5)
