@@ -32,6 +32,7 @@ from shared.models import (
     StageDeliverable,
     User,
 )
+from shared.notify import arrival
 from shared.org.permissions import require_may_act
 from shared.reviews.schemas import ResponseTarget, ReviewAnswer, ReviewCancellation, ReviewCreate, ReviewResubmission
 from shared.reviews.sla import ReviewSubject
@@ -167,6 +168,7 @@ async def request_review(session: AsyncSession, *, actor: Actor, data: ReviewCre
     session.add_all(responses)
     await session.flush()
     await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
+    await arrival.review_round_opened(session, [r.id for r in responses], by=actor.user_id, now=now)
     return review
 
 
@@ -286,6 +288,8 @@ async def answer(
             },
         )
     await _sync(session, review_id=review.id, response_ids=[response.id, *(r.id for r in cancelled)], now=now)
+    if review.status.value != before["status"]:
+        await arrival.review_concluded(session, review, by=actor.user_id, comment=data.comment, now=now)
     return review
 
 
@@ -318,6 +322,7 @@ async def resubmit(
         after={"status": review.status.value, "round": review.round, "note": data.note},
     )
     await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
+    await arrival.review_round_opened(session, [r.id for r in responses], by=actor.user_id, now=now)
     return review
 
 
