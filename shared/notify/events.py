@@ -343,19 +343,17 @@ class DigestEvent(Event):
 
 
 WebhookEvent = Annotated[QueuedEvent | DigestEvent | ChannelTestEvent, Field(discriminator="type")]
-EVENT_MODELS: dict[str, type[Event]] = {
-    str(get_args(m.model_fields["type"].annotation)[0]): m
-    for m in (
-        SlaWarningEvent,
-        SlaBreachEvent,
-        SlaEscalationEvent,
-        SlaResolvedEvent,
-        DigestEvent,
-        ChannelUnhealthyEvent,
-        ChannelTestEvent,
-    )
-    + WORK_EVENT_MODELS
-}
+_MODELS: tuple[type[Event], ...] = (
+    SlaWarningEvent,
+    SlaBreachEvent,
+    SlaEscalationEvent,
+    SlaResolvedEvent,
+    DigestEvent,
+    ChannelUnhealthyEvent,
+    ChannelTestEvent,
+    *WORK_EVENT_MODELS,
+)
+EVENT_MODELS: dict[str, type[Event]] = {str(get_args(m.model_fields["type"].annotation)[0]): m for m in _MODELS}
 webhook_event = TypeAdapter[Any](WebhookEvent)
 
 
