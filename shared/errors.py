@@ -84,6 +84,10 @@ class NotFound(AppError):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class Gone(AppError):
+    status, title, slug = 410, "Gone", "gone"
+
+
 class Conflict(AppError):
     status, title, slug = 409, "Conflict", "conflict"
 

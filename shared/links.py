@@ -23,6 +23,10 @@ class BadSignature(Forbidden):
     pass
 
 
+class LinkExpired(BadSignature):
+    """A genuine link past its expiry (a 403 like any bad link, unless the page says otherwise)."""
+
+
 def _key(secret: str) -> bytes:
     return hmac.new(secret.encode(), _PURPOSE, hashlib.sha256).digest()
 
@@ -47,4 +51,4 @@ def verify(path: str, *, exp: int, sig: str, now: datetime, secrets: list[str]) 
     if not any(hmac.compare_digest(_mac(s, path, exp), sig) for s in secrets):
         raise BadSignature("the link's signature does not match")
     if now.timestamp() >= exp:
-        raise BadSignature("the link has expired")
+        raise LinkExpired("the link has expired")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import sys
 from datetime import timedelta
@@ -33,6 +34,38 @@ def _fernet_key_error(key: str) -> str | None:
             "(generate one with `closeloop secrets new-key`)"
         )
     return None
+
+
+def app_url_templates(raw: str) -> dict[str, str] | str:
+    """`CLOSELOOP_APP_URL` read: a JSON object (item type → template) or one template. Each
+    template is an http(s) URL with `{id}` (a single one may also use `{type}`)."""
+    raw = raw.strip()
+    if raw.startswith("{") and not raw.startswith("{id}") and not raw.startswith("{type}"):
+        try:
+            parsed = json.loads(raw)
+        except ValueError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict) or not parsed:
+            raise ValueError("a JSON object of item type → URL template, with at least one entry")
+        for key, template in parsed.items():
+            if not isinstance(template, str):
+                raise ValueError(f"{key}: the template must be a string")
+            _check_template(template, where=f"{key}: ", with_type=False)
+        return parsed
+    _check_template(raw, where="", with_type=True)
+    return raw
+
+
+def _check_template(template: str, *, where: str, with_type: bool) -> None:
+    if not template.startswith(("http://", "https://")):
+        raise ValueError(f"{where}must start with http:// or https://")
+    if "{id}" not in template:
+        raise ValueError(f"{where}must contain {{id}}")
+    try:
+        template.format(id=1, **({"type": "item"} if with_type else {}))
+    except (KeyError, IndexError, ValueError) as exc:
+        allowed = "{id} and {type}" if with_type else "{id}"
+        raise ValueError(f"{where}only {allowed} may be filled in ({exc!r})") from None
 
 
 class Settings(BaseSettings):
@@ -136,6 +169,15 @@ class Settings(BaseSettings):
         description="settled (resolved or closed) feedback is anonymised this many days after it settled "
         "(`closeloop privacy purge`)",
     )
+    app_url: str | None = Field(
+        default=None,
+        description="the team's frontend, where chat cards' buttons lead: one URL template with `{id}` (and "
+        'optionally `{type}`), or a JSON object per item type, e.g. `{"task": "https://app.example.com/tasks/{id}"}`; '
+        "unset (or a type not listed): Closeloop's own read-only item page behind a signed, expiring link",
+    )
+    item_link_ttl_days: int = Field(
+        default=30, ge=1, le=366, description="how long the signed item-page link in a chat card opens the page"
+    )
 
     @model_validator(mode="after")
     def _timeout_inside_lease(self) -> Settings:
@@ -174,6 +216,14 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("app_url")
+    @classmethod
+    def _app_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        app_url_templates(v)  # raises ValueError naming what is wrong
+        return v.strip()
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Header
 from fastapi.responses import Response
 
 from shared.notify import events
+from shared.notify.work import WorkEvent
 
 TAG = "webhooks"
 TAG_DESCRIPTION = """Events Closeloop POSTs to a channel of kind `webhook` (all event types go to the
@@ -52,6 +53,13 @@ ENTRIES = (
     ("notification.digest", "notificationDigestWebhook", "Several events in one delivery"),
     ("ops.channel_unhealthy", "opsChannelUnhealthyWebhook", "A channel was refused and is held"),
     ("channel.test", "channelTestWebhook", "A test message"),
+    (WorkEvent.review_requested, "workReviewRequestedWebhook", "A review round opened"),
+    (WorkEvent.approval_waiting, "workApprovalWaitingWebhook", "An approval step became active"),
+    (WorkEvent.collaboration_received, "workCollaborationReceivedWebhook", "A collaboration request arrived"),
+    (WorkEvent.complaint_received, "workComplaintReceivedWebhook", "A customer complaint arrived"),
+    (WorkEvent.stage_advanced, "workStageAdvancedWebhook", "A campaign entered its next stage"),
+    (WorkEvent.campaign_completed, "workCampaignCompletedWebhook", "A campaign completed"),
+    (WorkEvent.decision_made, "workDecisionMadeWebhook", "An approval or review was decided"),
 )
 
 

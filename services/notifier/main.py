@@ -24,6 +24,7 @@ from shared.notify.queue import DRAIN_JOB, NOTIFY_QUEUE, ring, ring_at
 from shared.notify.ratelimit import RateLimiter
 from shared.observability import heartbeat, metrics
 from shared.observability.metrics import DELIVERIES, RATE_LIMIT_WAITS
+from shared.pages.links import page_links
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("closeloop.notifier")
@@ -39,6 +40,7 @@ def dispatcher(ctx: dict[str, Any]) -> dispatch.Dispatcher:
         policy=ctx["policy"],
         tz=settings.tz,
         public_url=settings.public_url,
+        pages=ctx.get("pages"),
         window_scale=settings.rate_window_scale,
     )
 
@@ -72,6 +74,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     if settings.metrics_port is not None:
         metrics.serve(settings.metrics_port)
     ctx["policy"] = delivery.policy_from(settings)
+    ctx["pages"] = page_links(settings)  # an app URL naming an unknown item type stops the start here
     ctx["engine"] = make_engine(settings.require_database_url(), pool_size=10)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     ctx["http"] = Sender(max_connections=100)

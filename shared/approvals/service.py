@@ -36,6 +36,7 @@ from shared.models import (
     StepStatus,
     User,
 )
+from shared.notify import arrival
 from shared.org.permissions import require_may_act
 from shared.org.roles import Anchor, UnknownRole, holder
 from shared.org.tokens import require_own_token
@@ -275,6 +276,7 @@ async def request_approval(
         after=audit.snapshot(approval) | {"steps": [{"name": s.name, "approver_ids": s.approver_ids} for s in steps]},
     )
     await sync_timers(session, ApprovalSubject.assignment, [a.id for a in assignments], now=now)
+    await arrival.approvers_assigned(session, [a.id for a in assignments], by=actor.user_id, now=now)
     return approval
 
 
@@ -320,6 +322,7 @@ async def request_for_item(
         after=audit.snapshot(approval) | {"steps": [{"name": s.name, "approver_ids": s.approver_ids} for s in steps]},
     )
     await sync_timers(session, ApprovalSubject.assignment, [a.id for a in assignments], now=now)
+    await arrival.approvers_assigned(session, [a.id for a in assignments], by=actor.user_id, now=now)
     return approval
 
 
@@ -521,6 +524,9 @@ async def decide(
         # The domain that owns the approval's kind applies the outcome (a goal becomes approved …).
         await run_decided_hooks(session, approval, now)
     await sync_timers(session, ApprovalSubject.assignment, touched, now=now)
+    await arrival.approvers_assigned(session, [a.id for a in new_assignments], by=approval.requester_id, now=now)
+    if decided:
+        await arrival.approval_decided(session, approval, mine.id, by=actor.user_id, now=now)
     await session.refresh(approval)
     return approval
 

@@ -41,6 +41,7 @@ from shared.models import (
     OccurrenceStatus,
     User,
 )
+from shared.notify import arrival
 from shared.org.permissions import require_may_act
 from shared.sla.directory import load_calendars
 from shared.sla.read import running_late
@@ -184,6 +185,7 @@ async def create_request(
         after={**audit.snapshot(request), "occurrence": audit.snapshot(occurrence)},
     )
     await sync_timers(session, CollaborationSubject.occurrence, [occurrence.id], now=now)
+    await arrival.collaboration_created(session, request, occurrence.id, now=now)
     return request
 
 

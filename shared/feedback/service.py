@@ -26,6 +26,7 @@ from shared.models import (
     FeedbackStatus,
     User,
 )
+from shared.notify import arrival
 from shared.sla.read import running_late
 from shared.sla.sync import sync_timers
 from shared.trail import comments as trail
@@ -77,6 +78,7 @@ async def create_feedback(
     )
     feedback = await crud.create(session, actor=actor, obj=feedback, entity_type=FeedbackSubject.feedback)
     await sync_timers(session, FeedbackSubject.feedback, [feedback.id], now=now)
+    await arrival.feedback_received(session, feedback, now=now)
     return feedback
 
 

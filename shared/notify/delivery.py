@@ -36,8 +36,10 @@ from shared.notify.http import Sender, TransportError
 from shared.notify.outbox import DB_NOW, lease_free
 from shared.notify.render import Message
 from shared.notify.ssrf import UnsafeUrl
+from shared.pages.links import PageLinks
 from shared.redact import mask_urls
 from shared.settings import Settings
+from shared.sla import registry
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -165,14 +167,19 @@ def target_of(channel: Channel) -> Target:
 _N = cast(Table, Notification.__table__)
 
 
-def with_links(payload: dict[str, Any], public_url: str) -> dict[str, Any]:
+def with_links(
+    payload: dict[str, Any], public_url: str, *, pages: PageLinks | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """The outbox stores where an item lives in the API (`subject.path`); what is sent carries the
-    full link (`subject.url`), built from this deployment's PUBLIC_URL when the message leaves."""
+    full link (`subject.url`), built from this deployment's PUBLIC_URL when the message leaves, and
+    the page people open (`subject.page_url`: the team's frontend or the signed item page)."""
     subject = payload.get("subject")
     if not isinstance(subject, dict) or "path" not in subject:
         return payload
     subject = {k: v for k, v in subject.items() if k != "path"}
     subject["url"] = f"{public_url}{payload['subject']['path']}"
+    if pages is not None and now is not None and registry.find(str(subject.get("type"))) is not None:
+        subject["page_url"] = pages.url(subject["type"], subject["id"], now=now)
     return {**payload, "subject": subject}
 
 
@@ -184,6 +191,7 @@ async def claim_batch(
     limit: int,
     lease: timedelta = LEASE,
     public_url: str = "",
+    pages: PageLinks | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` due notifications of one channel (oldest first), skipping rows that
     another notifier is claiming this very moment. `now` decides what is due (business time);
@@ -221,7 +229,9 @@ async def claim_batch(
             notification_id=r.id,
             attempt_no=r.attempts,
             budget_from=r.budget_from,
-            envelope=Envelope(str(r.message_id), r.event_type, r.created_at, with_links(r.payload, public_url)),
+            envelope=Envelope(
+                str(r.message_id), r.event_type, r.created_at, with_links(r.payload, public_url, pages=pages, now=now)
+            ),
             created_at=r.replayed_at or r.created_at,
         )
         for r in rows

@@ -28,6 +28,7 @@ from shared.notify.http import Sender
 from shared.notify.ratelimit import RateLimiter, Window, limits_for
 from shared.notify.render import Message, render_safely
 from shared.outage import outlasting
+from shared.pages.links import PageLinks
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Dispatcher:
     policy: DeliveryPolicy
     tz: ZoneInfo
     public_url: str
+    pages: PageLinks | None = None  # where cards' buttons lead; None: the item's API URL
     window_scale: float = 1.0
     batch_size: int = 100
     send_concurrency: int = 100  # = batch_size: a round is one wave of sends, well inside the lease
@@ -95,7 +97,13 @@ async def drain(d: Dispatcher, channel_id: int) -> DrainReport:
 async def _unlimited_round(d: Dispatcher, target: Target, report: DrainReport) -> bool:
     async with unit_of_work(d.sessions) as s:
         claimed = await delivery.claim_batch(
-            s, target.id, now=d.clock.now(), limit=d.batch_size, lease=d.policy.lease, public_url=d.public_url
+            s,
+            target.id,
+            now=d.clock.now(),
+            limit=d.batch_size,
+            lease=d.policy.lease,
+            public_url=d.public_url,
+            pages=d.pages,
         )
     if not claimed:
         return False
@@ -127,7 +135,7 @@ async def _limited_round(d: Dispatcher, target: Target, windows: tuple[Window, .
     limit = 1 if backlog <= spare else digest.items_per_digest(target.kind)
     async with unit_of_work(d.sessions) as s:
         claimed = await delivery.claim_batch(
-            s, target.id, now=d.clock.now(), limit=limit, lease=d.policy.lease, public_url=d.public_url
+            s, target.id, now=d.clock.now(), limit=limit, lease=d.policy.lease, public_url=d.public_url, pages=d.pages
         )
     if not claimed:
         return False  # another notifier took them

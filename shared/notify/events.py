@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from shared import subjects  # noqa: F401 — every subject type is registered: the schema lists them all
 from shared.calendar.core import TargetKind
 from shared.models import ChannelKind, EscalationKind, Locale
+from shared.notify.work import WorkEvent
 from shared.sla import registry
 from shared.sla.levels import PastWhenSet
 
@@ -45,6 +46,12 @@ class EventSubject(EventModel):
     )
     url: str = Field(
         description="the subject in the Closeloop API", examples=["https://closeloop.example/api/v1/tasks/7"]
+    )
+    page_url: str | None = Field(
+        default=None,
+        description="a page for people: the team's frontend (`CLOSELOOP_APP_URL`), else Closeloop's read-only item "
+        "page behind a signed, expiring link; the chat cards' button opens it",
+        examples=["https://closeloop.example/api/v1/pages/task/7?exp=1767225600&sig=3f2a…"],
     )
 
 
@@ -129,6 +136,37 @@ class SlaEventData(EventModel):
     locale: Locale | None = Field(description="the language the chat text was written in")
 
 
+# ---- work-arrival events' data ----------------------------------------------------------------
+class EventRef(EventModel):
+    id: int
+    name: str
+
+
+class WorkEventData(EventModel):
+    kind: Literal[tuple(e.kind for e in WorkEvent)] = Field(  # type: ignore[valid-type]
+        description="the event type without its `work.` prefix"
+    )
+    subject: EventSubject = Field(
+        description="the work that arrived: a reviewer's answer (review_requested), an approver's step "
+        "(approval_waiting, and the deciding approver's on an approval's decision_made), a collaboration "
+        "occurrence, a complaint, the stage entered (stage_advanced) or left last (campaign_completed), a review "
+        "(its decision_made)"
+    )
+    campaign: EventCampaign | None
+    departments: list[EventRef] = Field(description="the departments whose group this message is for, on this channel")
+    due_at: datetime | None = Field(description="the subject's deadline when it has a running timer")
+    by: EventRef | None = Field(description="who caused it: the requester, the approver or reviewer who decided …")
+    outcome: str | None = Field(
+        description="decision_made: `approved`, `rejected` or `changes_requested`", examples=["approved"]
+    )
+    reason: str | None = Field(description="decision_made: the decider's reason or comment")
+    stage_from: str | None = Field(description="stage_advanced, campaign_completed: the stage left")
+    stage_to: str | None = Field(description="stage_advanced: the stage entered")
+    mentions: list[EventPerson] = Field(description="who this message is for, on this channel")
+    locale: Locale | None = Field(description="the language the chat text was written in")
+    occurred_at: datetime
+
+
 # ---- other events' data ------------------------------------------------------------------------
 class EventUnhealthyChannel(EventModel):
     id: int
@@ -195,6 +233,69 @@ class SlaResolvedEvent(SlaEvent):
     type: Literal["sla.resolved"]
 
 
+class WorkArrivalEvent(Event):
+    data: WorkEventData
+
+    @model_validator(mode="after")
+    def _kind_matches_type(self) -> WorkArrivalEvent:
+        if f"work.{self.data.kind}" != self.type:
+            raise ValueError(f"data.kind {self.data.kind!r} does not match type {self.type!r}")
+        return self
+
+
+class ReviewRequestedEvent(WorkArrivalEvent):
+    """A review round opened: sent for each reviewer, in their department's group."""
+
+    type: Literal[WorkEvent.review_requested]
+
+
+class ApprovalWaitingEvent(WorkArrivalEvent):
+    """An approval step became active: sent for each of its approvers."""
+
+    type: Literal[WorkEvent.approval_waiting]
+
+
+class CollaborationReceivedEvent(WorkArrivalEvent):
+    """A collaboration request was created: sent to each collaborating department."""
+
+    type: Literal[WorkEvent.collaboration_received]
+
+
+class ComplaintReceivedEvent(WorkArrivalEvent):
+    """A customer complaint was recorded: sent to the owning department at once."""
+
+    type: Literal[WorkEvent.complaint_received]
+
+
+class StageAdvancedEvent(WorkArrivalEvent):
+    """A campaign left a stage through its gate and entered the next."""
+
+    type: Literal[WorkEvent.stage_advanced]
+
+
+class CampaignCompletedEvent(WorkArrivalEvent):
+    """A campaign left its last stage."""
+
+    type: Literal[WorkEvent.campaign_completed]
+
+
+class DecisionMadeEvent(WorkArrivalEvent):
+    """An approval was decided or a review concluded: sent to the requester."""
+
+    type: Literal[WorkEvent.decision_made]
+
+
+WORK_EVENT_MODELS: tuple[type[WorkArrivalEvent], ...] = (
+    ReviewRequestedEvent,
+    ApprovalWaitingEvent,
+    CollaborationReceivedEvent,
+    ComplaintReceivedEvent,
+    StageAdvancedEvent,
+    CampaignCompletedEvent,
+    DecisionMadeEvent,
+)
+
+
 class ChannelUnhealthyEvent(Event):
     """Operator alert: a vendor refused a channel's configuration; its queue is held until fixed."""
 
@@ -210,7 +311,18 @@ class ChannelTestEvent(Event):
 
 
 QueuedEvent = Annotated[
-    SlaWarningEvent | SlaBreachEvent | SlaEscalationEvent | SlaResolvedEvent | ChannelUnhealthyEvent,
+    SlaWarningEvent
+    | SlaBreachEvent
+    | SlaEscalationEvent
+    | SlaResolvedEvent
+    | ChannelUnhealthyEvent
+    | ReviewRequestedEvent
+    | ApprovalWaitingEvent
+    | CollaborationReceivedEvent
+    | ComplaintReceivedEvent
+    | StageAdvancedEvent
+    | CampaignCompletedEvent
+    | DecisionMadeEvent,
     Field(discriminator="type"),
 ]
 
@@ -231,18 +343,17 @@ class DigestEvent(Event):
 
 
 WebhookEvent = Annotated[QueuedEvent | DigestEvent | ChannelTestEvent, Field(discriminator="type")]
-EVENT_MODELS: dict[str, type[Event]] = {
-    get_args(m.model_fields["type"].annotation)[0]: m
-    for m in (
-        SlaWarningEvent,
-        SlaBreachEvent,
-        SlaEscalationEvent,
-        SlaResolvedEvent,
-        DigestEvent,
-        ChannelUnhealthyEvent,
-        ChannelTestEvent,
-    )
-}
+_MODELS: tuple[type[Event], ...] = (
+    SlaWarningEvent,
+    SlaBreachEvent,
+    SlaEscalationEvent,
+    SlaResolvedEvent,
+    DigestEvent,
+    ChannelUnhealthyEvent,
+    ChannelTestEvent,
+    *WORK_EVENT_MODELS,
+)
+EVENT_MODELS: dict[str, type[Event]] = {str(get_args(m.model_fields["type"].annotation)[0]): m for m in _MODELS}
 webhook_event = TypeAdapter[Any](WebhookEvent)
 
 

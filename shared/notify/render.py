@@ -11,9 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared import subjects  # noqa: F401 — every subject type is registered: labels come from its domain
+from shared.notify.work import WorkEvent
 from shared.sla import registry
 
-SEVERITY_BY_EVENT = {
+SEVERITY_BY_EVENT: dict[str, str] = {
     "sla.warning": "warning",
     "sla.breach": "critical",
     "sla.escalation": "critical",
@@ -24,7 +25,10 @@ SEVERITY_BY_EVENT = {
     "budget.deviation_resolved": "info",
     "risk.raised_high": "critical",
     "report.ready": "info",
+    **dict.fromkeys(WorkEvent, "info"),
+    WorkEvent.complaint_received: "warning",
 }
+WORK_EVENTS = frozenset(WorkEvent)
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -85,6 +89,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign": "所属活动",
         "open": "查看详情",
         "unassigned": "未指派",
+        "work.review_requested.title": "待你评审：{title}",
+        "work.approval_waiting.title": "待你审批：{title}",
+        "work.collaboration_received.title": "新协作请求：{title}",
+        "work.complaint_received.title": "新客诉：{title}",
+        "work.stage_advanced.title": "阶段推进：{title}",
+        "work.campaign_completed.title": "活动完成：{title}",
+        "work.decision_made.title": "已有结果：{title}",
+        "work.by": "发起人",
+        "work.decided_by": "决定人",
+        "work.outcome": "结论",
+        "work.outcome.approved": "通过",
+        "work.outcome.rejected": "驳回",
+        "work.outcome.changes_requested": "需修改",
+        "work.reason": "理由",
+        "work.stage": "阶段",
+        "work.departments": "部门",
         "d": "天",
         "h": "小时",
         "m": "分钟",
@@ -147,6 +167,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign": "Campaign",
         "open": "Open",
         "unassigned": "unassigned",
+        "work.review_requested.title": "Review requested: {title}",
+        "work.approval_waiting.title": "Approval waiting: {title}",
+        "work.collaboration_received.title": "Collaboration request: {title}",
+        "work.complaint_received.title": "Complaint received: {title}",
+        "work.stage_advanced.title": "Stage advanced: {title}",
+        "work.campaign_completed.title": "Campaign completed: {title}",
+        "work.decision_made.title": "Decided: {title}",
+        "work.by": "Requested by",
+        "work.decided_by": "Decided by",
+        "work.outcome": "Outcome",
+        "work.outcome.approved": "approved",
+        "work.outcome.rejected": "rejected",
+        "work.outcome.changes_requested": "changes requested",
+        "work.reason": "Reason",
+        "work.stage": "Stage",
+        "work.departments": "Departments",
         "d": "d ",
         "h": "h ",
         "m": "m ",
@@ -243,6 +279,8 @@ def _render(
         return _render_risk(payload, t, severity)
     if event_type == "report.ready":
         return _render_report(payload, t, severity)
+    if event_type in WORK_EVENTS:
+        return _render_work(WorkEvent(event_type), payload, t, loc, tz, severity)
     return Message(title=event_type, severity=severity, body=str(payload)[:500])
 
 
@@ -298,6 +336,42 @@ def _render_report(payload: dict[str, Any], t: dict[str, str], severity: str) ->
         fields.append((t.get(f"report.{key}", key), str(value)))
     return Message(
         title=subject["title"], severity=severity, fields=fields, url=subject.get("url"), url_label=t["report.open"]
+    )
+
+
+def _subject_link(subject: dict[str, Any]) -> str | None:
+    """The page for people when the notifier added one (`page_url`), else the API's URL."""
+    return subject.get("page_url") or subject.get("url")
+
+
+def _render_work(
+    event: WorkEvent, payload: dict[str, Any], t: dict[str, str], loc: str, tz: ZoneInfo, severity: str
+) -> Message:
+    """A work-arrival card: what arrived, for whom, by when, and a button to its page."""
+    subject, campaign, by = payload["subject"], payload.get("campaign"), payload.get("by")
+    title = campaign["name"] if event == WorkEvent.campaign_completed and campaign else subject["title"]
+    fields = [(t["item"], f"{_type_label(subject, loc)}#{subject['id']} {subject['title']}")]
+    if by:
+        fields.append((t["work.decided_by" if event == WorkEvent.decision_made else "work.by"], by["name"]))
+    if payload.get("outcome"):
+        outcome = payload["outcome"]
+        fields.append((t["work.outcome"], t.get(f"work.outcome.{outcome}", outcome)))
+    if payload.get("reason"):
+        fields.append((t["work.reason"], payload["reason"]))
+    if payload.get("stage_from") or payload.get("stage_to"):
+        stages = [s for s in (payload.get("stage_from"), payload.get("stage_to")) if s]
+        fields.append((t["work.stage"], " → ".join(stages)))
+    if payload.get("due_at"):
+        fields.append((t["deadline"], format_local(payload["due_at"], tz)))
+    if campaign and event != WorkEvent.campaign_completed:
+        fields.append((t["campaign"], campaign["name"]))
+    return Message(
+        title=t[f"{event.value}.title"].format(title=title),
+        severity=severity,
+        fields=fields,
+        url=_subject_link(subject),
+        url_label=t["open"],
+        mentions=[_mention(m) for m in payload.get("mentions", [])],
     )
 
 
@@ -366,7 +440,7 @@ def _render_sla(
         title=t[f"{event_type}.title"].format(title=subject["title"]),
         severity=severity,
         fields=fields,
-        url=subject.get("url"),
+        url=_subject_link(subject),
         url_label=t["open"],
         mentions=mentions,
     )

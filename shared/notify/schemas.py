@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field, HttpUrl
 
 from shared.models import AttemptOutcome, ChannelKind, NotificationStatus
+from shared.notify.work import WorkEvent
 from shared.schemas import ArchivableRead, ReadModel, WriteModel
 
 Keyword = Annotated[str, Field(min_length=1, max_length=64)]
@@ -121,3 +122,32 @@ class AttemptRead(ReadModel):
     vendor_code: str | None
     error: str | None
     digest_id: UUID | None
+
+
+# ---- work-arrival subscriptions ------------------------------------------------------------------
+class SubscriptionSet(WriteModel):
+    """Switch one work-arrival event kind on or off for a scope. Scope: `channel_id` alone (that
+    channel), `department_id` alone (that department's messages on every channel), both (that
+    channel's messages for that department), or neither (everywhere). The most specific switch wins;
+    with none, every kind is on."""
+
+    event: WorkEvent = Field(description="the event kind (the generic webhook's `type`)")
+    channel_id: int | None = None
+    department_id: int | None = None
+    enabled: bool
+
+
+class SubscriptionRead(ReadModel):
+    id: int
+    event: WorkEvent
+    channel_id: int | None
+    department_id: int | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkEventRead(ReadModel):
+    event: WorkEvent
+    default_enabled: bool
+    description: str

@@ -32,6 +32,7 @@ from shared.models import (
     StageDeliverable,
     User,
 )
+from shared.notify import arrival
 from shared.org.permissions import require_may_act
 from shared.org.tokens import require_own_token
 from shared.reviews.schemas import ResponseTarget, ReviewAnswer, ReviewCancellation, ReviewCreate, ReviewResubmission
@@ -168,6 +169,7 @@ async def request_review(session: AsyncSession, *, actor: Actor, data: ReviewCre
     session.add_all(responses)
     await session.flush()
     await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
+    await arrival.review_round_opened(session, [r.id for r in responses], by=actor.user_id, now=now)
     return review
 
 
@@ -288,6 +290,8 @@ async def answer(
             },
         )
     await _sync(session, review_id=review.id, response_ids=[response.id, *(r.id for r in cancelled)], now=now)
+    if review.status.value != before["status"]:
+        await arrival.review_concluded(session, review, by=actor.user_id, comment=data.comment, now=now)
     return review
 
 
@@ -325,6 +329,7 @@ async def resubmit(
         after={"status": review.status.value, "round": review.round, "note": data.note},
     )
     await _sync(session, review_id=review.id, response_ids=[r.id for r in responses], now=now)
+    await arrival.review_round_opened(session, [r.id for r in responses], by=actor.user_id, now=now)
     return review
 
 

@@ -40,6 +40,7 @@ from shared.models import (
     User,
     WorkflowTemplate,
 )
+from shared.notify import arrival
 from shared.rectifications.models import Rectification, RectificationSource
 from shared.reviews.sla import ReviewSubject
 from shared.roi import service as roi
@@ -414,6 +415,7 @@ async def advance(
     else:
         await cycle.record_completion(session, campaign, started_at=stages[0].entered_at, now=now)
     await session.flush()
+    await arrival.stage_left(session, campaign, stage, following, by=actor.user_id, now=now)
     return stage, following
 
 

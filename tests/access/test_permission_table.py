@@ -37,6 +37,7 @@ from shared import links
 from shared.actor import Actor
 from shared.models import Role
 from shared.org.tokens import create_token
+from shared.pages.links import page_path
 from shared.workflow.templates import ensure_workflow_defaults
 
 CALLERS = ("viewer_a", "member_a", "manager_a", "member_b", "manager_b", "asked_b", "director", "admin")
@@ -53,7 +54,7 @@ ADMINS = "33333332"
 A_FIGURES = "22233322"  # figures of department A: another department's people are refused
 PUBLIC = "PPPPPPPP"
 # Public routes that need a signature or a signed link instead of a token: refused without it.
-UNSIGNED = {"receiveFeedbackWebhook": 401, "getReportPage": 401}
+UNSIGNED = {"receiveFeedbackWebhook": 401, "getReportPage": 401, "getItemPage": 401}
 
 TABLE: dict[str, str] = {}
 _ROWS = """
@@ -167,6 +168,11 @@ deleteReportSchedule 33234322
 runReportSchedule ADMINS
 listReports ANYONE
 getReportPage PUBLIC
+getItemPage PUBLIC
+listNotificationEvents ANYONE
+listNotificationSubscriptions ANYONE
+setNotificationSubscription MANAGERS
+deleteNotificationSubscription MANAGERS
 getReport A_READ
 getRoiEstimate A_READ
 submitRoiEstimate A_WRITE
@@ -342,6 +348,11 @@ CALLS: dict[str, Call] = {
     "createReportSchedule": lambda w: {"json": w.ids["schedule_body"]},
     "updateReportSchedule": lambda w: {"json": {"send_at": "10:00"}},
     "getReportPage": lambda w: {"path": {"report_id": w.ids["report_id"]}, "params": w.ids["report_link"]},
+    "getItemPage": lambda w: {
+        "path": {"subject_type": "task", "subject_id": w.ids["task_id"]},
+        "params": w.ids["item_link"],
+    },
+    "setNotificationSubscription": lambda w: {"json": {"event": "work.campaign_completed", "enabled": False}},
     "submitRoiEstimate": lambda w: {
         "path": {"campaign_id": w.ids["promotion_id"]},
         "json": {"document_url": "https://docs.example.com/roi", "expected_revenue": "200", "expected_cost": "100"},
@@ -604,6 +615,12 @@ async def _build(
     page = f"/api/v1/reports/{report['id']}.html"
     query = links.sign(page, expires_at=clock.now() + timedelta(days=1), secret=settings.secret_keys[0])
     ids["report_link"] = dict(part.split("=") for part in query.split("&"))
+    query = links.sign(
+        page_path("task", ids["task_id"]), expires_at=clock.now() + timedelta(days=1), secret=settings.secret_keys[0]
+    )
+    ids["item_link"] = dict(part.split("=") for part in query.split("&"))
+    switch = {"event": "work.stage_advanced", "enabled": False, "channel_id": ids["channel_id"]}
+    ids["subscription_id"] = (await call("POST", "/notification-subscriptions", json=switch))["id"]
     notifications = (await call("GET", "/notifications"))["items"]
     ids["notification_id"] = notifications[0]["id"]
     async with sessions() as s:  # a dead letter, so that replaying it is possible

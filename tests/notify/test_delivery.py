@@ -17,6 +17,7 @@ from shared.db import unit_of_work
 from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify import delivery
 from shared.notify.http import Sender
+from shared.pages.links import page_links
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
@@ -36,6 +37,7 @@ async def ctx(settings, sessions, clock, arq_redis):
             "redis": arq_redis,
             "http": http,
             "policy": delivery.policy_from(settings),
+            "pages": page_links(settings),
         }
 
 
@@ -106,7 +108,9 @@ async def test_feishu_card_is_signed_carries_the_keyword_and_is_recorded(ctx, se
     text = card["elements"][0]["text"]["content"]
     assert "张三" in text and f"<at id={OPEN_ID}></at>" in text and "已逾期" in text and "5分钟" in text
     assert title.startswith("[Closeloop] 已超时：")
-    assert card["elements"][1]["actions"][0]["url"].endswith(f"/api/v1/tasks/{n.subject_id}")
+    # The button opens the task's page for people (signed), not the API's JSON.
+    button = card["elements"][1]["actions"][0]["url"]
+    assert button.startswith(f"{ctx['settings'].public_url}/api/v1/pages/task/{n.subject_id}?exp=")
     n, (attempt,) = await reload(sessions, n.id)
     assert n.status == NotificationStatus.delivered and n.delivered_at == clock.now()
     assert (attempt.outcome, attempt.http_status, attempt.vendor_code) == ("success", 200, "0")

@@ -183,8 +183,10 @@ async def test_a_campaign_runs_all_six_stages_across_national_day(team, settings
         dispatcher = make_dispatcher(settings, sessions, arq_redis, http, SystemClock())
         for channel in team["channels"].values():
             await drain(dispatcher, channel.id)
-    # The 80 % warning (due 10:12, seen by the 11:00 sweep), then the breach at 15:00.
-    warning, alert = botsim.messages("design")
+    # The review request when it arrived, the 80 % warning (due 10:12, seen by the 11:00 sweep), then
+    # the breach at 15:00.
+    arrived, warning, alert = botsim.messages("design")
+    assert arrived["body"]["card"]["header"]["title"]["content"] == "待你评审：双十一方案评审 · 设计部"
     assert warning["body"]["card"]["header"]["template"] == "orange"
     card = str(alert["body"]["card"])
     assert "已超时" in card and "评审反馈" in card and "双十一方案评审 · 设计部" in card and "设计部负责人" in card
