@@ -192,7 +192,7 @@ def require_own_token(actor: Actor, *, what: str) -> None:
     if actor.on_behalf:
         raise Forbidden(
             f"this token was issued to user {actor.user_id} by someone else; it cannot {what} — "
-            "the holder must use their own token (`closeloop token create --email …`)"
+            "the holder must use their own token (`closeloop token create --user <email>`)"
         )
 
 
