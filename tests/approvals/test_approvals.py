@@ -417,7 +417,7 @@ async def test_a_token_issued_for_the_approver_by_an_admin_cannot_decide(session
     assert r.status_code == 403
     assert r.json()["detail"] == (
         f"this token was issued to user {org.marketing_director.id} by someone else; it cannot decide an approval "
-        "— the holder must use a token they issued themselves"
+        "— the holder must use their own token (`closeloop token create --user <email>`)"
     )
     async with unit_of_work(sessions) as s:
         assert await s.scalar(select(Approval.status).where(Approval.id == approval["id"])) == "pending"
