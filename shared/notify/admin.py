@@ -9,12 +9,13 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
+from shared.access import subjects
 from shared.actor import Actor
-from shared.errors import Conflict, FieldError
+from shared.errors import Conflict, FieldError, NotFound
 from shared.filters import any_of
 from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
 from shared.notify import delivery
@@ -23,6 +24,22 @@ from shared.notify.dispatch import limiter_key
 from shared.notify.http import Sender
 from shared.notify.ratelimit import RateLimiter, limits_for
 from shared.notify.render import render
+
+
+def visible_notifications(stmt: Select[Any], actor: Actor) -> Select[Any]:
+    """The outbox as the caller may read it: below director, the notifications about items they may
+    read (the subject decides, not the channel: a company-wide channel carries every department's
+    alerts, and a department's chat group is no permission)."""
+    return subjects.visible(stmt, actor, type_column=Notification.subject_type, id_column=Notification.subject_id)
+
+
+async def require_notification(session: AsyncSession, actor: Actor, notification_id: int) -> Notification:
+    """One notification, or 404 — missing, or about an item the caller may not read."""
+    stmt = visible_notifications(select(Notification).where(Notification.id == notification_id), actor)
+    row = await session.scalar(stmt)
+    if row is None:
+        raise NotFound(f"notification {notification_id} does not exist")
+    return row
 
 
 def notification_filter(

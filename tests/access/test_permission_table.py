@@ -222,8 +222,8 @@ getChannel ADMINS
 updateChannel ADMINS
 deleteChannel ADMINS
 listNotifications ANYONE
-getNotification ANYONE
-listNotificationAttempts ANYONE
+getNotification 22244222
+listNotificationAttempts 22244222
 replayNotification MANAGERS
 listChannelAttempts ADMINS
 testChannel ADMINS
@@ -622,6 +622,11 @@ async def _build(
     switch = {"event": "work.stage_advanced", "enabled": False, "channel_id": ids["channel_id"]}
     ids["subscription_id"] = (await call("POST", "/notification-subscriptions", json=switch))["id"]
     notifications = (await call("GET", "/notifications"))["items"]
+    # The first: A's approval waiting for asked_b — read as its approval is (getApproval's row).
+    assert (notifications[0]["subject_type"], notifications[0]["event_type"]) == (
+        "approval_assignment",
+        "work.approval_waiting",
+    )
     ids["notification_id"] = notifications[0]["id"]
     async with sessions() as s:  # a dead letter, so that replaying it is possible
         await s.execute(text("UPDATE notifications SET status = 'dead' WHERE id = :id"), {"id": ids["notification_id"]})

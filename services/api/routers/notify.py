@@ -182,9 +182,10 @@ async def list_notifications(
     digest_id: UUID | None = None,
 ) -> dict[str, Any]:
     """The outbox: what was (or will be) sent where. `status=dead` lists the dead letters;
-    `digest_id` the notifications one digest message carried."""
+    `digest_id` the notifications one digest message carried. Below director, only notifications
+    about items the caller may read."""
     stmt = admin.notification_filter(
-        select(Notification),
+        admin.visible_notifications(select(Notification), actor),
         statuses=status,
         channel_id=channel_id,
         event_type=event_type,
@@ -203,8 +204,8 @@ async def list_notifications(
     responses=NOT_FOUND,
 )
 async def get_notification(notification_id: int, session: SessionDep, actor: ActorDep) -> Notification:
-    """One notification."""
-    return await crud.get_or_404(session, Notification, notification_id)
+    """One notification (404 unless it is about an item the caller may read)."""
+    return await admin.require_notification(session, actor, notification_id)
 
 
 @router.get(
@@ -217,8 +218,9 @@ async def get_notification(notification_id: int, session: SessionDep, actor: Act
 async def list_notification_attempts(
     notification_id: int, session: SessionDep, actor: ActorDep, limit: LimitQ = 50, cursor: CursorQ = None
 ) -> dict[str, Any]:
-    """Every delivery attempt of one notification: time, outcome, HTTP status, vendor code, latency."""
-    await crud.get_or_404(session, Notification, notification_id)
+    """Every delivery attempt of one notification: time, outcome, HTTP status, vendor code, latency
+    (404 unless the notification is about an item the caller may read)."""
+    await admin.require_notification(session, actor, notification_id)
     stmt = select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)
     return page_out(await paginate(session, stmt, DeliveryAttempt.id, limit=limit, cursor=cursor), AttemptRead)
 

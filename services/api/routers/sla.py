@@ -14,6 +14,7 @@ from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from shared import crud, subjects
+from shared.access.subjects import visible as visible_subjects
 from shared.calendar import CalendarError, Target
 from shared.calendar.schedule import (
     MAX_DAYS_SPAN,
@@ -411,9 +412,9 @@ async def list_sla_timers(
     policy_id: int | None = None,
 ) -> dict[str, Any]:
     """SLA timers for boards: filter by state, department, breached, subject; each row names its item
-    (title and API path)."""
+    (title and API path). Below director, only timers on items the caller may read."""
     stmt = read.timer_filter(
-        select(SlaTimer),
+        visible_subjects(select(SlaTimer), actor, type_column=SlaTimer.subject_type, id_column=SlaTimer.subject_id),
         state=state,
         department_id=department_id,
         breached=breached,
@@ -453,8 +454,14 @@ async def list_escalations(
     subject_id: int | None = None,
     timer_id: int | None = None,
 ) -> dict[str, Any]:
-    """Escalation history: every level fired, when, how late, to whom, and which fallbacks were taken."""
+    """Escalation history: every level fired, when, how late, to whom, and which fallbacks were taken.
+    Below director, only escalations on items the caller may read."""
     stmt = read.escalation_filter(
-        select(Escalation), subject_type=subject_type, subject_id=subject_id, timer_id=timer_id
+        visible_subjects(
+            select(Escalation), actor, type_column=Escalation.subject_type, id_column=Escalation.subject_id
+        ),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        timer_id=timer_id,
     )
     return page_out(await paginate(session, stmt, Escalation.id, limit=limit, cursor=cursor), EscalationRead)

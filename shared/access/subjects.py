@@ -1,0 +1,56 @@
+"""Who may read what is *about* an item: SLA timers, escalations and notifications.
+
+These rows name their subject by (`subject_type`, `subject_id`). A subject belongs to an item of the
+permission model — a task timer to its task, a reviewer's answer to its review, a KPI variance to its
+campaign (`SubjectSpec.trail`, the same link an item page follows) — and a caller below director sees
+a row exactly when they may read that item. Outbox rows about an item of the model that is not a
+timed subject (a report) follow the report's rule; rows about configuration (a channel's health
+alert) are for directors and admins.
+
+`readable` is one SQL condition — per subject type, the subject's id among the ids of the items the
+caller sees (`policy.condition`) — so a board stays one query per page, filtered in the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+
+from shared import subjects  # every subject type is registered before the condition is built
+from shared.access import policy
+from shared.actor import Actor
+
+
+def _visible_ids(kind: str, actor: Actor) -> Select[Any]:
+    model = policy.RULES[kind].model
+    return select(model.id).where(policy.condition(kind, actor))
+
+
+def readable(type_column: Any, id_column: Any, actor: Actor) -> ColumnElement[bool]:
+    """Rows whose subject (`type_column`, `id_column`) belongs to an item the caller may read;
+    everything for directors and admins."""
+    if actor.sees_everything:
+        return true()
+    branches: list[ColumnElement[bool]] = []
+    timed: set[str] = set()
+    for spec in subjects.subject_types():
+        timed.add(spec.name)
+        link = next((link for link in spec.trail if link.item in policy.RULES), None)
+        if link is None:
+            continue  # no item of the model to ask: only directors and admins see it
+        own_id = link.column.class_.id
+        items = _visible_ids(link.item, actor)
+        ids = items if link.column is own_id else select(own_id).where(link.column.in_(items))
+        branches.append(and_(type_column == spec.name, id_column.in_(ids)))
+    for kind in policy.RULES:
+        if kind not in timed:  # an item that is a subject of notifications only (a report)
+            branches.append(and_(type_column == kind, id_column.in_(_visible_ids(kind, actor))))
+    return or_(false(), *branches)
+
+
+def visible(stmt: Select[Any], actor: Actor, *, type_column: Any, id_column: Any) -> Select[Any]:
+    """A list narrowed to the rows about items the caller may read (unchanged for directors)."""
+    if actor.sees_everything:
+        return stmt
+    return stmt.where(readable(type_column, id_column, actor))
