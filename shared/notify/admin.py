@@ -68,7 +68,8 @@ def notification_filter(
 
 async def replay(session: AsyncSession, *, actor: Actor, notification_id: int, now: datetime) -> Notification:
     """Send a dead letter again, with a fresh retry budget; its message id (and so the
-    receiver's dedupe key) stays the same."""
+    receiver's dedupe key) stays the same. Like reading it: only about an item the caller may read."""
+    await require_notification(session, actor, notification_id)
     row = await crud.get_or_404(session, Notification, notification_id, for_update=True)
     if row.status != NotificationStatus.dead:
         raise Conflict(

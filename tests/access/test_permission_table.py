@@ -224,7 +224,7 @@ deleteChannel ADMINS
 listNotifications ANYONE
 getNotification 22244222
 listNotificationAttempts 22244222
-replayNotification MANAGERS
+replayNotification 33234322
 listChannelAttempts ADMINS
 testChannel ADMINS
 addComment A_WRITE
