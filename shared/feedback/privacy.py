@@ -27,27 +27,21 @@ SETTLED = (FeedbackStatus.resolved, FeedbackStatus.closed)
 FREE_TEXT = ("content", "first_response")
 
 
-async def department_of(session: AsyncSession, actor: Actor) -> int | None:
-    """The reader's department: carried by the actor (`authenticate` reads it with the token)."""
-    return actor.department_id
-
-
-def may_read_customer(
-    actor: Actor, actor_department_id: int | None, *, owner_id: int | None, department_id: int | None
-) -> bool:
-    """Managers and above, the item's owner, and members of its department read the customer raw."""
+def may_read_customer(actor: Actor, *, owner_id: int | None, department_id: int | None) -> bool:
+    """Managers and above, the item's owner, and members of its department read the customer raw
+    (the reader's department comes with the actor: `authenticate` reads it with the token)."""
     if actor.at_least(Role.manager):
         return True
     if actor.user_id is not None and actor.user_id == owner_id:
         return True
-    return actor_department_id is not None and actor_department_id == department_id
+    return actor.department_id is not None and actor.department_id == department_id
 
 
 async def readable_clause(session: AsyncSession, actor: Actor) -> ColumnElement[bool] | None:
     """`may_read_customer` as SQL over `feedback` (None: every row, for managers and above)."""
     if actor.at_least(Role.manager):
         return None
-    dept = await department_of(session, actor)
+    dept = actor.department_id
     return or_(
         Feedback.owner_id == actor.user_id if actor.user_id is not None else false(),
         Feedback.department_id == dept if dept is not None else false(),
@@ -56,13 +50,12 @@ async def readable_clause(session: AsyncSession, actor: Actor) -> ColumnElement[
 
 async def shown_to(session: AsyncSession, actor: Actor, items: list[F]) -> list[F]:
     """The items as `actor` may read them: the customer's name and contact masked unless
-    `may_read_customer` (one query for the reader's department, whatever the page size)."""
+    `may_read_customer`."""
     if actor.at_least(Role.manager) or not items:
         return items
-    dept = await department_of(session, actor)
     out = []
     for item in items:
-        if may_read_customer(actor, dept, owner_id=item.owner_id, department_id=item.department_id):
+        if may_read_customer(actor, owner_id=item.owner_id, department_id=item.department_id):
             out.append(item)
             continue
         out.append(
