@@ -15,6 +15,7 @@ from shared.reports import models as _reports  # noqa: F401 — not timed: its t
 from shared.reviews import service as _reviews  # noqa: F401
 from shared.risks import service as _risks  # noqa: F401 — risk reviews, the "risk" trail item
 from shared.roi import service as _roi  # noqa: F401
+from shared.sla import extensions as _extensions  # noqa: F401 — decides extension approvals (申请延期)
 from shared.sla.registry import subject_types
 from shared.tasks import service as _tasks  # noqa: F401
 from shared.workflow import stages as _stages  # noqa: F401

@@ -133,7 +133,10 @@ async def _resolve_steps(
 ASKED_ON_THE_ITEM = frozenset({ApprovalKind.goal, ApprovalKind.goal_adjustment})
 # Kinds whose subject lives in another domain: that domain asks for the approval (with the facts
 # the rules need) and registers what its decision does (shared.approvals.hooks).
-DOMAIN_KINDS = {ApprovalKind.expense: "requesting an expense (createExpense)"}
+DOMAIN_KINDS = {
+    ApprovalKind.expense: "requesting an expense (createExpense)",
+    ApprovalKind.extension: "asking for more time on the item (createExtensionRequest)",
+}
 
 
 def _new_budget(data: ApprovalCreate) -> Decimal | None:
@@ -290,12 +293,14 @@ async def request_for_item(
     department_id: int | None,
     details: dict[str, Any],
     now: datetime,
+    rule: ApprovalRule | None = None,
 ) -> Approval:
     """Ask for an approval of something that is not a campaign (a goal, a goal adjustment): the
     rule of `kind` for the item's department (or `company_wide` when it has none) chooses the
-    chain; the domain that owns the item keeps its id in `details` and learns the outcome through
-    `shared.approvals.hooks`."""
-    rule = await choose_rule_for_department(session, kind, department_id)
+    chain, unless the domain passes the `rule` it fell back on; the domain that owns the item keeps
+    its id in `details` and learns the outcome through `shared.approvals.hooks`."""
+    if rule is None:
+        rule = await choose_rule_for_department(session, kind, department_id)
     requester = await _user(session, actor.user_id)
     approver_ids = await _resolve_steps(
         session, rule, department_id=department_id, campaign_id=None, requester=requester

@@ -78,6 +78,7 @@ OCCURRENCE = register(
         statuses=tuple(OccurrenceStatus),
         labels={"zh-CN": "跨部门协作", "en-US": "Collaboration request"},
         trail=(TrailLink(CollaborationSubject.request, CollaborationOccurrence.request_id),),
+        due_column=CollaborationOccurrence.due_at,
         default_start=(OccurrenceStatus.open,),
         default_stop=(OccurrenceStatus.done,),
         default_cancel=(OccurrenceStatus.cancelled,),

@@ -20,6 +20,7 @@ class ApprovalKind(enum.StrEnum):
     goal = "goal"  # a drafted goal (target, period, owner) becomes binding
     goal_adjustment = "goal_adjustment"  # an approved goal's new target (seed 002: 调整需经审批)
     expense = "expense"  # an expense against a budget line (requested → approved → paid)
+    extension = "extension"  # more time for a timed item: its deadline moves once approved (申请延期)
 
 
 class ApprovalStatus(enum.StrEnum):

@@ -76,6 +76,7 @@ RECTIFICATION = register(
         statuses=tuple(RectificationStatus),
         labels={"zh-CN": "整改措施", "en-US": "Rectification item"},
         trail=(TrailLink(RectificationSubject.rectification, Rectification.id),),
+        due_column=Rectification.due_at,
         default_start=(RectificationStatus.open, RectificationStatus.in_progress),
         default_stop=(RectificationStatus.done, RectificationStatus.verified),
         default_policies=(

@@ -85,6 +85,9 @@ class SubjectSpec:
     default_policies: Sequence[tuple[dict[str, Any], dict[str, Any]]] = ()
     # A tag that names the item differently, e.g. feedback tagged `complaint` reads 客诉.
     tag_labels: dict[str, Labels] = field(default_factory=dict)
+    # The item's own due date column, if it has one (a task's `due_at`): an approved deadline
+    # extension moves it (shared.sla.extensions); without one only the item's timers move.
+    due_column: InstrumentedAttribute[Any] | None = None
 
     @property
     def name(self) -> str:

@@ -1,12 +1,13 @@
-"""SLA read schemas: the timers every timed item embeds in its `XRead`."""
+"""SLA schemas: the timers every timed item embeds in its `XRead`, and a deadline extension request."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.calendar.schemas import CalendarWarning
+from shared.schemas import WriteModel
 
 
 class TargetRead(BaseModel):
@@ -65,3 +66,20 @@ class TimerSummary(BaseModel):
         description="estimated_holidays: the span from start to due crosses a year whose statutory holidays are "
         "only estimated (no official schedule loaded), so the deadline may move",
     )
+
+
+class ExtensionRequestCreate(WriteModel):
+    """Ask for more time on a timed item (申请延期): exactly one of `extend_to` and `extend_by`."""
+
+    subject_type: str = Field(
+        max_length=64, description="a registered SLA subject type with a running timer (`task` …)"
+    )
+    subject_id: int
+    extend_to: AwareDatetime | None = Field(default=None, description="the new deadline, later than the current one")
+    extend_by: str | None = Field(
+        default=None,
+        max_length=32,
+        description="working time on the item's calendar: `2d` (working days), `4h`, `30m`, `1d2h`; 天/小时/分钟 too",
+        examples=["2d", "4h", "1d2h"],
+    )
+    reason: str = Field(max_length=2000, description="why more time is needed (required)")

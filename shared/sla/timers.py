@@ -204,10 +204,12 @@ def supersede(
     ctx: SubjectContext,
     cal: BusinessCalendar,
     now: datetime,
-) -> None:
-    """The deadline itself changed: re-arm. Levels that already fired and would now lie in the
+    reason: str = "deadline changed",
+) -> SlaTimer:
+    """The deadline itself changed: re-arm (the new timer is returned; the old one, cancelled with
+    `reason`, keeps its breach and escalations). Levels that already fired and would now lie in the
     past stay fired (no burst of stale warnings); the rest fire again against the new deadline."""
-    cancel(old, now, "deadline changed")
+    cancel(old, now, reason)
 
     def arm(fired: Sequence[str] = ()) -> SlaTimer:
         return new_timer(
@@ -223,7 +225,9 @@ def supersede(
 
     draft = arm()
     levels, cw = timer_levels(draft), clockwork(draft, cal)
-    session.add(arm(fired=[k for k in old.fired if _moment(levels, cw, k) <= now]))
+    timer = arm(fired=[k for k in old.fired if _moment(levels, cw, k) <= now])
+    session.add(timer)
+    return timer
 
 
 def _moment(levels: Sequence[Level], cw: Clockwork, key: str) -> datetime:

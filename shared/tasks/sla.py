@@ -92,6 +92,7 @@ TASK = register(
         statuses=tuple(TaskStatus),
         labels={"zh-CN": "任务", "en-US": "Task"},
         trail=(TrailLink(TaskSubject.task, Task.id),),
+        due_column=Task.due_at,
         default_start=(TaskStatus.todo, TaskStatus.in_progress),
         default_pause=(TaskStatus.blocked,),
         default_stop=(TaskStatus.done,),

@@ -154,6 +154,16 @@ DEFAULT_APPROVAL_RULES: list[dict[str, Any]] = [
         "conditions": {},
         "steps": [{"name": DUAL_SIGN_STEP, "mode": "all", "approvers": ["department_head", "director"]}],
     },
+    # More time for a timed item (申请延期) is the item's department head's call; without a head
+    # (or when the head asks for themself) shared.sla.extensions falls back to a director, then an
+    # admin. A rule of kind extension with a lower priority number overrides the chain.
+    {
+        "name": "延期申请 部门负责人审批 Extension: department head",
+        "kind": "extension",
+        "priority": 1000,
+        "conditions": {},
+        "steps": [{"name": "部门负责人 Department head", "mode": "one", "approvers": ["department_head"]}],
+    },
     # An expense is approved by the campaign department's head …
     {
         "name": "常规费用 部门负责人审批 Routine expense: department head",
