@@ -124,6 +124,7 @@ listApprovals ANYONE
 getApproval 22244222
 decideApproval 33344233
 cancelApproval 32244322
+createExtensionRequest A_WRITE
 createCollaborationRequest MEMBERS
 listCollaborationRequests ANYONE
 getCollaborationRequest ANYONE
@@ -320,6 +321,9 @@ CALLS: dict[str, Call] = {
     "updateApprovalRule": lambda w: {"json": {"description": "changed"}},
     "requestApproval": lambda w: {"json": {"kind": "campaign", "campaign_id": w.ids["promotion_id"]}},
     "decideApproval": lambda w: {"json": {"decision": "approve"}},
+    "createExtensionRequest": lambda w: {
+        "json": {"subject_type": "task", "subject_id": w.ids["task_id"], "extend_by": "1d", "reason": "素材未到"}
+    },
     "createCollaborationRequest": lambda w: {
         "json": {
             "matter": "协作",

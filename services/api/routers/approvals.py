@@ -112,7 +112,8 @@ async def delete_approval_rule(rule_id: int, session: SessionDep, actor: Manager
 
 
 # ---- approvals ---------------------------------------------------------------------------------
-async def _read_page(session: SessionDep, rows: list[Approval], now: datetime) -> list[ApprovalRead]:
+async def read_approvals(session: SessionDep, rows: list[Approval], now: datetime) -> list[ApprovalRead]:
+    """Approvals as the API returns them: steps, approvers and each approver's SLA state."""
     steps = await approvals.steps_of(session, [a.id for a in rows])
     ids = [x.id for chain in steps.values() for _, assignments in chain for x in assignments]
     sla = await SlaIndex.load(session, ApprovalSubject.assignment, ids, now)
@@ -142,7 +143,7 @@ async def request_approval(
     step's approvers start their SLA timers."""
     await access.require_reference(session, actor, CampaignItem.campaign, body.campaign_id, field="campaign_id")
     approval = await approvals.request_approval(session, actor=actor, data=body, now=now)
-    return (await _read_page(session, [approval], now))[0]
+    return (await read_approvals(session, [approval], now))[0]
 
 
 @router.get("/approvals", response_model=PageOut[ApprovalRead], operation_id="listApprovals")
@@ -179,7 +180,7 @@ async def list_approvals(
         now=now,
     )
     page = await paginate(session, stmt, Approval.id, limit=limit, cursor=cursor)
-    return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
+    return {"items": await read_approvals(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
 @router.get(
@@ -188,7 +189,7 @@ async def list_approvals(
 async def get_approval(approval_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> ApprovalRead:
     """One approval with its steps, each approver's decision and SLA state."""
     await access.require_read(session, actor, ApprovalSubject.approval, approval_id)
-    return (await _read_page(session, [await crud.get_or_404(session, Approval, approval_id)], now))[0]
+    return (await read_approvals(session, [await crud.get_or_404(session, Approval, approval_id)], now))[0]
 
 
 @router.post(
@@ -204,7 +205,7 @@ async def decide_approval(
     sign for someone else. A rejection blocks the gate that waits for it and says why."""
     await access.require_write(session, actor, ApprovalSubject.approval, approval_id)
     approval = await approvals.decide(session, actor=actor, approval_id=approval_id, data=body, now=now)
-    return (await _read_page(session, [approval], now))[0]
+    return (await read_approvals(session, [approval], now))[0]
 
 
 @router.post(
@@ -226,4 +227,4 @@ async def cancel_approval(
     approval = await approvals.cancel(
         session, actor=actor, approval_id=approval_id, data=body or ApprovalCancellation(), now=now
     )
-    return (await _read_page(session, [approval], now))[0]
+    return (await read_approvals(session, [approval], now))[0]
