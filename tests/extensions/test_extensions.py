@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 
-from shared.models import Approval, ApprovalKind, ApprovalStatus, Role, TimerState
+from shared.db import unit_of_work
+from shared.models import Approval, ApprovalKind, ApprovalStatus, Role, SlaTimer, TimerState
 from shared.notify.work import WorkEvent
 from tests.approvals.conftest import Org, add_rule, count, decide, make_campaign, sweep
 from tests.arrival.conftest import Bots, deliver, rows
@@ -268,3 +270,52 @@ async def test_an_extension_is_not_asked_through_the_approvals_route(client, ses
         "/api/v1/approvals", headers=org.headers(org.planner), json={"kind": "extension", "campaign_id": campaign.id}
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.kind"
+
+
+async def test_an_item_without_a_due_date_of_its_own_keeps_the_extended_deadline(client, sessions, org: Org):
+    # A review's deadline is its policy's (2 working days): only its timer can move.
+    r = await client.post(
+        "/api/v1/reviews",
+        headers=org.headers(org.planner),
+        json={"title": "方案评审", "reviewer_user_ids": [org.manager.id, org.legal.id]},
+    )
+    assert r.status_code == 201, r.text
+    review = r.json()
+    r = await client.post(
+        "/api/v1/extension-requests",
+        headers=org.headers(org.planner),
+        json={
+            "subject_type": "review_request",
+            "subject_id": review["id"],
+            "extend_to": "2026-03-06T10:00:00+08:00",
+            "reason": "法务出差",
+        },
+    )
+    assert r.status_code == 201, r.text
+    approval = r.json()
+    assert approval["details"]["due_from"] == "2026-03-04T10:00:00+08:00"
+    await decide(client, org, approval["id"], org.marketing_director)
+    # One reviewer answers: the review is synced again and keeps the extended deadline.
+    response = next(x for x in review["rounds"][0]["responses"] if x["user_id"] == org.manager.id)
+    r = await client.post(
+        f"/api/v1/reviews/{review['id']}/responses/{response['id']}",
+        headers=org.headers(org.manager),
+        json={"decision": "approve"},
+    )
+    assert r.status_code == 200, r.text
+    async with unit_of_work(sessions) as s:
+        found = list(
+            await s.scalars(
+                select(SlaTimer)
+                .where(SlaTimer.subject_type == "review_request", SlaTimer.subject_id == review["id"])
+                .order_by(SlaTimer.id)
+            )
+        )
+    assert [(t.state, t.due_at) for t in found] == [
+        (TimerState.cancelled, T("2026-03-04T10:00:00+08:00")),
+        (TimerState.running, T("2026-03-06T10:00:00+08:00")),
+    ]
+    trail = (await client.get(f"/api/v1/trail/review/{review['id']}", headers=org.headers(org.planner))).json()
+    assert [e["details"]["after"]["note"] for e in trail["entries"] if e["action"] == "deadline.extend"] == [
+        f"deadline extended from 2026-03-04 10:00 to 2026-03-06 10:00 by approval #{approval['id']}"
+    ]
