@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import platform
@@ -40,6 +41,7 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -57,6 +59,10 @@ from bench.stack import (  # noqa: E402
     scratch_database,
     start_api,
 )
+from shared.actor import Actor  # noqa: E402
+from shared.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStatus, Role, Task, User  # noqa: E402
+from shared.org.tokens import create_token  # noqa: E402
 
 DATABASE = "closeloop_bench_api"
 READ_TARGET_MS, WRITE_TARGET_MS, RSS_TARGET_MB = 50.0, 100.0, 200.0
@@ -87,6 +93,7 @@ class Ids:
     campaigns: list[int]  # campaigns still running: new tasks go there
     task_range: tuple[int, int]
     open_tasks: list[int]  # a sample of open tasks: what PATCH changes
+    readable: list[int] | None = None  # what item reads draw from (None: any id in task_range)
 
 
 async def load_ids(stack: BenchStack) -> Ids:
@@ -118,7 +125,7 @@ def routes_for(ids: Ids) -> list[Route]:
     dept = lambda r: {"d": r.choice(ids.departments)}  # noqa: E731
     member = lambda r: {"u": r.choice(ids.members)}  # noqa: E731
     approver = lambda r: {"u": r.choice(ids.approvers)}  # noqa: E731
-    any_task = lambda r: {"id": r.randint(*ids.task_range)}  # noqa: E731
+    any_task = lambda r: {"id": r.choice(ids.readable) if ids.readable else r.randint(*ids.task_range)}  # noqa: E731
     open_task = lambda r: {"id": r.choice(ids.open_tasks)}  # noqa: E731
 
     def new_task(r: Any) -> dict[str, Any]:
@@ -187,6 +194,59 @@ def routes_for(ids: Ids) -> list[Route]:
         Route("POST tasks", "POST", f"{V1}/tasks", 8, body=new_task),
         Route("PATCH tasks/{id}", "PATCH", f"{V1}/tasks/{{id}}", 8, fill=open_task, body=change),
     ]
+
+
+async def caller_token(stack: BenchStack, role: str, ids: Ids) -> tuple[str, Ids, str]:
+    """`--as`: the admin sees everything (no visibility condition); a member or a manager is the
+    first seeded one with a department, and the boards are theirs — their department's, its
+    people's — with the visibility condition a caller below director has; item reads and writes
+    go to their department's tasks and campaigns. Returns the token, the
+    ids to draw from and what to print."""
+    if role == "admin":
+        return await admin_token(stack), ids, "caller: admin (sees everything: no visibility condition)"
+    engine = make_engine(stack.database_url, pool_size=1)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            user = (
+                await session.scalars(
+                    select(User).where(User.role == Role(role), User.department_id.is_not(None)).order_by(User.id)
+                )
+            ).first()
+            if user is None:
+                raise SystemExit(f"the bench database has no {role} with a department")
+            colleagues = list(
+                await session.scalars(
+                    select(User.id).where(User.department_id == user.department_id, User.role == Role.member)
+                )
+            )
+            # Item reads and writes on the department's own tasks and campaigns: what the caller sees.
+            own = select(Task.id).where(Task.department_id == user.department_id).order_by(Task.id).limit(20_000)
+            readable = list(await session.scalars(own))
+            open_tasks = list(await session.scalars(own.where(Task.status.in_(OPEN_TASK_STATUSES))))
+            campaigns = list(
+                await session.scalars(
+                    select(Campaign.id).where(
+                        Campaign.department_id == user.department_id,
+                        Campaign.status.in_((CampaignStatus.planned, CampaignStatus.active)),
+                    )
+                )
+            )
+            _, plaintext = await create_token(session, actor=Actor.system("bench"), user_id=user.id, name="bench")
+    finally:
+        await engine.dispose()
+    mine = dataclasses.replace(
+        ids,
+        departments=[user.department_id],
+        members=colleagues or ids.members,
+        campaigns=campaigns,
+        open_tasks=open_tasks or ids.open_tasks,
+        readable=readable or None,
+    )
+    said = (
+        f"caller: {role} user {user.id} of department {user.department_id} (boards filtered to that department "
+        f"and its {len(colleagues)} members, with a {role}'s visibility condition)"
+    )
+    return plaintext, mine, said
 
 
 def targets_of(routes: list[Route]) -> dict[str, float]:
@@ -447,6 +507,13 @@ async def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="CLOSELOOP_API_WORKERS")
     ap.add_argument("--profile", type=Path, default=None, help="record every API worker with py-spy into this folder")
     ap.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN of the board queries")
+    ap.add_argument(
+        "--as",
+        dest="caller",
+        choices=("member", "manager", "admin"),
+        default="admin",
+        help="who calls: a member or manager runs the boards with the visibility condition (default: admin)",
+    )
     args = ap.parse_args()
     if args.timers is None:  # every task created before "now" gets its timer, plus stages', reviews', approvals'
         args.timers = round(scale_from(args).tasks * 1.2)
@@ -467,8 +534,8 @@ async def main() -> None:
         finally:
             await conn.close()
         console.print("data: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
-        ids = await load_ids(stack)
-        token = await admin_token(stack)
+        token, ids, caller = await caller_token(stack, args.caller, await load_ids(stack))
+        console.print(caller)
         routes = routes_for(ids)
         metrics_dir = ROOT / ".closeloop" / "bench" / f"metrics-api-{os.getpid()}"
         shutil.rmtree(metrics_dir, ignore_errors=True)

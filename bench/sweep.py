@@ -172,6 +172,7 @@ async def floor_baseline(conn: asyncpg.Connection, due: int) -> float:
                     "pending",
                     0,
                     *[now] * 3,
+                    None,  # request_id: the sweep writes on the clock's behalf
                 )
                 for i, r in zip(ids, rows, strict=True)
             ],

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import InvalidInput
@@ -40,11 +40,26 @@ def decode_cursor(cursor: str) -> int:
 
 
 async def paginate(
-    session: AsyncSession, stmt: Select[Any], id_column: Any, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    stmt: Select[Any],
+    id_column: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+    any_of: Sequence[ColumnElement[bool]] = (),
 ) -> Page[Any]:
-    """Run `stmt` (already filtered) one page at a time, ordered by id."""
+    """Run `stmt` (`select(Model)`, already filtered) one page at a time, ordered by id. `any_of`:
+    a filter that is a disjunction of conditions each served by its own index in id order (a task
+    is in a department through its campaign or through its assignee) — each is read on its own
+    index up to a page, and the page is the first ids of their union. One `OR` in the WHERE would
+    read every matching row and sort them, or walk the primary key throwing rows away."""
     if cursor:
         stmt = stmt.where(id_column > decode_cursor(cursor))
+    if any_of:
+        arms = [stmt.where(c).with_only_columns(id_column).order_by(id_column).limit(limit + 1) for c in any_of]
+        ids = union(*arms).subquery()
+        # The arms applied every filter: the page's rows are read by primary key, nothing re-checked.
+        stmt = select(stmt.column_descriptions[0]["entity"]).where(id_column.in_(select(ids.c[0])))
     rows = list((await session.scalars(stmt.order_by(id_column).limit(limit + 1))).all())
     has_more = len(rows) > limit
     rows = rows[:limit]

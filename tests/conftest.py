@@ -31,6 +31,8 @@ from shared.clock import FrozenClock
 from shared.db import make_engine, make_sessionmaker
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, start_embedded
 from shared.models import Base
+from shared.notify import delivery
+from shared.notify.http import Sender
 from shared.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,6 +158,23 @@ def clock() -> FrozenClock:
 
 
 # ---- the API -------------------------------------------------------------------------------------
+@pytest.fixture
+async def ctx(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: FrozenClock, arq_redis: ArqRedis
+) -> AsyncIterator[dict[str, Any]]:
+    """The `ctx` arq hands the notifier's and the worker's jobs (their `startup`): settings,
+    sessions, the test's clock, Redis, an HTTP sender and the delivery policy."""
+    async with Sender() as http:
+        yield {
+            "settings": settings,
+            "sessions": sessions,
+            "clock": clock,
+            "redis": arq_redis,
+            "http": http,
+            "policy": delivery.policy_from(settings),
+        }
+
+
 @pytest.fixture
 async def app(settings: Settings, clock: FrozenClock, engine: AsyncEngine) -> AsyncIterator[Any]:
     from services.api.app import create_app

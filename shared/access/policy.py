@@ -108,12 +108,16 @@ def _in_campaigns(column: Any, actor: Actor) -> ColumnElement[bool]:
 
 
 def _task(actor: Actor) -> ColumnElement[bool]:
-    # A task's department is its campaign's; a standalone task's, its reporter's. The assignee is a party.
+    # A task's department is its campaign's; a standalone task's, its reporter's — kept on the row
+    # (`tasks.department_id`, NULL when the campaign or the reporter has none: company-wide), so a
+    # member's board reads it from the row instead of two subqueries per row. The assignee is a
+    # party; so are the campaign's owner and its stages' owners (as `_campaign` has them).
     return or_(
         Task.assignee_id == _uid(actor),
         Task.reporter_id == _uid(actor),
-        and_(Task.campaign_id.is_not(None), _in_campaigns(Task.campaign_id, actor)),
-        and_(Task.campaign_id.is_(None), _users_at_home(Task.reporter_id, actor)),
+        home(Task.department_id, actor),
+        Task.campaign_id.in_(select(Campaign.id).where(Campaign.owner_id == _uid(actor))),
+        Task.campaign_id.in_(select(CampaignStage.campaign_id).where(CampaignStage.owner_id == _uid(actor))),
     )
 
 

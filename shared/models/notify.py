@@ -113,6 +113,9 @@ class Notification(IdMixin, TimestampMixin, Base):
     # A replay gives a dead letter a fresh retry budget: attempts before it do not count.
     replayed_at: Mapped[datetime | None]
     budget_from: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The API request that wrote the row (its `X-Request-ID`): the notifier's log lines about the
+    # delivery carry it. None for rows the worker's sweeps write (the clock caused those).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeliveryAttempt(IdMixin, Base):

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import BigInteger, Boolean, FetchedValue, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,7 +93,15 @@ class Task(IdMixin, TimestampMixin, ArchivedMixin, Base):
         # "My tasks" (`/tasks?assignee_id=…`): the assignee's tasks in id order, a page read from the
         # index until it is full.
         Index("ix_tasks_assignee", "assignee_id", "id"),
+        # The department board (`/tasks?department_id=…`) in id order: one index per way a task
+        # belongs to a department (its campaign's, its assignee's), each read until the page is full.
+        Index("ix_tasks_board", "department_id", "id"),
+        Index("ix_tasks_assignee_department", "assignee_department_id", "id"),
     )
+    # The two department columns are derived, kept by triggers (migration 0031) on every write of
+    # tasks, users and campaigns — foreign-key actions, COPY and raw SQL included; RETURNING brings
+    # the values the trigger set back into the ORM after each INSERT and UPDATE.
+    __mapper_args__ = {"eager_defaults": True}
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     campaign_id: Mapped[int | None] = mapped_column(
@@ -109,3 +117,11 @@ class Task(IdMixin, TimestampMixin, ArchivedMixin, Base):
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
+    # The task's department as visibility has it: its campaign's; a standalone task's, its reporter's.
+    department_id: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    # Its assignee's department (the board's other way in).
+    assignee_department_id: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )

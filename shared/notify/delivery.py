@@ -36,6 +36,7 @@ from shared.notify.http import Sender, TransportError
 from shared.notify.outbox import DB_NOW, lease_free
 from shared.notify.render import Message
 from shared.notify.ssrf import UnsafeUrl
+from shared.observability import logs
 from shared.pages.links import PageLinks
 from shared.redact import mask_urls
 from shared.settings import Settings
@@ -92,6 +93,7 @@ class Claimed:
     budget_from: int  # attempts before the last replay do not count against max_attempts
     envelope: Envelope
     created_at: datetime
+    request_id: str | None = None  # the API request that wrote the row (its log lines carry it)
 
     @property
     def locale(self) -> str | None:
@@ -222,6 +224,7 @@ async def claim_batch(
             _N.c.payload,
             _N.c.created_at,
             _N.c.replayed_at,
+            _N.c.request_id,
         )
     )
     claimed = [
@@ -233,6 +236,7 @@ async def claim_batch(
                 str(r.message_id), r.event_type, r.created_at, with_links(r.payload, public_url, pages=pages, now=now)
             ),
             created_at=r.replayed_at or r.created_at,
+            request_id=r.request_id,
         )
         for r in rows
     ]
@@ -303,6 +307,32 @@ async def send(
         error = mask_urls(f"internal error: {type(exc).__name__}: {exc}")[:300]  # attempts are read by viewers
         classified = Classified(AttemptOutcome.retryable, error=error)
     return AttemptResult(classified, status, int((time.perf_counter() - started) * 1000))
+
+
+def log_attempts(
+    target: Target, items: list[Claimed], results: list[AttemptResult], *, digest_id: uuid.UUID | None = None
+) -> None:
+    """One line per notification sent (a digest: one per notification inside it), carrying the
+    request id of the API request that wrote it."""
+    for c, r in zip(items, results, strict=True):
+        k = r.classified
+        with logs.for_request(c.request_id):
+            log.info(
+                "notification %s to channel %s: %s",
+                c.notification_id,
+                target.id,
+                k.outcome.value,
+                extra={
+                    "notification_id": c.notification_id,
+                    "channel_id": target.id,
+                    "attempt": c.attempt_no,
+                    "outcome": k.outcome.value,
+                    "http_status": r.http_status,
+                    "vendor_code": k.vendor_code,
+                    "latency_ms": r.latency_ms,
+                    "digest_id": str(digest_id) if digest_id else None,
+                },
+            )
 
 
 _ATTEMPT_COLUMNS = (

@@ -186,6 +186,7 @@ async def _record(
     # The messages are out: if PostgreSQL is restarting, wait for it (inside the lease) rather than
     # leave the rows leased, which would send them all again once the lease ran out.
     report.add(await outlasting("recording deliveries", write, give_up_after_s=d.policy.lease_s / 2))
+    delivery.log_attempts(target, claimed, results, digest_id=digest_id)
 
 
 def _message(d: Dispatcher, target: Target, c: Claimed, now: datetime) -> Message:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import jsontext
 from shared.db import copy_rows, driver_connection
 from shared.models import Channel, Notification, NotificationStatus
+from shared.observability import logs
 
 # Leases run on one clock, the database's at the statement, never a replica's own (ADR 0009): a
 # notifier whose clock is off can neither steal a live lease nor keep one past its expiry.
@@ -48,6 +49,7 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
     )
     ids = [r[0] for r in fresh]
     pending = NotificationStatus.pending.value
+    request_id = logs.request_id.get()  # the API request writing them, if any
     records = [
         (
             nid,
@@ -63,6 +65,7 @@ async def add_to_outbox(session: AsyncSession, items: list[OutboxItem], *, now: 
             now,
             now,
             now,
+            request_id,
         )
         for (nid, message_id), i in zip(fresh, items, strict=True)
     ]
@@ -95,6 +98,7 @@ COPY_COLUMNS = (
     "next_attempt_at",
     "created_at",
     "updated_at",
+    "request_id",
 )
 
 

@@ -10,6 +10,8 @@ import json
 import logging
 import logging.config
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +27,17 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "re
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+@contextmanager
+def for_request(rid: str | None) -> Iterator[None]:
+    """Log lines written inside carry `rid`: work a request caused, done later by another process
+    (the delivery of the outbox rows it wrote)."""
+    token = request_id.set(rid)
+    try:
+        yield
+    finally:
+        request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):

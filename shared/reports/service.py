@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from shared import archive, crud
 from shared.actor import Actor
 from shared.archive import Disposal
 from shared.calendar.core import BusinessCalendar
+from shared.campaigns.sla import CampaignItem
 from shared.errors import FieldError, InvalidInput
 from shared.links import signed_path
 from shared.models import Calendar, Campaign, Channel, Department
@@ -268,6 +269,8 @@ async def run_now(
     """Produce the schedule's current period now (the period containing today); idempotent by the
     same key the worker uses, so the worker will not send it again."""
     schedule = await crud.get_or_404(session, ReportSchedule, schedule_id)
+    if schedule.campaign_id is not None:  # an archived campaign's report would be about nothing on the boards
+        archive.require_live(await crud.get_or_404(session, Campaign, schedule.campaign_id), CampaignItem.campaign)
     cal = await _calendar(session, schedule.calendar_id)
     return await produce(session, schedule, period_of(schedule.kind, cal.local_date(now)), now=now, links=links)
 
@@ -280,10 +283,17 @@ class Due:
 
 async def due_reports(session: AsyncSession, *, now: datetime) -> list[Due]:
     """Enabled schedules whose latest due period (sent at or after `active_from`, not stale) has
-    no report yet: one query for the schedules, one for the reports they already have."""
+    no report yet: one query for the schedules, one for the reports they already have. A
+    campaign's schedule waits while the campaign is archived (restored, it goes on)."""
+    archived = select(Campaign.id).where(Campaign.archived_at.is_not(None))
     schedules = list(
         await session.scalars(
-            select(ReportSchedule).where(ReportSchedule.enabled.is_(True)).order_by(ReportSchedule.id)
+            select(ReportSchedule)
+            .where(
+                ReportSchedule.enabled.is_(True),
+                or_(ReportSchedule.campaign_id.is_(None), ReportSchedule.campaign_id.not_in(archived)),
+            )
+            .order_by(ReportSchedule.id)
         )
     )
     cals = await load_calendars(session, {s.calendar_id for s in schedules})

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, any_, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, any_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import archive, crud
@@ -127,7 +127,6 @@ def task_filter(
     stmt: Select[Any],
     *,
     statuses: Collection[TaskStatus] | None = None,
-    department_id: int | None = None,
     assignee_id: int | None = None,
     campaign_id: int | None = None,
     stage_id: int | None = None,
@@ -140,18 +139,11 @@ def task_filter(
     archived: bool = False,
     now: datetime,
 ) -> Select[Any]:
-    """The task board's filters. A task's department is its assignee's department or its
-    campaign's department: either matches. Archived tasks only with `archived=True`."""
+    """The task board's filters (its department: `in_department`). Archived tasks only with
+    `archived=True`."""
     stmt = archive.archived_filter(stmt, Task, archived)
     if statuses:
         stmt = stmt.where(any_of(Task.status, statuses))
-    if department_id is not None:
-        stmt = stmt.where(
-            or_(
-                Task.assignee_id.in_(select(User.id).where(User.department_id == department_id)),
-                Task.campaign_id.in_(select(Campaign.id).where(Campaign.department_id == department_id)),
-            )
-        )
     if assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == assignee_id)
     if campaign_id is not None:
@@ -173,6 +165,16 @@ def task_filter(
     elif overdue is False:
         stmt = stmt.where((Task.due_at.is_(None)) | (Task.due_at > now) | Task.status.not_in(OPEN_TASK_STATUSES))
     return stmt
+
+
+def in_department(department_id: int) -> list[ColumnElement[bool]]:
+    """The ways a task is in a department, each served by its own index in id order: through its
+    campaign (the campaign's department) or through its assignee (the assignee's department).
+    Boards pass them to `paginate(any_of=…)`, which reads each on its index."""
+    return [
+        and_(Task.campaign_id.is_not(None), Task.department_id == department_id),
+        Task.assignee_department_id == department_id,
+    ]
 
 
 @on_campaign_cancelled(TaskSubject.task)

@@ -223,6 +223,9 @@ BOARD_INDEXES = {
     "ix_sla_timers_board": "ON public.sla_timers USING btree (department_id, state, id)",
     # /tasks?assignee_id=…: the assignee's tasks in id order
     "ix_tasks_assignee": "ON public.tasks USING btree (assignee_id, id)",
+    # /tasks?department_id=…: through the campaign, through the assignee, each in id order
+    "ix_tasks_board": "ON public.tasks USING btree (department_id, id)",
+    "ix_tasks_assignee_department": "ON public.tasks USING btree (assignee_department_id, id)",
     # /reviews?overdue=…: the pending reviewers only
     "ix_review_responses_status": "ON public.review_responses USING btree (status, review_id)",
     # /approvals?overdue=…, ?approver_id=…: the pending approvers only, in id order

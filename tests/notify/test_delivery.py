@@ -16,7 +16,6 @@ from shared.crypto import encrypt_secret, new_key
 from shared.db import unit_of_work
 from shared.models import Channel, ChannelKind, DeliveryAttempt, Notification, NotificationStatus
 from shared.notify import delivery
-from shared.notify.http import Sender
 from shared.pages.links import page_links
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
@@ -28,17 +27,9 @@ WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode(
 
 
 @pytest.fixture
-async def ctx(settings, sessions, clock, arq_redis):
-    async with Sender() as http:
-        yield {
-            "settings": settings,
-            "sessions": sessions,
-            "clock": clock,
-            "redis": arq_redis,
-            "http": http,
-            "policy": delivery.policy_from(settings),
-            "pages": page_links(settings),
-        }
+def ctx(ctx, settings):
+    """The notifier's job context with the deployment's page links (where cards' buttons lead)."""
+    return {**ctx, "pages": page_links(settings)}
 
 
 async def overdue_notification(ctx, sessions, clock, **user) -> Notification:

@@ -8,17 +8,14 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from services.notifier.main import drain
 from services.worker.main import sweep_once
 from shared.db import unit_of_work
 from shared.models import ChannelKind, Notification
-from shared.notify import delivery
 from shared.notify.adapters import ADAPTERS, Target
 from shared.notify.adapters.base import Envelope
-from shared.notify.http import Sender
 from shared.notify.render import Mention, Message
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
@@ -33,19 +30,6 @@ HOSTILE = (
 READABLE = "【重要】《双十一》活动（第1期）：预算 5,000 元；负责人·张三！100% 完成 — 复盘 a > b *备注* #3"
 MOBILE, WECOM_ID = "13800000000", "zhangsan"
 CLOSELOOP_LINK = re.compile(r"\]\(http://closeloop\.test/api/v1/tasks/\d+\)")
-
-
-@pytest.fixture
-async def ctx(settings, sessions, clock, arq_redis):
-    async with Sender() as http:
-        yield {
-            "settings": settings,
-            "sessions": sessions,
-            "clock": clock,
-            "redis": arq_redis,
-            "http": http,
-            "policy": delivery.policy_from(settings),
-        }
 
 
 async def hostile_breach(ctx, sessions, clock, botsim) -> dict[str, dict]:

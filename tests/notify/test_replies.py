@@ -7,7 +7,6 @@ import hashlib
 import json
 
 import aiohttp
-import pytest
 
 from services.devtools.botsim import HTML_ERROR_PAGE
 from shared.models import AttemptOutcome, ChannelKind, Role
@@ -15,25 +14,12 @@ from shared.notify import delivery
 from shared.notify.adapters import Target, feishu
 from shared.notify.adapters.base import Envelope
 from shared.notify.delivery import DeliveryPolicy
-from shared.notify.http import Reply, Sender
+from shared.notify.http import Reply
 from shared.notify.render import Message
 from tests.factories import auth, make_channel
 from tests.notify.test_delivery import deliver, overdue_notification
 
 LEAKS = ("sk_live_botsim", "Bearer", "eyJ", "10.8.0.12", "<html", "upstream")
-
-
-@pytest.fixture
-async def ctx(settings, sessions, clock, arq_redis):
-    async with Sender() as http:
-        yield {
-            "settings": settings,
-            "sessions": sessions,
-            "clock": clock,
-            "redis": arq_redis,
-            "http": http,
-            "policy": delivery.policy_from(settings),
-        }
 
 
 async def test_an_html_error_page_is_summarised_not_echoed_to_viewers(ctx, sessions, clock, client, botsim):

@@ -10,7 +10,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,25 +18,10 @@ from services.notifier.main import drain
 from services.worker.main import sweep_once
 from shared.db import unit_of_work
 from shared.models import ChannelKind, Notification, NotificationStatus
-from shared.notify import delivery
-from shared.notify.http import Sender
 from shared.observability import heartbeat, logs
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from tests.factories import BREACH_ONLY, SYSTEM, auth, make_channel, make_department, make_policy, make_user
-
-
-@pytest.fixture
-async def ctx(settings, sessions, clock, arq_redis):
-    async with Sender() as http:
-        yield {
-            "settings": settings,
-            "sessions": sessions,
-            "clock": clock,
-            "redis": arq_redis,
-            "http": http,
-            "policy": delivery.policy_from(settings),
-        }
 
 
 def deploy_files() -> tuple[dict, dict]:

@@ -166,6 +166,44 @@ async def test_after_downtime_the_latest_missed_period_is_produced_once_and_stal
     assert cards == 3
 
 
+async def test_an_archived_campaigns_schedule_produces_nothing_until_the_campaign_is_restored(
+    sessions, client, clock, org, worker_ctx
+):
+    channel = await make_channel(sessions)
+    clock.set(cn(2026, 10, 12, 8))
+    r = await client.post(
+        "/api/v1/campaigns", headers=org["admin"], json={"name": "国庆大促", "department_id": org["dept"].id}
+    )
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["id"]
+    async with unit_of_work(sessions) as s:  # a task: the campaign has history, so DELETE archives it
+        s.add(Task(title="海报", campaign_id=campaign_id))
+    standup = await schedule(
+        client,
+        org["admin"],
+        kind="daily_standup",
+        scope="campaign",
+        campaign_id=campaign_id,
+        channel_ids=[channel.id],
+        send_at="09:00",
+    )
+    await tick(worker_ctx, clock, cn(2026, 10, 12, 9))
+    assert (await client.delete(f"/api/v1/campaigns/{campaign_id}", headers=org["admin"])).status_code == 204
+    await tick(worker_ctx, clock, cn(2026, 10, 13, 9))
+    await tick(worker_ctx, clock, cn(2026, 10, 13, 17))
+    r = await client.post(f"/api/v1/report-schedules/{standup['id']}/run", headers=org["admin"])
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"] == [{"field": "archived_at", "message": "archived", "type": "state"}]
+    assert [k for _, k, _ in await produced(sessions)] == ["2026-10-12"]
+
+    r = await client.post(f"/api/v1/campaigns/{campaign_id}/restore", headers=org["admin"])
+    assert r.status_code == 200, r.text
+    await tick(worker_ctx, clock, cn(2026, 10, 14, 9))
+    assert [k for _, k, _ in await produced(sessions)] == ["2026-10-12", "2026-10-14"]
+    async with unit_of_work(sessions) as s:
+        assert await s.scalar(select(func.count()).select_from(Notification)) == 2
+
+
 async def test_run_produces_the_current_period_once_and_the_worker_does_not_send_it_again(
     sessions, client, clock, org, worker_ctx
 ):

@@ -70,7 +70,6 @@ async def list_tasks(
     stmt = tasks.task_filter(
         access.visible(select(Task), actor),
         statuses=status,
-        department_id=department_id,
         assignee_id=assignee_id,
         campaign_id=campaign_id,
         stage_id=stage_id,
@@ -83,7 +82,8 @@ async def list_tasks(
         archived=archived,
         now=now,
     )
-    page = await paginate(session, stmt, Task.id, limit=limit, cursor=cursor)
+    departments = tasks.in_department(department_id) if department_id is not None else ()
+    page = await paginate(session, stmt, Task.id, limit=limit, cursor=cursor, any_of=departments)
     return {"items": await _read_page(session, list(page.items), now), "next_cursor": page.next_cursor}
 
 
