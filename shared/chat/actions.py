@@ -215,7 +215,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "verb.approve": "同意",
         "verb.reject": "驳回",
         "verb.review_approve": "通过",
-        "verb.review_changes": "需修改",
+        "verb.review_changes": "要求修改",
         "verb.review_reject": "驳回",
         "verb.cancelled": "撤回",
         "open": "查看详情",
