@@ -8,10 +8,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from shared.chat.actions import ChatAction, Source, Target, Verb, parse_command
+from shared.clock import SystemClock
 from shared.db import unit_of_work
-from shared.models import SlaAcknowledgement
+from shared.models import ChannelKind, SlaAcknowledgement
+from shared.notify.dispatch import drain
+from shared.notify.http import Sender
 from shared.tasks.sla import TaskSubject
 from tests.chat.conftest import OU_QIAN, act, audit_rows, feishu, fired, make_task, sweep, timer_of
+from tests.factories import make_channel
+from tests.notify.helpers import make_dispatcher
 
 
 def at(clock, iso: str) -> None:
@@ -105,3 +110,30 @@ async def test_another_departments_member_cannot_acknowledge_and_learns_nothing(
     assert "双十一海报" not in outcome.message
     async with unit_of_work(sessions) as s:
         assert await s.scalar(select(func.count()).select_from(SlaAcknowledgement)) == 0
+
+
+async def test_the_group_hears_the_breach_once_after_it_is_acknowledged_then_the_escalation(
+    settings, sessions, clock, arq_redis, botsim, org, repeating
+):
+    botsim.add_bots({"market": {"kind": "dingtalk"}})
+    channel = await make_channel(
+        sessions, kind=ChannelKind.dingtalk, url=botsim.url("dingtalk", "market"), department_ids=[org.marketing.id]
+    )
+
+    async def deliver() -> list[str]:
+        async with Sender() as http:
+            await drain(make_dispatcher(settings, sessions, arq_redis, http, SystemClock()), channel.id)
+        return [str(m["body"]) for m in botsim.messages("market")]
+
+    task = await make_task(sessions, clock, org)
+    await sweep(sessions, clock, "2026-12-03T11:00:01+08:00")
+    (breach,) = await deliver()
+    assert "已超时：双十一海报" in breach
+    command = parse_command(f"认领 T{task.id}").action(source=Source.dingtalk, chat_user_id="ding_li")
+    assert (await act(sessions, clock, command)).ok
+    for iso in ("12:00:01", "13:00:01", "14:00:01", "14:30:01"):
+        await sweep(sessions, clock, f"2026-12-03T{iso}+08:00")
+    messages = await deliver()
+    assert len(messages) == 2  # no 第 N 次提醒: only the escalation to the manager follows
+    assert "超时升级：双十一海报" in messages[1] and "李经理" in messages[1]
+    assert "第 1 次提醒" not in messages[1]

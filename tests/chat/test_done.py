@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
+from shared.actor import Actor
 from shared.chat.actions import ChatAction, Source, Target, Verb
+from shared.collaboration import service as collaboration
+from shared.collaboration.schemas import CollaborationCreate, CollaborationDeadline
+from shared.collaboration.sla import CollaborationSubject
 from shared.db import unit_of_work
-from shared.models import Task, TaskStatus, TimerState
+from shared.models import CollaborationOccurrence, OccurrenceStatus, Task, TaskStatus, TimerState
+from shared.rectifications import service as rectifications
+from shared.rectifications.models import Rectification, RectificationStatus
+from shared.rectifications.schemas import RectificationCreate
+from shared.rectifications.sla import RectificationSubject
 from shared.tasks.sla import TaskSubject
 from tests.chat.conftest import OU_QIAN, act, feishu, make_task, sweep, timer_of
 
@@ -63,3 +73,43 @@ async def test_another_departments_member_gets_not_found_without_the_title(sessi
     assert missing.message == "找不到任务 #999，或你无权查看。"  # the same words as a missing one
     async with unit_of_work(sessions) as s:
         assert (await s.get_one(Task, task.id)).status == TaskStatus.todo
+
+
+async def test_a_rectification_item_and_a_collaboration_occurrence_are_completed_by_their_domains(sessions, clock, org):
+    zhang = Actor.user(org.zhang.id, org.zhang.role, org.marketing.id)
+    async with unit_of_work(sessions) as s:
+        item = await rectifications.create(
+            s, actor=zhang, data=RectificationCreate(title="预审清单", owner_id=org.zhang.id), now=clock.now()
+        )
+        request = await collaboration.create_request(
+            s,
+            actor=zhang,
+            data=CollaborationCreate(
+                matter="提供销售数据",
+                collaborating_department_ids=[org.marketing.id],
+                owner_id=org.li.id,
+                deadline=CollaborationDeadline(kind="calendar", value="PT24H"),
+            ),
+            now=clock.now(),
+        )
+        (occurrence_id,) = await s.scalars(
+            select(CollaborationOccurrence.id).where(CollaborationOccurrence.request_id == request.id)
+        )
+    fixed = await act(sessions, clock, feishu(Verb.done, Target(RectificationSubject.rectification, item.id)))
+    assert fixed.ok and fixed.message == f"已完成：整改措施 #{item.id}"
+    answered = await act(
+        sessions,
+        clock,
+        ChatAction(Verb.done, Target(CollaborationSubject.occurrence, occurrence_id), Source.dingtalk, "ding_li"),
+    )
+    assert answered.ok
+    async with unit_of_work(sessions) as s:
+        assert (await s.get_one(Rectification, item.id)).status == RectificationStatus.done
+        occurrence = await s.get_one(CollaborationOccurrence, occurrence_id)
+        assert (occurrence.status, occurrence.done_by) == (OccurrenceStatus.done, org.li.id)
+    again = await act(
+        sessions,
+        clock,
+        ChatAction(Verb.done, Target(CollaborationSubject.occurrence, occurrence_id), Source.dingtalk, "ding_li"),
+    )
+    assert (again.stale, again.message) == (True, "已由 李四 于 12-03 10:00 完成")
