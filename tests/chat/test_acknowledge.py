@@ -56,6 +56,20 @@ async def test_acknowledging_stops_the_repeats_of_that_level_but_the_next_level_
     assert row.after is not None and (row.after["timer_id"], row.after["level"]) == (timer.id, 0)
 
 
+async def test_the_trail_shows_who_acknowledged_from_which_chat(sessions, clock, client, org, repeating):
+    task = await make_task(sessions, clock, org)
+    await sweep(sessions, clock, "2026-12-03T11:00:01+08:00")
+    assert (
+        await act(
+            sessions, clock, parse_command(f"ack T{task.id}").action(source=Source.dingtalk, chat_user_id="ding_li")
+        )
+    ).ok
+    r = await client.get(f"/api/v1/trail/task/{task.id}", headers=org.headers(org.manager))
+    assert r.status_code == 200, r.text
+    (entry,) = [e for e in r.json()["entries"] if e["action"] == "sla.acknowledge"]
+    assert (entry["actor_name"], entry["source"], entry["details"]["after"]["level"]) == ("李四", "dingtalk", 0)
+
+
 async def test_a_second_click_says_who_acknowledged_and_records_nothing_more(sessions, clock, org, repeating):
     task = await make_task(sessions, clock, org)
     await sweep(sessions, clock, "2026-12-03T11:00:01+08:00")
