@@ -493,6 +493,7 @@ class Simulator:
 #
 #   POST /_sim/apps   {"<app id>": {"vendor": "feishu", "app_secret", "verification_token",
 #                      "encrypt_key", "callback_url"}}  (DingTalk: vendor, app_secret, callback_url)
+#   GET  /_sim/apps   the apps, and how many Feishu tokens were issued
 #   GET  /_sim/feishu/cards[?chat_id=]   each card sent: its current version, the buttons on it
 #                                        (label, type, url or value, the form input a reason goes in),
 #                                        every version and every click with its answer
@@ -640,6 +641,7 @@ class ChatApps:
             self._answers: list[dict[str, Any]] = []
             self._sessions: set[str] = set()
             self._seq = 0
+            self._tokens_issued = 0
 
     def _next(self, prefix: str) -> str:
         self._seq += 1
@@ -652,6 +654,10 @@ class ChatApps:
         with self._lock:
             self._apps.update(apps)
             return sorted(self._apps)
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {"apps": sorted(self._apps), "feishu_tokens_issued": self._tokens_issued}
 
     def app(self, app_id: str) -> ChatApp | None:
         with self._lock:
@@ -670,6 +676,7 @@ class ChatApps:
         with self._lock:
             token = self._next("t-")
             self._tokens[token] = (str(body["app_id"]), time.time() + FEISHU_TOKEN_TTL_S)
+            self._tokens_issued += 1
         return Reply(200, {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": FEISHU_TOKEN_TTL_S})
 
     def expire_tokens(self) -> None:
@@ -1044,6 +1051,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(Reply(200, sim.messages(query.get("bot", [None])[0] or None)))
         if url.path == "/_sim/stats":
             return self._send(Reply(200, sim.stats()))
+        if url.path == "/_sim/apps":
+            return self._send(Reply(200, sim.apps.summary()))
         if url.path == "/_sim/feishu/cards":
             return self._send(Reply(200, sim.apps.cards(query.get("chat_id", [None])[0])))
         if url.path.startswith("/_sim/feishu/cards/"):

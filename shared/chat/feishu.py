@@ -308,6 +308,9 @@ class TenantTokens:
     def forget(self, *, api_base: str, app_id: str, app_secret: str) -> None:
         self._tokens.pop(self._key(api_base, app_id, app_secret), None)
 
+    def clear(self) -> None:
+        self._tokens.clear()
+
 
 TOKENS = TenantTokens()  # one per process: the notifier's sends share it
 
