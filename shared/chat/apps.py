@@ -23,7 +23,7 @@ from shared.chat import feishu
 from shared.chat.dingtalk import TOKEN_PATH as DINGTALK_TOKEN_PATH
 from shared.chat.models import ChatApp, ChatEvent, ChatVendor
 from shared.chat.schemas import ChatAppCreate, ChatAppUpdate
-from shared.crypto import decrypt_secret, encrypt_secret
+from shared.crypto import decrypt_secret, encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import Department
 from shared.notify.adapters.base import dumps, reply_summary, vendor_text
@@ -147,6 +147,19 @@ async def remove_app(session: AsyncSession, *, actor: Actor, app_id: int, now: d
     await archive.remove(session, actor=actor, obj=app, entity_type=ENTITY, now=now)
 
 
+async def reencrypt_app_secrets(session: AsyncSession) -> int:
+    """Key rotation: every stored chat app secret re-encrypted under the current key; returns how many."""
+    rows = (await session.scalars(select(ChatApp).with_for_update())).all()
+    count = 0
+    for app in rows:
+        for column, _ in SECRETS:
+            if (token := getattr(app, column)) is not None:
+                setattr(app, column, rotate_secret(token))  # not audited: the secret itself is unchanged
+                count += 1
+    await session.flush()
+    return count
+
+
 async def app_for_callback(session: AsyncSession, app_id: int, *, vendor: ChatVendor) -> ChatApp:
     """The live, enabled app a callback URL names (404 for anything else: nothing to verify with)."""
     app = await session.get(ChatApp, app_id)
@@ -211,7 +224,7 @@ async def answer_once(
     *,
     vendor: ChatVendor,
     event_id: str,
-    chat_app_id: int,
+    chat_app_id: int | None,
     now: datetime,
     handle: Callable[[], Awaitable[dict[str, Any]]],
 ) -> tuple[dict[str, Any], bool]:

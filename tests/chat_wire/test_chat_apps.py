@@ -131,3 +131,30 @@ async def test_testing_an_app_fetches_an_access_token_from_the_vendor(client, se
     await client.patch(f"/api/v1/chat-apps/{feishu['id']}", headers=admin, json={"app_secret": "stale"})
     refused = (await client.post(f"/api/v1/chat-apps/{feishu['id']}/test", headers=admin)).json()
     assert (refused["ok"], refused["vendor_code"], refused["error"]) == (False, "10014", "app secret invalid")
+
+
+async def test_secrets_rotate_re_encrypts_the_chat_apps_secrets_too(stack, sessions):
+    from shared.crypto import encrypt_secret, new_key
+    from tests.test_cli import closeloop
+
+    old, new = new_key(), new_key()
+    async with unit_of_work(sessions) as s:
+        s.add(
+            ChatApp(
+                name="飞书",
+                vendor="feishu",
+                app_id="cli_1",
+                app_secret_encrypted=encrypt_secret("as", keys=[old]),
+                verification_token_encrypted=encrypt_secret("vt", keys=[old]),
+            )
+        )
+    proc = closeloop(
+        stack, "secrets", "rotate", env={"CLOSELOOP_SECRET_KEY": new, "CLOSELOOP_SECRET_KEY_PREVIOUS": old}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "re-encrypted 0 channel secret(s) and 2 chat app secret(s)" in proc.stderr
+    async with unit_of_work(sessions) as s:
+        app = (await s.scalars(select(ChatApp))).one()
+        assert decrypt_secret(app.app_secret_encrypted, keys=[new]) == "as"
+        assert decrypt_secret(app.verification_token_encrypted or "", keys=[new]) == "vt"
+        assert app.encrypt_key_encrypted is None
