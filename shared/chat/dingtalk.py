@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import Unauthorized
-from shared.notify.adapters.base import inert
+from shared.notify.adapters.base import inert_lines
 
 CLOCK_SKEW_MS = 3600 * 1000  # the vendor's window: a sign more than an hour away is refused
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
@@ -95,9 +95,10 @@ def session_webhook_allowed(url: str, *, api_base: str) -> bool:
 def reply(message: str, *, sender_id: str) -> dict[str, Any]:
     """A markdown message @-mentioning the sender (the id in `at` and `@id` in the text, as DingTalk
     needs both); the message is made inert: it may quote what people typed."""
-    text = f"@{sender_id} {inert(message)}"
+    lines = [line for line in inert_lines(message) if line.strip()] or [""]
+    text = f"@{sender_id} " + "\n\n".join(lines)  # a blank line: DingTalk markdown's line break
     return {
         "msgtype": "markdown",
-        "markdown": {"title": inert(message)[:40] or "Closeloop", "text": text},
+        "markdown": {"title": lines[0][:40] or "Closeloop", "text": text},
         "at": {"atUserIds": [sender_id], "isAtAll": False},
     }

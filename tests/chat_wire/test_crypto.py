@@ -229,3 +229,11 @@ def test_the_callback_answer_is_a_toast_and_the_card_in_place_with_user_text_ine
     assert stale == {"toast": {"type": "info", "content": "已由 张三 认领"}}
     refused = feishu.callback_answer(Outcome(ok=False, unknown_user=True, message="请先绑定"))
     assert refused == {"toast": {"type": "error", "content": "请先绑定"}}
+
+
+def test_a_dingtalk_answer_of_several_lines_keeps_them_apart():
+    answer = dingtalk.reply("我能听懂这些命令：\n  完成 T123\n\n  认领 T123", sender_id="u1")
+    assert answer["markdown"] == {
+        "title": "我能听懂这些命令：",
+        "text": "@u1 我能听懂这些命令：\n\n  完成 T123\n\n  认领 T123",
+    }

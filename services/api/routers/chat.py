@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from sqlalchemy import select
 
+from services.api import versions
 from services.api.common import ArchivedQ, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ClockDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
@@ -26,6 +27,7 @@ from shared.settings import Settings
 router = APIRouter(prefix="/api/v1")
 api = APIRouter(responses=ERROR_RESPONSES, tags=["chat apps"])  # bearer-authenticated
 callbacks = APIRouter(tags=["chat callbacks"])  # signed by the vendor, no bearer token
+_APP = versions.row(ChatApp, id="app_id")  # where its version (ETag) is
 CALLBACK_TIMEOUT_S = 2.0  # DingTalk's sessionWebhook answer; the HTTP response carries it anyway
 
 
@@ -80,7 +82,13 @@ async def list_chat_apps(
     return {"items": [_out(a, settings) for a in page.items], "next_cursor": page.next_cursor}
 
 
-@api.get("/chat-apps/{app_id}", response_model=ChatAppRead, operation_id="getChatApp", responses=NOT_FOUND)
+@api.get(
+    "/chat-apps/{app_id}",
+    dependencies=[versions.reads(_APP)],
+    response_model=ChatAppRead,
+    operation_id="getChatApp",
+    responses=NOT_FOUND,
+)
 async def get_chat_app(app_id: int, session: SessionDep, actor: ManagerDep, settings: SettingsDep) -> ChatAppRead:
     """One chat app (managers), with the callback URL to paste into the vendor's console."""
     return _out(await crud.get_or_404(session, ChatApp, app_id), settings)
@@ -88,6 +96,7 @@ async def get_chat_app(app_id: int, session: SessionDep, actor: ManagerDep, sett
 
 @api.patch(
     "/chat-apps/{app_id}",
+    dependencies=[versions.writes(_APP)],
     response_model=ChatAppRead,
     operation_id="updateChatApp",
     responses={**NOT_FOUND, **CONFLICT},
