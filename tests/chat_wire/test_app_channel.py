@@ -164,3 +164,21 @@ async def test_an_app_secret_feishu_refuses_dead_letters_the_card_and_holds_the_
 def test_the_message_body_carries_the_card_as_a_json_string():
     body = json.loads(feishu.message_body("oc_1", {"header": {}}))
     assert body == {"receive_id": "oc_1", "msg_type": "interactive", "content": '{"header": {}}'}
+
+
+async def test_a_disabled_chat_app_sends_nothing_and_answers_no_callback(
+    client, sessions, botsim, use_botsim_apis, arq_redis, clock
+):
+    channel_id = await app_channel(client, sessions, botsim)
+    admin = await auth(sessions)
+    app_id = (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()["chat_app_id"]
+    assert (
+        await client.patch(f"/api/v1/chat-apps/{app_id}", headers=admin, json={"enabled": False})
+    ).status_code == 200
+    await send_one(use_botsim_apis, sessions, arq_redis, clock, channel_id)
+    assert botsim.http.get("/_sim/feishu/cards").json() == []
+    async with unit_of_work(sessions) as s:
+        n = (await s.scalars(select(Notification))).one()
+        assert (n.status, n.last_error) == (NotificationStatus.dead, f"chat app {app_id} is disabled or archived")
+    r = await client.post(f"/api/v1/chat/feishu/{app_id}/events", json={"type": "url_verification"})
+    assert r.status_code == 404
