@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from shared.models.org import Role
 
+API = "api"  # the audit log's `source` of a change made through the API
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -17,6 +19,9 @@ class Actor:
     # The token was minted by someone other than its holder (an admin acting as a user): it shows,
     # and it cannot approve or answer a review "as" them.
     on_behalf: bool = False
+    # Where the change comes from, kept in the audit log: `api`, or the chat a person acted in
+    # (`feishu`, `dingtalk`, `wecom`); None for the CLI and background processes.
+    source: str | None = None
 
     @classmethod
     def user(
@@ -27,6 +32,7 @@ class Actor:
         *,
         token_id: int | None = None,
         on_behalf: bool = False,
+        source: str = API,
     ) -> Actor:
         return cls(
             label=f"user:{user_id}",
@@ -35,6 +41,7 @@ class Actor:
             department_id=department_id,
             token_id=token_id,
             on_behalf=on_behalf,
+            source=source,
         )
 
     @classmethod

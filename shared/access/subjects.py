@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import subjects  # every subject type is registered before the condition is built
 from shared.access import policy
 from shared.actor import Actor
+from shared.sla import registry
 
 
 def _visible_ids(kind: str, actor: Actor) -> Select[Any]:
@@ -54,3 +56,19 @@ def visible(stmt: Select[Any], actor: Actor, *, type_column: Any, id_column: Any
     if actor.sees_everything:
         return stmt
     return stmt.where(readable(type_column, id_column, actor))
+
+
+async def item_of(session: AsyncSession, subject_type: str, subject_id: int) -> tuple[str, int] | None:
+    """The item of the permission model a subject belongs to (a task timer's task, a reviewer's
+    answer's review, an approver's approval), as (kind, id): what is checked before acting on the
+    subject, and whose trail shows it. None when the subject is gone or belongs to no such item."""
+    spec = registry.get(subject_type)
+    link = next((link for link in spec.trail if link.item in policy.RULES), None)
+    if link is None:
+        return None
+    own_id = link.column.class_.id
+    if link.column is own_id:
+        found = await session.scalar(select(own_id).where(own_id == subject_id))
+    else:
+        found = await session.scalar(select(link.column).where(own_id == subject_id))
+    return (link.item, int(found)) if found is not None else None

@@ -16,6 +16,9 @@ class AuditRead(ReadModel):
     actor: str
     actor_user_id: int | None
     token_id: int | None = Field(description="the API token the change came with (null: CLI, background process)")
+    source: str | None = Field(
+        description="where the change came from: `api`, a chat (`feishu`, `dingtalk`, `wecom`); null: CLI, background"
+    )
     action: str
     entity_type: str
     entity_id: int | None

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, inspect
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actor import Actor
@@ -95,6 +95,7 @@ async def record(
             actor_user_id=actor.user_id,
             actor=actor.label,
             token_id=actor.token_id,
+            source=actor.source,
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,
@@ -115,3 +116,22 @@ def audit_filter(
         if value is not None:
             stmt = stmt.where(column == value)
     return stmt
+
+
+async def who_set(
+    session: AsyncSession, *, entity_type: str, entity_id: int, field: str, value: str
+) -> tuple[int | None, datetime] | None:
+    """Who last set `field` to `value` on an item, and when (the newest audit row saying so)."""
+    row = (
+        await session.execute(
+            select(AuditLog.actor_user_id, AuditLog.at)
+            .where(
+                AuditLog.entity_type == entity_type,
+                AuditLog.entity_id == entity_id,
+                AuditLog.after[field].astext == value,
+            )
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row.actor_user_id, row.at) if row is not None else None

@@ -24,6 +24,7 @@ from shared.errors import Unauthorized
 from shared.notify.adapters.base import dumps
 from shared.notify.http import Sender, TransportError
 from shared.notify.ssrf import UnsafeUrl
+from shared.pages.links import PageLinks
 from shared.redact import mask_urls
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,17 @@ def _secrets(app: ChatApp) -> apps.AppSecrets:
 
 
 async def feishu_event(
-    session: AsyncSession, clock: Clock, app: ChatApp, *, headers: Mapping[str, str], raw: bytes
+    session: AsyncSession,
+    clock: Clock,
+    app: ChatApp,
+    *,
+    headers: Mapping[str, str],
+    raw: bytes,
+    links: PageLinks | None = None,
 ) -> dict[str, Any]:
     """Answer a Feishu event or card callback (`Unauthorized` before anything else if it is not
-    the app's): the URL challenge, a card action (toast + the card updated in place), or `{}`."""
+    the app's): the URL challenge, a card action (toast + the card updated in place, with
+    its link to the item through `links`), or `{}`."""
     secrets = _secrets(app)
     keys = feishu.AppKeys(verification_token=secrets.verification_token or "", encrypt_key=secrets.encrypt_key)
     if not keys.verification_token:
@@ -63,7 +71,7 @@ async def feishu_event(
             )
         except ValueError:
             return feishu.error_answer(STALE_BUTTON)
-        return feishu.callback_answer(await perform(session, clock, action))
+        return feishu.callback_answer(await perform(session, clock, action, links=links))
 
     answer, _ = await apps.answer_once(
         session, vendor=ChatVendor.feishu, event_id=event_id, chat_app_id=app.id, now=clock.now(), handle=handle

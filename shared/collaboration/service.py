@@ -45,7 +45,7 @@ from shared.notify import arrival
 from shared.org.permissions import require_may_act
 from shared.sla.directory import load_calendars
 from shared.sla.read import running_late
-from shared.sla.registry import on_campaign_cancelled
+from shared.sla.registry import Completion, Done, on_campaign_cancelled, register_completion
 from shared.sla.sync import sync_timers
 
 MAX_CATCH_UP = 31  # occurrences one request may open per worker call (catch-up after downtime)
@@ -520,3 +520,24 @@ async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: 
     for request_id in ids:
         await cancel_request(session, actor=actor, request_id=request_id, now=now)
     return len(ids)
+
+
+async def _complete(session: AsyncSession, actor: Actor, occurrence_id: int, now: datetime) -> None:
+    request_id = await session.scalar(
+        select(CollaborationOccurrence.request_id).where(CollaborationOccurrence.id == occurrence_id)
+    )
+    if request_id is None:
+        raise NotFound(f"occurrence {occurrence_id} does not exist")
+    await complete_occurrence(
+        session, actor=actor, request_id=request_id, occurrence_id=occurrence_id, data=OccurrenceCompletion(), now=now
+    )
+
+
+async def _completed(session: AsyncSession, occurrence_id: int) -> Done | None:
+    occurrence = await session.get(CollaborationOccurrence, occurrence_id)
+    if occurrence is None or occurrence.status != OccurrenceStatus.done:
+        return None
+    return Done(by=occurrence.done_by, at=occurrence.done_at)
+
+
+register_completion(CollaborationSubject.occurrence, Completion(complete=_complete, completed=_completed))

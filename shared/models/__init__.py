@@ -36,7 +36,16 @@ from shared.models.notify import (
 )
 from shared.models.org import ApiToken, Department, Locale, Role, User
 from shared.models.reviews import ResponseStatus, ReviewDecision, ReviewRequest, ReviewResponse, ReviewStatus
-from shared.models.sla import Calendar, Escalation, EscalationKind, EscalationPolicy, SlaPolicy, SlaTimer, TimerState
+from shared.models.sla import (
+    Calendar,
+    Escalation,
+    EscalationKind,
+    EscalationPolicy,
+    SlaAcknowledgement,
+    SlaPolicy,
+    SlaTimer,
+    TimerState,
+)
 from shared.models.work import OPEN_TASK_STATUSES, Campaign, CampaignStatus, Priority, Task, TaskStatus
 from shared.models.workflow import (
     CampaignStage,
@@ -91,6 +100,7 @@ __all__ = [
     "ReviewResponse",
     "ReviewStatus",
     "Role",
+    "SlaAcknowledgement",
     "SlaPolicy",
     "SlaTimer",
     "StageDeliverable",

@@ -24,6 +24,9 @@ class AuditLog(IdMixin, Base):
     # The API token the change came with. No foreign key: the row is history and must outlive the
     # token (a user's tokens go when the user is deleted, and this table refuses updates).
     token_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Where the change came from: `api`, a chat (`feishu`, `dingtalk`, `wecom`); NULL for the CLI
+    # and background processes (and rows older than the column).
+    source: Mapped[str | None] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None] = mapped_column(BigInteger)

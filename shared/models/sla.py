@@ -131,6 +131,9 @@ class SlaTimer(IdMixin, TimestampMixin, Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     next_fire_at: Mapped[datetime | None]
     fired: Mapped[list[str]] = mapped_column(JSONB, default=list)  # "level:repeat"
+    # Levels someone acknowledged (认领, `SlaAcknowledgement`): their further repeats are not sent.
+    # On the row the sweep claims anyway, so skipping them costs the sweep no extra query.
+    acked_levels: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list, server_default="{}")
 
 
 class Escalation(IdMixin, Base):
@@ -153,3 +156,17 @@ class Escalation(IdMixin, Base):
     notes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     suppressed: Mapped[bool] = mapped_column(Boolean, default=False)  # superseded while the worker was down
     notification_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SlaAcknowledgement(IdMixin, Base):
+    """Someone took a fired level of a timer (认领 on a chat card or command): who, when, from where.
+    One per (timer, level); the timer's `acked_levels` is what the sweep reads."""
+
+    __tablename__ = "sla_acknowledgements"
+    __table_args__ = (UniqueConstraint("timer_id", "level"),)
+
+    timer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sla_timers.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # feishu | dingtalk | wecom | api
+    at: Mapped[datetime]

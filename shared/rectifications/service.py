@@ -26,6 +26,7 @@ from shared.rectifications.schemas import (
 )
 from shared.rectifications.sla import RectificationSubject
 from shared.sla.read import running_late
+from shared.sla.registry import Completion, Done, register_completion
 from shared.sla.sync import check_due, sync_timers
 
 ITEM = RectificationSubject.rectification
@@ -230,3 +231,18 @@ async def campaign_counts(session: AsyncSession, *, campaign_id: int, now: datet
         **{s.value: by_status.get(s.value, 0) for s in RectificationStatus},
         overdue=overdue or 0,
     )
+
+
+async def _complete(session: AsyncSession, actor: Actor, item_id: int, now: datetime) -> None:
+    await mark_done(session, actor=actor, item_id=item_id, now=now)
+
+
+async def _completed(session: AsyncSession, item_id: int) -> Done | None:
+    item = await session.get(Rectification, item_id)
+    if item is None or item.status not in (RectificationStatus.done, RectificationStatus.verified):
+        return None
+    who = await audit.who_set(session, entity_type=ITEM, entity_id=item_id, field="status", value="done")
+    return Done(by=who[0] if who else None, at=item.done_at)
+
+
+register_completion(ITEM, Completion(complete=_complete, completed=_completed))

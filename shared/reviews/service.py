@@ -191,6 +191,22 @@ async def _may_answer(session: AsyncSession, actor: Actor, review: ReviewRequest
     return head == user.id
 
 
+async def my_response(session: AsyncSession, actor: Actor, review: ReviewRequest) -> ReviewResponse | None:
+    """The current round's reviewer row `actor` answers for (the chat's 通过 R7 names only the
+    review): a pending one they may answer, else one of theirs already answered (None: they are not
+    asked in this round)."""
+    rows = list(
+        await session.scalars(
+            select(ReviewResponse)
+            .where(ReviewResponse.review_id == review.id, ReviewResponse.round == review.round)
+            .order_by(ReviewResponse.id)
+        )
+    )
+    mine = [r for r in rows if r.user_id is not None and r.user_id == actor.user_id]
+    mine += [r for r in rows if r not in mine and await _may_answer(session, actor, review, r)]
+    return next((r for r in mine if r.status == ResponseStatus.pending), mine[0] if mine else None)
+
+
 async def _pending_response(
     session: AsyncSession, actor: Actor, review: ReviewRequest, response_id: int, data: ReviewAnswer
 ) -> ReviewResponse:

@@ -66,6 +66,7 @@ class TimerRow:
     fired: list[str]
     next_fire_at: datetime | None
     created_at: datetime  # when this schedule was set (see timers.new_timer)
+    acked_levels: list[int]  # acknowledged levels: their repeats are not sent (shared.sla.acknowledgements)
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
 
@@ -253,13 +254,21 @@ class _Plan:
 def _plan(batch: _Batch, timer: TimerRow, levels: Sequence[Level], now: datetime) -> _Plan:
     """The timer's plan, computed once per batch for every timer on the same schedule (levels,
     calendar, target, deadline, fired so far): timers that fall due together mostly share one."""
-    key = (timer.levels, timer.calendar_id, timer.target_kind, timer.target_s, timer.due_at, tuple(timer.fired))
+    key = (
+        timer.levels,
+        timer.calendar_id,
+        timer.target_kind,
+        timer.target_s,
+        timer.due_at,
+        tuple(timer.fired),
+        tuple(timer.acked_levels),
+    )
     found = batch.plans.get(key)
     if found is not None:
         return found
     cal = batch.cals.get(timer.calendar_id, batch.cals[None])
     fired = set(timer.fired)
-    upcoming = pending(levels, clockwork(timer, cal), fired, until=now)
+    upcoming = pending(levels, clockwork(timer, cal), fired, until=now, acked=timer.acked_levels)
     due_now = [e for e in upcoming if e.at <= now]
     # What is left holds each level's next moment after now: the earliest is the next look,
     # unless the breach itself comes first.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -230,12 +230,21 @@ def level_moment(cw: Clockwork, level: Level, repeat: int = 0) -> datetime:
     return moment
 
 
-def pending(levels: Sequence[Level], cw: Clockwork, fired: set[str], until: datetime | None = None) -> list[Due]:
+def pending(
+    levels: Sequence[Level],
+    cw: Clockwork,
+    fired: set[str],
+    until: datetime | None = None,
+    acked: Collection[int] = (),
+) -> list[Due]:
     """The (level, repeat) pairs not yet fired, with their moments, in firing order: every one due
     by `until`, plus each level's first one after it (with no `until`, each level's next one).
-    Moments grow with the repeat number, so no moment past the first future one is computed."""
+    Moments grow with the repeat number, so no moment past the first future one is computed.
+    A level someone acknowledged (`acked`) repeats no more: its remaining repeats are not pending."""
     out: list[Due] = []
     for i, level in enumerate(levels):
+        if i in acked:
+            continue
         for r in range(level.max_repeats + 1):
             if f"{i}:{r}" in fired:
                 continue
@@ -251,9 +260,11 @@ def pending(levels: Sequence[Level], cw: Clockwork, fired: set[str], until: date
     return out
 
 
-def next_fire_at(levels: Sequence[Level], cw: Clockwork, fired: set[str], *, breached: bool) -> datetime | None:
+def next_fire_at(
+    levels: Sequence[Level], cw: Clockwork, fired: set[str], *, breached: bool, acked: Collection[int] = ()
+) -> datetime | None:
     """When the sweep must look at this timer next: the next level, or the breach itself."""
-    candidates = [d.at for d in pending(levels, cw, fired)[:1]]
+    candidates = [d.at for d in pending(levels, cw, fired, acked=acked)[:1]]
     if not breached:
         candidates.append(cw.due_at)
     return min(candidates) if candidates else None

@@ -62,6 +62,31 @@ Labels = dict[str, str]  # locale → label, e.g. {"zh-CN": "任务", "en-US": "
 
 
 @dataclass(frozen=True)
+class Done:
+    """Who met an item and when (None: not known, e.g. a background process)."""
+
+    by: int | None
+    at: datetime | None
+
+
+# Meet one item of this type as `actor` (the domain's own checks and audit; permission to change the
+# item is the caller's to check, as a router does) — the chat's 完成.
+Complete = Callable[[AsyncSession, "Actor", int, datetime], Awaitable[None]]
+# Who met it and when, or None while it is still open (a stale card says so instead of acting).
+Completed = Callable[[AsyncSession, int], Awaitable[Done | None]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How an item of one type is completed from outside its own API (a chat card's 完成 button):
+    the service that owns the items registers it (`register_completion`); types without one answer
+    "this item cannot be completed from the chat"."""
+
+    complete: Complete
+    completed: Completed
+
+
+@dataclass(frozen=True)
 class TrailLink:
     """This subject type's escalations belong to the trail of item `item`: `column` holds that
     item's id on the subject's table (the subject's own id column when it is the item itself)."""
@@ -120,6 +145,7 @@ _SUBJECTS: dict[str, SubjectSpec] = {}
 _ITEMS: dict[str, TrailItem] = {}
 _ITEM_NAMES: dict[str, TrailItem] = {}  # every name and alias → its item
 _CASCADES: dict[str, CampaignCascade] = {}
+_COMPLETIONS: dict[str, Completion] = {}
 
 
 def register(spec: SubjectSpec) -> SubjectSpec:
@@ -152,6 +178,18 @@ def on_campaign_cancelled(subject_type: StrEnum) -> Callable[[CampaignCascade], 
         return fn
 
     return decorate
+
+
+def register_completion(subject_type: StrEnum, completion: Completion) -> Completion:
+    """Declare how an item of this type is completed from the chat (task, collaboration occurrence,
+    rectification item)."""
+    _COMPLETIONS[subject_type.value] = completion
+    return completion
+
+
+def completion(subject_type: str) -> Completion | None:
+    """How an item of this type is completed, or None: it cannot be from the chat."""
+    return _COMPLETIONS.get(subject_type)
 
 
 def get(subject_type: str) -> SubjectSpec:

@@ -61,6 +61,7 @@ def reschedule(timer: Any, cal: BusinessCalendar, levels: Sequence[Level] | None
         clockwork(timer, cal),
         set(timer.fired),
         breached=timer.breached_at is not None,
+        acked=timer.acked_levels or (),
     )
 
 
@@ -96,6 +97,7 @@ def new_timer(
         due_at=due,
         paused_total_s=paused_total_s,
         fired=list(fired),
+        acked_levels=[],
         # When this schedule was set, on the injected clock: a level whose moment had passed by then
         # (an item created overdue, a due date moved into the past) was never missed by the worker.
         created_at=now,

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import archive, crud
 from shared.actor import Actor
 from shared.archive import Disposal
-from shared.errors import InvalidInput
+from shared.audit import service as audit
+from shared.errors import Conflict, FieldError, InvalidInput
 from shared.filters import any_of, contains_text
 from shared.models import OPEN_TASK_STATUSES, Campaign, CampaignStage, Priority, Task, TaskStatus, User
-from shared.sla.registry import on_campaign_cancelled
+from shared.sla.registry import Completion, Done, on_campaign_cancelled, register_completion
 from shared.sla.sync import check_due, sync_timers
 from shared.tasks.schemas import TaskCreate, TaskUpdate
 from shared.tasks.sla import TaskSubject
@@ -193,3 +194,24 @@ async def cancel_for_campaign(session: AsyncSession, actor: Actor, campaign_id: 
         )
     await sync_timers(session, TaskSubject.task, [t.id for t in tasks], now=now)
     return len(tasks)
+
+
+async def complete_task(session: AsyncSession, actor: Actor, task_id: int, now: datetime) -> None:
+    """Mark an open task done (the chat's 完成): as a PATCH to `done` would; a task no longer open is a 409."""
+    task = await crud.get_or_404(session, Task, task_id, for_update=True)
+    if not task.status.is_open:
+        raise Conflict(
+            f"task {task_id} is {task.status.value}", errors=[FieldError("status", task.status.value, "state")]
+        )
+    await update_task(session, actor=actor, task_id=task_id, changes=TaskUpdate(status=TaskStatus.done), now=now)
+
+
+async def task_done(session: AsyncSession, task_id: int) -> Done | None:
+    task = await session.get(Task, task_id)
+    if task is None or task.status != TaskStatus.done:
+        return None
+    who = await audit.who_set(session, entity_type=TaskSubject.task, entity_id=task_id, field="status", value="done")
+    return Done(by=who[0] if who else None, at=task.completed_at)
+
+
+register_completion(TaskSubject.task, Completion(complete=complete_task, completed=task_done))

@@ -34,6 +34,9 @@ class TrailEntryRead(ReadModel):
     actor_user_id: int | None
     actor_name: str | None
     details: dict[str, Any]
+    source: str | None = Field(
+        default=None, description="where a change came from: `api`, a chat (`feishu`, `dingtalk`, `wecom`)"
+    )
 
 
 class TrailRead(ReadModel):

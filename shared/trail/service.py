@@ -36,6 +36,7 @@ class TrailEntry:
     actor_user_id: int | None
     actor_name: str | None
     details: dict[str, Any]
+    source: str | None = None  # a change's: `api`, `feishu`, `dingtalk` … (None: CLI, background)
 
 
 async def _sla_subjects(session: AsyncSession, item: str, item_id: int) -> list[tuple[str, list[int]]]:
@@ -115,6 +116,7 @@ async def trail(session: AsyncSession, subject_type: str, subject_id: int, *, li
                 a.actor_user_id,
                 names.get(a.actor_user_id or -1),
                 {"before": a.before, "after": a.after},
+                a.source,
             )
         )
     for e in escalations:

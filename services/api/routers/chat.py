@@ -21,6 +21,7 @@ from shared.chat.models import ChatApp, ChatVendor
 from shared.chat.schemas import ChatAppCreate, ChatAppRead, ChatAppTestRead, ChatAppUpdate
 from shared.db import unit_of_work
 from shared.notify.http import Sender
+from shared.pages.links import page_links
 from shared.pagination import paginate
 from shared.settings import Settings
 
@@ -155,7 +156,7 @@ _JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": 
     openapi_extra=_JSON_BODY,
 )
 async def receive_feishu_event(
-    chat_app_id: int, request: Request, session: SessionDep, clock: ClockDep
+    chat_app_id: int, request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The app's *Event* and *Callback* request URL. Verified before anything is read: the body
     decrypted with the encrypt key (AES-256-CBC), `X-Lark-Signature` checked, the verification token
@@ -164,7 +165,9 @@ async def receive_feishu_event(
     the card updated in place."""
     app = await apps.app_for_callback(session, chat_app_id, vendor=ChatVendor.feishu)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return await inbound.feishu_event(session, clock, app, headers=headers, raw=await request.body())
+    raw = await request.body()
+    links = page_links(settings)
+    return await inbound.feishu_event(session, clock, app, headers=headers, raw=raw, links=links)
 
 
 @callbacks.post(
