@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from shared.embedded import free_port
+from tests.chat.conftest import org, repeating  # noqa: F401 — the chat core's people and repeating policy
 
 
 @dataclass
