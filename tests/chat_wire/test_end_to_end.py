@@ -261,3 +261,26 @@ async def test_a_dingtalk_command_is_done_and_answered_in_the_group_once(
     assert "尚未关联 Closeloop 用户" in stranger["answer"]["markdown"]["text"]
     nonsense = await sim(botsim, "POST", "/_sim/dingtalk/say", json={**say, "text": "你好"})
     assert "我能听懂这些命令" in nonsense["answer"]["markdown"]["text"]
+
+
+async def test_a_session_webhook_off_dingtalk_is_not_called_but_the_answer_still_comes_back(
+    client, sessions, clock, org, botsim, live_api
+):
+    # No use_botsim_apis: DingTalk is api.dingtalk.com, so botsim's sessionWebhook is somewhere else.
+    task = await make_task(sessions, clock, org)
+    clock.set(real_now())
+    admin = await auth(sessions)
+    app = (await client.post("/api/v1/chat-apps", headers=admin, json=DINGTALK)).json()
+    callback = f"{live_api.base}/api/v1/chat/dingtalk/{app['id']}/messages"
+    botsim.http.post(
+        "/_sim/apps",
+        json={DINGTALK["app_id"]: {"vendor": "dingtalk", "app_secret": "ding-s3cret", "callback_url": callback}},
+    ).raise_for_status()
+    said = await sim(
+        botsim,
+        "POST",
+        "/_sim/dingtalk/say",
+        json={"app": DINGTALK["app_id"], "user_id": "ding_li", "text": f"完成 T{task.id}"},
+    )
+    assert said["answer"]["markdown"]["text"] == f"@ding_li 已完成：任务 #{task.id}"
+    assert botsim.http.get("/_sim/dingtalk/answers").json() == []
