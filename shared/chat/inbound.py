@@ -101,16 +101,7 @@ async def dingtalk_message(
             command = parse_command(said.text)
         except CommandError as exc:
             return dingtalk.reply(str(exc), sender_id=said.sender_id)
-        action = ChatAction(
-            verb=command.verb,
-            target=command.target,
-            source=Source.dingtalk,
-            chat_user_id=said.sender_id,
-            reason=command.reason,
-            extend_to=command.extend_to,
-            extend_by=command.extend_by,
-            event_id=said.msg_id,
-        )
+        action = command.action(source=Source.dingtalk, chat_user_id=said.sender_id, event_id=said.msg_id)
         outcome = await perform(session, clock, action)
         return dingtalk.reply(outcome.message, sender_id=said.sender_id)
 
