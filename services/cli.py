@@ -375,25 +375,27 @@ def secrets_new_key() -> None:
 
 @secrets_app.command("rotate")
 def secrets_rotate() -> None:
-    """Re-encrypt every channel secret under CLOSELOOP_SECRET_KEY (old keys in CLOSELOOP_SECRET_KEY_PREVIOUS)."""
+    """Re-encrypt every channel and chat app secret under CLOSELOOP_SECRET_KEY (old keys in
+    CLOSELOOP_SECRET_KEY_PREVIOUS)."""
     from shared.crypto import SecretDecryptionError
 
     try:
-        count = asyncio.run(_secrets_rotate(_settings().require_database_url()))
+        count, apps = asyncio.run(_secrets_rotate(_settings().require_database_url()))
     except (SettingsError, SecretDecryptionError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"re-encrypted {count} channel secret(s) under the current key")
+    console.print(f"re-encrypted {count} channel secret(s) and {apps} chat app secret(s) under the current key")
 
 
-async def _secrets_rotate(url: str) -> int:
+async def _secrets_rotate(url: str) -> tuple[int, int]:
+    from shared.chat.apps import reencrypt_app_secrets
     from shared.db import make_engine, make_sessionmaker, unit_of_work
     from shared.notify.channels import reencrypt_secrets
 
     engine = make_engine(url, pool_size=1)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
-            return await reencrypt_secrets(session)
+            return await reencrypt_secrets(session), await reencrypt_app_secrets(session)
     finally:
         await engine.dispose()
 

@@ -12,7 +12,8 @@ item without history is really deleted (`delete` in the audit log).
 (a campaign: it left draft, tasks, stages left, reviews, approvals, collaboration, KPIs, budget,
 expenses, feedback, rectifications, risks, a submitted ROI estimate, comments, stage escalations;
 a task: it left `todo`, comments, escalations; a channel, approval rule or report schedule: the
-notifications, approvals or reports it made — archived and disabled; a goal: actuals and the
+notifications, approvals or reports it made — archived and disabled (a chat app: the channels sending
+through it and the events it received); a goal: actuals and the
 campaigns serving it, besides the draft-only rule of `shared.goals.service.delete`).
 """
 
@@ -31,6 +32,7 @@ from shared import audit, crud
 from shared.actor import Actor
 from shared.budget.models import BudgetLine, Expense
 from shared.campaigns.sla import CampaignItem
+from shared.chat.models import ChatApp, ChatEvent
 from shared.errors import Conflict, FieldError
 from shared.goals.models import Goal, GoalActual
 from shared.kpis.models import Kpi
@@ -152,6 +154,15 @@ RULES: dict[str, Rule] = {
         Channel,
         WithHistory.archive,
         probes=(("notifications", lambda i: select(Notification.id).where(Notification.channel_id == i)),),
+        deactivate="enabled",
+    ),
+    "chat_app": Rule(
+        ChatApp,
+        WithHistory.archive,
+        probes=(
+            ("channels", lambda i: select(Channel.id).where(Channel.chat_app_id == i)),
+            ("events received", lambda i: select(ChatEvent.id).where(ChatEvent.chat_app_id == i)),
+        ),
         deactivate="enabled",
     ),
     "approval_rule": Rule(

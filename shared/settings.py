@@ -178,6 +178,18 @@ class Settings(BaseSettings):
     item_link_ttl_days: int = Field(
         default=30, ge=1, le=366, description="how long the signed item-page link in a chat card opens the page"
     )
+    feishu_api_base: str = Field(
+        default="https://open.feishu.cn",
+        description="the Feishu open platform (Lark: https://open.larksuite.com): chat apps' tokens and messages",
+    )
+    dingtalk_api_base: str = Field(
+        default="https://api.dingtalk.com",
+        description="the DingTalk open platform: chat apps' access tokens; a robot's sessionWebhook must be on it "
+        "or on oapi.dingtalk.com",
+    )
+    chat_event_retention_days: int = Field(
+        default=7, ge=1, le=366, description="inbound chat events are remembered this long to answer replays once"
+    )
 
     @model_validator(mode="after")
     def _timeout_inside_lease(self) -> Settings:
@@ -213,6 +225,13 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("feishu_api_base", "dingtalk_api_base")
+    @classmethod
+    def _api_base(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")

@@ -50,6 +50,11 @@ What each vendor checks (a message is accepted only when the vendor would show i
   `duplicate`, as receivers dedupe on it.
 - An unknown token: Feishu 19001, DingTalk 300005, WeCom 93000, generic HTTP 404.
 
+It also plays the callback side of chat apps (the section "the callback side" below): the Feishu
+app API (tokens, cards sent to groups, cards patched), a person clicking a card's button — the
+encrypted, signed `card.action.trigger` sent to Closeloop, the answered card applied in place — and
+a person @-mentioning a DingTalk outgoing robot, whose answer comes back through a sessionWebhook.
+
 `window_scale` shrinks every rate window and throttle (0.05: a minute lasts 3 s) so limit tests
 take seconds; Closeloop's `rate_window_scale` setting must match it.
 
@@ -65,12 +70,15 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import html
 import json
 import random
 import socket
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -293,6 +301,7 @@ class Simulator:
         self.window_scale = window_scale
         self._lock = threading.Lock()
         self._bots: dict[str, Bot] = dict(bots or {})
+        self.apps = ChatApps()
         self.reset()
 
     # ---- control ---------------------------------------------------------------------------------
@@ -304,6 +313,8 @@ class Simulator:
             self._throttled_until: dict[str, float] = {}
             self._faults: dict[str, Faults] = {}
             self._seen_ids: defaultdict[str, set[str]] = defaultdict(set)
+        if hasattr(self, "apps"):  # forget cards, clicks, tokens and answers (apps stay)
+            self.apps.reset()
 
     def add_bots(self, bots: Mapping[str, Bot]) -> list[str]:
         with self._lock:
@@ -469,6 +480,478 @@ class Simulator:
         self._stats[name].accepted += 1
 
 
+# ---- the callback side: chat apps ------------------------------------------------------------------
+# A Feishu app and a DingTalk outgoing robot call Closeloop back. Botsim plays the open platform:
+#
+#   POST  /open-apis/auth/v3/tenant_access_token/internal   {"app_id", "app_secret"} → a token (2 h)
+#   POST  /open-apis/im/v1/messages?receive_id_type=chat_id  a card to a group (Bearer token)
+#   PATCH /open-apis/im/v1/messages/<message_id>           {"content"}: the card replaced
+#   POST  /v1.0/oauth2/accessToken                         DingTalk {"appKey", "appSecret"} → a token
+#   POST  /robot/sendBySession?session=<id>                DingTalk: an answer in the group
+#
+# and the people in the groups, through the control API:
+#
+#   POST /_sim/apps   {"<app id>": {"vendor": "feishu", "app_secret", "verification_token",
+#                      "encrypt_key", "callback_url"}}  (DingTalk: vendor, app_secret, callback_url)
+#   GET  /_sim/apps   the apps, and how many Feishu tokens were issued
+#   GET  /_sim/feishu/cards[?chat_id=]   each card sent: its current version, the buttons on it
+#                                        (label, type, url or value, the form input a reason goes in),
+#                                        every version and every click with its answer
+#   GET  /_sim/feishu/cards/<id>         one card, as JSON; `.html` renders it (buttons as a list)
+#   POST /_sim/feishu/click  {"message_id", "button": <label or index>, "open_id", "input": "text",
+#                             "version": n, "forge": false, "replay": false}
+#        sends the `card.action.trigger` Feishu would (schema 2.0), encrypted with the app's encrypt
+#        key (AES-256-CBC, key SHA-256 of it, random IV first) and signed
+#        (X-Lark-Signature = sha256_hex(timestamp + nonce + encrypt_key + body)), to the app's
+#        callback URL; a card in the answer ({"card": {"type": "raw", "data": …}}) replaces the
+#        message's card, as Feishu updates it in place. `forge` signs with another key (and, without
+#        an encrypt key, sends a wrong verification token); `replay` sends the last click on that
+#        card again, event id and all, as Feishu redelivers. `version` clicks an older version
+#        (someone whose card had not refreshed yet).
+#   POST /_sim/feishu/verify {"app": "<app id>"}  the console's url_verification challenge
+#   POST /_sim/feishu/expire-tokens               every issued token refused from now on (99991663)
+#   POST /_sim/dingtalk/say  {"app": "<app key>", "user_id", "text", "conversation_id", "forge",
+#                             "msg_id"}  someone @-mentions the robot: the signed outgoing payload
+#        (headers timestamp + sign) with a sessionWebhook back here; returns the HTTP answer
+#   GET  /_sim/dingtalk/answers[?conversation_id=]  what the robot said through sessionWebhooks
+
+APP_TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+APP_MESSAGES_PATH = "/open-apis/im/v1/messages"
+DINGTALK_TOKEN_PATH = "/v1.0/oauth2/accessToken"
+DINGTALK_SESSION_PATH = "/robot/sendBySession"
+FEISHU_TOKEN_TTL_S = 7200
+FEISHU_TOKEN_INVALID = 99991663
+CALLBACK_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class ChatApp:
+    vendor: str  # feishu | dingtalk
+    app_secret: str
+    callback_url: str = ""
+    verification_token: str = ""
+    encrypt_key: str = ""
+
+    @classmethod
+    def from_json(cls, app_id: str, data: object) -> ChatApp:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"app {app_id!r}: expected an object")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"app {app_id!r}: unknown field(s) {', '.join(unknown)}")
+        if data.get("vendor") not in ("feishu", "dingtalk"):
+            raise ConfigError(f"app {app_id!r}: vendor must be feishu or dingtalk")
+        values = {f.name: data.get(f.name, "") or "" for f in fields(cls)}
+        if not all(isinstance(v, str) for v in values.values()):
+            raise ConfigError(f"app {app_id!r}: every field is a string")
+        if not values["app_secret"]:
+            raise ConfigError(f"app {app_id!r}: app_secret is required")
+        return cls(**values)
+
+
+def feishu_encrypt(encrypt_key: str, plaintext: bytes, iv: bytes | None = None) -> str:
+    """What Feishu puts in `{"encrypt": …}`: base64(iv + AES-256-CBC(sha256(key), PKCS#7(plaintext)))."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    iv = iv if iv is not None else random.randbytes(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(hashlib.sha256(encrypt_key.encode()).digest()), modes.CBC(iv)).encryptor()
+    return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode()
+
+
+def feishu_event_signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
+    return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
+
+
+def card_buttons(card: object) -> list[dict[str, Any]]:
+    """The buttons on a card (JSON 1.0 `action` rows and `form`s; 2.0 buttons with `behaviors`), in order."""
+    found: list[dict[str, Any]] = []
+
+    def label(button: Mapping[str, Any]) -> str:
+        text = button.get("text")
+        return str(text.get("content", "")) if isinstance(text, Mapping) else ""
+
+    def add(button: Mapping[str, Any], form: str | None, inputs: list[str]) -> None:
+        entry: dict[str, Any] = {"index": len(found), "label": label(button), "type": button.get("type", "default")}
+        listed = button.get("behaviors")
+        behaviors: list[Any] = [b for b in listed if isinstance(b, Mapping)] if isinstance(listed, list) else []
+        url = button.get("url") or next((b.get("default_url") for b in behaviors if b.get("type") == "open_url"), None)
+        value = button.get("value")
+        if value is None:
+            value = next((b.get("value") for b in behaviors if b.get("type") == "callback"), None)
+        if url:
+            entry["url"] = url
+        else:
+            entry["value"] = value
+        if form is not None:
+            entry |= {"form": form, "inputs": inputs, "name": button.get("name")}
+        found.append(entry)
+
+    def walk(node: object, form: str | None, inputs: list[str]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, form, inputs)
+        elif isinstance(node, Mapping):
+            tag = node.get("tag")
+            if tag == "button":
+                add(node, form, inputs)
+            elif tag == "form":
+                children = node.get("elements", [])
+                names = [c.get("name") for c in children if isinstance(c, Mapping) and c.get("tag") == "input"]
+                walk(children, str(node.get("name")), [n for n in names if isinstance(n, str)])
+            else:
+                for key in ("elements", "actions", "columns", "body"):
+                    if key in node:
+                        walk(node[key], form, inputs)
+
+    walk(card, None, [])
+    return found
+
+
+def _post_json(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+    """POST to the system under test; (status, JSON answer or the text)."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=CALLBACK_TIMEOUT_S) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, {"error": f"{type(exc).__name__}: {exc}"}
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+class ChatApps:
+    """The open platforms' side: apps, tokens, the cards sent and clicked, DingTalk conversations."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._apps: dict[str, ChatApp] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tokens: dict[str, tuple[str, float]] = {}  # token → (app id, expires at)
+            self._cards: dict[str, dict[str, Any]] = {}
+            self._answers: list[dict[str, Any]] = []
+            self._sessions: set[str] = set()
+            self._seq = 0
+            self._tokens_issued = 0
+
+    def _next(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:06d}{random.randbytes(4).hex()}"
+
+    def add_apps(self, data: object) -> list[str]:
+        if not isinstance(data, Mapping):
+            raise ConfigError('apps: expected an object {"<app id>": {"vendor": ...}}')
+        apps = {str(k): ChatApp.from_json(str(k), v) for k, v in data.items()}
+        with self._lock:
+            self._apps.update(apps)
+            return sorted(self._apps)
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {"apps": sorted(self._apps), "feishu_tokens_issued": self._tokens_issued}
+
+    def app(self, app_id: str) -> ChatApp | None:
+        with self._lock:
+            return self._apps.get(app_id)
+
+    # ---- the Feishu app API ----------------------------------------------------------------------
+    def feishu_token(self, raw: bytes) -> Reply:
+        body = _json_object(raw) or {}
+        app = self.app(str(body.get("app_id", "")))
+        if (
+            app is None
+            or app.vendor != "feishu"
+            or not hmac.compare_digest(app.app_secret.encode(), str(body.get("app_secret", "")).encode())
+        ):
+            return Reply(200, {"code": 10014, "msg": "app secret invalid"})
+        with self._lock:
+            token = self._next("t-")
+            self._tokens[token] = (str(body["app_id"]), time.time() + FEISHU_TOKEN_TTL_S)
+            self._tokens_issued += 1
+        return Reply(200, {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": FEISHU_TOKEN_TTL_S})
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._tokens = {t: (app, 0.0) for t, (app, _) in self._tokens.items()}
+
+    def _token_app(self, headers: Mapping[str, str]) -> str | None:
+        auth = headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        with self._lock:
+            app_id, expires = self._tokens.get(token, ("", 0.0))
+        return app_id if app_id and time.time() < expires else None
+
+    def feishu_send(self, query: Mapping[str, list[str]], headers: Mapping[str, str], raw: bytes) -> Reply:
+        app_id = self._token_app(headers)
+        if app_id is None:
+            return Reply(400, {"code": FEISHU_TOKEN_INVALID, "msg": "Invalid access token for authorization."})
+        body = _json_object(raw)
+        if query.get("receive_id_type", [""])[0] != "chat_id" or body is None:
+            return Reply(400, {"code": 230001, "msg": "invalid receive_id_type or body"})
+        chat_id, content = body.get("receive_id"), body.get("content")
+        try:
+            card = json.loads(content) if isinstance(content, str) else None
+        except ValueError:
+            card = None
+        if body.get("msg_type") != "interactive" or not isinstance(chat_id, str) or not isinstance(card, dict):
+            return Reply(400, {"code": 230001, "msg": "content is not a card"})
+        if not str(chat_id).startswith("oc_"):
+            return Reply(400, {"code": 230002, "msg": "Bot/User can NOT be out of the chat."})
+        with self._lock:
+            message_id = self._next("om_")
+            self._cards[message_id] = {
+                "message_id": message_id,
+                "app_id": app_id,
+                "chat_id": chat_id,
+                "at": time.time(),
+                "versions": [card],
+                "clicks": [],
+            }
+        return Reply(200, {"code": 0, "msg": "success", "data": {"message_id": message_id, "chat_id": chat_id}})
+
+    def feishu_patch(self, message_id: str, headers: Mapping[str, str], raw: bytes) -> Reply:
+        if self._token_app(headers) is None:
+            return Reply(400, {"code": FEISHU_TOKEN_INVALID, "msg": "Invalid access token for authorization."})
+        body = _json_object(raw) or {}
+        try:
+            card = json.loads(body["content"])
+        except (KeyError, TypeError, ValueError):
+            card = None
+        if not isinstance(card, dict):
+            return Reply(400, {"code": 230001, "msg": "content is not a card"})
+        with self._lock:
+            record = self._cards.get(message_id)
+            if record is None:
+                return Reply(400, {"code": 230011, "msg": "The message is not found"})
+            record["versions"].append(card)
+        return Reply(200, {"code": 0, "msg": "success", "data": {}})
+
+    def cards(self, chat_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            records = [json.loads(json.dumps(r)) for r in self._cards.values()]
+        return [self._view(r) for r in records if chat_id is None or r["chat_id"] == chat_id]
+
+    def card(self, message_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._cards.get(message_id)
+            record = json.loads(json.dumps(record)) if record is not None else None
+        return self._view(record) if record is not None else None
+
+    @staticmethod
+    def _view(record: dict[str, Any]) -> dict[str, Any]:
+        current = record["versions"][-1]
+        return {**record, "card": current, "version": len(record["versions"]) - 1, "buttons": card_buttons(current)}
+
+    def click(self, data: Mapping[str, Any]) -> Reply:
+        """A person presses a button on a card: the callback Feishu sends, and its answer applied."""
+        message_id = str(data.get("message_id", ""))
+        with self._lock:
+            record = self._cards.get(message_id)
+            record = json.loads(json.dumps(record)) if record is not None else None
+        if record is None:
+            return Reply(404, {"error": f"no card {message_id!r}"})
+        app = self.app(record["app_id"])
+        if app is None or not app.callback_url:
+            return Reply(400, {"error": f"app {record['app_id']!r} has no callback_url"})
+        if data.get("replay"):
+            if not record["clicks"]:
+                return Reply(400, {"error": "nothing to replay: no click on this card yet"})
+            event = record["clicks"][-1]["event"]
+            button: dict[str, Any] = record["clicks"][-1]["button"]
+        else:
+            version = data.get("version", len(record["versions"]) - 1)
+            if not isinstance(version, int) or not 0 <= version < len(record["versions"]):
+                return Reply(400, {"error": f"no version {version!r} of this card"})
+            buttons = card_buttons(record["versions"][version])
+            wanted = data.get("button")
+            chosen = [b for b in buttons if b["label"] == wanted or b["index"] == wanted]
+            if not chosen:
+                return Reply(400, {"error": f"no button {wanted!r}", "buttons": [b["label"] for b in buttons]})
+            button = chosen[0]
+            if "url" in button:
+                return Reply(400, {"error": "a link button opens its URL in the browser: nothing is sent"})
+            open_id = data.get("open_id")
+            if not isinstance(open_id, str) or not open_id:
+                return Reply(400, {"error": "open_id: who clicks"})
+            event = self._card_action(app, record, button, open_id, data.get("input"))
+        status, answer = self._send_event(app, event, forge=bool(data.get("forge")))
+        new_card = answer.get("card") if isinstance(answer, dict) else None
+        raw_card = new_card.get("data") if isinstance(new_card, dict) and new_card.get("type") == "raw" else None
+        updated = status == 200 and isinstance(raw_card, dict)
+        click = {
+            "event_id": event["header"]["event_id"],
+            "event": event,
+            "button": button,
+            "status": status,
+            "answer": answer,
+            "updated": updated,
+            "forged": bool(data.get("forge")),
+            "replay": bool(data.get("replay")),
+        }
+        with self._lock:
+            live = self._cards[message_id]
+            if updated:
+                live["versions"].append(raw_card)
+            live["clicks"].append(click)
+        return Reply(200, {k: v for k, v in click.items() if k != "event"})
+
+    def _card_action(
+        self, app: ChatApp, record: Mapping[str, Any], button: Mapping[str, Any], open_id: str, text: object
+    ) -> dict[str, Any]:
+        action: dict[str, Any] = {"tag": "button", "value": button.get("value"), "timezone": "Asia/Shanghai"}
+        if button.get("form"):
+            typed = text if isinstance(text, str) else ""
+            action |= {"name": button.get("name"), "form_value": dict.fromkeys(button.get("inputs", []), typed)}
+        with self._lock:
+            event_id, callback_token = self._next("ev_"), self._next("c-")
+        return {
+            "schema": "2.0",
+            "header": {
+                "event_id": event_id,
+                "token": app.verification_token,
+                "create_time": str(int(time.time() * 1_000_000)),
+                "event_type": "card.action.trigger",
+                "tenant_key": "botsim",
+                "app_id": record["app_id"],
+            },
+            "event": {
+                "operator": {"tenant_key": "botsim", "open_id": open_id, "union_id": f"on_{open_id}"},
+                "token": callback_token,
+                "action": action,
+                "host": "im_message",
+                "context": {"open_message_id": record["message_id"], "open_chat_id": record["chat_id"]},
+            },
+        }
+
+    def verify_url(self, app_id: str) -> Reply:
+        app = self.app(app_id)
+        if app is None or not app.callback_url:
+            return Reply(404, {"error": f"no app {app_id!r} with a callback_url"})
+        challenge = self._next("challenge-")
+        event = {"challenge": challenge, "token": app.verification_token, "type": "url_verification"}
+        status, answer = self._send_event(app, event, forge=False, signed=False)
+        ok = status == 200 and isinstance(answer, dict) and answer.get("challenge") == challenge
+        return Reply(200, {"ok": ok, "status": status, "answer": answer})
+
+    def _send_event(self, app: ChatApp, event: dict[str, Any], *, forge: bool, signed: bool = True) -> tuple[int, Any]:
+        plain = json.dumps(event, ensure_ascii=False).encode()
+        if forge and not app.encrypt_key:  # nothing to sign with: forge the token instead
+            plain = json.dumps(_with_token(event, "forged-token"), ensure_ascii=False).encode()
+        body = json.dumps({"encrypt": feishu_encrypt(app.encrypt_key, plain)}).encode() if app.encrypt_key else plain
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if app.encrypt_key and signed:
+            timestamp, nonce = str(int(time.time())), random.randbytes(8).hex()
+            key = "forged-key" if forge else app.encrypt_key
+            headers |= {
+                "X-Lark-Request-Timestamp": timestamp,
+                "X-Lark-Request-Nonce": nonce,
+                "X-Lark-Signature": feishu_event_signature(timestamp, nonce, key, body),
+            }
+        return _post_json(app.callback_url, body, headers)
+
+    # ---- DingTalk --------------------------------------------------------------------------------
+    def dingtalk_token(self, raw: bytes) -> Reply:
+        body = _json_object(raw) or {}
+        app = self.app(str(body.get("appKey", "")))
+        if app is None or app.vendor != "dingtalk" or app.app_secret != body.get("appSecret"):
+            return Reply(400, {"code": "invalidClientIdOrSecret", "message": "无效的clientId或者clientSecret"})
+        with self._lock:
+            token = self._next("dt-")
+        return Reply(200, {"accessToken": token, "expireIn": 7200})
+
+    def say(self, data: Mapping[str, Any], *, base: str) -> Reply:
+        """Someone @-mentions the robot in a group: the outgoing robot's signed POST to Closeloop."""
+        app_key = str(data.get("app", ""))
+        app = self.app(app_key)
+        if app is None or app.vendor != "dingtalk" or not app.callback_url:
+            return Reply(404, {"error": f"no DingTalk app {app_key!r} with a callback_url"})
+        user_id, text = data.get("user_id"), data.get("text")
+        if not isinstance(user_id, str) or not user_id or not isinstance(text, str):
+            return Reply(400, {"error": "user_id and text: who says what"})
+        conversation = str(data.get("conversation_id") or "cid_botsim")
+        with self._lock:
+            msg_id = str(data.get("msg_id") or self._next("msg"))
+            self._sessions.add(conversation)
+        now_ms = int(time.time() * 1000)
+        payload = {
+            "msgtype": "text",
+            "text": {"content": f" {text}"},
+            "msgId": msg_id,
+            "createAt": str(now_ms),
+            "conversationType": "2",
+            "conversationId": conversation,
+            "conversationTitle": "botsim",
+            "senderId": f"$:LWCP_v1:${user_id}",
+            "senderNick": user_id,
+            "senderStaffId": user_id,
+            "chatbotUserId": "$:LWCP_v1:$botsim",
+            "isAdmin": False,
+            "isInAtList": True,
+            "robotCode": app_key,
+            "atUsers": [{"dingtalkId": "$:LWCP_v1:$botsim"}],
+            "sessionWebhook": f"{base}/robot/sendBySession?session={urllib.parse.quote(conversation)}",
+            "sessionWebhookExpiredTime": now_ms + 3_600_000,
+        }
+        timestamp = str(now_ms)
+        sign = dingtalk_sign("forged-secret" if data.get("forge") else app.app_secret, timestamp)
+        headers = {"Content-Type": "application/json; charset=utf-8", "timestamp": timestamp, "sign": sign}
+        status, answer = _post_json(app.callback_url, json.dumps(payload, ensure_ascii=False).encode(), headers)
+        return Reply(200, {"msg_id": msg_id, "status": status, "answer": answer})
+
+    def session_answer(self, query: Mapping[str, list[str]], raw: bytes) -> Reply:
+        session = query.get("session", [""])[0]
+        body = _json_object(raw)
+        with self._lock:
+            known = session in self._sessions
+            if known and body is not None and "msgtype" in body:
+                self._answers.append({"at": time.time(), "conversation_id": session, "body": body})
+        if not known:
+            return Reply(200, {"errcode": 300005, "errmsg": "session is not exist"})
+        if body is None or "msgtype" not in body:
+            return Reply(200, {"errcode": 400402, "errmsg": "missing parameter msgtype"})
+        return Reply(200, {"errcode": 0, "errmsg": "ok"})
+
+    def answers(self, conversation: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [a for a in self._answers if conversation is None or a["conversation_id"] == conversation]
+
+
+def _with_token(event: dict[str, Any], token: str) -> dict[str, Any]:
+    if "header" in event:
+        return {**event, "header": {**event["header"], "token": token}}
+    return {**event, "token": token}
+
+
+def render_card_html(view: Mapping[str, Any]) -> str:
+    """A card as a page: title, text and its buttons (what a person would see)."""
+    card = view["card"]
+    header = card.get("header", {}) if isinstance(card, dict) else {}
+    title = header.get("title", {}).get("content", "") if isinstance(header, dict) else ""
+    texts = [t for t in _texts(card.get("elements", card.get("body", {}))) if t] if isinstance(card, dict) else []
+    buttons = "".join(
+        f"<li>[{b['index']}] {html.escape(b['label'])} — "
+        + (f"link {html.escape(str(b['url']))}" if "url" in b else f"value {html.escape(json.dumps(b['value']))}")
+        + (" (with an input)" if b.get("form") else "")
+        + "</li>"
+        for b in view["buttons"]
+    )
+    body = "".join(f"<p>{html.escape(t)}</p>" for t in texts)
+    return (
+        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1>{body}<ul>{buttons}</ul>"
+        f"<p>version {view['version']}, {len(view['clicks'])} click(s)</p>"
+    )
+
+
 def _route(path: str, query: Mapping[str, list[str]]) -> tuple[Kind, str] | None:
     """The vendor and bot name a bot URL addresses."""
     if path.startswith("/open-apis/bot/v2/hook/"):
@@ -568,7 +1051,29 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(Reply(200, sim.messages(query.get("bot", [None])[0] or None)))
         if url.path == "/_sim/stats":
             return self._send(Reply(200, sim.stats()))
+        if url.path == "/_sim/apps":
+            return self._send(Reply(200, sim.apps.summary()))
+        if url.path == "/_sim/feishu/cards":
+            return self._send(Reply(200, sim.apps.cards(query.get("chat_id", [None])[0])))
+        if url.path.startswith("/_sim/feishu/cards/"):
+            message_id = url.path.rsplit("/", 1)[-1]
+            as_html = message_id.endswith(".html")
+            view = sim.apps.card(message_id.removesuffix(".html"))
+            if view is None:
+                return self._send(Reply(404, {"error": "no such card"}))
+            return self._send_html(200, render_card_html(view)) if as_html else self._send(Reply(200, view))
+        if url.path == "/_sim/dingtalk/answers":
+            return self._send(Reply(200, sim.apps.answers(query.get("conversation_id", [None])[0])))
         return self._send(Reply(404, {"error": "not found"}))
+
+    def do_PATCH(self) -> None:
+        url = urllib.parse.urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if url.path.startswith(APP_MESSAGES_PATH + "/"):
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            return self._send(self.simulator.apps.feishu_patch(url.path.rsplit("/", 1)[-1], headers, raw))
+        return self._send(Reply(404, {"error": "unknown path"}))
 
     def do_POST(self) -> None:
         url = urllib.parse.urlparse(self.path)
@@ -577,6 +1082,15 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if url.path.startswith("/_sim/"):
             return self._send(self._control(url.path, raw))
+        apps, headers = self.simulator.apps, {key.lower(): value for key, value in self.headers.items()}
+        if url.path == APP_TOKEN_PATH:
+            return self._send(apps.feishu_token(raw))
+        if url.path == APP_MESSAGES_PATH:
+            return self._send(apps.feishu_send(query, headers, raw))
+        if url.path == DINGTALK_TOKEN_PATH:
+            return self._send(apps.dingtalk_token(raw))
+        if url.path == DINGTALK_SESSION_PATH:
+            return self._send(apps.session_answer(query, raw))
         route = _route(url.path, query)
         if route is None:
             return self._send(Reply(404, {"error": "unknown path"}))
@@ -613,6 +1127,17 @@ class _Handler(BaseHTTPRequestHandler):
                 return Reply(200, {"ok": True})
             if path == "/_sim/bots":
                 return Reply(200, {"ok": True, "bots": sim.add_bots(parse_bots(data))})
+            if path == "/_sim/apps":
+                return Reply(200, {"ok": True, "apps": sim.apps.add_apps(data)})
+            if path == "/_sim/feishu/click":
+                return sim.apps.click(data)
+            if path == "/_sim/feishu/verify":
+                return sim.apps.verify_url(str(data.get("app", "")))
+            if path == "/_sim/feishu/expire-tokens":
+                sim.apps.expire_tokens()
+                return Reply(200, {"ok": True})
+            if path == "/_sim/dingtalk/say":
+                return sim.apps.say(data, base=cast(BotsimServer, self.server).base_url)
             if path == "/_sim/faults":
                 name = data.pop("bot", None)
                 faults = Faults.from_json(data)

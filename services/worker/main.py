@@ -1,6 +1,7 @@
 """arq worker: every SWEEP_INTERVAL_S it claims due SLA timers and fires their levels, opens
 the day's occurrences of recurring collaboration requests, opens a rectification item for each
-KPI variance whose cause is overdue, and produces scheduled reports (each once per period).
+KPI variance whose cause is overdue, and produces scheduled reports (each once per period); hourly
+it forgets old inbound chat events (the replay memory of chat callbacks).
 
 Thin adapter: the rules live in shared/sla/, shared/collaboration/ and shared/kpis/.
 """
@@ -18,6 +19,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from services.loop import run_crew, run_every, watch_event_loop
+from shared.chat.apps import prune_events
 from shared.clock import DatabaseClock, follow_database
 from shared.collaboration.service import open_due_occurrences
 from shared.db import make_engine, make_sessionmaker, unit_of_work
@@ -33,6 +35,7 @@ log = logging.getLogger("closeloop.worker")
 # Reports are due at a time of day: checking every few seconds is plenty (each check is two queries).
 REPORT_INTERVAL_S = 5.0
 REPORT_BATCH = 20
+CHAT_EVENT_PRUNE_S = 3600.0  # the replay memory of chat callbacks is trimmed hourly
 
 
 async def sweep_once(ctx: dict[str, Any]) -> bool:
@@ -94,6 +97,18 @@ async def produce_reports_once(ctx: dict[str, Any]) -> bool:
     return False
 
 
+async def prune_chat_events_once(ctx: dict[str, Any]) -> bool:
+    """Forget inbound chat events older than CLOSELOOP_CHAT_EVENT_RETENTION_DAYS (replays come within hours)."""
+    settings: Settings = ctx["settings"]
+    async with unit_of_work(ctx["sessions"]) as session:
+        pruned = await prune_events(
+            session, now=ctx["clock"].now(), keep=timedelta(days=settings.chat_event_retention_days)
+        )
+    if pruned:
+        log.info("chat: %d old inbound event(s) forgotten", pruned)
+    return False
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
     """On-demand sweep job (ops: `enqueue sweep`)."""
     n = 0
@@ -128,6 +143,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(
             run_every(settings.sweep_interval_s, lambda: rectify_variances_once(ctx), name="kpi variance rectification")
         )
+    )
+    ctx["sweepers"].append(
+        asyncio.create_task(run_every(CHAT_EVENT_PRUNE_S, lambda: prune_chat_events_once(ctx), name="chat events"))
     )
     ctx["sweepers"].append(asyncio.create_task(watch_event_loop(), name="event loop lag"))
     if follower is not None:

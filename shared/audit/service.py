@@ -16,7 +16,15 @@ from shared.models import AuditLog, Base, Feedback
 from shared.redact import mask_contact, mask_name, redact_url, scrub_contacts
 
 # Never copied into the audit log.
-REDACTED_COLUMNS = {"secret": "***", "secret_encrypted": "***", "token_hash": None}
+REDACTED_COLUMNS = {
+    "secret": "***",
+    "secret_encrypted": "***",
+    "token_hash": None,
+    # chat apps (shared/chat/apps.py)
+    "app_secret_encrypted": "***",
+    "verification_token_encrypted": "***",
+    "encrypt_key_encrypted": "***",
+}
 # Copied with the credentials inside them masked (a bot's hook token, access_token, key …).
 URL_COLUMNS = frozenset({"url"})
 # Customer data, masked before it is written: the log is append-only, so what it keeps it keeps for

@@ -1,6 +1,8 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
 # campaigns.goal_id references the goals table, which its domain owns: registered with every model.
+# channels.chat_app_id references the chat apps, which shared/chat owns: registered the same way.
+import shared.chat.models
 import shared.goals.models  # noqa: F401
 from shared.models.approvals import (
     Approval,

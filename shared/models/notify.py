@@ -19,6 +19,7 @@ class ChannelKind(enum.StrEnum):
     dingtalk = "dingtalk"
     wecom = "wecom"
     webhook = "webhook"
+    feishu_app = "feishu_app"  # a Feishu app's messages API: cards whose buttons call back (shared/chat)
 
 
 class NotificationStatus(enum.StrEnum):
@@ -52,6 +53,11 @@ class Channel(IdMixin, TimestampMixin, ArchivedMixin, Base):
     unhealthy_since: Mapped[datetime | None]
     unhealthy_reason: Mapped[str | None] = mapped_column(Text)
     ops_alerts: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # kind feishu_app: the chat app that sends, and the group (Feishu chat_id, oc_…) it sends to.
+    chat_app_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("chat_apps.id", ondelete="RESTRICT"), index=True
+    )
+    chat_id: Mapped[str | None] = mapped_column(String(128))
 
     @property
     def has_secret(self) -> bool:

@@ -121,7 +121,7 @@ async def test_channel(
     answer. It takes a slot of the bot's shared rate limit like any message (none free: nothing is
     sent, and the answer says when to try). Success clears the unhealthy mark: held messages flow."""
     channel = await crud.get_or_404(session, Channel, channel_id)  # no row lock across the HTTP call
-    target = delivery.target_of(channel)
+    target = await delivery.target_for(session, channel)
     windows = limits_for(target.kind, target.rate_limits, scale=window_scale)
     wait = await limiter.acquire(limiter_key(channel.id), windows)
     if wait > 0:

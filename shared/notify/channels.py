@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import archive, crud
 from shared.actor import Actor
+from shared.chat.models import ChatApp, ChatVendor
 from shared.crypto import encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput
 from shared.models import Channel, ChannelDepartment, ChannelKind, Department
@@ -44,6 +45,8 @@ def _kind_url_error(kind: ChannelKind, url: str) -> str | None:
 
 
 def _secret_error(kind: ChannelKind, secret: str) -> str | None:
+    if kind == ChannelKind.feishu_app:
+        return "a Feishu app channel signs in with its chat app's secret: leave secret empty"
     if kind == ChannelKind.wecom:
         return "WeCom group robots are not signed: leave secret empty"
     if kind == ChannelKind.webhook:
@@ -109,6 +112,55 @@ async def validate_channel(
         raise InvalidInput.for_fields(errors)
 
 
+FEISHU_CHAT_ID_PREFIX = "oc_"
+
+
+def app_messages_url(feishu_api_base: str) -> str:
+    """Where a feishu_app channel posts its cards (the token comes from the same host)."""
+    return f"{feishu_api_base.rstrip('/')}/open-apis/im/v1/messages?receive_id_type=chat_id"
+
+
+def _chat_id_error(chat_id: str) -> str | None:
+    if not chat_id.startswith(FEISHU_CHAT_ID_PREFIX):
+        return "a Feishu group's chat_id starts with oc_ (the group's settings, or the chat list API)"
+    return None
+
+
+async def _app_fields_errors(
+    session: AsyncSession,
+    kind: ChannelKind,
+    *,
+    url_given: bool,
+    chat_app_id: int | None,
+    chat_id: str | None,
+    check_app: bool = True,
+) -> list[FieldError]:
+    """A feishu_app channel names its chat app and group and takes no URL; other kinds the reverse."""
+    errors: list[FieldError] = []
+    if kind != ChannelKind.feishu_app:
+        if not url_given:
+            errors.append(FieldError("url", "required", "missing"))
+        for key, value in (("chat_app_id", chat_app_id), ("chat_id", chat_id)):
+            if value is not None:
+                errors.append(FieldError(key, "only a feishu_app channel names a chat app and group"))
+        return errors
+    if url_given:
+        errors.append(FieldError("url", "a feishu_app channel posts to CLOSELOOP_FEISHU_API_BASE: leave url out"))
+    if chat_id is None:
+        errors.append(FieldError("chat_id", "required: the group the app sends to", "missing"))
+    elif (msg := _chat_id_error(chat_id)) is not None:
+        errors.append(FieldError("chat_id", msg))
+    if chat_app_id is None:
+        errors.append(FieldError("chat_app_id", "required: the Feishu chat app that sends", "missing"))
+    elif check_app:  # a change to a channel keeps its app (archiving the app held the channel already)
+        app = await session.get(ChatApp, chat_app_id)
+        if app is None:
+            errors.append(FieldError("chat_app_id", f"chat app {chat_app_id} does not exist", "reference"))
+        elif app.vendor != ChatVendor.feishu or app.archived_at is not None:
+            errors.append(FieldError("chat_app_id", f"chat app {chat_app_id} is not a live Feishu app"))
+    return errors
+
+
 async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
     stmt = select(Channel.id).where(func.lower(Channel.name) == name.lower())
     if except_id is not None:
@@ -138,10 +190,22 @@ async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> di
 
 
 async def create_channel(
-    session: AsyncSession, *, actor: Actor, data: ChannelCreate, allow_private: bool
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    data: ChannelCreate,
+    allow_private: bool,
+    feishu_api_base: str = "https://open.feishu.cn",
 ) -> tuple[Channel, str | None]:
-    """Create a channel. For a webhook without a secret one is generated and returned once."""
-    values = data.model_dump(exclude={"department_ids", "secret"}) | {"url": str(data.url)}
+    """Create a channel. For a webhook without a secret one is generated and returned once; a
+    feishu_app channel posts to the app API under `feishu_api_base`."""
+    errors = await _app_fields_errors(
+        session, data.kind, url_given=data.url is not None, chat_app_id=data.chat_app_id, chat_id=data.chat_id
+    )
+    if errors:
+        raise InvalidInput.for_fields(errors)
+    url = app_messages_url(feishu_api_base) if data.kind == ChannelKind.feishu_app else str(data.url)
+    values = data.model_dump(exclude={"department_ids", "secret"}) | {"url": url}
     secret, generated = data.secret, None
     if data.kind == ChannelKind.webhook and not secret:
         secret = generated = new_webhook_secret()
@@ -157,7 +221,12 @@ async def create_channel(
 
 def _fixes_config(channel: Channel, values: dict[str, Any]) -> bool:
     """An admin touched what a permanent failure points at: give the channel another chance."""
-    return ("url" in values and values["url"] != channel.url) or "secret" in values or values.get("enabled") is True
+    return (
+        ("url" in values and values["url"] != channel.url)
+        or ("chat_id" in values and values["chat_id"] != channel.chat_id)
+        or "secret" in values
+        or values.get("enabled") is True
+    )
 
 
 async def update_channel(
@@ -167,6 +236,16 @@ async def update_channel(
     channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
     archive.require_live(channel, "channel")
     values = changes.model_dump(exclude_unset=True, exclude={"department_ids"})
+    app_errors = await _app_fields_errors(
+        session,
+        channel.kind,
+        url_given=channel.kind != ChannelKind.feishu_app or changes.url is not None,
+        chat_app_id=channel.chat_app_id,
+        chat_id=changes.chat_id if changes.chat_id is not None else channel.chat_id,
+        check_app=False,
+    )
+    if app_errors:
+        raise InvalidInput.for_fields(app_errors)
     if changes.url is not None:
         values["url"] = str(changes.url)
     if changes.name:

@@ -27,6 +27,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.chat.models import ChatApp
 from shared.crypto import SecretDecryptionError, decrypt_secret
 from shared.db import copy_rows, driver_connection
 from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
@@ -47,7 +48,7 @@ LEASE = timedelta(seconds=60)
 # Permanent answers about one message (its size or shape), not about the bot's configuration.
 # Every other permanent answer (bad token, signature, keyword, IP, URL) means the channel is
 # misconfigured: it is marked unhealthy and its queue is held until someone fixes it.
-MESSAGE_FAULTS = {"9499", "460101", "400402", "40058", "40008"}
+MESSAGE_FAULTS = {"9499", "460101", "400402", "40058", "40008", "230001", "230025"}
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,10 @@ def channel_fault(r: AttemptResult) -> bool:
 def fingerprint(channel: Channel) -> str:
     """What a send depended on: a refusal is held against the channel only if this still holds
     (an answer that arrives after someone fixed the channel must not re-break it)."""
-    return hashlib.sha256(
-        repr((channel.url, channel.secret_encrypted, sorted(channel.keywords or []))).encode()
-    ).hexdigest()[:16]
+    config: tuple[object, ...] = (channel.url, channel.secret_encrypted, sorted(channel.keywords or []))
+    if channel.chat_app_id is not None:
+        config += (channel.chat_app_id, channel.chat_id)
+    return hashlib.sha256(repr(config).encode()).hexdigest()[:16]
 
 
 async def load_target(session: AsyncSession, channel_id: int) -> Target | None:
@@ -144,14 +146,25 @@ async def load_target(session: AsyncSession, channel_id: int) -> Target | None:
     channel = await session.get(Channel, channel_id)
     if channel is None or not channel.enabled or not channel.healthy:
         return None
-    return target_of(channel)
+    return await target_for(session, channel)
 
 
-def target_of(channel: Channel) -> Target:
+async def target_for(session: AsyncSession, channel: Channel) -> Target:
+    """`target_of`, with the chat app an app channel sends through."""
+    app = await session.get(ChatApp, channel.chat_app_id) if channel.chat_app_id is not None else None
+    return target_of(channel, app)
+
+
+def target_of(channel: Channel, app: ChatApp | None = None) -> Target:
     secret, config_error = None, None
-    if channel.secret_encrypted is not None:
+    encrypted = channel.secret_encrypted
+    if channel.chat_app_id is not None:  # an app channel signs in with its app's secret
+        if app is None or app.archived_at is not None or not app.enabled:
+            config_error = f"chat app {channel.chat_app_id} is disabled or archived"
+        encrypted = app.app_secret_encrypted if app is not None else None
+    if encrypted is not None:
         try:
-            secret = decrypt_secret(channel.secret_encrypted)
+            secret = decrypt_secret(encrypted)
         except SecretDecryptionError as exc:
             config_error = str(exc)
     return Target(
@@ -163,6 +176,8 @@ def target_of(channel: Channel) -> Target:
         rate_limits=channel.rate_limits,
         config_error=config_error,
         fingerprint=fingerprint(channel),
+        app_id=app.app_id if app is not None else None,
+        chat_id=channel.chat_id,
     )
 
 
@@ -291,9 +306,14 @@ async def send(
     status: int | None = None
     try:
         async with asyncio.timeout(policy.timeout_s):
-            prepared = fit(adapter, target, message, envelope, now)
-            # The SSRF guard runs inside: the address checked is the address connected to.
-            reply = await client.post(prepared.url, prepared.body, prepared.headers, allow_private=policy.allow_private)
+            if adapter.send is not None:  # an app API: its own requests, guarded by the same client
+                reply = await adapter.send(client, target, message, envelope, now, policy.allow_private)
+            else:
+                prepared = fit(adapter, target, message, envelope, now)
+                # The SSRF guard runs inside: the address checked is the address connected to.
+                reply = await client.post(
+                    prepared.url, prepared.body, prepared.headers, allow_private=policy.allow_private
+                )
         status = reply.status
         classified = adapter.classify(reply)
     except UnsafeUrl as exc:

@@ -27,6 +27,8 @@ VENDOR_LIMITS: dict[str, tuple[Window, ...]] = {
     "dingtalk": (Window(20, 60.0),),
     "wecom": (Window(20, 60.0),),
     "webhook": (),
+    # The app API allows 5 messages a second to one group, shared by every bot in it.
+    "feishu_app": (Window(5, 1.0), Window(100, 60.0)),
 }
 UNLIMITED = 1_000_000_000
 

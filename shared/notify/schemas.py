@@ -31,10 +31,15 @@ RateLimits = Annotated[
 
 
 # ---- channels ------------------------------------------------------------------------------------
+ChatId = Annotated[str, Field(min_length=1, max_length=128, description="feishu_app: the group's chat_id (oc_…)")]
+
+
 class ChannelCreate(WriteModel):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     kind: ChannelKind
-    url: HttpUrl
+    url: HttpUrl | None = Field(default=None, description="the bot's URL (every kind but feishu_app: required)")
+    chat_app_id: int | None = Field(default=None, description="feishu_app: the chat app that sends")
+    chat_id: ChatId | None = None
     secret: Annotated[str, Field(min_length=1, max_length=512, description="write-only")] | None = None
     keywords: Annotated[list[Keyword], Field(max_length=10)] = []
     department_ids: list[int] = Field(default=[], description="empty: receives every department's alerts")
@@ -52,6 +57,7 @@ class ChannelUpdate(WriteModel):
     enabled: bool | None = Field(default=None, description="`true` also marks an unhealthy channel healthy again")
     rate_limits: RateLimits | None = None
     ops_alerts: bool | None = None
+    chat_id: ChatId | None = None
 
 
 class ChannelRead(ArchivableRead):
@@ -68,6 +74,8 @@ class ChannelRead(ArchivableRead):
     unhealthy_since: datetime | None
     unhealthy_reason: str | None
     ops_alerts: bool
+    chat_app_id: int | None = None
+    chat_id: str | None = None
     last_error: str | None
     last_success_at: datetime | None
     created_at: datetime

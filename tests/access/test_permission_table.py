@@ -54,7 +54,13 @@ ADMINS = "33333332"
 A_FIGURES = "22233322"  # figures of department A: another department's people are refused
 PUBLIC = "PPPPPPPP"
 # Public routes that need a signature or a signed link instead of a token: refused without it.
-UNSIGNED = {"receiveFeedbackWebhook": 401, "getReportPage": 401, "getItemPage": 401}
+UNSIGNED = {
+    "receiveFeedbackWebhook": 401,
+    "getReportPage": 401,
+    "getItemPage": 401,
+    "receiveFeishuEvent": 401,
+    "receiveDingtalkMessage": 401,
+}
 
 TABLE: dict[str, str] = {}
 _ROWS = """
@@ -228,6 +234,14 @@ listNotificationAttempts 22244222
 replayNotification 33234322
 listChannelAttempts ADMINS
 testChannel ADMINS
+createChatApp MANAGERS
+listChatApps MANAGERS
+getChatApp MANAGERS
+updateChatApp 33233322
+deleteChatApp 33233322
+testChatApp 33233322
+receiveFeishuEvent PUBLIC
+receiveDingtalkMessage PUBLIC
 addComment A_WRITE
 getTrail A_READ
 listAuditLog ANYONE
@@ -398,6 +412,13 @@ CALLS: dict[str, Call] = {
     "updateChannel": lambda w: {"json": {"name": _unique("Channel")}},
     "deleteChannel": lambda w: {"path": {"channel_id": w.ids["spare_channel_id"]}},
     "testChannel": lambda w: {"json": {}},
+    "createChatApp": lambda w: {
+        "json": {"name": _unique("App"), "vendor": "dingtalk", "app_id": "dingkey", "app_secret": "s"}
+    },
+    "updateChatApp": lambda w: {"json": {"name": _unique("App")}},
+    "deleteChatApp": lambda w: {"path": {"app_id": w.ids["spare_app_id"]}},
+    "receiveFeishuEvent": lambda w: _feishu_challenge(w),
+    "receiveDingtalkMessage": lambda w: _dingtalk_said(w),
     **{
         op: (lambda w: {"params": {"department_id": w.ids["dept_a"]}})
         for op in (
@@ -431,6 +452,39 @@ def _signed(body: dict[str, Any], w: World) -> dict[str, Any]:
         "webhook-signature": "v1," + base64.b64encode(mac).decode(),
     }
     return {"content": raw, "headers": {"content-type": "application/json", **headers}}
+
+
+FEISHU_APP = {"app_id": "cli_0123456789abcdef", "verification_token": "vt", "encrypt_key": "ek"}
+DINGTALK_SECRET = "ding-secret"
+
+
+def _feishu_challenge(w: World) -> dict[str, Any]:
+    """The console's url_verification, encrypted with the app's key as Feishu sends it."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    plain = json.dumps({"challenge": "c", "token": FEISHU_APP["verification_token"], "type": "url_verification"})
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plain.encode()) + padder.finalize()
+    iv = bytes(16)
+    key = hashlib.sha256(FEISHU_APP["encrypt_key"].encode()).digest()
+    sealed = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    data = base64.b64encode(iv + sealed.update(padded) + sealed.finalize()).decode()
+    return {"content": json.dumps({"encrypt": data}).encode(), "headers": {"content-type": "application/json"}}
+
+
+def _dingtalk_said(w: World) -> dict[str, Any]:
+    """An outgoing robot's message, signed with the app secret (no sessionWebhook: answered in the body)."""
+    ts = str(w.ids["now"] * 1000)
+    sign = base64.b64encode(
+        hmac.new(DINGTALK_SECRET.encode(), f"{ts}\n{DINGTALK_SECRET}".encode(), hashlib.sha256).digest()
+    ).decode()
+    body = {"msgtype": "text", "text": {"content": "?"}, "msgId": f"m{next(_seq)}", "senderStaffId": "nobody"}
+    return {
+        "path": {"chat_app_id": w.ids["dingtalk_app_id"]},
+        "content": json.dumps(body).encode(),
+        "headers": {"content-type": "application/json", "timestamp": ts, "sign": sign},
+    }
 
 
 async def _build(
@@ -486,6 +540,11 @@ async def _build(
     ids["spare_channel_id"] = (
         await call("POST", "/channels", json={"name": "spare", "kind": "webhook", "url": "http://127.0.0.1:9/b"})
     )["id"]
+    app = {"vendor": "feishu", "app_secret": "s", "department_id": ids["dept_a"], **FEISHU_APP}
+    ids["app_id"] = ids["chat_app_id"] = (await call("POST", "/chat-apps", json={"name": "A 应用", **app}))["id"]
+    ids["spare_app_id"] = (await call("POST", "/chat-apps", json={"name": "spare 应用", **app}))["id"]
+    ding = {"name": "A 钉钉", "vendor": "dingtalk", "app_id": "dingkey", "app_secret": DINGTALK_SECRET}
+    ids["dingtalk_app_id"] = (await call("POST", "/chat-apps", json=ding))["id"]
     calendars = (await call("GET", "/calendars"))["items"]
     ids["calendar_id"] = calendars[0]["id"]
     ids["spare_calendar_id"] = (await call("POST", "/calendars", json={"name": "spare"}))["id"]
@@ -694,7 +753,14 @@ async def bound(app: Any, engine: Any) -> Any:
     async with engine.connect() as conn:
         outer = await conn.begin()
         original, settings = app.state.sessions, app.state.settings
-        app.state.settings = settings.model_copy(update={"inbound_webhook_secret": SecretStr(INBOUND_SECRET)})
+        app.state.settings = settings.model_copy(
+            update={
+                "inbound_webhook_secret": SecretStr(INBOUND_SECRET),
+                # testChatApp's vendor call is refused at once, never waits on the internet
+                "feishu_api_base": "http://127.0.0.1:9",
+                "dingtalk_api_base": "http://127.0.0.1:9",
+            }
+        )
         app.state.sessions = async_sessionmaker(
             bind=conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
         )

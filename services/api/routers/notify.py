@@ -60,6 +60,8 @@ async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[Channel
             unhealthy_since=c.unhealthy_since,
             unhealthy_reason=c.unhealthy_reason,
             ops_alerts=c.ops_alerts,
+            chat_app_id=c.chat_app_id,
+            chat_id=c.chat_id,
             last_error=c.last_error,
             last_success_at=c.last_success_at,
             created_at=c.created_at,
@@ -84,7 +86,11 @@ async def create_channel(
 ) -> ChannelCreatedRead:
     """Add a chat bot or webhook (admin)."""
     channel, generated = await channels.create_channel(
-        session, actor=actor, data=body, allow_private=settings.allow_private_webhooks
+        session,
+        actor=actor,
+        data=body,
+        allow_private=settings.allow_private_webhooks,
+        feishu_api_base=settings.feishu_api_base,
     )
     (out,) = await _channel_out(session, [channel])
     return ChannelCreatedRead(**out.model_dump(), signing_secret=generated)
@@ -141,7 +147,8 @@ async def update_channel(
 ) -> ChannelRead:
     """Change a channel (admin). The kind cannot change: create another channel instead."""
     reject_nulls(
-        body.model_dump(exclude_unset=True), ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts")
+        body.model_dump(exclude_unset=True),
+        ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts", "chat_id"),
     )
     channel = await channels.update_channel(
         session, actor=actor, channel_id=channel_id, changes=body, allow_private=settings.allow_private_webhooks

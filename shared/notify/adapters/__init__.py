@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.models import ChannelKind
-from shared.notify.adapters import dingtalk, feishu, webhook, wecom
+from shared.notify.adapters import dingtalk, feishu, feishu_app, webhook, wecom
 from shared.notify.adapters.base import Adapter, Classified, Prepared, Target
 
 ADAPTERS: dict[ChannelKind, Adapter] = {
@@ -11,6 +11,7 @@ ADAPTERS: dict[ChannelKind, Adapter] = {
     ChannelKind.dingtalk: dingtalk.ADAPTER,
     ChannelKind.wecom: wecom.ADAPTER,
     ChannelKind.webhook: webhook.ADAPTER,
+    ChannelKind.feishu_app: feishu_app.ADAPTER,
 }
 
 __all__ = ["ADAPTERS", "Adapter", "Classified", "Prepared", "Target"]

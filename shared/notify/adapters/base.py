@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.models import AttemptOutcome
-from shared.notify.http import Reply
+from shared.notify.http import Reply, Sender
 from shared.notify.render import Message
 
 
@@ -27,6 +27,8 @@ class Target:
     rate_limits: list[dict[str, Any]] | None = None  # overrides of the vendor's limits
     config_error: str | None = None  # the channel cannot be sent to as configured (say, its secret won't decrypt)
     fingerprint: str = ""  # the configuration this target was built from
+    app_id: str | None = None  # feishu_app: the app that sends (`secret` holds its app secret) …
+    chat_id: str | None = None  # … to this group
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class Classified:
 class Adapter:
     prepare: Callable[[Target, Message, Envelope, datetime], Prepared]
     classify: Callable[[Reply], Classified]
+    # A vendor that needs more than one request per message (an app API: a token, then the message)
+    # sends itself: (client, target, message, envelope, now, allow_private) → the answer to classify.
+    send: Callable[[Sender, Target, Message, Envelope, datetime, bool], Awaitable[Reply]] | None = None
 
 
 def dumps(obj: Any) -> bytes:
@@ -168,7 +173,7 @@ def plain_lines(message: Message) -> list[str]:
 
 # What each vendor accepts, in bytes of request body, with a margin (WeCom's 4096 counts only the
 # markdown content; bounding the whole body by it is stricter, so always accepted).
-BODY_LIMITS = {"feishu": 19_500, "dingtalk": 19_500, "wecom": 4_000}
+BODY_LIMITS = {"feishu": 19_500, "dingtalk": 19_500, "wecom": 4_000, "feishu_app": 29_000}
 ELLIPSIS = "…"
 
 
