@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0029"
-down_revision: str | None = "0027"  # re-chained after merging s20-core (0027 also follows 0026)
+down_revision: str | None = "0028"  # re-chained after merging s20-core (0027 also follows 0026)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
