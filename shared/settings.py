@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         default=200, ge=1, le=1_000_000, description="API requests a token may send at once before the rate applies"
     )
+    api_token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="seconds an API process keeps a resolved token (0: read it on every request); a revocation "
+        "or a user's change reaches the other processes within this",
+    )
     require_if_match: bool = Field(
         default=False, description="PATCH and PUT without `If-Match` are refused (428): no blind overwrites"
     )

@@ -46,7 +46,7 @@ from services.api.routers import (
 from services.loop import watch_event_loop
 from shared.clock import Clock, DatabaseClock, SystemClock, follow_database
 from shared.db import make_engine, make_sessionmaker, unit_of_work
-from shared.org.tokens import ensure_bootstrap_admin
+from shared.org.tokens import TokenCache, ensure_bootstrap_admin
 from shared.settings import Settings, get_settings
 from shared.workflow.templates import ensure_workflow_defaults
 
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.settings = settings
     app.state.clock = clock or DatabaseClock()
+    app.state.token_cache = TokenCache(settings.api_token_cache_s)
     docs.install(app)
     problems.install(app)
     for module in ROUTERS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -62,7 +62,9 @@ async def _actor(
     try:
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             raise Unauthorized("send `Authorization: Bearer <token>`")
-        actor = await authenticate(session, bearer=credentials.credentials, now=now)
+        actor = await authenticate(
+            session, bearer=credentials.credentials, now=now, cache=request.app.state.token_cache
+        )
     except Unauthorized:
         await limiter.check(request, client_key(request))  # guessing tokens is counted too
         raise
@@ -73,7 +75,7 @@ async def _actor(
 ActorDep = Annotated[Actor, Depends(_actor)]
 
 
-def require(role: Role) -> Callable[[Actor], Actor]:
+def require(role: Role) -> Callable[[Actor], Awaitable[Actor]]:
     async def check(actor: ActorDep) -> Actor:
         if not actor.at_least(role):
             raise Forbidden(f"this needs the {role.value} role; you are {actor.role.value}")
