@@ -26,8 +26,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from services.api.deps import ActorDep, SessionDep, SettingsDep
@@ -88,6 +89,19 @@ class RowLocator:
         if obj is None or "updated_at" not in obj.__dict__:  # expired by a write: read it again
             return None
         return obj.id, obj.updated_at
+
+
+# The session's identity map holds its objects weakly: once the route has turned its row into the
+# answer, the row would be gone by the time the tag is made. A request that tags its answer keeps
+# what it loads here until the session closes (one item and what it embeds).
+_HOLD = "closeloop.versions.hold"
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _hold_loaded(session: Session, instance: Any) -> None:
+    held = session.info.get(_HOLD)
+    if held is not None:
+        held.append(instance)
 
 
 def row(model: Any, *, where: Any = None, **columns: str) -> RowLocator:
@@ -158,6 +172,7 @@ def reads(locate: Locator) -> Any:
     """The single-item GET dependency: answers the item's `ETag`."""
 
     async def tag(request: Request, session: SessionDep) -> AsyncIterator[None]:
+        session.info[_HOLD] = []  # the rows the route loads stay in the session's identity map
         yield  # only once the route has answered: a 404 or 403 carries no tag
         params = _params(request)
         version = locate.held(session, params) if isinstance(locate, RowLocator) else None
