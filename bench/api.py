@@ -475,7 +475,11 @@ async def main() -> None:
         metrics_dir.mkdir(parents=True)
         api = start_api(
             stack,
-            extra_env={"CLOSELOOP_API_WORKERS": str(args.workers), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+            extra_env={
+                "CLOSELOOP_API_WORKERS": str(args.workers),
+                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                "CLOSELOOP_API_ACCESS_LOG": "false",  # as in production (CLOSELOOP_ENV=prod)
+            },
         )
         headers = {"Authorization": f"Bearer {token}"}
         try:

@@ -129,6 +129,11 @@ def api() -> None:
         workers=settings.api_workers,
         log_config=logs.dict_config(settings.log_format),
         proxy_headers=True,
+        # Named, not "auto": without them uvicorn would fall back silently to asyncio's loop and h11,
+        # each a few times slower per request (both come with uvicorn[standard]).
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.access_log,  # ~40 µs of formatting and writing per request
     )
 
 
