@@ -122,7 +122,7 @@ def api() -> None:
 
     settings = _settings()
     uvicorn.run(
-        "services.api.app:create_app",
+        "services.api.app:create_server_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
