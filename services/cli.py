@@ -122,13 +122,18 @@ def api() -> None:
 
     settings = _settings()
     uvicorn.run(
-        "services.api.app:create_app",
+        "services.api.app:create_server_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
         log_config=logs.dict_config(settings.log_format),
         proxy_headers=True,
+        # Named, not "auto": without them uvicorn would fall back silently to asyncio's loop and h11,
+        # each a few times slower per request (both come with uvicorn[standard]).
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.access_log,  # ~40 µs of formatting and writing per request
     )
 
 

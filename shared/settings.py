@@ -104,6 +104,17 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per log line, with the request id"
     )
+    api_access_log: bool | None = Field(
+        default=None,
+        description="uvicorn's access line per request (default: on in dev and test, off in prod, where the "
+        "request latency histogram and the request id on every log line are what is kept)",
+    )
+
+    @property
+    def access_log(self) -> bool:
+        """Whether `closeloop api` writes uvicorn's access line per request."""
+        return self.api_access_log if self.api_access_log is not None else self.env != "prod"
+
     sweep_interval_s: float = Field(default=1.0, gt=0, le=3600, description="deadline sweep period")
     # 1 000: half the round trips and commits of 500 per 10 000 levels, ~60 → ~64 % of the floor of
     # the sweep's own writes on bench/sweep.py; a batch's payloads stay a few MB.
@@ -158,6 +169,13 @@ class Settings(BaseSettings):
     )
     api_rate_burst: int = Field(
         default=200, ge=1, le=1_000_000, description="API requests a token may send at once before the rate applies"
+    )
+    api_token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="seconds an API process keeps a resolved token (0: read it on every request); a revocation "
+        "or a user's change reaches the other processes within this",
     )
     require_if_match: bool = Field(
         default=False, description="PATCH and PUT without `If-Match` are refused (428): no blind overwrites"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
+import httpx
 from sqlalchemy import select
 
 from shared.crypto import decrypt_secret, encrypt_secret, new_key
 from shared.db import unit_of_work
+from shared.embedded import free_port
 from shared.models import Channel, Role, User
 from shared.settings import load_settings
 from tests.factories import make_channel
@@ -132,3 +135,46 @@ async def test_privacy_purge_prints_what_it_anonymised_and_a_second_run_finds_no
         assert (row.customer_name, row.customer_contact, row.content) == (None, None, "请回电 139****5678")
     again = closeloop(stack, "privacy", "purge")
     assert again.returncode == 0 and "anonymised 0" in again.stdout
+
+
+def access_lines_of_a_served_request(stack, **env: str) -> list[str]:
+    """`closeloop api` (one process) is asked `GET /api/v1/me` once it is up; the lines of its log that
+    are uvicorn's access line for that request."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "api"],
+        env={
+            **os.environ,
+            "CLOSELOOP_DATABASE_URL": stack.database_url,
+            "CLOSELOOP_REDIS_URL": stack.redis_url,
+            "CLOSELOOP_API_PORT": str(port),
+            "CLOSELOOP_API_WORKERS": "1",
+            "CLOSELOOP_SEED_DEFAULTS": "false",  # the session's database stays empty for the other tests
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the API did not start"
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=30).status_code == 401  # no token
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    return [line for line in output.splitlines() if "GET /api/v1/me" in line]
+
+
+def test_the_api_writes_no_access_line_per_request_in_production_unless_asked(stack):
+    prod = {"CLOSELOOP_ENV": "prod", "CLOSELOOP_SECRET_KEY": new_key()}
+    assert access_lines_of_a_served_request(stack, **prod) == []
+    (line,) = access_lines_of_a_served_request(stack, **prod, CLOSELOOP_API_ACCESS_LOG="true")
+    assert "uvicorn.access" in line and '"GET /api/v1/me HTTP/1.1" 401' in line
+    assert len(access_lines_of_a_served_request(stack)) == 1  # dev: on

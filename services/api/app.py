@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,7 +49,7 @@ from services.api.routers import (
 from services.loop import watch_event_loop
 from shared.clock import Clock, DatabaseClock, SystemClock, follow_database
 from shared.db import make_engine, make_sessionmaker, unit_of_work
-from shared.org.tokens import ensure_bootstrap_admin
+from shared.org.tokens import TokenCache, ensure_bootstrap_admin
 from shared.settings import Settings, get_settings
 from shared.workflow.templates import ensure_workflow_defaults
 
@@ -100,7 +101,13 @@ limit (429 with `Retry-After`, `RateLimit-*` headers). Single-item reads and eve
 nothing."""
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None, *, freeze_heap: bool = False) -> FastAPI:
+    """The API. `freeze_heap`: once started, what start-up built (modules, routes, schemas, caches)
+    is moved out of the garbage collector's reach (`gc.freeze`): a server process's full collections
+    then walk only what requests create — a full collection of the whole heap took ~0.2 s of a
+    worker's CPU, a pause every request in flight waited out, and collections cost ~0.6 ms per
+    request of the bench mix before, ~0.2 ms after. The server (`closeloop api`) asks for it; tests,
+    which start an app per test, do not (each freeze would keep that test's garbage for good)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -127,6 +134,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         loop_watch = asyncio.create_task(watch_event_loop(), name="event loop lag")
         # Business time follows the database's clock, as the worker's does (ADR 0009).
         follower = await follow_database(app.state.clock, engine)
+        if freeze_heap:
+            gc.collect()  # garbage first: a frozen object is never collected
+            gc.freeze()
         try:
             yield
         finally:
@@ -150,6 +160,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.settings = settings
     app.state.clock = clock or DatabaseClock()
+    app.state.token_cache = TokenCache(settings.api_token_cache_s)
     docs.install(app)
     problems.install(app)
     for module in ROUTERS:
@@ -167,6 +178,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(LimitBodies, max_bytes=settings.max_body_bytes)  # before anything reads a body
     app.add_middleware(ObserveRequests)  # outermost: times everything, problems included
     return app
+
+
+def create_server_app() -> FastAPI:
+    """What `closeloop api` serves (uvicorn's factory, in each worker process)."""
+    return create_app(freeze_heap=True)
 
 
 def openapi_document(app: FastAPI | None = None) -> dict:

@@ -26,8 +26,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from services.api.deps import ActorDep, SessionDep, SettingsDep
 from services.api.problems import PROBLEM_MEDIA_TYPE
@@ -51,14 +53,17 @@ def etag(version: Version) -> str:
     return '"' + hashlib.sha256(f"{row_id}:{updated_at.isoformat()}".encode()).hexdigest()[:20] + '"'
 
 
-def row(model: Any, *, where: Any = None, **columns: str) -> Locator:
+class RowLocator:
     """The `model` row whose columns equal these path parameters (`row(Task, id="task_id")`);
     `where` adds a fixed condition (the current version of a template)."""
 
-    def locate(params: Mapping[str, Any]) -> Select[int, datetime] | None:
-        stmt = select(model.id, model.updated_at)
-        for column, param in columns.items():
-            attr = getattr(model, column)
+    def __init__(self, model: Any, where: Any, columns: Mapping[str, str]) -> None:
+        self.model, self.where, self.columns = model, where, dict(columns)
+
+    def __call__(self, params: Mapping[str, Any]) -> Select[int, datetime] | None:
+        stmt = select(self.model.id, self.model.updated_at)
+        for column, param in self.columns.items():
+            attr = getattr(self.model, column)
             value: Any = params.get(param)
             if attr.type.python_type is int:
                 try:
@@ -68,9 +73,41 @@ def row(model: Any, *, where: Any = None, **columns: str) -> Locator:
                 if not -_BIGINT <= value < _BIGINT:
                     return None
             stmt = stmt.where(attr == value)
-        return stmt if where is None else stmt.where(where)
+        return stmt if self.where is None else stmt.where(self.where)
 
-    return locate
+    def held(self, session: AsyncSession, params: Mapping[str, Any]) -> Version | None:
+        """The version of a row located by its id as this request's session already holds it (the
+        route read it in this transaction: the tag is the version of what it answers), without a
+        statement; None when the session does not hold it loaded."""
+        if self.where is not None or list(self.columns) != ["id"]:
+            return None
+        try:
+            key = identity_key(self.model, int(params[self.columns["id"]]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        obj = session.identity_map.get(key)
+        if obj is None or "updated_at" not in obj.__dict__:  # expired by a write: read it again
+            return None
+        return obj.id, obj.updated_at
+
+
+# The session's identity map holds its objects weakly: once the route has turned its row into the
+# answer, the row would be gone by the time the tag is made. A request that tags its answer keeps
+# what it loads here until the session closes (one item and what it embeds).
+_HOLD = "closeloop.versions.hold"
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _hold_loaded(session: Session, instance: Any) -> None:
+    held = session.info.get(_HOLD)
+    if held is not None:
+        held.append(instance)
+
+
+def row(model: Any, *, where: Any = None, **columns: str) -> RowLocator:
+    """The `model` row whose columns equal these path parameters (`row(Task, id="task_id")`);
+    `where` adds a fixed condition (the current version of a template)."""
+    return RowLocator(model, where, columns)
 
 
 async def _version(session: AsyncSession, stmt: Select[int, datetime]) -> Version | None:
@@ -135,9 +172,12 @@ def reads(locate: Locator) -> Any:
     """The single-item GET dependency: answers the item's `ETag`."""
 
     async def tag(request: Request, session: SessionDep) -> AsyncIterator[None]:
+        session.info[_HOLD] = []  # the rows the route loads stay in the session's identity map
         yield  # only once the route has answered: a 404 or 403 carries no tag
-        stmt = locate(_params(request))
-        version = None if stmt is None else await _version(session, stmt)
+        params = _params(request)
+        version = locate.held(session, params) if isinstance(locate, RowLocator) else None
+        if version is None and (stmt := locate(params)) is not None:
+            version = await _version(session, stmt)
         if version is not None:
             add_response_headers(request, {"ETag": etag(version)})
 

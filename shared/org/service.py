@@ -11,6 +11,7 @@ from shared import crud
 from shared.actor import Actor
 from shared.errors import Conflict, InvalidInput
 from shared.models import Department, Role, User
+from shared.org import tokens
 from shared.org.schemas import DepartmentCreate, DepartmentUpdate, UserCreate, UserUpdate
 
 
@@ -89,6 +90,8 @@ async def update_user(session: AsyncSession, *, actor: Actor, user_id: int, chan
         raise InvalidInput.for_field("role", "admins cannot demote themselves (ask another admin)")
     if actor.user_id == user_id and changes.is_active is False:
         raise InvalidInput.for_field("is_active", "you cannot deactivate yourself (ask another admin)")
+    if values.keys() & {"role", "department_id", "is_active"}:
+        tokens.forget_resolved_tokens(session)  # what its tokens may do changes with it
     return await crud.update(session, actor=actor, obj=user, changes=values, entity_type="user")
 
 

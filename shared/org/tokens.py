@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
+import time
+import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, text, update
+from sqlalchemy import Select, bindparam, event, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit, crud
@@ -115,6 +119,7 @@ async def revoke_token(session: AsyncSession, *, actor: Actor, token_id: int, no
     token = await crud.get_or_404(session, ApiToken, token_id, for_update=True)
     if token.revoked_at is None:
         await crud.update(session, actor=actor, obj=token, changes={"revoked_at": now}, entity_type="api_token")
+        forget_resolved_tokens(session)
     return token
 
 
@@ -162,10 +167,91 @@ _MARK_USED = (
 )
 
 
-async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> Actor:
+@dataclasses.dataclass
+class _Resolved:
+    """What `authenticate` decides on, as read from the token's and its user's rows."""
+
+    token_id: int
+    on_behalf: bool
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    token_role: Role | None
+    user_id: int
+    user_role: Role
+    department_id: int | None
+    is_active: bool
+
+
+_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+class TokenCache:
+    """Tokens resolved in the last `ttl_s` seconds, in this process, by the SHA-256 of the token:
+    a request with a token seen within the TTL runs no statement to authenticate (the API's
+    `CLOSELOOP_API_TOKEN_CACHE_S`, 5 s by default). Expiry is still checked against the request's
+    time on every use. A revocation or a change of a user (role, department, deactivation) clears
+    every cache of the process that makes it, at once and again after its commit; other processes
+    see it within the TTL. Unknown tokens are never kept (guessing cannot fill it)."""
+
+    def __init__(
+        self, ttl_s: float, *, max_entries: int = 10_000, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._monotonic = monotonic  # seconds: how old an entry is (tests pass their own)
+        self._entries: dict[str, tuple[float, _Resolved]] = {}
+        _CACHES.add(self)
+
+    def get(self, token_hash: str) -> _Resolved | None:
+        found = self._entries.get(token_hash)
+        if found is None:
+            return None
+        if self._monotonic() - found[0] >= self.ttl_s:
+            del self._entries[token_hash]
+            return None
+        return found[1]
+
+    def put(self, token_hash: str, resolved: _Resolved) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # a few thousand live tokens at most: starting over is cheap
+        self._entries[token_hash] = (self._monotonic(), resolved)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def forget_resolved_tokens(session: AsyncSession) -> None:
+    """This process's token caches start over now and again once `session` commits (a request
+    between the two could have read the rows as they were before the change)."""
+
+    def clear(*_: Any) -> None:
+        for cache in list(_CACHES):
+            cache.clear()
+
+    clear()
+    event.listen(session.sync_session, "after_commit", clear, once=True)
+
+
+async def _resolve(session: AsyncSession, token_hash: str, cache: TokenCache | None) -> _Resolved | None:
+    if cache is not None and (found := cache.get(token_hash)) is not None:
+        return found
+    row = (await session.execute(_AUTHENTICATE, {"token_hash": token_hash})).one_or_none()
+    if row is None:
+        return None
+    resolved = _Resolved(**row._asdict())
+    if cache is not None:
+        cache.put(token_hash, resolved)
+    return resolved
+
+
+async def authenticate(session: AsyncSession, *, bearer: str, now: datetime, cache: TokenCache | None = None) -> Actor:
     """Resolve a bearer token to an actor, or raise Unauthorized. Records `last_used_at` (in the
-    request's transaction) when the recorded one is over a minute old: most requests write nothing."""
-    row = (await session.execute(_AUTHENTICATE, {"token_hash": hash_token(bearer)})).one_or_none()
+    request's transaction) when the recorded one is over a minute old: most requests write nothing.
+    With `cache`, a token resolved within its TTL is not read again."""
+    row = await _resolve(session, hash_token(bearer), cache)
     if row is None:
         raise Unauthorized("unknown token")
     if row.revoked_at is not None:
@@ -177,6 +263,7 @@ async def authenticate(session: AsyncSession, *, bearer: str, now: datetime) -> 
     cutoff = now - LAST_USED_EVERY
     if row.last_used_at is None or row.last_used_at < cutoff:
         await session.execute(_MARK_USED, {"token_id": row.token_id, "cutoff": cutoff, "now": now})
+        row.last_used_at = now  # the cached copy too: the next mark is a minute away
     return Actor.user(
         row.user_id,
         _narrowed(row.user_role, row.token_role),

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from shared.db import unit_of_work
 from shared.errors import InvalidInput
 from shared.models import ApiToken, AuditLog, Role
-from shared.org.tokens import create_token
+from shared.org.tokens import TokenCache, create_token, hash_token, shown_prefix
 from shared.settings import SettingsError, load_settings
 from tests.factories import SYSTEM, make_token, make_user
 
@@ -161,3 +161,80 @@ def test_a_bootstrap_token_shorter_than_32_characters_stops_start_up():
     with pytest.raises(SettingsError, match=r"CLOSELOOP_BOOTSTRAP_TOKEN: .*at least 32 characters"):
         load_settings(bootstrap_token="b" * 31)
     assert load_settings(bootstrap_token="b" * 32).bootstrap_token is not None
+
+
+# ---- the per-process cache of resolved tokens (CLOSELOOP_API_TOKEN_CACHE_S) ----------------------
+class Seconds:
+    """The token cache's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cached(app, ttl_s: float = 5.0) -> Seconds:
+    seconds = Seconds()
+    app.state.token_cache = TokenCache(ttl_s, monotonic=seconds)
+    return seconds
+
+
+async def test_a_token_revoked_by_another_process_stops_working_once_the_cache_ttl_has_passed(app, client, sessions):
+    seconds = cached(app)
+    _, token = await make_token(sessions, role=Role.member)
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200  # resolved and kept
+    async with unit_of_work(sessions) as s:  # what `closeloop token revoke` does, in its own process
+        await s.execute(update(ApiToken).where(ApiToken.token_hash == hash_token(token)).values(revoked_at=func.now()))
+    seconds.now += 4.9
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200  # within the TTL
+    seconds.now += 0.1
+    r = await client.get("/api/v1/me", headers=bearer(token))
+    assert (r.status_code, r.json()["detail"]) == (401, "token revoked")
+
+
+async def test_revoking_or_changing_a_user_through_the_api_applies_at_once_in_spite_of_the_cache(app, client, sessions):
+    cached(app)
+    _, admin_token = await make_token(sessions, role=Role.admin)
+    member, token = await make_token(sessions, role=Role.member)
+    _, other = await make_token(sessions, user=member)
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["role"] == "member"  # both kept now
+    assert (await client.get("/api/v1/me", headers=bearer(other))).json()["role"] == "member"
+    r = await client.patch(f"/api/v1/users/{member.id}", headers=bearer(admin_token), json={"role": "manager"})
+    assert r.status_code == 200, r.text
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["role"] == "manager"  # no TTL to wait
+    listed = (await client.get("/api/v1/tokens", headers=bearer(admin_token), params={"user_id": member.id})).json()
+    (token_id,) = [t["id"] for t in listed["items"] if t["prefix"] == shown_prefix(token)]
+    assert (await client.delete(f"/api/v1/tokens/{token_id}", headers=bearer(admin_token))).status_code == 204
+    r = await client.get("/api/v1/me", headers=bearer(token))
+    assert (r.status_code, r.json()["detail"]) == (401, "token revoked")
+    assert (await client.get("/api/v1/me", headers=bearer(other))).status_code == 200  # the user's other token
+    r = await client.patch(f"/api/v1/users/{member.id}", headers=bearer(admin_token), json={"is_active": False})
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/me", headers=bearer(other))
+    assert (r.status_code, r.json()["detail"]) == (401, "user is deactivated")
+
+
+async def test_an_expiry_is_checked_on_every_request_even_for_a_kept_token(app, client, sessions, clock):
+    cached(app)
+    admin, admin_token = await make_token(sessions, role=Role.admin)
+    short = await issue(
+        client, bearer(admin_token), admin.id, expires_at=(clock.now() + timedelta(hours=1)).isoformat()
+    )
+    assert (await client.get("/api/v1/me", headers=bearer(short["token"]))).status_code == 200
+    clock.advance(timedelta(hours=1))
+    r = await client.get("/api/v1/me", headers=bearer(short["token"]))
+    assert (r.status_code, r.json()["detail"]) == (401, "token expired")
+
+
+def test_unknown_tokens_are_never_kept_and_a_full_cache_starts_over():
+    seconds = Seconds()
+    cache = TokenCache(5.0, max_entries=2, monotonic=seconds)
+    for n in range(3):
+        cache.put(f"h{n}", object())  # type: ignore[arg-type]
+    assert [cache.get(f"h{n}") is not None for n in range(3)] == [False, False, True]
+    seconds.now += 5
+    assert cache.get("h2") is None
+    off = TokenCache(0.0)
+    off.put("h", object())  # type: ignore[arg-type]
+    assert off.get("h") is None

@@ -3,8 +3,10 @@ changed; `*`; 428 when required), and every PATCH/PUT in the document declares i
 
 from __future__ import annotations
 
+import re
+
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from shared.db import unit_of_work
 from shared.models import AuditLog, Role
@@ -135,3 +137,26 @@ def test_every_patch_and_put_declares_if_match_and_its_problems(app):
     assert undeclared == []
     for path in ("/api/v1/campaigns/{campaign_id}", "/api/v1/tasks/{task_id}"):
         assert "ETag" in document["paths"][path]["get"]["responses"]["200"]["headers"]
+
+
+async def test_a_task_read_tags_the_row_it_answers_without_reading_it_again(app, client, sessions):
+    headers = await auth(sessions, Role.member)
+    created = await client.post("/api/v1/tasks", headers=headers, json={"title": "海报"})
+    url = f"/api/v1/tasks/{created.json()['id']}"
+    first = await client.get(url, headers=headers)  # the token is resolved (and kept) before counting
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        read = await client.get(url, headers=headers)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    # Whether the member may read it, the task, its timers: the tag's `updated_at` came with the task.
+    tables = [re.search(r"\bFROM (\w+)", s)[1] for s in statements]  # type: ignore[index]
+    assert tables == ["tasks", "tasks", "sla_timers"]
+    assert read.headers["etag"] == first.headers["etag"]
+    r = await client.patch(url, headers={**headers, "If-Match": read.headers["etag"]}, json={"priority": "high"})
+    assert r.status_code == 200, r.text
