@@ -172,6 +172,8 @@ async def test_an_extension_asked_on_the_alert_card_and_approved_on_the_heads_ca
     (waiting,) = [c for c in cards(botsim) if c["message_id"] == waiting["message_id"]]
     assert text_of(waiting).endswith("✅ 王总监 已同意 · 12-03 10:40 (飞书)")
     assert [b["label"] for b in waiting["buttons"]] == ["查看详情"]
+    late = await click(botsim, waiting["message_id"], "驳回", OU_WANG, version=0, input="再想想")
+    assert late["answer"]["toast"] == {"type": "info", "content": "已由 王总监 于 12-03 10:40 同意"}
 
     async with unit_of_work(sessions) as s:
         assert (await s.get_one(Task, task.id)).due_at == T("2026-12-07T11:00:00+08:00")
@@ -197,6 +199,14 @@ async def test_an_extension_asked_on_the_alert_card_and_approved_on_the_heads_ca
     ]
     await deliver(use_botsim_apis, sessions, arq_redis, clock, channel_id)
     assert cards(botsim)[-1]["card"]["header"]["title"]["content"] == "已超时：双十一海报"
+
+    # The task's trail says who asked from where, and what moved.
+    trail = (await client.get(f"/api/v1/trail/task/{task.id}", headers=org.headers(org.zhang))).json()
+    (moved,) = [e["details"]["after"] for e in trail["entries"] if e["action"] == "deadline.extend"]
+    assert (moved["source"], moved["note"]) == (
+        "feishu",
+        f"deadline extended from 2026-12-03 11:00 to 2026-12-07 11:00 by approval #{approval.id}",
+    )
 
 
 async def test_an_extension_rejected_on_the_heads_card_tells_the_requester_why(
