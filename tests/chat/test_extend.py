@@ -3,7 +3,6 @@ itself is the extension domain's (`shared.sla.extensions`, built alongside)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from shared.chat.actions import ChatAction, Source, Target, Verb
@@ -34,7 +33,6 @@ async def test_an_extension_needs_its_terms_and_a_reason_and_is_checked_like_any
 
 
 async def test_an_extension_request_from_the_card_becomes_an_approval(sessions, clock, org, repeating):
-    pytest.importorskip("shared.sla.extensions")
     async with unit_of_work(sessions) as s:
         await ensure_workflow_defaults(s)
     task = await make_task(sessions, clock, org)
