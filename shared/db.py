@@ -21,7 +21,7 @@ from shared import jsontext
 POOL_RECYCLE_S = 1800
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0, echo: bool = False) -> AsyncEngine:
     """The engine every process uses. Pooled connections are checked for liveness without a round
     trip (`_discard_closed`): not `pool_pre_ping`, which with asyncpg is BEGIN, `;`, ROLLBACK on every
     checkout — three round trips, ~4 % of the API's CPU per request."""
@@ -29,6 +29,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_recycle=POOL_RECYCLE_S,
         echo=echo,
         hide_parameters=True,  # no bind parameter (emails, mobiles, tokens) in a logged SQL error

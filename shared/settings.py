@@ -170,6 +170,15 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         default=200, ge=1, le=1_000_000, description="API requests a token may send at once before the rate applies"
     )
+    api_db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="database connections an API process keeps (as many more in a burst)"
+    )
+    api_db_pool_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="seconds a request waits for a free database connection before its 503 with Retry-After",
+    )
     api_token_cache_s: float = Field(
         default=5.0,
         ge=0,

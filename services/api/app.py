@@ -112,7 +112,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, *, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.require_database_url())
+        engine = make_engine(
+            settings.require_database_url(),
+            pool_size=settings.api_db_pool_size,
+            pool_timeout=settings.api_db_pool_timeout_s,
+        )
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = Redis.from_url(settings.require_redis_url())

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.calendar import CalendarError
@@ -181,6 +182,20 @@ def install(app: FastAPI) -> None:
             title="Invalid input",
             detail=str(exc),
             errors=[{"field": exc.field, "message": exc.message, "type": "calendar"}],
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection of this process is busy (a saturated API): the client should come back
+        # shortly, not read it as a fault of ours or of its request.
+        log.warning("no free database connection within the pool timeout")
+        return problem_response(
+            request,
+            status=503,
+            slug="unavailable",
+            title="Service unavailable",
+            detail="the API is saturated: no database connection came free in time; retry shortly",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(DBAPIError)
