@@ -40,6 +40,17 @@ from tests.notify.helpers import make_dispatcher
 OU_WANG = "ou_3e0f6f0a2a0b4c1d9e8f7a6b5c4d3e2f"
 
 
+async def dingtalk_robot(client: Any, sessions: Any, botsim: Any, live_api: Any) -> None:
+    """The DingTalk app registered in Closeloop, and botsim told where its robot's messages go."""
+    admin = await auth(sessions)
+    app = (await client.post("/api/v1/chat-apps", headers=admin, json=DINGTALK)).json()
+    callback = f"{live_api.base}/api/v1/chat/dingtalk/{app['id']}/messages"
+    botsim.http.post(
+        "/_sim/apps",
+        json={DINGTALK["app_id"]: {"vendor": "dingtalk", "app_secret": "ding-s3cret", "callback_url": callback}},
+    ).raise_for_status()
+
+
 async def feishu_group(client: Any, sessions: Any, botsim: Any, live_api: Any, org: Org) -> int:
     """Marketing's Feishu group: the chat app (botsim calls the live API back) and its channel."""
     feishu.TOKENS.clear()
@@ -231,13 +242,7 @@ async def test_a_dingtalk_command_is_done_and_answered_in_the_group_once(
 ):
     task = await make_task(sessions, clock, org)
     clock.set(real_now())  # DingTalk signs with the real time; its window is an hour
-    admin = await auth(sessions)
-    app = (await client.post("/api/v1/chat-apps", headers=admin, json=DINGTALK)).json()
-    callback = f"{live_api.base}/api/v1/chat/dingtalk/{app['id']}/messages"
-    botsim.http.post(
-        "/_sim/apps",
-        json={DINGTALK["app_id"]: {"vendor": "dingtalk", "app_secret": "ding-s3cret", "callback_url": callback}},
-    ).raise_for_status()
+    await dingtalk_robot(client, sessions, botsim, live_api)
 
     say = {"app": DINGTALK["app_id"], "user_id": "ding_li", "text": f"完成 T{task.id}", "conversation_id": "cid_m"}
     said = await sim(botsim, "POST", "/_sim/dingtalk/say", json=say)
@@ -269,13 +274,7 @@ async def test_a_session_webhook_off_dingtalk_is_not_called_but_the_answer_still
     # No use_botsim_apis: DingTalk is api.dingtalk.com, so botsim's sessionWebhook is somewhere else.
     task = await make_task(sessions, clock, org)
     clock.set(real_now())
-    admin = await auth(sessions)
-    app = (await client.post("/api/v1/chat-apps", headers=admin, json=DINGTALK)).json()
-    callback = f"{live_api.base}/api/v1/chat/dingtalk/{app['id']}/messages"
-    botsim.http.post(
-        "/_sim/apps",
-        json={DINGTALK["app_id"]: {"vendor": "dingtalk", "app_secret": "ding-s3cret", "callback_url": callback}},
-    ).raise_for_status()
+    await dingtalk_robot(client, sessions, botsim, live_api)
     said = await sim(
         botsim,
         "POST",

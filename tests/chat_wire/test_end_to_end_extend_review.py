@@ -31,9 +31,9 @@ from shared.workflow.templates import ensure_workflow_defaults
 from tests.chat.conftest import OU_ZHANG, Org, make_task, sweep
 from tests.chat_wire.conftest import sim
 from tests.chat_wire.test_chat_apps import DINGTALK
-from tests.chat_wire.test_end_to_end import OU_WANG, at, cards, click, deliver, feishu_group, text_of
+from tests.chat_wire.test_end_to_end import OU_WANG, at, cards, click, deliver, dingtalk_robot, feishu_group, text_of
 from tests.conftest import real_now
-from tests.factories import auth, make_policy
+from tests.factories import make_policy
 
 OU_LI = "ou_0b2f6c8e1d3a4b5c6d7e8f9a0b1c2d3e"
 T = datetime.fromisoformat
@@ -295,13 +295,7 @@ async def test_a_dingtalk_extension_command_is_answered_in_the_group_and_asks_th
     clock.set(real_now())  # DingTalk signs with the real time; its window is an hour
     task = await make_task(sessions, clock, org, assignee_id=org.li.id)  # 李四's, due in an hour
     (timer,) = await task_timers(sessions, task.id)
-    admin = await auth(sessions)
-    app = (await client.post("/api/v1/chat-apps", headers=admin, json=DINGTALK)).json()
-    callback = f"{live_api.base}/api/v1/chat/dingtalk/{app['id']}/messages"
-    botsim.http.post(
-        "/_sim/apps",
-        json={DINGTALK["app_id"]: {"vendor": "dingtalk", "app_secret": "ding-s3cret", "callback_url": callback}},
-    ).raise_for_status()
+    await dingtalk_robot(client, sessions, botsim, live_api)
 
     say = {
         "app": DINGTALK["app_id"],
