@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from shared import subjects  # every subject type is registered before the condition is built
 from shared.access import policy
@@ -27,6 +28,26 @@ from shared.sla import registry
 def _visible_ids(kind: str, actor: Actor) -> Select[Any]:
     model = policy.RULES[kind].model
     return select(model.id).where(policy.condition(kind, actor))
+
+
+def _probe(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    # OFFSET 0 keeps PostgreSQL from turning the EXISTS into "subject_id IN (every visible id)"
+    # (a hashed subplan built before the first row): it probes per row read.
+    return select(literal(1)).where(*conditions).offset(0).exists()
+
+
+def _item_readable(kind: str, link_column: Any, id_column: Any, actor: Actor) -> ColumnElement[bool]:
+    """The row's subject (`id_column`) belongs to an item of `kind` the caller sees: one probe of
+    the item (and of the subject's own row when it is not the item) by primary key, per row read —
+    not the set of every item the caller sees, built before the first row."""
+    model = policy.RULES[kind].model
+    subject = link_column.class_
+    if link_column is subject.id:
+        return _probe(model.id == id_column, policy.condition(kind, actor))
+    # The subject's own table is aliased: the item's condition may read that table in a subquery
+    # of its own (a review's condition asks `review_responses`), which must not correlate with it.
+    own = aliased(subject)
+    return _probe(own.id == id_column, model.id == getattr(own, link_column.key), policy.condition(kind, actor))
 
 
 def readable(type_column: Any, id_column: Any, actor: Actor) -> ColumnElement[bool]:
@@ -41,13 +62,11 @@ def readable(type_column: Any, id_column: Any, actor: Actor) -> ColumnElement[bo
         link = next((link for link in spec.trail if link.item in policy.RULES), None)
         if link is None:
             continue  # no item of the model to ask: only directors and admins see it
-        own_id = link.column.class_.id
-        items = _visible_ids(link.item, actor)
-        ids = items if link.column is own_id else select(own_id).where(link.column.in_(items))
-        branches.append(and_(type_column == spec.name, id_column.in_(ids)))
+        branches.append(and_(type_column == spec.name, _item_readable(link.item, link.column, id_column, actor)))
     for kind in policy.RULES:
         if kind not in timed:  # an item that is a subject of notifications only (a report)
-            branches.append(and_(type_column == kind, id_column.in_(_visible_ids(kind, actor))))
+            own_id = policy.RULES[kind].model.id
+            branches.append(and_(type_column == kind, _item_readable(kind, own_id, id_column, actor)))
     return or_(false(), *branches)
 
 
