@@ -91,6 +91,10 @@ class SlaTimer(IdMixin, TimestampMixin, Base):
         # The timers board (`/sla/timers?department_id=…&state=…`), a page in id order straight from
         # the index; with only a department it is a prefix scan.
         Index("ix_sla_timers_board", "department_id", "state", "id"),
+        # The same board by state or by subject type alone: below director each row read is checked
+        # against its item's visibility, so the page must not walk the other states' or types' rows.
+        Index("ix_sla_timers_state", "state", "id"),
+        Index("ix_sla_timers_type", "subject_type", "id"),
         # Process analytics (SLA compliance): timers due in a period, answered from the index alone.
         Index(
             "ix_sla_timers_due_at",
