@@ -106,8 +106,9 @@ def _in_campaigns(column: Any, actor: Actor) -> ColumnElement[bool]:
     """The item hangs on a campaign the caller sees (`_campaign`, as two sets each read from its
     indexes: the department's and the owner's campaigns, the campaigns of the stages they own — one
     set with the stages' subquery inside its OR would be a sequential scan of every campaign)."""
+    departments_or_owned = or_(home(Campaign.department_id, actor), Campaign.owner_id == _uid(actor))
     return or_(
-        column.in_(select(Campaign.id).where(or_(home(Campaign.department_id, actor), Campaign.owner_id == _uid(actor)))),
+        column.in_(select(Campaign.id).where(departments_or_owned)),
         column.in_(select(CampaignStage.campaign_id).where(CampaignStage.owner_id == _uid(actor))),
     )
 
