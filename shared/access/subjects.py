@@ -7,8 +7,10 @@ a row exactly when they may read that item. Outbox rows about an item of the mod
 timed subject (a report) follow the report's rule; rows about configuration (a channel's health
 alert) are for directors and admins.
 
-`readable` is one SQL condition — per subject type, the subject's id among the ids of the items the
-caller sees (`policy.condition`) — so a board stays one query per page, filtered in the database.
+`readable` is one SQL condition — per subject type, a correlated EXISTS probing the row's item by
+primary key under `policy.condition` — so a board stays one query per page, filtered in the database,
+and a page costs the rows it reads: PostgreSQL never builds the set of every item the caller sees
+(tens of thousands of tasks for a member at a million) before the first row.
 """
 
 from __future__ import annotations
@@ -23,11 +25,6 @@ from shared import subjects  # every subject type is registered before the condi
 from shared.access import policy
 from shared.actor import Actor
 from shared.sla import registry
-
-
-def _visible_ids(kind: str, actor: Actor) -> Select[Any]:
-    model = policy.RULES[kind].model
-    return select(model.id).where(policy.condition(kind, actor))
 
 
 def _probe(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
