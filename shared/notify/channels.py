@@ -219,6 +219,10 @@ async def create_channel(
     return channel, generated
 
 
+# What marks a held channel healthy again: its queue flows on the outbox's next sweep.
+HEALTHY_AGAIN: dict[str, Any] = {"healthy": True, "unhealthy_since": None, "unhealthy_reason": None}
+
+
 def _fixes_config(channel: Channel, values: dict[str, Any]) -> bool:
     """An admin touched what a permanent failure points at: give the channel another chance."""
     return (
@@ -259,7 +263,7 @@ async def update_channel(
         rate_limits=changes.rate_limits,
     )
     if _fixes_config(channel, values):
-        values.update(healthy=True, unhealthy_since=None, unhealthy_reason=None)
+        values.update(HEALTHY_AGAIN)
     if "secret" in values:
         secret = values.pop("secret")
         values["secret_encrypted"] = encrypt_secret(secret) if secret else None
@@ -267,6 +271,22 @@ async def update_channel(
     if changes.department_ids is not None:
         await _set_departments(session, channel.id, changes.department_ids)
     return channel
+
+
+async def resume_app_channels(session: AsyncSession, *, actor: Actor, chat_app_id: int) -> list[int]:
+    """The channels held while sending through a chat app, marked healthy again once the app is
+    fixed (as fixing a channel's own secret does); returns their ids."""
+    held = (
+        await session.scalars(
+            select(Channel)
+            .where(Channel.chat_app_id == chat_app_id, Channel.healthy.is_(False), Channel.archived_at.is_(None))
+            .order_by(Channel.id)
+            .with_for_update()
+        )
+    ).all()
+    for channel in held:
+        await crud.update(session, actor=actor, obj=channel, changes=dict(HEALTHY_AGAIN), entity_type="channel")
+    return [c.id for c in held]
 
 
 async def reencrypt_secrets(session: AsyncSession) -> int:
