@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -772,7 +771,6 @@ async def bound(app: Any, engine: Any) -> Any:
 
 
 async def test_every_operation_as_every_caller_matches_the_permission_table(app, client, bound, clock):
-    started = time.monotonic()
     world = await _build(client, app.state.sessions, clock, app.state.settings)
     operations = [
         (method.upper(), path, op["operationId"])
@@ -815,7 +813,6 @@ async def test_every_operation_as_every_caller_matches_the_permission_table(app,
         f"{op}: want {want} got {have}\n  " + "\n  ".join(details[op]) for op, (want, have) in wrong.items()
     )
     assert not wrong, f"{len(wrong)} operations differ from the table:\n{report}"
-    assert time.monotonic() - started < 90
 
 
 def _params(path: str) -> list[str]:
