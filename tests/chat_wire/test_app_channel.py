@@ -13,12 +13,12 @@ from shared.chat import feishu
 from shared.chat.actions import Button, Verb
 from shared.chat.models import ChatApp
 from shared.db import unit_of_work
-from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus
+from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus, Role
 from shared.notify.adapters import feishu_app
 from shared.notify.dispatch import drain
 from shared.notify.http import Sender
 from tests.chat_wire.test_chat_apps import FEISHU
-from tests.factories import auth
+from tests.factories import auth, make_department, make_token, make_user
 from tests.notify.helpers import enqueue, make_dispatcher
 
 BUTTONS = [
@@ -214,6 +214,33 @@ async def test_a_late_refusal_does_not_re_break_a_channel_whose_app_was_fixed_me
         )
     async with unit_of_work(sessions) as s:
         assert (await s.get_one(Channel, channel_id)).healthy is True
+
+
+async def test_a_manager_sets_up_their_departments_feishu_group_alone(client, sessions, botsim, use_botsim_apis):
+    marketing = await make_department(sessions)
+    manager_user = await make_user(sessions, role=Role.manager, department_id=marketing.id)
+    _, token = await make_token(sessions, user=manager_user)
+    manager = {"Authorization": f"Bearer {token}"}
+    botsim.http.post(
+        "/_sim/apps", json={FEISHU["app_id"]: {"vendor": "feishu", "app_secret": "app-s3cret"}}
+    ).raise_for_status()
+    r = await client.post("/api/v1/chat-apps", headers=manager, json={**FEISHU, "department_id": marketing.id})
+    assert r.status_code == 201, r.text
+    group = {"name": "市场群", "kind": "feishu_app", "chat_app_id": r.json()["id"], "chat_id": "oc_market"}
+    r = await client.post("/api/v1/channels", headers=manager, json={**group, "department_ids": [marketing.id]})
+    assert r.status_code == 201, r.text
+    channel_id = r.json()["id"]
+
+    r = await client.post(f"/api/v1/channels/{channel_id}/test", headers=manager)
+    assert (r.status_code, r.json()["outcome"], r.json()["vendor_code"]) == (200, "success", "0")
+    (card,) = botsim.http.get("/_sim/feishu/cards", params={"chat_id": "oc_market"}).json()
+    assert card["app_id"] == FEISHU["app_id"]
+    r = await client.patch(f"/api/v1/channels/{channel_id}", headers=manager, json={"chat_id": "oc_market2"})
+    assert r.status_code == 200 and r.json()["chat_id"] == "oc_market2"
+    listed = (await client.get("/api/v1/channels", headers=manager)).json()["items"]
+    assert [(c["id"], c["department_ids"]) for c in listed] == [(channel_id, [marketing.id])]
+    assert (await client.delete(f"/api/v1/channels/{channel_id}", headers=manager)).status_code == 204
+    assert (await client.get(f"/api/v1/channels/{channel_id}", headers=manager)).status_code == 404  # deleted
 
 
 def test_the_message_body_carries_the_card_as_a_json_string():
