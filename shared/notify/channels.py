@@ -194,7 +194,6 @@ async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> di
 # ---- who configures a channel ---------------------------------------------------------------------
 # As chat apps are: directors and admins every channel; a manager the channels bound to their own
 # department and no other (one bound to none receives every department's alerts: not theirs alone).
-CHANNELS = "channels"
 
 
 def managed(actor: Actor) -> ColumnElement[bool]:
@@ -232,7 +231,7 @@ async def _require_configures(
     if actor.sees_everything:
         return
     if department_ids is not None:
-        require_manages_only_own(actor, department_ids, field="department_ids", what=CHANNELS)
+        require_manages_only_own(actor, department_ids, field="department_ids", what="channels")
     if ops_alerts:
         message = "operator alerts (every channel's health) go to a channel a director or an admin configures"
         raise Forbidden.on_input(f"ops_alerts: {message}", "ops_alerts", message, "forbidden")
@@ -280,7 +279,7 @@ HEALTHY_AGAIN: dict[str, Any] = {"healthy": True, "unhealthy_since": None, "unhe
 
 
 def _fixes_config(channel: Channel, values: dict[str, Any]) -> bool:
-    """An admin touched what a permanent failure points at: give the channel another chance."""
+    """Someone touched what a permanent failure points at: give the channel another chance."""
     return (
         ("url" in values and values["url"] != channel.url)
         or ("chat_id" in values and values["chat_id"] != channel.chat_id)
