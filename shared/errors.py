@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 LOCATIONS = ("body", "query", "path", "header")
 
@@ -53,6 +53,14 @@ class AppError(Exception):
         self.extra = extra
         self.headers: dict[str, str] = {}  # HTTP headers the answer carries (Retry-After …)
 
+    @classmethod
+    def on_input(cls, detail: str, field: str, message: str, type: str) -> Self:
+        """Caused by one field of the command (a 409: a name already taken; a 403: a department
+        that is not the caller's)."""
+        exc = cls(detail, errors=[FieldError(field, message, type)])
+        exc.input_fields = True
+        return exc
+
 
 class TooManyRequests(AppError):
     """Over the caller's request rate; `Retry-After` says when to come back."""
@@ -90,13 +98,6 @@ class Gone(AppError):
 
 class Conflict(AppError):
     status, title, slug = 409, "Conflict", "conflict"
-
-    @classmethod
-    def on_input(cls, detail: str, field: str, message: str, type: str) -> Conflict:
-        """A conflict caused by one field of the command (a name already taken …)."""
-        exc = cls(detail, errors=[FieldError(field, message, type)])
-        exc.input_fields = True
-        return exc
 
 
 class InvalidInput(AppError):

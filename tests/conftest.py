@@ -220,6 +220,23 @@ class Botsim:
         }[kind]
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], *, grace_s: float = 60.0) -> list[int]:
+    """SIGTERM every process still running, wait for them to finish what they were doing — up to
+    `grace_s` in all, which a loaded machine may need, returning as soon as they have exited — and
+    SIGKILL any still running then. Returns their exit codes (-9: it had to be killed)."""
+    running = [p for p in procs if p.poll() is None]
+    for p in running:
+        p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in running:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(grace_s)
+    return [p.returncode for p in procs]
+
+
 def start_botsim(tmp: Path, window_scale: float = 1.0) -> tuple[subprocess.Popen[bytes], str]:
     """The project's simulator (services/devtools/botsim.py), started as a user would: `closeloop dev botsim`."""
     port = free_port()
@@ -243,8 +260,7 @@ def start_botsim(tmp: Path, window_scale: float = 1.0) -> tuple[subprocess.Popen
 def botsim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc, base = start_botsim(tmp_path_factory.mktemp("botsim"))
     yield base
-    proc.terminate()
-    proc.wait(5)
+    stop_processes([proc])
 
 
 # Bot rate-limit windows 20× shorter (DingTalk's minute is 3 s, its 10-minute throttle 30 s), in
@@ -256,8 +272,7 @@ WINDOW_SCALE = 0.05
 def fast_botsim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc, base = start_botsim(tmp_path_factory.mktemp("fast-botsim"), WINDOW_SCALE)
     yield base
-    proc.terminate()
-    proc.wait(5)
+    stop_processes([proc])
 
 
 @pytest.fixture

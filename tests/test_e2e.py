@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.embedded import free_port
+from tests.conftest import stop_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -74,13 +75,11 @@ def processes(stack, engine, tmp_path) -> Iterator[str]:
             pytest.fail("the api never became ready")
         yield base
     finally:
-        for proc, _ in procs:
-            proc.terminate()
-        for proc, log in procs:
-            try:
-                assert proc.wait(15) in (0, -15), f"{proc.args} exited badly"
-            finally:
-                log.close()
+        codes = stop_processes([proc for proc, _ in procs])
+        for _, log in procs:
+            log.close()
+        bad = [proc.args for (proc, _), code in zip(procs, codes, strict=True) if code not in (0, -15)]
+        assert not bad, f"exited badly: {bad}"
 
 
 def test_overdue_task_reaches_feishu_and_webhook_once_and_on_time(processes, botsim, tmp_path):

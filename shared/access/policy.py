@@ -323,6 +323,26 @@ def require_manages(actor: Actor, *, department_id: int | None, what: str, targe
     raise Forbidden(f"only a manager of its department (or a director) may {what}")
 
 
+def require_manages_only_own(actor: Actor, department_ids: list[int], *, field: str, what: str) -> None:
+    """Configuration bound to departments (a channel and whose alerts it receives): a manager
+    configures what is bound to their own department and no other; what is bound to none (every
+    department's) or to another department stays with directors and admins. 403 naming `field`."""
+    if actor.sees_everything:
+        return
+    if not actor.at_least(Role.manager):
+        raise Forbidden(f"only a manager of its department (or a director) may configure {what}")
+    named = set(department_ids)
+    if actor.department_id is not None and named == {actor.department_id}:
+        return
+    others = sorted(named - {actor.department_id})
+    message = (
+        f"you configure {what} of your own department only (department {', '.join(map(str, others))} is not yours)"
+        if others
+        else f"{what} of every department (none named) are for directors and admins: name your department"
+    )
+    raise Forbidden.on_input(f"{field}: {message}", field, message, "forbidden")
+
+
 async def require_reference(session: AsyncSession, actor: Actor, kind: str, item_id: int | None, *, field: str) -> None:
     """A command naming an item (`campaign_id` of a new task …) may name only one the caller may
     change: one they do not see reads as missing (422 naming the field), one they only see is a 403."""

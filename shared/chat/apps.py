@@ -27,6 +27,7 @@ from shared.crypto import decrypt_secret, encrypt_secret, rotate_secret
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models import Department
 from shared.notify.adapters.base import dumps, reply_summary, vendor_text
+from shared.notify.channels import resume_app_channels
 from shared.notify.http import Reply, Sender, TransportError
 from shared.notify.ssrf import UnsafeUrl
 
@@ -133,11 +134,25 @@ async def update_app(session: AsyncSession, *, actor: Actor, app_id: int, change
         raise InvalidInput.for_fields(errors)
     if values.get("name"):
         await _ensure_name_free(session, values["name"], except_id=app.id)
+    fixed = _fixes_sending(app, values)
     for column, key in SECRETS:
         if key in values:
             secret = values.pop(key)
             values[column] = encrypt_secret(secret) if secret else None
-    return await crud.update(session, actor=actor, obj=app, changes=values, entity_type=ENTITY)
+    app = await crud.update(session, actor=actor, obj=app, changes=values, entity_type=ENTITY)
+    if fixed:
+        await resume_app_channels(session, actor=actor, chat_app_id=app.id)
+    return app
+
+
+def _fixes_sending(app: ChatApp, values: dict[str, Any]) -> bool:
+    """The credentials its channels sign in with changed, or it is switched back on: the channels
+    a refusal held get another chance, as a channel whose own secret is fixed does."""
+    return (
+        "app_secret" in values
+        or ("app_id" in values and values["app_id"] != app.app_id)
+        or (values.get("enabled") is True)
+    )
 
 
 async def remove_app(session: AsyncSession, *, actor: Actor, app_id: int, now: datetime) -> None:

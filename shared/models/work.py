@@ -97,6 +97,9 @@ class Task(IdMixin, TimestampMixin, ArchivedMixin, Base):
         # belongs to a department (its campaign's, its assignee's), each read until the page is full.
         Index("ix_tasks_board", "department_id", "id"),
         Index("ix_tasks_assignee_department", "assignee_department_id", "id"),
+        # A person's reported tasks: the trigger that follows them to a new department (migration
+        # 0031), the foreign key's SET NULL when they are deleted, a member's "reported by me".
+        Index("ix_tasks_reporter", "reporter_id"),
     )
     # The two department columns are derived, kept by triggers (migration 0031) on every write of
     # tasks, users and campaigns — foreign-key actions, COPY and raw SQL included; RETURNING brings

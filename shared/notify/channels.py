@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import archive, crud
+from shared.access.policy import require_manages_only_own
 from shared.actor import Actor
 from shared.chat.models import ChatApp, ChatVendor
 from shared.crypto import encrypt_secret, rotate_secret
-from shared.errors import Conflict, FieldError, InvalidInput
-from shared.models import Channel, ChannelDepartment, ChannelKind, Department
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role
 from shared.notify.schemas import ChannelCreate, ChannelUpdate, RateLimitWindow
 from shared.notify.ssrf import UnsafeUrl, check_url_target
 
@@ -189,6 +191,56 @@ async def department_ids_of(session: AsyncSession, channel_ids: list[int]) -> di
     return out
 
 
+# ---- who configures a channel ---------------------------------------------------------------------
+# As chat apps are: directors and admins every channel; a manager the channels bound to their own
+# department and no other (one bound to none receives every department's alerts: not theirs alone).
+
+
+def managed(actor: Actor) -> ColumnElement[bool]:
+    """The channels the caller configures, and so sees."""
+    if actor.sees_everything:
+        return true()
+    if not actor.at_least(Role.manager) or actor.department_id is None:
+        return false()
+    bound = select(ChannelDepartment.channel_id)
+    return and_(
+        Channel.id.in_(bound.where(ChannelDepartment.department_id == actor.department_id)),
+        Channel.id.not_in(bound.where(ChannelDepartment.department_id != actor.department_id)),
+    )
+
+
+async def require_channel(session: AsyncSession, actor: Actor, channel_id: int, *, for_update: bool = False) -> Channel:
+    """The channel, if the caller configures it; 404 — as if it did not exist — otherwise."""
+    stmt = select(Channel).where(Channel.id == channel_id, managed(actor))
+    channel = (await session.scalars(stmt.with_for_update(of=Channel) if for_update else stmt)).one_or_none()
+    if channel is None:
+        raise NotFound(f"channel {channel_id} does not exist")
+    return channel
+
+
+async def _require_configures(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    department_ids: list[int] | None,
+    ops_alerts: bool | None,
+    chat_app_id: int | None,
+) -> None:
+    """What a manager may not give their channel: another department (or none), operator alerts
+    (every channel's health, company-wide), another department's chat app."""
+    if actor.sees_everything:
+        return
+    if department_ids is not None:
+        require_manages_only_own(actor, department_ids, field="department_ids", what="channels")
+    if ops_alerts:
+        message = "operator alerts (every channel's health) go to a channel a director or an admin configures"
+        raise Forbidden.on_input(f"ops_alerts: {message}", "ops_alerts", message, "forbidden")
+    app = await session.get(ChatApp, chat_app_id) if chat_app_id is not None else None
+    if app is not None and app.department_id not in (None, actor.department_id):
+        message = f"chat app {app.id} belongs to another department"
+        raise Forbidden.on_input(f"chat_app_id: {message}", "chat_app_id", message, "forbidden")
+
+
 async def create_channel(
     session: AsyncSession,
     *,
@@ -199,6 +251,9 @@ async def create_channel(
 ) -> tuple[Channel, str | None]:
     """Create a channel. For a webhook without a secret one is generated and returned once; a
     feishu_app channel posts to the app API under `feishu_api_base`."""
+    await _require_configures(
+        session, actor, department_ids=data.department_ids, ops_alerts=data.ops_alerts, chat_app_id=data.chat_app_id
+    )
     errors = await _app_fields_errors(
         session, data.kind, url_given=data.url is not None, chat_app_id=data.chat_app_id, chat_id=data.chat_id
     )
@@ -219,8 +274,12 @@ async def create_channel(
     return channel, generated
 
 
+# What marks a held channel healthy again: its queue flows on the outbox's next sweep.
+HEALTHY_AGAIN: dict[str, Any] = {"healthy": True, "unhealthy_since": None, "unhealthy_reason": None}
+
+
 def _fixes_config(channel: Channel, values: dict[str, Any]) -> bool:
-    """An admin touched what a permanent failure points at: give the channel another chance."""
+    """Someone touched what a permanent failure points at: give the channel another chance."""
     return (
         ("url" in values and values["url"] != channel.url)
         or ("chat_id" in values and values["chat_id"] != channel.chat_id)
@@ -233,7 +292,10 @@ async def update_channel(
     session: AsyncSession, *, actor: Actor, channel_id: int, changes: ChannelUpdate, allow_private: bool
 ) -> Channel:
     """Change a channel; a new url or secret, or `enabled: true`, marks it healthy again."""
-    channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
+    channel = await require_channel(session, actor, channel_id, for_update=True)
+    await _require_configures(
+        session, actor, department_ids=changes.department_ids, ops_alerts=changes.ops_alerts, chat_app_id=None
+    )
     archive.require_live(channel, "channel")
     values = changes.model_dump(exclude_unset=True, exclude={"department_ids"})
     app_errors = await _app_fields_errors(
@@ -259,7 +321,7 @@ async def update_channel(
         rate_limits=changes.rate_limits,
     )
     if _fixes_config(channel, values):
-        values.update(healthy=True, unhealthy_since=None, unhealthy_reason=None)
+        values.update(HEALTHY_AGAIN)
     if "secret" in values:
         secret = values.pop("secret")
         values["secret_encrypted"] = encrypt_secret(secret) if secret else None
@@ -267,6 +329,28 @@ async def update_channel(
     if changes.department_ids is not None:
         await _set_departments(session, channel.id, changes.department_ids)
     return channel
+
+
+async def resume_app_channels(session: AsyncSession, *, actor: Actor, chat_app_id: int) -> list[int]:
+    """The channels held while sending through a chat app, marked healthy again once the app is
+    fixed (as fixing a channel's own secret does); returns their ids."""
+    held = (
+        await session.scalars(
+            select(Channel)
+            .where(Channel.chat_app_id == chat_app_id, Channel.healthy.is_(False), Channel.archived_at.is_(None))
+            .order_by(Channel.id)
+            .with_for_update()
+        )
+    ).all()
+    for channel in held:
+        await crud.update(session, actor=actor, obj=channel, changes=dict(HEALTHY_AGAIN), entity_type="channel")
+    return [c.id for c in held]
+
+
+async def remove_channel(session: AsyncSession, *, actor: Actor, channel_id: int, now: datetime) -> None:
+    """Delete a channel that never carried a notification; archive (and disable) one that did."""
+    channel = await require_channel(session, actor, channel_id, for_update=True)
+    await archive.remove(session, actor=actor, obj=channel, entity_type="channel", now=now)
 
 
 async def reencrypt_secrets(session: AsyncSession) -> int:

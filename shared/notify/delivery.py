@@ -132,12 +132,15 @@ def channel_fault(r: AttemptResult) -> bool:
     return r.http_status not in MESSAGE_HTTP_FAULTS
 
 
-def fingerprint(channel: Channel) -> str:
+def fingerprint(channel: Channel, app: ChatApp | None = None) -> str:
     """What a send depended on: a refusal is held against the channel only if this still holds
-    (an answer that arrives after someone fixed the channel must not re-break it)."""
+    (an answer that arrives after someone fixed the channel, or the chat app it sends through,
+    must not re-break it)."""
     config: tuple[object, ...] = (channel.url, channel.secret_encrypted, sorted(channel.keywords or []))
     if channel.chat_app_id is not None:
         config += (channel.chat_app_id, channel.chat_id)
+    if app is not None:
+        config += (app.app_id, app.app_secret_encrypted, app.enabled, app.archived_at is None)
     return hashlib.sha256(repr(config).encode()).hexdigest()[:16]
 
 
@@ -175,7 +178,7 @@ def target_of(channel: Channel, app: ChatApp | None = None) -> Target:
         keywords=list(channel.keywords or []),
         rate_limits=channel.rate_limits,
         config_error=config_error,
-        fingerprint=fingerprint(channel),
+        fingerprint=fingerprint(channel, app),
         app_id=app.app_id if app is not None else None,
         chat_id=channel.chat_id,
     )
@@ -476,7 +479,8 @@ async def _channel_health(
     faults = [r.classified for r in results if channel_fault(r)]
     # One operator alert per episode, and only if the channel is still configured as it was when
     # this send started: a late answer must not re-break a channel someone has just fixed.
-    if faults and channel.healthy and fingerprint(channel) == target.fingerprint:
+    app = await session.get(ChatApp, channel.chat_app_id) if channel.chat_app_id is not None else None
+    if faults and channel.healthy and fingerprint(channel, app) == target.fingerprint:
         reason = faults[0].error or f"vendor code {faults[0].vendor_code}"
         if faults[0].vendor_code:
             reason = f"{faults[0].vendor_code}: {reason}"

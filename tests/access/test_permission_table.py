@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -52,6 +51,7 @@ MANAGERS = "33232322"
 DIRECTORS = "33333322"
 ADMINS = "33333332"
 A_FIGURES = "22233322"  # figures of department A: another department's people are refused
+A_CONFIG = "33234322"  # configuration bound to department A: its manager (B's: not found), directors, admins
 PUBLIC = "PPPPPPPP"
 # Public routes that need a signature or a signed link instead of a token: refused without it.
 UNSIGNED = {
@@ -223,17 +223,17 @@ getSlaPolicy ANYONE
 updateSlaPolicy MANAGERS
 listSlaTimers ANYONE
 listEscalations ANYONE
-createChannel ADMINS
-listChannels ADMINS
-getChannel ADMINS
-updateChannel ADMINS
-deleteChannel ADMINS
+createChannel 33233322
+listChannels MANAGERS
+getChannel A_CONFIG
+updateChannel A_CONFIG
+deleteChannel A_CONFIG
 listNotifications ANYONE
 getNotification 22244222
 listNotificationAttempts 22244222
 replayNotification 33234322
-listChannelAttempts ADMINS
-testChannel ADMINS
+listChannelAttempts A_CONFIG
+testChannel A_CONFIG
 createChatApp MANAGERS
 listChatApps MANAGERS
 getChatApp MANAGERS
@@ -408,7 +408,14 @@ CALLS: dict[str, Call] = {
         "json": {"name": _unique("SLA"), "target_kind": "calendar", "target_value": "PT24H", "enabled": False}
     },
     "updateSlaPolicy": lambda w: {"json": {"description": "changed"}},
-    "createChannel": lambda w: {"json": {"name": _unique("Channel"), "kind": "webhook", "url": "http://127.0.0.1:9/x"}},
+    "createChannel": lambda w: {
+        "json": {
+            "name": _unique("Channel"),
+            "kind": "webhook",
+            "url": "http://127.0.0.1:9/x",
+            "department_ids": [w.ids["dept_a"]],
+        }
+    },
     "updateChannel": lambda w: {"json": {"name": _unique("Channel")}},
     "deleteChannel": lambda w: {"path": {"channel_id": w.ids["spare_channel_id"]}},
     "testChannel": lambda w: {"json": {}},
@@ -535,10 +542,13 @@ async def _build(
     await call("PATCH", f"/departments/{ids['dept_a']}", json={"head_user_id": ids["manager_a"]})
     await call("PATCH", f"/departments/{ids['dept_b']}", json={"head_user_id": ids["manager_b"]})
 
-    channel = await call("POST", "/channels", json={"name": "A 群", "kind": "webhook", "url": "http://127.0.0.1:9/a"})
+    company = {"name": "全公司群", "kind": "webhook", "url": "http://127.0.0.1:9/all"}  # every department's alerts
+    ids["company_channel_id"] = (await call("POST", "/channels", json=company))["id"]
+    in_a = {"kind": "webhook", "department_ids": [ids["dept_a"]]}
+    channel = await call("POST", "/channels", json={"name": "A 群", "url": "http://127.0.0.1:9/a", **in_a})
     ids["channel_id"] = channel["id"]
     ids["spare_channel_id"] = (
-        await call("POST", "/channels", json={"name": "spare", "kind": "webhook", "url": "http://127.0.0.1:9/b"})
+        await call("POST", "/channels", json={"name": "spare", "url": "http://127.0.0.1:9/b", **in_a})
     )["id"]
     app = {"vendor": "feishu", "app_secret": "s", "department_id": ids["dept_a"], **FEISHU_APP}
     ids["app_id"] = ids["chat_app_id"] = (await call("POST", "/chat-apps", json={"name": "A 应用", **app}))["id"]
@@ -772,7 +782,6 @@ async def bound(app: Any, engine: Any) -> Any:
 
 
 async def test_every_operation_as_every_caller_matches_the_permission_table(app, client, bound, clock):
-    started = time.monotonic()
     world = await _build(client, app.state.sessions, clock, app.state.settings)
     operations = [
         (method.upper(), path, op["operationId"])
@@ -815,7 +824,6 @@ async def test_every_operation_as_every_caller_matches_the_permission_table(app,
         f"{op}: want {want} got {have}\n  " + "\n  ".join(details[op]) for op, (want, have) in wrong.items()
     )
     assert not wrong, f"{len(wrong)} operations differ from the table:\n{report}"
-    assert time.monotonic() - started < 90
 
 
 def _params(path: str) -> list[str]:

@@ -76,16 +76,16 @@ async def test_viewer_reads_but_cannot_write(client, sessions):
     assert "member" in r.json()["detail"]
 
 
-async def test_only_admins_manage_users_tokens_and_channels(client, sessions):
+async def test_only_admins_manage_users_and_tokens_and_members_no_channels(client, sessions):
     manager = await auth(sessions, Role.manager)
     for path, body in (
         ("/api/v1/users", {"name": "x", "email": "x@example.com"}),
         ("/api/v1/tokens", {"user_id": 1, "name": "x"}),
-        ("/api/v1/channels", {"name": "c", "kind": "webhook", "url": "http://127.0.0.1/h"}),
+        ("/api/v1/channels", {"name": "c", "kind": "webhook", "url": "http://127.0.0.1/h"}),  # every department's
     ):
         r = await client.post(path, headers=manager, json=body)
         assert r.status_code == 403, path
-    assert (await client.get("/api/v1/channels", headers=manager)).status_code == 403
+    assert (await client.get("/api/v1/channels", headers=await auth(sessions, Role.member))).status_code == 403
 
 
 async def test_a_token_can_narrow_but_not_widen_its_users_role(client, sessions):

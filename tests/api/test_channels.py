@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from shared.crypto import decrypt_secret
 from shared.db import unit_of_work
-from shared.models import Channel
+from shared.models import Channel, Role
 from shared.settings import load_settings
-from tests.factories import auth, make_department
+from tests.factories import auth, make_department, make_token, make_user
 
 FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/abc"
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=t"
@@ -314,3 +314,76 @@ async def test_deleting_a_user_keeps_their_audit_rows_and_who_they_were(client, 
             )
         ).all()
     assert [tuple(r) for r in rows] == [(None, f"user:{user_id}")]
+
+
+async def test_a_manager_configures_the_channels_of_their_own_department_only(client, sessions):
+    marketing, sales = await make_department(sessions), await make_department(sessions)
+    headers = {}
+    for who, dept in (("marketing", marketing), ("sales", sales)):
+        _, token = await make_token(sessions, user=await make_user(sessions, role=Role.manager, department_id=dept.id))
+        headers[who] = {"Authorization": f"Bearer {token}"}
+    admin = await auth(sessions)
+    bot = {"kind": "feishu", "url": FEISHU}
+    company = (await client.post("/api/v1/channels", headers=admin, json={"name": "全公司", **bot})).json()
+    both = {"name": "两部门", **bot, "department_ids": [marketing.id, sales.id]}
+    shared_group = (await client.post("/api/v1/channels", headers=admin, json=both)).json()
+
+    def refused(r, field: str) -> bool:
+        problem = r.json()
+        return (
+            r.status_code == 403
+            and r.headers["content-type"] == "application/problem+json"
+            and [e["field"] for e in problem["errors"]] == [field]
+        )
+
+    for departments in ([sales.id], [], [marketing.id, sales.id]):  # another's, every one's, not theirs alone
+        r = await client.post(
+            "/api/v1/channels", headers=headers["marketing"], json={"name": "x", **bot, "department_ids": departments}
+        )
+        assert refused(r, "body.department_ids"), (departments, r.text)
+    assert "department" in r.json()["errors"][0]["message"]
+    alerts = {"name": "x", **bot, "department_ids": [marketing.id], "ops_alerts": True}
+    assert refused(await client.post("/api/v1/channels", headers=headers["marketing"], json=alerts), "body.ops_alerts")
+    sales_app = {
+        "name": "销售应用",
+        "vendor": "feishu",
+        "app_id": "cli_0123456789abcdef",
+        "app_secret": "s",
+        "verification_token": "vt",
+        "department_id": sales.id,
+    }
+    app_id = (await client.post("/api/v1/chat-apps", headers=admin, json=sales_app)).json()["id"]
+    group = {
+        "name": "x",
+        "kind": "feishu_app",
+        "chat_app_id": app_id,
+        "chat_id": "oc_1",
+        "department_ids": [marketing.id],
+    }
+    assert refused(await client.post("/api/v1/channels", headers=headers["marketing"], json=group), "body.chat_app_id")
+
+    r = await client.post(
+        "/api/v1/channels",
+        headers=headers["marketing"],
+        json={"name": "市场群", **bot, "department_ids": [marketing.id]},
+    )
+    assert r.status_code == 201, r.text
+    own = r.json()["id"]
+    r = await client.patch(f"/api/v1/channels/{own}", headers=headers["marketing"], json={"department_ids": [sales.id]})
+    assert refused(r, "body.department_ids")
+    r = await client.get(f"/api/v1/channels/{own}", headers=headers["marketing"])
+    assert r.json()["department_ids"] == [marketing.id]  # nothing half-written
+
+    for channel_id in (company["id"], shared_group["id"]):  # not theirs alone: as if it did not exist
+        for method, path in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/test"), ("GET", "/attempts")):
+            json = {"name": "mine"} if method == "PATCH" else None
+            r = await client.request(
+                method, f"/api/v1/channels/{channel_id}{path}", headers=headers["marketing"], json=json
+            )
+            assert r.status_code == 404, (channel_id, method, path, r.text)
+    assert (await client.get(f"/api/v1/channels/{own}", headers=headers["sales"])).status_code == 404
+    mine = (await client.get("/api/v1/channels", headers=headers["marketing"])).json()["items"]
+    assert [c["id"] for c in mine] == [own]
+    assert (await client.get("/api/v1/channels", headers=headers["sales"])).json()["items"] == []
+    everything = (await client.get("/api/v1/channels", headers=await auth(sessions, Role.director))).json()["items"]
+    assert [c["id"] for c in everything] == [company["id"], shared_group["id"], own]

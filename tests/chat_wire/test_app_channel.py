@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from shared.chat import feishu
 from shared.chat.actions import Button, Verb
+from shared.chat.models import ChatApp
 from shared.db import unit_of_work
-from shared.models import Channel, Notification, NotificationStatus
+from shared.models import AttemptOutcome, Channel, Notification, NotificationStatus, Role
 from shared.notify.adapters import feishu_app
 from shared.notify.dispatch import drain
 from shared.notify.http import Sender
 from tests.chat_wire.test_chat_apps import FEISHU
-from tests.factories import auth
+from tests.factories import auth, make_department, make_token, make_user
 from tests.notify.helpers import enqueue, make_dispatcher
 
 BUTTONS = [
@@ -159,6 +160,87 @@ async def test_an_app_secret_feishu_refuses_dead_letters_the_card_and_holds_the_
         assert (n.status, n.last_error) == (NotificationStatus.dead, "app secret invalid")
         assert channel is not None and channel.healthy is False
         assert channel.unhealthy_reason == "10014: app secret invalid"
+
+
+async def test_fixing_the_chat_apps_secret_resumes_the_channel_it_held(
+    client, sessions, botsim, use_botsim_apis, arq_redis, clock
+):
+    channel_id = await app_channel(client, sessions, botsim, app_secret="what-feishu-has")
+    await send_one(use_botsim_apis, sessions, arq_redis, clock, channel_id, i=1)  # 10014: the channel is held
+    await enqueue(sessions, channel_id, 2, now=clock.now(), start=2, title="海报{i}")
+    async with Sender() as http:
+        d = make_dispatcher(use_botsim_apis, sessions, arq_redis, http, clock)
+        assert (await drain(d, channel_id)).messages == 0  # held: nothing is tried
+        admin = await auth(sessions)
+        app_id = (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()["chat_app_id"]
+        r = await client.patch(f"/api/v1/chat-apps/{app_id}", headers=admin, json={"name": "市场应用"})
+        assert r.status_code == 200  # a new name fixes nothing: still held
+        assert (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()["healthy"] is False
+
+        r = await client.patch(f"/api/v1/chat-apps/{app_id}", headers=admin, json={"app_secret": "what-feishu-has"})
+        assert r.status_code == 200, r.text
+        seen = (await client.get(f"/api/v1/channels/{channel_id}", headers=admin)).json()
+        assert (seen["healthy"], seen["unhealthy_since"], seen["unhealthy_reason"]) == (True, None, None)
+        assert (await drain(d, channel_id)).outcomes == {"success": 2}
+    titles = [c["card"]["header"]["title"]["content"] for c in botsim.http.get("/_sim/feishu/cards").json()]
+    assert titles == ["已超时：海报2", "已超时：海报3"]
+    audit = (await client.get("/api/v1/audit", headers=admin, params={"entity_type": "channel"})).json()["items"]
+    assert [(a["action"], a["entity_id"]) for a in audit if a["action"] == "update"] == [("update", channel_id)]
+
+
+async def test_a_late_refusal_does_not_re_break_a_channel_whose_app_was_fixed_meanwhile(
+    client, sessions, botsim, use_botsim_apis, clock
+):
+    from shared.crypto import encrypt_secret
+    from shared.notify import delivery
+    from shared.notify.adapters.base import Classified
+    from shared.notify.delivery import AttemptResult
+
+    channel_id = await app_channel(client, sessions, botsim, app_secret="what-feishu-has")
+    await enqueue(sessions, channel_id, 1, now=clock.now())
+    async with unit_of_work(sessions) as s:
+        target = await delivery.load_target(s, channel_id)
+        claimed = await delivery.claim_batch(s, channel_id, now=clock.now(), limit=1)
+    assert target is not None
+    async with unit_of_work(sessions) as s:  # the app's secret is fixed while the send is in flight
+        channel = await s.get_one(Channel, channel_id)
+        (await s.get_one(ChatApp, channel.chat_app_id)).app_secret_encrypted = encrypt_secret("what-feishu-has")
+    refused = AttemptResult(
+        Classified(AttemptOutcome.permanent, vendor_code="10014", error="app secret invalid"), 200, 3
+    )
+    async with unit_of_work(sessions) as s:
+        await delivery.record(
+            s, target, claimed, [refused], now=clock.now(), policy=delivery.policy_from(use_botsim_apis)
+        )
+    async with unit_of_work(sessions) as s:
+        assert (await s.get_one(Channel, channel_id)).healthy is True
+
+
+async def test_a_manager_sets_up_their_departments_feishu_group_alone(client, sessions, botsim, use_botsim_apis):
+    marketing = await make_department(sessions)
+    manager_user = await make_user(sessions, role=Role.manager, department_id=marketing.id)
+    _, token = await make_token(sessions, user=manager_user)
+    manager = {"Authorization": f"Bearer {token}"}
+    botsim.http.post(
+        "/_sim/apps", json={FEISHU["app_id"]: {"vendor": "feishu", "app_secret": "app-s3cret"}}
+    ).raise_for_status()
+    r = await client.post("/api/v1/chat-apps", headers=manager, json={**FEISHU, "department_id": marketing.id})
+    assert r.status_code == 201, r.text
+    group = {"name": "市场群", "kind": "feishu_app", "chat_app_id": r.json()["id"], "chat_id": "oc_market"}
+    r = await client.post("/api/v1/channels", headers=manager, json={**group, "department_ids": [marketing.id]})
+    assert r.status_code == 201, r.text
+    channel_id = r.json()["id"]
+
+    r = await client.post(f"/api/v1/channels/{channel_id}/test", headers=manager)
+    assert (r.status_code, r.json()["outcome"], r.json()["vendor_code"]) == (200, "success", "0")
+    (card,) = botsim.http.get("/_sim/feishu/cards", params={"chat_id": "oc_market"}).json()
+    assert card["app_id"] == FEISHU["app_id"]
+    r = await client.patch(f"/api/v1/channels/{channel_id}", headers=manager, json={"chat_id": "oc_market2"})
+    assert r.status_code == 200 and r.json()["chat_id"] == "oc_market2"
+    listed = (await client.get("/api/v1/channels", headers=manager)).json()["items"]
+    assert [(c["id"], c["department_ids"]) for c in listed] == [(channel_id, [marketing.id])]
+    assert (await client.delete(f"/api/v1/channels/{channel_id}", headers=manager)).status_code == 204
+    assert (await client.get(f"/api/v1/channels/{channel_id}", headers=manager)).status_code == 404  # deleted
 
 
 def test_the_message_body_carries_the_card_as_a_json_string():

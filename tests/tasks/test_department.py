@@ -249,3 +249,20 @@ async def test_the_department_board_reads_each_way_in_from_its_index(sessions, o
             if "id > " in statement:  # the next page starts in the index, not at its beginning
                 assert "(id > " in board[0] and "(id > " in assignee[0], scans
             assert "tasks" not in scanned_tables(plan)
+
+
+async def test_a_person_changing_department_finds_their_reported_tasks_through_an_index(sessions):
+    """The statement the users trigger runs for the tasks a person reported (read from the trigger
+    itself), and the plain lookup the foreign key's SET NULL makes, are index scans on reporter_id,
+    not walks of every task (sequential scans off: the test's table is tiny)."""
+    async with unit_of_work(sessions) as s:
+        source = await s.scalar(text("SELECT prosrc FROM pg_proc WHERE proname = 'users_task_departments'"))
+        (reported,) = [part for part in source.split(";") if "reporter_id = NEW.id" in part]
+        statement = reported.replace("NEW.id", "7").replace("NEW.department_id", "3").strip()
+        await s.execute(text("SET LOCAL enable_seqscan = off"))
+        apg = await driver_connection(s)
+        for query in (statement, "SELECT id FROM tasks WHERE reporter_id = 7"):
+            raw = await apg.fetchval("EXPLAIN (FORMAT JSON) " + query)
+            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+            assert ("ix_tasks_reporter", "(reporter_id = 7)") in index_scans(plan), (query, plan)
+            assert "tasks" not in scanned_tables(plan)

@@ -1,4 +1,5 @@
-"""Channels (admin), the notification outbox and its delivery attempts."""
+"""Channels (directors and admins; a manager those of their own department), the notification
+outbox and its delivery attempts."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, page_out, reject_nulls
-from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep
+from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from shared import archive, crud
 from shared.archive import archived_filter
 from shared.models import (
     AttemptOutcome,
@@ -82,9 +82,11 @@ async def _channel_out(session: SessionDep, rows: list[Channel]) -> list[Channel
     responses=CONFLICT,
 )
 async def create_channel(
-    body: ChannelCreate, session: SessionDep, actor: AdminDep, settings: SettingsDep
+    body: ChannelCreate, session: SessionDep, actor: ManagerDep, settings: SettingsDep
 ) -> ChannelCreatedRead:
-    """Add a chat bot or webhook (admin)."""
+    """Add a chat bot or webhook. A manager adds one bound to their own department only
+    (`department_ids: [their department]`, no operator alerts, a chat app of theirs or of none):
+    one for every department, or another's, is for directors and admins (403 naming the field)."""
     channel, generated = await channels.create_channel(
         session,
         actor=actor,
@@ -99,7 +101,7 @@ async def create_channel(
 @router.get("/channels", response_model=PageOut[ChannelRead], tags=["channels"], operation_id="listChannels")
 async def list_channels(
     session: SessionDep,
-    actor: AdminDep,
+    actor: ManagerDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
     kind: ChannelKind | None = None,
@@ -108,9 +110,9 @@ async def list_channels(
     healthy: Annotated[bool | None, Query(description="`false`: the channels a vendor refused (held)")] = None,
     archived: ArchivedQ = False,
 ) -> dict[str, Any]:
-    """List channels (admin)."""
+    """List channels (a manager: those of their own department)."""
     stmt = channels.channel_filter(
-        archived_filter(select(Channel), Channel, archived),
+        archived_filter(select(Channel).where(channels.managed(actor)), Channel, archived),
         kind=kind,
         enabled=enabled,
         department_id=department_id,
@@ -128,9 +130,9 @@ async def list_channels(
     operation_id="getChannel",
     responses=NOT_FOUND,
 )
-async def get_channel(channel_id: int, session: SessionDep, actor: AdminDep) -> ChannelRead:
-    """One channel (admin)."""
-    (out,) = await _channel_out(session, [await crud.get_or_404(session, Channel, channel_id)])
+async def get_channel(channel_id: int, session: SessionDep, actor: ManagerDep) -> ChannelRead:
+    """One channel (a manager: one of their own department's, else 404)."""
+    (out,) = await _channel_out(session, [await channels.require_channel(session, actor, channel_id)])
     return out
 
 
@@ -143,9 +145,10 @@ async def get_channel(channel_id: int, session: SessionDep, actor: AdminDep) -> 
     responses={**NOT_FOUND, **CONFLICT},
 )
 async def update_channel(
-    channel_id: int, body: ChannelUpdate, session: SessionDep, actor: AdminDep, settings: SettingsDep
+    channel_id: int, body: ChannelUpdate, session: SessionDep, actor: ManagerDep, settings: SettingsDep
 ) -> ChannelRead:
-    """Change a channel (admin). The kind cannot change: create another channel instead."""
+    """Change a channel (a manager: one of their own department's, kept there). The kind cannot
+    change: create another channel instead."""
     reject_nulls(
         body.model_dump(exclude_unset=True),
         ("name", "url", "keywords", "department_ids", "enabled", "ops_alerts", "chat_id"),
@@ -164,12 +167,12 @@ async def update_channel(
     operation_id="deleteChannel",
     responses=NOT_FOUND,
 )
-async def delete_channel(channel_id: int, session: SessionDep, actor: AdminDep, now: NowDep) -> None:
-    """A channel that never carried a notification is deleted (admin). One that did is archived
-    and disabled instead: its notifications and delivery attempts stay readable, nothing more is
-    sent through it, `?archived=true` lists it; audited as `archive`. Prefer `enabled: false` to pause."""
-    channel = await crud.get_or_404(session, Channel, channel_id, for_update=True)
-    await archive.remove(session, actor=actor, obj=channel, entity_type="channel", now=now)
+async def delete_channel(channel_id: int, session: SessionDep, actor: ManagerDep, now: NowDep) -> None:
+    """A channel that never carried a notification is deleted (a manager: one of their own
+    department's). One that did is archived and disabled instead: its notifications and delivery
+    attempts stay readable, nothing more is sent through it, `?archived=true` lists it; audited as
+    `archive`. Prefer `enabled: false` to pause."""
+    await channels.remove_channel(session, actor=actor, channel_id=channel_id, now=now)
 
 
 # ---- notifications -------------------------------------------------------------------------------
@@ -257,14 +260,14 @@ async def replay_notification(
 async def list_channel_attempts(
     channel_id: int,
     session: SessionDep,
-    actor: AdminDep,
+    actor: ManagerDep,
     limit: LimitQ = 50,
     cursor: CursorQ = None,
     outcome: AttemptOutcome | None = None,
 ) -> dict[str, Any]:
     """A channel's delivery history, newest last: every attempt with its outcome, HTTP status,
-    vendor code and latency."""
-    await crud.get_or_404(session, Channel, channel_id)
+    vendor code and latency (a manager: a channel of their own department's)."""
+    await channels.require_channel(session, actor, channel_id)
     stmt = select(DeliveryAttempt).where(DeliveryAttempt.channel_id == channel_id)
     if outcome is not None:
         stmt = stmt.where(DeliveryAttempt.outcome == outcome)
@@ -282,12 +285,14 @@ async def test_channel(
     request: Request,
     channel_id: int,
     session: SessionDep,
-    actor: AdminDep,
+    actor: ManagerDep,
     now: NowDep,
     settings: SettingsDep,
     locale: Annotated[Literal["zh-CN", "en-US"] | None, Query()] = None,
 ) -> ChannelTestRead:
-    """Send a test message to the channel now and return the vendor's answer (admin)."""
+    """Send a test message to the channel now and return the vendor's answer (a manager: a channel
+    of their own department's)."""
+    await channels.require_channel(session, actor, channel_id)
     async with Sender() as http:
         result = await admin.test_channel(
             session,
