@@ -26,14 +26,21 @@ async def get_or_404(session: AsyncSession, model: type[M], entity_id: int, *, f
 
 
 async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Base], int | None]]) -> None:
-    """Every referenced id must exist; one 422 names every field that points nowhere."""
-    errors: list[FieldError] = []
-    for field, (model, ref_id) in refs.items():
-        if ref_id is None:
-            continue
-        found = await session.scalar(select(model.id).where(model.id == ref_id))  # type: ignore[attr-defined]
-        if found is None:
-            errors.append(FieldError(field, f"{model.__name__.lower()} {ref_id} does not exist", "reference"))
+    """Every referenced id must exist; one 422 names every field that points nowhere. One
+    statement for all of them (a scalar subquery each), not one per reference."""
+    given = {field: (model, ref_id) for field, (model, ref_id) in refs.items() if ref_id is not None}
+    if not given:
+        return
+    probes = (
+        select(model.id).where(model.id == ref_id).scalar_subquery().label(f"ref_{n}")  # type: ignore[attr-defined]
+        for n, (model, ref_id) in enumerate(given.values())
+    )
+    found = (await session.execute(select(*probes))).one()
+    errors = [
+        FieldError(field, f"{model.__name__.lower()} {ref_id} does not exist", "reference")
+        for (field, (model, ref_id)), hit in zip(given.items(), found, strict=True)
+        if hit is None
+    ]
     if errors:
         raise InvalidInput.for_fields(errors)
 
