@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit
@@ -72,7 +73,8 @@ async def update(session: AsyncSession, *, actor: Actor, obj: M, changes: dict[s
     for key, value in changes.items():
         setattr(obj, key, value)
     await session.flush()
-    await session.refresh(obj)
+    if not _held_as_stored(obj, changes):
+        await session.refresh(obj)
     after = audit.snapshot(obj)
     if before != after:
         await audit.record(
@@ -85,6 +87,31 @@ async def update(session: AsyncSession, *, actor: Actor, obj: M, changes: dict[s
             after=after,
         )
     return obj
+
+
+def _held_as_stored(obj: Base, changes: dict[str, Any]) -> bool:
+    """Whether the row as the session holds it after the flush is the row as stored, with nothing
+    to read back: no attribute expired (what the database set came back with the write — a mapper
+    with `eager_defaults`) and every value written is one the database gives back as it was given:
+    text, whole numbers, flags, enum members, lists of text. A datetime comes back in UTC, a number
+    as Decimal, JSON with its keys reordered: those are read back."""
+    state = inspect(obj)
+    if state.expired_attributes:
+        return False
+    for key, value in changes.items():
+        if value is None:
+            continue
+        column = state.mapper.columns.get(key)
+        try:
+            stored = column.type.python_type if column is not None else None
+        except NotImplementedError:
+            return False
+        if isinstance(value, list):
+            if stored is not list or not all(type(v) is str for v in value):
+                return False
+        elif type(value) is not stored or not isinstance(value, (str, int, Enum)):  # bool is an int
+            return False
+    return True
 
 
 async def delete(session: AsyncSession, *, actor: Actor, obj: M, entity_type: str) -> None:
