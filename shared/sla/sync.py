@@ -35,18 +35,22 @@ def check_due(due_at: datetime | None, *, field: str = "due_at") -> None:
         raise InvalidInput.for_field(field, "must lie between 2000-01-01 and 2100-01-01")
 
 
-async def sync_timers(session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], *, now: datetime) -> None:
-    """Bring the timers of these subjects (of one registered type) in line with their state."""
+async def sync_timers(
+    session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], *, now: datetime, created: bool = False
+) -> None:
+    """Bring the timers of these subjects (of one registered type) in line with their state.
+    `created`: the subjects were created in this transaction — they have no timers to read yet."""
     subject = registry.get(subject_type)
     ids = list(dict.fromkeys(ids))
     if not ids:
         return
     contexts = await subject.load(session, ids)
-    # The page's open timers (locked), its type's policies with their escalations, and the calendars
-    # they name: three statements whatever the number of subjects, read before any is changed.
+    # The subjects' open timers (locked), their type's policies with their escalations, and the
+    # calendars they name: three statements whatever the number of subjects, read before any change.
     open_timers: dict[int, list[SlaTimer]] = {subject_id: [] for subject_id in ids}
-    for timer in await session.scalars(_OPEN_TIMERS, {"type": subject.name, "ids": ids}):
-        open_timers[timer.subject_id].append(timer)
+    if not created:
+        for timer in await session.scalars(_OPEN_TIMERS, {"type": subject.name, "ids": ids}):
+            open_timers[timer.subject_id].append(timer)
     policies: list[tuple[SlaPolicy, EscalationPolicy | None]] = []
     cals: dict[int | None, BusinessCalendar] = {}
     if any(contexts.get(subject_id) is not None for subject_id in ids):

@@ -102,3 +102,26 @@ async def test_timers_of_many_items_are_synced_with_the_statements_of_one(client
     for task_id in ids:
         (sla,) = (await client.get(f"/api/v1/tasks/{task_id}", headers=manager)).json()["sla"]
         assert sla["state"] == "paused" and sla["remaining_s"] == 4 * 3600
+
+
+async def test_a_new_task_starts_its_timer_without_looking_for_timers_it_cannot_have(
+    app, client, manager, sessions, clock
+):
+    clock.set(T(NOW))
+    await make_policy(sessions, levels=BREACH_ONLY, target_value="PT4H")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await client.post("/api/v1/tasks", headers=manager, json={"title": "海报"})
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    (sla,) = r.json()["sla"]
+    assert sla["state"] == "running" and sla["seconds_to_due"] == 4 * 3600
+    # Its timer is written, then read once for the answer: no locked read of timers before.
+    timers = [s.split(" ")[0] for s in statements if "sla_timers" in s]
+    assert timers == ["INSERT", "SELECT"] and not any(s.endswith("FOR UPDATE") for s in statements)
