@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit
@@ -16,11 +17,15 @@ from shared.models import Base
 M = TypeVar("M", bound=Base)
 
 
+@cache
+def _by_id(model: type[Base], for_update: bool) -> Select[Any]:
+    """One statement per model, built once: building it and its cache key cost more than running it."""
+    stmt = select(model).where(model.id == bindparam("entity_id"))  # type: ignore[attr-defined]
+    return stmt.with_for_update() if for_update else stmt
+
+
 async def get_or_404(session: AsyncSession, model: type[M], entity_id: int, *, for_update: bool = False) -> M:
-    stmt = select(model).where(model.id == entity_id)  # type: ignore[attr-defined]
-    if for_update:
-        stmt = stmt.with_for_update()
-    obj = (await session.scalars(stmt)).one_or_none()
+    obj = (await session.scalars(_by_id(model, for_update), {"entity_id": entity_id})).one_or_none()
     if obj is None:
         raise NotFound(f"{model.__name__.lower()} {entity_id} does not exist")
     return obj
