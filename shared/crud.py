@@ -37,11 +37,8 @@ async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Bas
     given = {field: (model, ref_id) for field, (model, ref_id) in refs.items() if ref_id is not None}
     if not given:
         return
-    probes = (
-        select(model.id).where(model.id == ref_id).scalar_subquery().label(f"ref_{n}")  # type: ignore[attr-defined]
-        for n, (model, ref_id) in enumerate(given.values())
-    )
-    found = (await session.execute(select(*probes))).one()
+    stmt = _references(tuple(model for model, _ in given.values()))
+    found = (await session.execute(stmt, {f"ref_{n}": ref_id for n, (_, ref_id) in enumerate(given.values())})).one()
     errors = [
         FieldError(field, f"{model.__name__.lower()} {ref_id} does not exist", "reference")
         for (field, (model, ref_id)), hit in zip(given.items(), found, strict=True)
@@ -49,6 +46,18 @@ async def check_references(session: AsyncSession, refs: dict[str, tuple[type[Bas
     ]
     if errors:
         raise InvalidInput.for_fields(errors)
+
+
+@cache
+def _references(models: tuple[type[Base], ...]) -> Select[Any]:
+    """A scalar subquery per reference (the id, or NULL when there is no such row), built once per
+    combination of models."""
+    return select(
+        *(
+            select(model.id).where(model.id == bindparam(f"ref_{n}")).scalar_subquery()  # type: ignore[attr-defined]
+            for n, model in enumerate(models)
+        )
+    )
 
 
 async def missing_ids(session: AsyncSession, model: type[Base], ids: list[int]) -> list[int]:
