@@ -13,11 +13,13 @@ the SQL statements each request sent (a count: the same on any machine).
 
     .venv/bin/python bench/api_cpu.py                    # the database bench/api.py seeded
     .venv/bin/python bench/api_cpu.py --requests 50 --rounds 3
+    .venv/bin/python bench/api_cpu.py --only tasks/ --profile /tmp/api.prof   # one route, profiled
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import random
 import sys
 import time
@@ -48,6 +50,11 @@ async def main() -> None:
     add_scale_arguments(ap)
     ap.add_argument("--requests", type=int, default=50, help="requests per route per round")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the best of them is shown")
+    ap.add_argument(
+        "--only", action="append", default=[], metavar="ROUTE", help="only the routes whose name has ROUTE (repeatable)"
+    )
+    ap.add_argument("--sql", action="store_true", help="print each SQL statement sent (with --requests 1)")
+    ap.add_argument("--profile", metavar="FILE", help="write a cProfile of the measured requests to FILE (pstats)")
     args = ap.parse_args()
     console = Console(width=160)
     console.print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {machine()}; load average {load_average()}")
@@ -62,7 +69,9 @@ async def main() -> None:
             await conn.close()
         ids = await load_ids(stack)
         token = await admin_token(stack)
-        routes = routes_for(ids)
+        routes = [r for r in routes_for(ids) if not args.only or any(part in r.name for part in args.only)]
+        if not routes:
+            raise SystemExit(f"no route's name contains any of {args.only}")
         settings = load_settings(
             database_url=stack.database_url,
             redis_url=stack.redis_url,
@@ -74,9 +83,12 @@ async def main() -> None:
         best: dict[str, float] = {}
         statements: dict[str, float] = {}
         sent = [0]
+        measuring = False  # after the warm-up
 
-        def count(*_: object) -> None:
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
             sent[0] += 1
+            if args.sql and measuring:
+                console.print(f"  [dim]{' '.join(statement.split())[:200]}[/dim]")
 
         async with app.router.lifespan_context(app):
             event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
@@ -95,15 +107,25 @@ async def main() -> None:
                 for route in [healthz, *routes]:  # caches built, statements prepared
                     for _ in range(5):
                         await one(route)
+                measuring = True
+                profiler = cProfile.Profile() if args.profile else None
                 for _ in range(args.rounds):
                     for route in [healthz, *routes]:
+                        if args.sql:
+                            console.print(route.name)
                         sent[0] = 0
                         started = time.process_time()
+                        if profiler is not None:
+                            profiler.enable()
                         for _ in range(args.requests):
                             await one(route)
+                        if profiler is not None:
+                            profiler.disable()
                         ms = 1000 * (time.process_time() - started) / args.requests
                         best[route.name] = min(best.get(route.name, ms), ms)
                         statements[route.name] = sent[0] / args.requests
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
     floor = best[HEALTHZ]
     table = Table(title=f"API CPU per request, in-process — {tasks:,} tasks; best of {args.rounds} rounds")
     for column in ("route", "CPU ms", "÷ healthz", "SQL statements"):

@@ -147,10 +147,12 @@ def writes(locate: Locator) -> Any:
             raise PreconditionRequired(
                 "send `If-Match` with the item's ETag (from its last read), or `*`: this API refuses blind overwrites"
             )
-        stmt = locate(_params(request))
+        params = _params(request)
+        stmt = locate(params)
         locked = None
         if if_match is not None and stmt is not None:
             locked = await _version(session, stmt.with_for_update())
+        session.info[_HOLD] = []  # the row the route writes stays in the session's identity map
         yield
         if stmt is None:
             return
@@ -160,7 +162,13 @@ def writes(locate: Locator) -> Any:
                 "then retry; nothing was changed",
                 current_etag=etag(locked) if locked is not None else None,
             )
-        version = await _version(session, stmt)
+        # What the route changed but did not flush yet is written now (a row's write expires or
+        # returns its new `updated_at`): the row as the session holds it is then the new version,
+        # with no statement to read it again.
+        await session.flush()
+        version = locate.held(session, params) if isinstance(locate, RowLocator) else None
+        if version is None:
+            version = await _version(session, stmt)
         if version is not None:
             add_response_headers(request, {"ETag": etag(version)})
 

@@ -224,10 +224,16 @@ async def calendars_by_fingerprint(session: AsyncSession, wanted: Mapping[str, i
     return out
 
 
+# Built once (an array parameter): one statement whatever the number of calendars asked for.
+_CALENDARS = select(Calendar).where(
+    (Calendar.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))) | Calendar.is_default
+)
+
+
 async def load_calendars(session: AsyncSession, ids: Iterable[int | None]) -> dict[int | None, BusinessCalendar]:
     """Calendars by id; None maps to the default calendar (or the built-in CN office hours)."""
     wanted = {i for i in ids if i is not None}
-    rows = list(await session.scalars(select(Calendar).where(Calendar.id.in_(wanted) | Calendar.is_default)))
+    rows = list(await session.scalars(_CALENDARS, {"ids": list(wanted)}))
     out: dict[int | None, BusinessCalendar] = {None: DEFAULT_CALENDAR}
     for row in rows:
         cal = calendar_from_row(row)

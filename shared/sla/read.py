@@ -93,18 +93,18 @@ async def _calendars_of(session: AsyncSession, rows: Iterable[Any]) -> dict[str 
     return cals
 
 
+# The calendars a page of timers names, and the default one: built once, the ids an array parameter.
+_CALENDARS_NAMED = select(
+    Calendar.id.label("calendar_row_id"),
+    calendar_fingerprint().label("calendar_fingerprint"),
+    Calendar.is_default,
+).where((Calendar.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))) | Calendar.is_default)
+
+
 async def summarize(session: AsyncSession, timers: list[SlaTimer], now: datetime) -> list[dict[str, Any]]:
     """What a board shows about each of a page of timers (the calendars named by one small query)."""
     ids = list({t.calendar_id for t in timers if t.calendar_id is not None})
-    rows = list(
-        await session.execute(
-            select(
-                Calendar.id.label("calendar_row_id"),
-                calendar_fingerprint().label("calendar_fingerprint"),
-                Calendar.is_default,
-            ).where(Calendar.id.in_(ids) | Calendar.is_default)
-        )
-    )
+    rows = list(await session.execute(_CALENDARS_NAMED, {"ids": ids}))
     cals = await _calendars_of(session, rows)
     by_id = {r.calendar_row_id: cals.get(r.calendar_fingerprint, DEFAULT_CALENDAR) for r in rows}
     default = next((by_id[r.calendar_row_id] for r in rows if r.is_default), DEFAULT_CALENDAR)

@@ -12,15 +12,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.calendar import BusinessCalendar
 from shared.errors import InvalidInput
 from shared.models import EscalationPolicy, SlaPolicy, SlaTimer, TimerState
 from shared.schemas import EARLIEST, LATEST
 from shared.sla import registry, timers
 from shared.sla.directory import load_calendars
-from shared.sla.registry import SubjectContext, SubjectSpec, matches
+from shared.sla.registry import SubjectContext, matches
 from shared.sla.resolution import meet
 from shared.sla.timers import ACTIVE_STATES
 
@@ -33,46 +35,67 @@ def check_due(due_at: datetime | None, *, field: str = "due_at") -> None:
         raise InvalidInput.for_field(field, "must lie between 2000-01-01 and 2100-01-01")
 
 
-async def sync_timers(session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], *, now: datetime) -> None:
-    """Bring the timers of these subjects (of one registered type) in line with their state."""
+async def sync_timers(
+    session: AsyncSession, subject_type: StrEnum, ids: Iterable[int], *, now: datetime, created: bool = False
+) -> None:
+    """Bring the timers of these subjects (of one registered type) in line with their state.
+    `created`: the subjects were created in this transaction — they have no timers to read yet."""
     subject = registry.get(subject_type)
     ids = list(dict.fromkeys(ids))
     if not ids:
         return
     contexts = await subject.load(session, ids)
+    # The subjects' open timers (locked), their type's policies with their escalations, and the
+    # calendars they name: three statements whatever the number of subjects, read before any change.
+    open_timers: dict[int, list[SlaTimer]] = {subject_id: [] for subject_id in ids}
+    if not created:
+        for timer in await session.scalars(_OPEN_TIMERS, {"type": subject.name, "ids": ids}):
+            open_timers[timer.subject_id].append(timer)
+    policies: list[tuple[SlaPolicy, EscalationPolicy | None]] = []
+    cals: dict[int | None, BusinessCalendar] = {}
+    if any(contexts.get(subject_id) is not None for subject_id in ids):
+        policies = [(p, e) for p, e in await session.execute(_POLICIES, {"type": subject.name})]
+        timers_of_page = [t for found in open_timers.values() for t in found]
+        cals = await load_calendars(
+            session, [p.calendar_id for p, _ in policies] + [t.calendar_id for t in timers_of_page]
+        )
     for subject_id in ids:
-        await _sync_one(session, subject, contexts.get(subject_id), subject_id, now)
+        await _sync_one(session, contexts.get(subject_id), open_timers[subject_id], policies, cals, now)
+
+
+# One statement whatever the number of subjects (an array parameter, not an IN list per length).
+_OPEN_TIMERS = (
+    select(SlaTimer)
+    .where(
+        SlaTimer.subject_type == bindparam("type"),
+        SlaTimer.subject_id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+        SlaTimer.state.in_(ACTIVE_STATES),
+    )
+    .order_by(SlaTimer.id)
+    .with_for_update()
+)
+_POLICIES = (
+    select(SlaPolicy, EscalationPolicy)
+    .outerjoin(EscalationPolicy, EscalationPolicy.id == SlaPolicy.escalation_policy_id)
+    .where(SlaPolicy.subject_type == bindparam("type"), SlaPolicy.enabled.is_(True))
+    .order_by(SlaPolicy.id)
+)
 
 
 async def _sync_one(
-    session: AsyncSession, subject: SubjectSpec, ctx: SubjectContext | None, subject_id: int, now: datetime
+    session: AsyncSession,
+    ctx: SubjectContext | None,
+    open_timers: list[SlaTimer],
+    policies: list[tuple[SlaPolicy, EscalationPolicy | None]],
+    cals: dict[int | None, BusinessCalendar],
+    now: datetime,
 ) -> None:
-    subject_type = subject.name
-    open_timers = list(
-        await session.scalars(
-            select(SlaTimer)
-            .where(
-                SlaTimer.subject_type == subject_type,
-                SlaTimer.subject_id == subject_id,
-                SlaTimer.state.in_(ACTIVE_STATES),
-            )
-            .order_by(SlaTimer.id)
-            .with_for_update()
-        )
-    )
     if ctx is None:
         for timer in open_timers:
             timers.cancel(timer, now, "subject deleted")
         await session.flush()
         return
-    policies = list(
-        await session.scalars(
-            select(SlaPolicy)
-            .where(SlaPolicy.subject_type == subject_type, SlaPolicy.enabled.is_(True))
-            .order_by(SlaPolicy.id)
-        )
-    )
-    enabled = {p.id for p in policies}
+    enabled = {p.id for p, _ in policies}
     active: dict[int, SlaTimer] = {}
     for timer in open_timers:
         if timer.policy_id is None or timer.policy_id not in enabled:
@@ -80,20 +103,10 @@ async def _sync_one(
             timers.cancel(timer, now, "policy disabled" if timer.policy_id is not None else "policy deleted")
         else:
             active[timer.policy_id] = timer
-    cals = await load_calendars(session, [p.calendar_id for p in policies] + [t.calendar_id for t in open_timers])
-    escalations = {
-        e.id: e
-        for e in await session.scalars(
-            select(EscalationPolicy).where(
-                EscalationPolicy.id.in_({p.escalation_policy_id for p in policies if p.escalation_policy_id})
-            )
-        )
-    }
-    for policy in policies:
+    for policy, escalation in policies:
         found = active.get(policy.id)
         applies = matches(policy.conditions or {}, ctx)
         status = ctx.status
-        escalation = escalations.get(policy.escalation_policy_id or -1)
         if found is None:
             cal = cals.get(policy.calendar_id, cals[None])
             if applies and ctx.timed and status in policy.start_statuses:

@@ -241,8 +241,11 @@ def _moment(levels: Sequence[Level], cw: Clockwork, key: str) -> datetime:
 
 def summary(timer: Any, cal: BusinessCalendar, now: datetime) -> dict[str, Any]:
     """What a board shows about a timer (an `SlaTimer`, or a row of the columns it reads)."""
-    left = remaining(timer, cal, now)
     clock = countdown(timer, cal, now)
+    if clock is not None and timer.state == TimerState.running and timer.target_kind in WORKING_KINDS:
+        left = clock[1]  # what `remaining` would count again: the working seconds from now to the deadline
+    else:
+        left = remaining(timer, cal, now)
     return {
         "id": timer.id,
         "policy_id": timer.policy_id,

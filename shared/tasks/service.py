@@ -69,7 +69,7 @@ async def create_task(session: AsyncSession, *, actor: Actor, data: TaskCreate, 
         **_completion(data.status, old=None, now=now),
     )
     task = await crud.create(session, actor=actor, obj=task, entity_type=TaskSubject.task)
-    await sync_timers(session, TaskSubject.task, [task.id], now=now)
+    await sync_timers(session, TaskSubject.task, [task.id], now=now, created=True)
     return task
 
 

@@ -160,3 +160,29 @@ async def test_a_task_read_tags_the_row_it_answers_without_reading_it_again(app,
     assert read.headers["etag"] == first.headers["etag"]
     r = await client.patch(url, headers={**headers, "If-Match": read.headers["etag"]}, json={"priority": "high"})
     assert r.status_code == 200, r.text
+
+
+async def test_a_task_write_tags_its_new_version_without_reading_it_again(app, client, sessions):
+    headers = await auth(sessions, Role.member)
+    created = await client.post("/api/v1/tasks", headers=headers, json={"title": "海报"})
+    url = f"/api/v1/tasks/{created.json()['id']}"
+    read = await client.get(url, headers=headers)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await client.patch(url, headers={**headers, "If-Match": read.headers["etag"]}, json={"priority": "high"})
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 200, r.text
+    # The version is read once, locked, to check If-Match; the new one came back with the UPDATE.
+    versions = [s for s in statements if s.startswith("SELECT tasks.id, tasks.updated_at FROM tasks")]
+    assert len(versions) == 1 and versions[0].endswith("FOR UPDATE")
+    assert r.headers["etag"] != read.headers["etag"]
+    assert r.headers["etag"] == (await client.get(url, headers=headers)).headers["etag"]
+    # Changing nothing changes no version: the same tag again.
+    same = await client.patch(url, headers={**headers, "If-Match": r.headers["etag"]}, json={"priority": "high"})
+    assert same.status_code == 200 and same.headers["etag"] == r.headers["etag"]

@@ -3,12 +3,17 @@ countdown from the calendar's index without walking the years in between."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
+from sqlalchemy import event, update
 
 from shared.calendar import BusinessCalendar
-from shared.models import Role
+from shared.db import unit_of_work
+from shared.models import Role, Task, TaskStatus
+from shared.sla.sync import sync_timers
+from shared.tasks.sla import TaskSubject
 from tests.factories import BREACH_ONLY, auth, make_policy
 
 T = datetime.fromisoformat
@@ -68,3 +73,55 @@ async def test_a_due_date_in_2100_or_later_is_refused_naming_the_field(client, m
     assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.due_at"], r.text
     again = (await client.get(f"/api/v1/tasks/{task['id']}", headers=manager)).json()
     assert T(again["due_at"]) == T(again["sla"][0]["due_at"]) == T("2099-12-31T17:00:00+08:00")
+
+
+async def test_timers_of_many_items_are_synced_with_the_statements_of_one(client, manager, sessions, engine, clock):
+    """Pausing three tasks at once (a campaign put on hold, a bulk change) reads their timers,
+    the policies with their escalations and the calendars once, not once per task."""
+    clock.set(T(NOW))
+    await make_policy(sessions, levels=BREACH_ONLY, target_value="PT4H")
+    ids = []
+    for title in ("海报", "文案", "投放"):
+        r = await client.post("/api/v1/tasks", headers=manager, json={"title": title})
+        assert r.status_code == 201 and r.json()["sla"][0]["state"] == "running", r.text
+        ids.append(r.json()["id"])
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT"):
+            reads.append(re.search(r"\bFROM (\w+)", statement)[1])  # type: ignore[index]
+
+    async with unit_of_work(sessions) as s:
+        await s.execute(update(Task).where(Task.id.in_(ids)).values(status=TaskStatus.blocked))
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            await sync_timers(s, TaskSubject.task, ids, now=clock.now())
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert reads == ["tasks", "sla_timers", "sla_policies", "calendars"]
+    for task_id in ids:
+        (sla,) = (await client.get(f"/api/v1/tasks/{task_id}", headers=manager)).json()["sla"]
+        assert sla["state"] == "paused" and sla["remaining_s"] == 4 * 3600
+
+
+async def test_a_new_task_starts_its_timer_without_looking_for_timers_it_cannot_have(
+    app, client, manager, sessions, clock
+):
+    clock.set(T(NOW))
+    await make_policy(sessions, levels=BREACH_ONLY, target_value="PT4H")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await client.post("/api/v1/tasks", headers=manager, json={"title": "海报"})
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    (sla,) = r.json()["sla"]
+    assert sla["state"] == "running" and sla["seconds_to_due"] == 4 * 3600
+    # Its timer is written, then read once for the answer: no locked read of timers before.
+    timers = [s.split(" ")[0] for s in statements if "sla_timers" in s]
+    assert timers == ["INSERT", "SELECT"] and not any(s.endswith("FOR UPDATE") for s in statements)

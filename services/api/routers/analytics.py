@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
 from services.api.common import ANY_OF, AnyOf
 from services.api.deps import ActorDep, NowDep, SessionDep
 from services.api.problems import ERROR_RESPONSES
+from services.api.routing import Router
 from shared.access import policy as access
 from shared.analytics import service as analytics
 from shared.analytics.period import PERIOD_DOC, AnalyticsFilter
 from shared.analytics.schemas import AnalyticsFiltersRead, AnalyticsFormat, AnalyticsRead, TaskGrouping
 from shared.analytics.table import Table
 
-router = APIRouter(prefix="/api/v1/analytics", responses=ERROR_RESPONSES, tags=["analytics"])
+router = Router(prefix="/api/v1/analytics", responses=ERROR_RESPONSES, tags=["analytics"])
 CSV_DOC = "`csv`: the same rows as CSV (UTF-8 with BOM, a header row), as a download named `<table>-<period>.csv`"
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, TextQ, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.access import policy as access
@@ -38,7 +39,7 @@ def _responses(*parts: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[
     return {code: dict(spec) for part in parts for code, spec in part.items()}
 
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["approvals"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["approvals"])
 
 _RULE = versions.row(ApprovalRule, id="rule_id")  # where its version (ETag) is
 

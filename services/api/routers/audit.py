@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ActorDep, SessionDep
 from services.api.problems import ERROR_RESPONSES
+from services.api.routing import Router
 from shared.access import policy as access
 from shared.audit import service as audit
 from shared.audit.schemas import AuditRead
 from shared.models import AuditLog
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["audit"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["audit"])
 
 
 @router.get("/audit", response_model=PageOut[AuditRead], operation_id="listAuditLog")

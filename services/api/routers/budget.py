@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared import crud
 from shared.access import policy as access
 from shared.budget import figures
@@ -29,7 +30,7 @@ from shared.budget.schemas import (
 from shared.campaigns.sla import CampaignItem
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["budget"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["budget"])
 
 _LINE = versions.row(BudgetLine, id="line_id")  # where its version (ETag) is
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared import crud
 from shared.access import policy as access
 from shared.campaigns import lifecycle
@@ -20,7 +21,7 @@ from shared.campaigns.sla import CampaignItem
 from shared.models import Campaign, CampaignStatus
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 _CAMPAIGN = versions.row(Campaign, id="campaign_id")  # where its version (ETag) is
 

@@ -13,6 +13,7 @@ from services.api import versions
 from services.api.common import ArchivedQ, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ClockDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
+from services.api.routing import Router
 from shared import crud
 from shared.access.policy import require_manages
 from shared.archive import archived_filter
@@ -25,7 +26,7 @@ from shared.pages.links import page_links
 from shared.pagination import paginate
 from shared.settings import Settings
 
-router = APIRouter(prefix="/api/v1")
+router = Router(prefix="/api/v1")
 api = APIRouter(responses=ERROR_RESPONSES, tags=["chat apps"])  # bearer-authenticated
 callbacks = APIRouter(tags=["chat callbacks"])  # signed by the vendor, no bearer token
 _APP = versions.row(ChatApp, id="app_id")  # where its version (ETag) is

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.access import policy as access
@@ -32,7 +33,7 @@ from shared.models import CollaborationOccurrence, CollaborationRequest, Collabo
 from shared.pagination import paginate
 from shared.sla.schemas import TargetRead
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["collaboration"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["collaboration"])
 
 _REQUEST = versions.row(CollaborationRequest, id="request_id")  # where its version (ETag) is
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from services.api.deps import ClockDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from services.api.routers.approvals import read_approvals
+from services.api.routing import Router
 from shared.approvals.schemas import ApprovalRead
 from shared.sla import extensions
 from shared.sla.schemas import ExtensionRequestCreate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["extensions"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["extensions"])
 
 
 @router.post(

@@ -14,6 +14,7 @@ from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND, PROBLEM_MEDIA_TYPE, Problem
+from services.api.routing import Router
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.access import policy as access
@@ -33,7 +34,7 @@ from shared.feedback.sla import FeedbackSubject
 from shared.models import Feedback, FeedbackKind, FeedbackSeverity, FeedbackStatus
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", tags=["feedback"])
+router = Router(prefix="/api/v1", tags=["feedback"])
 api = APIRouter(responses=ERROR_RESPONSES)  # bearer-authenticated operations
 inbound_api = APIRouter()  # signed, no bearer token: 401/403 mean something else there
 

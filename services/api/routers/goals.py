@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared import crud
 from shared.access import policy as access
 from shared.goals import service as goals
@@ -30,7 +31,7 @@ from shared.goals.schemas import (
 from shared.goals.sla import GoalItem
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["goals"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["goals"])
 
 _GOAL = versions.row(Goal, id="goal_id")  # where its version (ETag) is
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from services.api.routing import Router
 from shared.db import unit_of_work
 from shared.observability import gauges, heartbeat
 from shared.observability.metrics import CONTENT_TYPE, process_exposition
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
 class Health(BaseModel):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared.access import policy as access
 from shared.campaigns.sla import CampaignItem
 from shared.kpis import service as kpis
@@ -25,7 +26,7 @@ from shared.kpis.schemas import (
 )
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["kpis"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["kpis"])
 
 _METRIC = versions.row(Metric, key="key")  # where its version (ETag) is
 _KPI = versions.row(Kpi, id="kpi_id", campaign_id="campaign_id")  # where its version (ETag) is

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from services.api.deps import ActorDep, SessionDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared.access import policy as access
 from shared.campaigns.sla import CampaignItem
 from shared.money import service as money
 from shared.money.schemas import MoneyRead
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["money"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["money"])
 
 
 @router.get(

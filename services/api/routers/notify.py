@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared.archive import archived_filter
 from shared.models import (
     AttemptOutcome,
@@ -37,7 +38,7 @@ from shared.notify.schemas import (
 )
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 _CHANNEL = versions.row(Channel, id="channel_id")  # where its version (ETag) is
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, AdminDep, NowDep, SessionDep, SettingsDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared import archive, crud
 from shared.models import ApiToken, Department, Role, User
 from shared.org import service, tokens
@@ -27,7 +28,7 @@ from shared.org.schemas import (
 )
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 _DEPARTMENT = versions.row(Department, id="department_id")  # where its version (ETag) is
 _USER = versions.row(User, id="user_id")  # where its version (ETag) is

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from services.api.deps import NowDep, SessionDep, SettingsDep, bearer
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared.errors import Gone, Unauthorized
 from shared.links import LinkExpired, verify
 from shared.org.tokens import authenticate
@@ -18,7 +19,7 @@ from shared.pages import render
 from shared.pages.links import page_path
 from shared.pages.service import item_view, require_page_reader
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["pages"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["pages"])
 
 
 @router.get(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.access import policy as access
@@ -28,7 +29,7 @@ from shared.rectifications.schemas import (
 )
 from shared.rectifications.sla import RectificationSubject
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["rectifications"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["rectifications"])
 
 _ITEM = versions.row(Rectification, id="item_id")  # where its version (ETag) is
 

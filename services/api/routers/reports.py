@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from services.api import versions
 from services.api.common import ArchivedQ, CursorQ, LimitQ, PageOut, reject_nulls
 from services.api.deps import ActorDep, AdminDep, ManagerDep, NowDep, SessionDep, SettingsDep, bearer
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared import crud
 from shared.access import policy as access
 from shared.archive import archived_filter
@@ -37,7 +38,7 @@ from shared.reports.schemas import (
 )
 from shared.settings import Settings
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reports"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reports"])
 
 _SCHEDULE = versions.row(ReportSchedule, id="schedule_id")  # where its version (ETag) is
 

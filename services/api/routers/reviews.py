@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import SlaIndex
 from shared import crud
 from shared.access import policy as access
@@ -29,7 +30,7 @@ from shared.reviews.schemas import (
 )
 from shared.reviews.sla import ReviewSubject
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reviews"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reviews"])
 
 Responses = dict[int | str, dict[str, Any]]
 MISSING = cast(Responses, NOT_FOUND)

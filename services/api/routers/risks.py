@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.access import policy as access
@@ -30,7 +31,7 @@ from shared.risks.schemas import (
 )
 from shared.risks.sla import RiskSubject
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["risks"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["risks"])
 
 _RISK = versions.row(Risk, id="risk_id")  # where its version (ETag) is
 DEPARTMENT = "the owner's department or the campaign's department"

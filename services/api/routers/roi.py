@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, CursorQ, LimitQ, PageOut
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import read_with_sla
 from shared.access import policy as access
 from shared.campaigns.sla import CampaignItem
@@ -20,7 +21,7 @@ from shared.roi import service as roi
 from shared.roi.models import RoiEstimate, RoiEstimateStatus
 from shared.roi.schemas import RoiEstimateRead, RoiEstimateSubmit
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["roi-estimates"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["roi-estimates"])
 
 _ESTIMATE = versions.row(RoiEstimate, campaign_id="campaign_id")  # where its version (ETag) is
 

@@ -6,13 +6,14 @@ import json
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out, reject_nulls
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared import crud, subjects
 from shared.access.subjects import visible as visible_subjects
 from shared.calendar import CalendarError, Target
@@ -49,7 +50,7 @@ from shared.sla.policy_schemas import (
 )
 from shared.sla.timers import estimate_warnings
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 _CALENDAR = versions.row(Calendar, id="calendar_id")  # where its version (ETag) is
 _ESCALATION_POLICY = versions.row(EscalationPolicy, id="policy_id")  # where its version (ETag) is

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ActorDep, ManagerDep, SessionDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared.notify import subscriptions
 from shared.notify.models import NotificationSubscription
 from shared.notify.schemas import SubscriptionRead, SubscriptionSet, WorkEventRead
 from shared.notify.work import DEFAULT_ENABLED, DESCRIPTIONS, WorkEvent
 from shared.pagination import paginate
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["notification-subscriptions"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["notification-subscriptions"])
 
 EVENTS_DOC = "\n".join(
     f"- `{e.value}` (default {'on' if DEFAULT_ENABLED[e] else 'off'}): {DESCRIPTIONS[e]}" for e in WorkEvent

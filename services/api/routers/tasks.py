@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import select
 
 from services.api import versions
 from services.api.common import ANY_OF, AnyOf, ArchivedQ, CursorQ, Instant, LimitQ, PageOut, TextQ, reject_nulls
 from services.api.deps import ActorDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import read_with_sla
 from shared import crud
 from shared.access import policy as access
@@ -22,7 +23,7 @@ from shared.tasks import service as tasks
 from shared.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
 from shared.tasks.sla import TaskSubject
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["tasks"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["tasks"])
 
 _TASK = versions.row(Task, id="task_id")  # where its version (ETag) is
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from services.api.deps import ActorDep, NowDep, SessionDep, WriterDep
 from services.api.problems import ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from shared.access import policy as access
 from shared.models import Comment
 from shared.trail import service as trail
 from shared.trail.schemas import CommentCreate, CommentRead, TrailRead
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["trail"])
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["trail"])
 
 # The trail items registered by the domains (shared.sla.registry), by name or route-style alias,
 # as the path parameter's enum.

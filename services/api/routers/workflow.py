@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from sqlalchemy import Select, select
 
 from services.api import versions
 from services.api.common import CursorQ, LimitQ, PageOut, page_out
 from services.api.deps import ActorDep, ManagerDep, NowDep, SessionDep, SettingsDep, WriterDep
 from services.api.problems import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from services.api.routing import Router
 from services.api.sla_state import SlaIndex
 from shared.access import policy as access
 from shared.campaigns import lifecycle
@@ -35,7 +36,7 @@ from shared.workflow.schemas import (
 )
 from shared.workflow.sla import StageSubject
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = Router(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 def _template_version(params: Mapping[str, Any]) -> Select[int, datetime] | None:
