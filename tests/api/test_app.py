@@ -25,9 +25,7 @@ async def test_a_server_worker_freezes_what_start_up_built_and_a_test_app_does_n
         gc.unfreeze()
 
 
-async def test_a_server_worker_builds_the_routers_tables_before_its_first_request(
-    settings, clock, engine, monkeypatch
-):
+async def test_a_server_worker_builds_the_routers_tables_before_its_first_request(settings, clock, engine, monkeypatch):
     # FastAPI builds a router's table of routes (dependencies, limits) on the first request reaching
     # it: ~1.5 ms of CPU per route, with the event loop blocked, unless start-up built them.
     built: list[str] = []
