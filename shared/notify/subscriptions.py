@@ -2,7 +2,14 @@
 
 A subscription switches one event kind on or off for a channel, a department, a channel's messages
 for one department, or (neither) everywhere; the most specific row wins, and without any row every
-kind is on (`shared.notify.work.DEFAULT_ENABLED`)."""
+kind is on (`shared.notify.work.DEFAULT_ENABLED`).
+
+Who may switch what follows the channels' model (`shared.notify.channels.managed`): directors and
+admins any scope; a manager only scopes inside their own department — their department (with or
+without a channel: only their department's messages), or a channel they configure (bound to their
+department alone). A switch for every department, another department, or a channel other
+departments share would silence (or wake) people the manager has no say over.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import crud
 from shared.actor import Actor
+from shared.errors import Forbidden
 from shared.models import Channel, Department
+from shared.notify.channels import managed
 from shared.notify.models import NotificationSubscription
 from shared.notify.schemas import SubscriptionSet
 from shared.notify.work import DEFAULT_ENABLED, WorkEvent
@@ -52,6 +61,7 @@ async def set_subscription(session: AsyncSession, *, actor: Actor, data: Subscri
     await crud.check_references(
         session, {"channel_id": (Channel, data.channel_id), "department_id": (Department, data.department_id)}
     )
+    await _require_scope(session, actor, channel_id=data.channel_id, department_id=data.department_id)
     existing = await session.scalar(
         select(NotificationSubscription)
         .where(
@@ -74,4 +84,31 @@ async def set_subscription(session: AsyncSession, *, actor: Actor, data: Subscri
 async def delete_subscription(session: AsyncSession, *, actor: Actor, subscription_id: int) -> None:
     """Remove a subscription: its scope follows the wider rule again (or the default)."""
     row = await crud.get_or_404(session, NotificationSubscription, subscription_id, for_update=True)
+    await _require_scope(session, actor, channel_id=row.channel_id, department_id=row.department_id)
     await crud.delete(session, actor=actor, obj=row, entity_type=ENTITY)
+
+
+def _refuse(field: str, message: str) -> Forbidden:
+    return Forbidden.on_input(f"{field}: {message}", field, message, "forbidden")
+
+
+async def _require_scope(
+    session: AsyncSession, actor: Actor, *, channel_id: int | None, department_id: int | None
+) -> None:
+    """403 naming the field unless the caller may switch this scope (see the module's docstring)."""
+    if actor.sees_everything:
+        return
+    if department_id is not None and department_id != actor.department_id:
+        raise _refuse(
+            "department_id", f"you switch your own department's events only (department {department_id} is not yours)"
+        )
+    if department_id is not None:
+        return  # their own department's messages, on any channel or all
+    if channel_id is not None:
+        if await session.scalar(select(Channel.id).where(Channel.id == channel_id, managed(actor))) is None:
+            message = f"channel {channel_id} is not your department's alone: name your department_id too"
+            raise _refuse("channel_id", message)
+    else:
+        raise _refuse(
+            "department_id", "a switch for every department is for directors and admins: name your department"
+        )

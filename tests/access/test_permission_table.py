@@ -178,8 +178,8 @@ getReportPage PUBLIC
 getItemPage PUBLIC
 listNotificationEvents ANYONE
 listNotificationSubscriptions ANYONE
-setNotificationSubscription MANAGERS
-deleteNotificationSubscription MANAGERS
+setNotificationSubscription 33233322
+deleteNotificationSubscription 33233322
 getReport A_READ
 getRoiEstimate A_READ
 submitRoiEstimate A_WRITE
@@ -370,7 +370,9 @@ CALLS: dict[str, Call] = {
         "path": {"subject_type": "task", "subject_id": w.ids["task_id"]},
         "params": w.ids["item_link"],
     },
-    "setNotificationSubscription": lambda w: {"json": {"event": "work.campaign_completed", "enabled": False}},
+    "setNotificationSubscription": lambda w: {
+        "json": {"event": "work.campaign_completed", "enabled": False, "department_id": w.ids["dept_a"]}
+    },
     "submitRoiEstimate": lambda w: {
         "path": {"campaign_id": w.ids["promotion_id"]},
         "json": {"document_url": "https://docs.example.com/roi", "expected_revenue": "200", "expected_cost": "100"},

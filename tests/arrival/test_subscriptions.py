@@ -16,8 +16,8 @@ from tests.arrival.conftest import Bots, deliver, rows
 BASE = "/api/v1/notification-subscriptions"
 
 
-async def switch(client, org: Org, expect: int = 200, **body: Any) -> dict[str, Any]:
-    r = await client.post(BASE, headers=org.headers(org.marketing_director), json=body)
+async def switch(client, org: Org, expect: int = 200, by=None, **body: Any) -> dict[str, Any]:
+    r = await client.post(BASE, headers=org.headers(by or org.marketing_director), json=body)
     assert r.status_code == expect, r.text
     return r.json()
 
@@ -86,7 +86,7 @@ async def test_a_switch_is_set_once_per_scope_listed_audited_and_removed(client,
     first = await switch(client, org, event="work.stage_advanced", channel_id=bots.market.id, enabled=False)
     again = await switch(client, org, event="work.stage_advanced", channel_id=bots.market.id, enabled=True)
     assert again["id"] == first["id"] and again["enabled"] is True
-    await switch(client, org, event="work.stage_advanced", department_id=org.finance.id, enabled=False)
+    await switch(client, org, event="work.stage_advanced", department_id=org.finance.id, enabled=False, by=org.cmo)
     r = await client.get(BASE, headers=org.headers(org.planner), params={"channel_id": bots.market.id})
     assert [(s["event"], s["enabled"]) for s in r.json()["items"]] == [("work.stage_advanced", True)]
     r = await client.get(BASE, headers=org.headers(org.planner), params={"event": "work.stage_advanced"})
@@ -124,3 +124,45 @@ async def test_bad_switches_are_422s_naming_the_field_and_members_cannot_set_the
     assert r.status_code == 403
     r = await client.get(BASE, headers=org.headers(org.planner))
     assert r.json()["items"] == []
+
+
+async def test_a_manager_switches_their_own_departments_messages_only(client, sessions, org, bots):
+    # 市场部's head: their department (on any channel, the shared webhook too) and their own group.
+    mine = await switch(client, org, event="work.review_requested", department_id=org.marketing.id, enabled=False)
+    await switch(
+        client,
+        org,
+        event="work.review_requested",
+        department_id=org.marketing.id,
+        channel_id=bots.hook.id,
+        enabled=True,
+    )
+    await switch(client, org, event="work.review_requested", channel_id=bots.market.id, enabled=False)
+    # Not: every department, finance, or the webhook 财务部 shares, for everyone's messages on it.
+    for body, field in (
+        ({}, "body.department_id"),
+        ({"department_id": org.finance.id}, "body.department_id"),
+        ({"channel_id": bots.hook.id}, "body.channel_id"),
+    ):
+        r = await client.post(
+            BASE,
+            headers=org.headers(org.marketing_director),
+            json={"event": "work.review_requested", "enabled": False, **body},
+        )
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in r.json()["errors"]] == [field], body
+    # A director set finance's switch: the marketing head may not remove it; their own, yes.
+    theirs = await switch(
+        client, org, event="work.review_requested", department_id=org.finance.id, enabled=False, by=org.cmo
+    )
+    r = await client.delete(f"{BASE}/{theirs['id']}", headers=org.headers(org.marketing_director))
+    assert r.status_code == 403, r.text
+    r = await client.delete(f"{BASE}/{mine['id']}", headers=org.headers(org.marketing_director))
+    assert r.status_code == 204, r.text
+    r = await client.get(BASE, headers=org.headers(org.planner), params={"event": "work.review_requested"})
+    assert {(s["channel_id"], s["department_id"]) for s in r.json()["items"]} == {
+        (bots.hook.id, org.marketing.id),
+        (bots.market.id, None),
+        (None, org.finance.id),
+    }
