@@ -87,6 +87,11 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     status, title, slug = 403, "Forbidden", "forbidden"
 
+    @classmethod
+    def for_field(cls, field: str, message: str) -> Forbidden:
+        """Refused because of what one field of the command names: "field: message"."""
+        return cls.on_input(f"{field}: {message}", field, message, "forbidden")
+
 
 class NotFound(AppError):
     status, title, slug = 404, "Not found", "not-found"

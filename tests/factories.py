@@ -5,13 +5,25 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import crud
 from shared.actor import Actor
 from shared.crypto import encrypt_secret
 from shared.db import unit_of_work
-from shared.models import Channel, ChannelDepartment, ChannelKind, Department, Role, SlaPolicy, Task, User
+from shared.models import (
+    Channel,
+    ChannelDepartment,
+    ChannelKind,
+    Department,
+    Escalation,
+    Role,
+    SlaPolicy,
+    SlaTimer,
+    Task,
+    User,
+)
 from shared.org.tokens import create_token
 from shared.sla import policies
 from shared.sla.policy_schemas import EscalationPolicyCreate, SlaPolicyCreate
@@ -110,3 +122,19 @@ async def make_policy(
 
 
 BREACH_ONLY = [{"offset": "0", "recipients": ["assignee"]}]
+
+
+async def _about(sessions: Any, model: Any, subject_type: str, subject_id: int) -> list[Any]:
+    async with unit_of_work(sessions) as s:
+        stmt = select(model).where(model.subject_type == subject_type, model.subject_id == subject_id)
+        return list(await s.scalars(stmt.order_by(model.id)))
+
+
+async def timers(sessions: Any, subject_type: str, subject_id: int) -> list[SlaTimer]:
+    """A subject's SLA timers, oldest first (a re-armed one after the one it replaced)."""
+    return await _about(sessions, SlaTimer, subject_type, subject_id)
+
+
+async def escalations(sessions: Any, subject_type: str, subject_id: int) -> list[Escalation]:
+    """The levels fired on a subject, in the order they fired."""
+    return await _about(sessions, Escalation, subject_type, subject_id)

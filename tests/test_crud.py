@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from shared.models import Role
 from tests.factories import auth, make_department, make_user
+from tests.sql import statements
 
 
 async def test_every_reference_that_points_nowhere_is_named_and_all_are_checked_at_once(app, client, sessions):
@@ -25,19 +24,11 @@ async def test_every_reference_that_points_nowhere_is_named_and_all_are_checked_
     )
     assert [e["field"] for e in r.json()["errors"]] == ["body.assignee_id"]
 
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements(app.state.engine.sync_engine) as sent:
         body = {"title": "海报", "assignee_id": assignee.id, "campaign_id": campaign["id"]}
         r = await client.post("/api/v1/tasks", headers=headers, json=body)
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 201 and (r.json()["assignee_id"], r.json()["campaign_id"]) == (assignee.id, campaign["id"])
-    assert len([s for s in statements if "FROM users" in s and "FROM campaigns" in s]) == 1  # both, one statement
+    assert len([s for s in sent if "FROM users" in s and "FROM campaigns" in s]) == 1  # both, one statement
 
 
 async def test_a_change_answers_the_row_as_stored_reading_it_back_only_when_the_database_reshapes_it(
@@ -51,25 +42,17 @@ async def test_a_change_answers_the_row_as_stored_reading_it_back_only_when_the_
     )
     created = await client.post("/api/v1/tasks", headers=headers, json={"title": "海报", "assignee_id": first.id})
     url = f"/api/v1/tasks/{created.json()['id']}"
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        # New assignee, priority, tags: given back as given; the department the trigger sets came back with the UPDATE.
+    # New assignee, priority, tags: given back as given; the department the trigger sets came back with the UPDATE.
+    with statements(app.state.engine.sync_engine) as sent:
         moved = await client.patch(
             url, headers=headers, json={"assignee_id": second.id, "priority": "high", "tags": ["双十一"]}
         )
-        task_reads = [s for s in statements if s.startswith("SELECT tasks.title")]
-        moved_read = await client.get(url, headers=headers)
-        statements.clear()
-        # A due date in +08:00 is stored, and answered, in UTC: read back.
+    task_reads = [s for s in sent if s.startswith("SELECT tasks.title")]
+    moved_read = await client.get(url, headers=headers)
+    # A due date in +08:00 is stored, and answered, in UTC: read back.
+    with statements(app.state.engine.sync_engine) as sent:
         due = await client.patch(url, headers=headers, json={"due_at": "2026-12-01T10:00:00+08:00"})
-        due_reads = [s for s in statements if s.startswith("SELECT tasks.title")]
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
+    due_reads = [s for s in sent if s.startswith("SELECT tasks.title")]
     assert moved.status_code == 200, moved.text
     changed = (moved.json()["assignee_id"], moved.json()["priority"], moved.json()["tags"])
     assert changed == (second.id, "high", ["双十一"]) and moved.json() == moved_read.json()

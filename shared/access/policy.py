@@ -94,22 +94,26 @@ def _users_at_home(column: Any, actor: Actor) -> ColumnElement[bool]:
     return or_(column.is_(None), column.in_(select(User.id).where(home(User.department_id, actor))))
 
 
+def _home_or_owned_campaign(actor: Actor) -> ColumnElement[bool]:
+    return or_(home(Campaign.department_id, actor), Campaign.owner_id == _uid(actor))
+
+
+def _stage_owners_campaigns(actor: Actor) -> Select[Any]:
+    """The campaigns with a stage the caller owns."""
+    return select(CampaignStage.campaign_id).where(CampaignStage.owner_id == _uid(actor))
+
+
 def _campaign(actor: Actor) -> ColumnElement[bool]:
-    return or_(
-        home(Campaign.department_id, actor),
-        Campaign.owner_id == _uid(actor),
-        Campaign.id.in_(select(CampaignStage.campaign_id).where(CampaignStage.owner_id == _uid(actor))),
-    )
+    return or_(_home_or_owned_campaign(actor), Campaign.id.in_(_stage_owners_campaigns(actor)))
 
 
 def _in_campaigns(column: Any, actor: Actor) -> ColumnElement[bool]:
     """The item hangs on a campaign the caller sees (`_campaign`, as two sets each read from its
     indexes: the department's and the owner's campaigns, the campaigns of the stages they own — one
     set with the stages' subquery inside its OR would be a sequential scan of every campaign)."""
-    departments_or_owned = or_(home(Campaign.department_id, actor), Campaign.owner_id == _uid(actor))
     return or_(
-        column.in_(select(Campaign.id).where(departments_or_owned)),
-        column.in_(select(CampaignStage.campaign_id).where(CampaignStage.owner_id == _uid(actor))),
+        column.in_(select(Campaign.id).where(_home_or_owned_campaign(actor))),
+        column.in_(_stage_owners_campaigns(actor)),
     )
 
 
@@ -123,7 +127,7 @@ def _task(actor: Actor) -> ColumnElement[bool]:
         Task.reporter_id == _uid(actor),
         home(Task.department_id, actor),
         Task.campaign_id.in_(select(Campaign.id).where(Campaign.owner_id == _uid(actor))),
-        Task.campaign_id.in_(select(CampaignStage.campaign_id).where(CampaignStage.owner_id == _uid(actor))),
+        Task.campaign_id.in_(_stage_owners_campaigns(actor)),
     )
 
 
@@ -340,7 +344,7 @@ def require_manages_only_own(actor: Actor, department_ids: list[int], *, field: 
         if others
         else f"{what} of every department (none named) are for directors and admins: name your department"
     )
-    raise Forbidden.on_input(f"{field}: {message}", field, message, "forbidden")
+    raise Forbidden.for_field(field, message)
 
 
 async def require_reference(session: AsyncSession, actor: Actor, kind: str, item_id: int | None, *, field: str) -> None:

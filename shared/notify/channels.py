@@ -234,11 +234,11 @@ async def _require_configures(
         require_manages_only_own(actor, department_ids, field="department_ids", what="channels")
     if ops_alerts:
         message = "operator alerts (every channel's health) go to a channel a director or an admin configures"
-        raise Forbidden.on_input(f"ops_alerts: {message}", "ops_alerts", message, "forbidden")
+        raise Forbidden.for_field("ops_alerts", message)
     app = await session.get(ChatApp, chat_app_id) if chat_app_id is not None else None
     if app is not None and app.department_id not in (None, actor.department_id):
         message = f"chat app {app.id} belongs to another department"
-        raise Forbidden.on_input(f"chat_app_id: {message}", "chat_app_id", message, "forbidden")
+        raise Forbidden.for_field("chat_app_id", message)
 
 
 async def create_channel(

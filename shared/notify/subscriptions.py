@@ -88,27 +88,20 @@ async def delete_subscription(session: AsyncSession, *, actor: Actor, subscripti
     await crud.delete(session, actor=actor, obj=row, entity_type=ENTITY)
 
 
-def _refuse(field: str, message: str) -> Forbidden:
-    return Forbidden.on_input(f"{field}: {message}", field, message, "forbidden")
-
-
 async def _require_scope(
     session: AsyncSession, actor: Actor, *, channel_id: int | None, department_id: int | None
 ) -> None:
     """403 naming the field unless the caller may switch this scope (see the module's docstring)."""
     if actor.sees_everything:
         return
-    if department_id is not None and department_id != actor.department_id:
-        raise _refuse(
-            "department_id", f"you switch your own department's events only (department {department_id} is not yours)"
-        )
-    if department_id is not None:
-        return  # their own department's messages, on any channel or all
-    if channel_id is not None:
-        if await session.scalar(select(Channel.id).where(Channel.id == channel_id, managed(actor))) is None:
-            message = f"channel {channel_id} is not your department's alone: name your department_id too"
-            raise _refuse("channel_id", message)
-    else:
-        raise _refuse(
-            "department_id", "a switch for every department is for directors and admins: name your department"
-        )
+    if department_id is not None:  # their own department's messages, on any channel or all
+        if department_id != actor.department_id:
+            message = f"you switch your own department's events only (department {department_id} is not yours)"
+            raise Forbidden.for_field("department_id", message)
+        return
+    if channel_id is None:
+        message = "a switch for every department is for directors and admins: name your department"
+        raise Forbidden.for_field("department_id", message)
+    if await session.scalar(select(Channel.id).where(Channel.id == channel_id, managed(actor))) is None:
+        message = f"channel {channel_id} is not your department's alone: name your department_id too"
+        raise Forbidden.for_field("channel_id", message)

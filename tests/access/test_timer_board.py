@@ -5,18 +5,16 @@ way a member comes to see an item — and the page is read from indexes, never a
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 
 from shared import subjects  # noqa: F401 — every subject type is registered
 from shared.access import policy
 from shared.actor import Actor
-from shared.db import driver_connection, unit_of_work
+from shared.db import unit_of_work
 from shared.models import (
     Approval,
     ApprovalAssignment,
@@ -34,7 +32,7 @@ from shared.models import (
 )
 from shared.sla import registry
 from tests.factories import make_department, make_token, make_user
-from tests.tasks.test_department import index_scans, scanned_tables
+from tests.sql import index_scans, plans, scanned_tables, statements
 
 API = "/api/v1"
 NOW = datetime.fromisoformat("2026-11-23T10:00:00+08:00")
@@ -259,27 +257,18 @@ async def test_a_members_timers_page_is_read_from_indexes(client, sessions, worl
     """The board's statements for a member, planned by PostgreSQL with sequential scans off (the
     test's tables are tiny): neither `sla_timers` nor any item table is scanned, and each timer read
     probes its item by primary key (`id = sla_timers.subject_id`)."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM sla_timers" in statement and "EXISTS" in statement:
-            captured.append((statement, parameters))
-
     b = world.departments["B"]
-    event.listen(Engine, "before_cursor_execute", capture)
-    try:
+    with statements() as sent:
         for params in ({}, {"department_id": b, "state": "running"}, {"state": "running"}, {"subject_type": "task"}):
             r = await client.get(f"{API}/sla/timers", headers=world.as_("A1"), params={"limit": 2, **params})
             assert r.status_code == 200, r.text
-    finally:
-        event.remove(Engine, "before_cursor_execute", capture)
+    captured = [
+        (sql, parameters)
+        for sql, parameters in sent.with_parameters()
+        if sql.startswith("SELECT") and "FROM sla_timers" in sql and "EXISTS" in sql
+    ]
     assert len(captured) == 4
-    async with unit_of_work(sessions) as s:
-        await s.execute(text("SET LOCAL enable_seqscan = off"))
-        apg = await driver_connection(s)
-        for statement, parameters in captured:
-            raw = await apg.fetchval("EXPLAIN (FORMAT JSON) " + statement, *parameters)
-            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
-            assert scanned_tables(plan) == [], scanned_tables(plan)
-            probes = {name for name, cond in index_scans(plan) if "subject_id" in cond}
-            assert {"pk_tasks", "pk_campaign_stages", "pk_review_responses"} <= probes, index_scans(plan)
+    for plan in await plans(sessions, captured):
+        assert scanned_tables(plan) == [], scanned_tables(plan)
+        probes = {name for name, cond in index_scans(plan) if "subject_id" in cond}
+        assert {"pk_tasks", "pk_campaign_stages", "pk_review_responses"} <= probes, index_scans(plan)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 
 import httpx
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from shared.db import unit_of_work
 from shared.models import AuditLog, Role
 from shared.settings import load_settings
 from tests.factories import auth
+from tests.sql import statements
 
 
 async def audit_rows(sessions, entity_type: str, entity_id: int) -> int:
@@ -144,18 +145,10 @@ async def test_a_task_read_tags_the_row_it_answers_without_reading_it_again(app,
     created = await client.post("/api/v1/tasks", headers=headers, json={"title": "海报"})
     url = f"/api/v1/tasks/{created.json()['id']}"
     first = await client.get(url, headers=headers)  # the token is resolved (and kept) before counting
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements(app.state.engine.sync_engine) as sent:
         read = await client.get(url, headers=headers)
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
     # Whether the member may read it, the task, its timers: the tag's `updated_at` came with the task.
-    tables = [re.search(r"\bFROM (\w+)", s)[1] for s in statements]  # type: ignore[index]
+    tables = [re.search(r"\bFROM (\w+)", s)[1] for s in sent]  # type: ignore[index]
     assert tables == ["tasks", "tasks", "sla_timers"]
     assert read.headers["etag"] == first.headers["etag"]
     r = await client.patch(url, headers={**headers, "If-Match": read.headers["etag"]}, json={"priority": "high"})
@@ -167,19 +160,11 @@ async def test_a_task_write_tags_its_new_version_without_reading_it_again(app, c
     created = await client.post("/api/v1/tasks", headers=headers, json={"title": "海报"})
     url = f"/api/v1/tasks/{created.json()['id']}"
     read = await client.get(url, headers=headers)
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements(app.state.engine.sync_engine) as sent:
         r = await client.patch(url, headers={**headers, "If-Match": read.headers["etag"]}, json={"priority": "high"})
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 200, r.text
     # The version is read once, locked, to check If-Match; the new one came back with the UPDATE.
-    versions = [s for s in statements if s.startswith("SELECT tasks.id, tasks.updated_at FROM tasks")]
+    versions = [s for s in sent if s.startswith("SELECT tasks.id, tasks.updated_at FROM tasks")]
     assert len(versions) == 1 and versions[0].endswith("FOR UPDATE")
     assert r.headers["etag"] != read.headers["etag"]
     assert r.headers["etag"] == (await client.get(url, headers=headers)).headers["etag"]

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from shared.actor import Actor
 from shared.chat.actions import ChatAction, Outcome, Source, Target, Verb, perform
 from shared.db import unit_of_work
-from shared.models import AuditLog, Department, Escalation, Role, SlaTimer, Task, User
+from shared.models import AuditLog, Department, Role, SlaTimer, Task, User
 from shared.sla.engine import sweep_due_timers
 from shared.tasks.schemas import TaskCreate
 from shared.tasks.service import create_task
 from shared.tasks.sla import TaskSubject
-from tests.factories import make_channel, make_department, make_policy, make_token, make_user
+from tests.factories import escalations, make_channel, make_department, make_policy, make_token, make_user, timers
 
 T0 = "2026-12-03T10:00:00+08:00"  # a Thursday
 # Feishu open ids as Feishu gives them.
@@ -99,22 +99,12 @@ async def sweep(sessions, clock, iso: str) -> None:
 
 
 async def fired(sessions, subject_id: int, subject_type: str = TaskSubject.task) -> list[tuple[int, int]]:
-    async with unit_of_work(sessions) as s:
-        rows = await s.execute(
-            select(Escalation.level, Escalation.repeat)
-            .where(Escalation.subject_type == subject_type, Escalation.subject_id == subject_id)
-            .order_by(Escalation.id)
-        )
-        return [(level, repeat) for level, repeat in rows]
+    return [(e.level, e.repeat) for e in await escalations(sessions, subject_type, subject_id)]
 
 
 async def timer_of(sessions, task_id: int) -> SlaTimer:
-    async with unit_of_work(sessions) as s:
-        return (
-            await s.scalars(
-                select(SlaTimer).where(SlaTimer.subject_type == TaskSubject.task, SlaTimer.subject_id == task_id)
-            )
-        ).one()
+    (timer,) = await timers(sessions, TaskSubject.task, task_id)
+    return timer
 
 
 async def audit_rows(sessions, entity_type: str, entity_id: int) -> list[AuditLog]:

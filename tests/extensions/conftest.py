@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from shared.db import unit_of_work
-from shared.models import Approval, Escalation, SlaTimer, Task
+from shared.models import Approval, Task
 from tests.approvals.conftest import Org
 from tests.arrival.conftest import bots, org
 
@@ -31,28 +31,6 @@ async def ask(client, org: Org, task_id: int, user=None, expect: int = 201, **bo
     )
     assert r.status_code == expect, r.text
     return r.json()
-
-
-async def timers(sessions, task_id: int) -> list[SlaTimer]:
-    async with unit_of_work(sessions) as s:
-        return list(
-            await s.scalars(
-                select(SlaTimer)
-                .where(SlaTimer.subject_type == "task", SlaTimer.subject_id == task_id)
-                .order_by(SlaTimer.id)
-            )
-        )
-
-
-async def escalations(sessions, task_id: int) -> list[Escalation]:
-    async with unit_of_work(sessions) as s:
-        return list(
-            await s.scalars(
-                select(Escalation)
-                .where(Escalation.subject_type == "task", Escalation.subject_id == task_id)
-                .order_by(Escalation.id)
-            )
-        )
 
 
 async def task_due(sessions, task_id: int):

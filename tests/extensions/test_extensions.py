@@ -14,8 +14,8 @@ from shared.models import Approval, ApprovalKind, ApprovalStatus, Role, SlaTimer
 from shared.notify.work import WorkEvent
 from tests.approvals.conftest import Org, add_rule, count, decide, make_campaign, sweep
 from tests.arrival.conftest import Bots, deliver, rows
-from tests.extensions.conftest import approvals, ask, escalations, make_task, task_due, timers
-from tests.factories import make_token, make_user
+from tests.extensions.conftest import approvals, ask, make_task, task_due
+from tests.factories import escalations, make_token, make_user, timers
 
 T = datetime.fromisoformat
 
@@ -33,7 +33,7 @@ async def test_extend_by_counts_working_time_over_the_qingming_holiday(client, s
         "subject_id": task["id"],
         "subject_title": "双十一海报",
         "subject_path": f"/api/v1/tasks/{task['id']}",
-        "calendar_id": (await timers(sessions, task["id"]))[0].calendar_id,
+        "calendar_id": (await timers(sessions, "task", task["id"]))[0].calendar_id,
         "due_from": "2026-04-03T17:00:00+08:00",
         "due_to": "2026-04-08T10:00:00+08:00",
         "extend_to": None,
@@ -92,7 +92,7 @@ async def test_bad_input_names_the_field_and_changes_nothing(client, sessions, o
     assert r.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in r.json()["errors"]] == fields
     assert await count(sessions, Approval) == 0
-    (timer,) = await timers(sessions, task["id"])
+    (timer,) = await timers(sessions, "task", task["id"])
     assert timer.state == TimerState.running and timer.due_at == T("2026-03-04T18:00:00+08:00")
 
 
@@ -101,8 +101,8 @@ async def test_approved_moves_the_due_date_and_the_breach_fires_at_the_new_deadl
     # The old deadline passes: warning and breach fire.
     clock.set(T("2026-03-06T18:00:30+08:00"))
     await sweep(sessions, clock.now())
-    (old,) = await timers(sessions, task["id"])
-    assert [(e.level, e.kind.value) for e in await escalations(sessions, task["id"])] == [
+    (old,) = await timers(sessions, "task", task["id"])
+    assert [(e.level, e.kind.value) for e in await escalations(sessions, "task", task["id"])] == [
         (0, "warning"),
         (1, "breach"),
     ]
@@ -114,7 +114,7 @@ async def test_approved_moves_the_due_date_and_the_breach_fires_at_the_new_deadl
 
     # The task's due date moved; the old timer is kept, cancelled, with its breach on record.
     assert await task_due(sessions, task["id"]) == T("2026-03-10T18:00:00+08:00")
-    before, after = await timers(sessions, task["id"])
+    before, after = await timers(sessions, "task", task["id"])
     assert before.id == old.id and before.state == TimerState.cancelled
     assert before.cancel_reason == f"deadline extended by approval #{approval['id']}"
     assert before.breached_at == T("2026-03-06T18:00:00+08:00") and before.fired == ["0:0", "1:0"]
@@ -129,13 +129,15 @@ async def test_approved_moves_the_due_date_and_the_breach_fires_at_the_new_deadl
     # Nothing fires at the old repeat (Fri 18:00 + 4 working hours = Mon 13:00) …
     clock.set(T("2026-03-09T13:00:30+08:00"))
     await sweep(sessions, clock.now())
-    assert len(await escalations(sessions, task["id"])) == 2
+    assert len(await escalations(sessions, "task", task["id"])) == 2
     # … the breach fires at the new deadline, on the new timer; the old rows stay.
     clock.set(T("2026-03-10T17:59:59+08:00"))
     await sweep(sessions, clock.now())
     clock.set(T("2026-03-10T18:00:01+08:00"))
     await sweep(sessions, clock.now())
-    fired = [(e.timer_id, e.level, e.kind.value, e.scheduled_at) for e in await escalations(sessions, task["id"])]
+    fired = [
+        (e.timer_id, e.level, e.kind.value, e.scheduled_at) for e in await escalations(sessions, "task", task["id"])
+    ]
     assert fired[:2] == [
         (old.id, 0, "warning", fired[0][3]),
         (old.id, 1, "breach", T("2026-03-06T18:00:00+08:00")),
@@ -158,7 +160,7 @@ async def test_rejected_tells_the_requester_why_in_their_group(
     approval = await ask(client, org, task["id"], extend_by="1d", reason="素材未到")
     await decide(client, org, approval["id"], org.marketing_director, "reject", reason="活动日期不能改，今天加班完成")
     assert await task_due(sessions, task["id"]) == T("2026-03-04T18:00:00+08:00")
-    (timer,) = await timers(sessions, task["id"])
+    (timer,) = await timers(sessions, "task", task["id"])
     assert timer.state == TimerState.running and timer.due_at == T("2026-03-04T18:00:00+08:00")
 
     (decision,) = [r for r in await rows(sessions, WorkEvent.decision_made) if r.channel_id == bots.market.id]

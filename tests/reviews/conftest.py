@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.db import unit_of_work
-from shared.models import Department, Escalation, SlaTimer, User
+from shared.models import Department, User
 from shared.sla.engine import sweep_due_timers
 from shared.workflow.templates import ensure_workflow_defaults
 from tests.factories import make_channel, make_department, make_token, make_user
@@ -75,28 +75,6 @@ async def sweep(sessions: Any, clock: Any, iso: str) -> None:
             r = await sweep_due_timers(s, now=clock.now(), batch_size=100)
         if r.claimed < 100:
             return
-
-
-async def timers(sessions: Any, subject_type: str, subject_id: int) -> list[SlaTimer]:
-    async with unit_of_work(sessions) as s:
-        return list(
-            await s.scalars(
-                select(SlaTimer)
-                .where(SlaTimer.subject_type == subject_type, SlaTimer.subject_id == subject_id)
-                .order_by(SlaTimer.id)
-            )
-        )
-
-
-async def escalations(sessions: Any, subject_type: str, subject_id: int) -> list[Escalation]:
-    async with unit_of_work(sessions) as s:
-        return list(
-            await s.scalars(
-                select(Escalation)
-                .where(Escalation.subject_type == subject_type, Escalation.subject_id == subject_id)
-                .order_by(Escalation.id)
-            )
-        )
 
 
 async def count(sessions: Any, model: Any) -> int:

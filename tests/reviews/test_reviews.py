@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from shared.db import unit_of_work
 from shared.models import AuditLog, ReviewRequest, ReviewResponse, Role, SlaTimer, TimerState
-from tests.factories import auth
-from tests.reviews.conftest import T, count, escalations, sweep, timers
+from tests.factories import auth, escalations, timers
+from tests.reviews.conftest import T, count, sweep
 
 
 async def request(client, org, reviewers, **extra):

@@ -3,35 +3,15 @@ calendars behind the countdowns come from the process's cache until a calendar c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from shared.models import Role
 from tests.factories import BREACH_ONLY, auth, make_policy
+from tests.sql import statements
 
 T = datetime.fromisoformat
 NOW = "2026-11-23T10:00:00+08:00"  # a Monday
 WEEKDAYS_9_TO_6 = {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every SQL statement any engine sends while the block runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def _calendar_with_policy(client, headers, sessions) -> dict:

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from shared.calendar import BusinessCalendar
 from shared.db import unit_of_work
@@ -15,6 +15,7 @@ from shared.models import Role, Task, TaskStatus
 from shared.sla.sync import sync_timers
 from shared.tasks.sla import TaskSubject
 from tests.factories import BREACH_ONLY, auth, make_policy
+from tests.sql import statements
 
 T = datetime.fromisoformat
 NOW = "2026-11-23T10:00:00+08:00"  # a Monday
@@ -85,19 +86,11 @@ async def test_timers_of_many_items_are_synced_with_the_statements_of_one(client
         r = await client.post("/api/v1/tasks", headers=manager, json={"title": title})
         assert r.status_code == 201 and r.json()["sla"][0]["state"] == "running", r.text
         ids.append(r.json()["id"])
-    reads: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT"):
-            reads.append(re.search(r"\bFROM (\w+)", statement)[1])  # type: ignore[index]
-
     async with unit_of_work(sessions) as s:
         await s.execute(update(Task).where(Task.id.in_(ids)).values(status=TaskStatus.blocked))
-        event.listen(engine.sync_engine, "before_cursor_execute", seen)
-        try:
+        with statements(engine.sync_engine) as sent:
             await sync_timers(s, TaskSubject.task, ids, now=clock.now())
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    reads = [re.search(r"\bFROM (\w+)", sql)[1] for sql in sent if sql.startswith("SELECT")]  # type: ignore[index]
     assert reads == ["tasks", "sla_timers", "sla_policies", "calendars"]
     for task_id in ids:
         (sla,) = (await client.get(f"/api/v1/tasks/{task_id}", headers=manager)).json()["sla"]
@@ -109,19 +102,11 @@ async def test_a_new_task_starts_its_timer_without_looking_for_timers_it_cannot_
 ):
     clock.set(T(NOW))
     await make_policy(sessions, levels=BREACH_ONLY, target_value="PT4H")
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements(app.state.engine.sync_engine) as sent:
         r = await client.post("/api/v1/tasks", headers=manager, json={"title": "海报"})
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 201, r.text
     (sla,) = r.json()["sla"]
     assert sla["state"] == "running" and sla["seconds_to_due"] == 4 * 3600
     # Its timer is written, then read once for the answer: no locked read of timers before.
-    timers = [s.split(" ")[0] for s in statements if "sla_timers" in s]
-    assert timers == ["INSERT", "SELECT"] and not any(s.endswith("FOR UPDATE") for s in statements)
+    timers = [s.split(" ")[0] for s in sent if "sla_timers" in s]
+    assert timers == ["INSERT", "SELECT"] and not any(s.endswith("FOR UPDATE") for s in sent)

@@ -4,17 +4,17 @@ the board's department filter is read from an index."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from sqlalchemy import ColumnElement, Engine, and_, delete, event, or_, select, text
+from sqlalchemy import ColumnElement, and_, delete, or_, select, text
 
 from shared.access import policy
 from shared.actor import Actor
-from shared.db import driver_connection, unit_of_work
+from shared.db import unit_of_work
 from shared.models import Campaign, Role, Task, User
 from tests.factories import auth, make_department, make_task, make_token, make_user
+from tests.sql import index_scans, plans, scanned_tables, statements
 
 
 def filter_before(department_id: int) -> ColumnElement[bool]:
@@ -195,60 +195,30 @@ async def test_the_page_after_a_cursor_continues_in_id_order_across_both_ways_in
 
 
 # ---- the plan ------------------------------------------------------------------------------------------
-def index_scans(plan: dict[str, Any]) -> list[tuple[str, str]]:
-    """(index, condition) of every index scan in an `EXPLAIN (FORMAT JSON)` plan."""
-    found = []
-    if "Index Name" in plan:
-        found.append((plan["Index Name"], plan.get("Index Cond", "")))
-    for child in plan.get("Plans", []):
-        found.extend(index_scans(child))
-    return found
-
-
-def scanned_tables(plan: dict[str, Any]) -> list[str]:
-    found = [plan["Relation Name"]] if plan.get("Node Type") == "Seq Scan" else []
-    for child in plan.get("Plans", []):
-        found.extend(scanned_tables(child))
-    return found
-
-
 async def test_the_department_board_reads_each_way_in_from_its_index(sessions, org, client):
     """The statements the board runs (a director's and a member's, a first page and the next),
     planned by PostgreSQL with sequential scans off (the test's tables are tiny): each way into the
     department is the index condition of its own index — department and cursor both — never a
     filter over a walk of the primary key."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
-        if "assignee_department_id" in statement:
-            captured.append((statement, parameters))
-
     director = await auth(sessions, Role.director)
     s_id = org.departments["S"]
-    event.listen(Engine, "before_cursor_execute", capture)
-    try:
+    with statements() as sent:
         for headers in (director, org.members["S"][1]):
             first = await client.get("/api/v1/tasks", headers=headers, params={"department_id": s_id, "limit": 1})
             cursor = first.json()["next_cursor"]
             params = {"department_id": s_id, "limit": 1, "cursor": cursor}
             assert (await client.get("/api/v1/tasks", headers=headers, params=params)).status_code == 200
-    finally:
-        event.remove(Engine, "before_cursor_execute", capture)
+    captured = [(sql, parameters) for sql, parameters in sent.with_parameters() if "assignee_department_id" in sql]
     assert len(captured) == 4
-    async with unit_of_work(sessions) as s:
-        await s.execute(text("SET LOCAL enable_seqscan = off"))
-        apg = await driver_connection(s)
-        for statement, parameters in captured:
-            raw = await apg.fetchval("EXPLAIN (FORMAT JSON) " + statement, *parameters)
-            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
-            scans = index_scans(plan)
-            board = [c for n, c in scans if n == "ix_tasks_board"]
-            assignee = [c for n, c in scans if n == "ix_tasks_assignee_department"]
-            assert len(board) == 1 and "department_id = " in board[0], scans
-            assert len(assignee) == 1 and "assignee_department_id = " in assignee[0], scans
-            if "id > " in statement:  # the next page starts in the index, not at its beginning
-                assert "(id > " in board[0] and "(id > " in assignee[0], scans
-            assert "tasks" not in scanned_tables(plan)
+    for (statement, _), plan in zip(captured, await plans(sessions, captured), strict=True):
+        scans = index_scans(plan)
+        board = [c for n, c in scans if n == "ix_tasks_board"]
+        assignee = [c for n, c in scans if n == "ix_tasks_assignee_department"]
+        assert len(board) == 1 and "department_id = " in board[0], scans
+        assert len(assignee) == 1 and "assignee_department_id = " in assignee[0], scans
+        if "id > " in statement:  # the next page starts in the index, not at its beginning
+            assert "(id > " in board[0] and "(id > " in assignee[0], scans
+        assert "tasks" not in scanned_tables(plan)
 
 
 async def test_a_person_changing_department_finds_their_reported_tasks_through_an_index(sessions):
@@ -257,12 +227,9 @@ async def test_a_person_changing_department_finds_their_reported_tasks_through_a
     not walks of every task (sequential scans off: the test's table is tiny)."""
     async with unit_of_work(sessions) as s:
         source = await s.scalar(text("SELECT prosrc FROM pg_proc WHERE proname = 'users_task_departments'"))
-        (reported,) = [part for part in source.split(";") if "reporter_id = NEW.id" in part]
-        statement = reported.replace("NEW.id", "7").replace("NEW.department_id", "3").strip()
-        await s.execute(text("SET LOCAL enable_seqscan = off"))
-        apg = await driver_connection(s)
-        for query in (statement, "SELECT id FROM tasks WHERE reporter_id = 7"):
-            raw = await apg.fetchval("EXPLAIN (FORMAT JSON) " + query)
-            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
-            assert ("ix_tasks_reporter", "(reporter_id = 7)") in index_scans(plan), (query, plan)
-            assert "tasks" not in scanned_tables(plan)
+    (reported,) = [part for part in source.split(";") if "reporter_id = NEW.id" in part]
+    statement = reported.replace("NEW.id", "7").replace("NEW.department_id", "3").strip()
+    queries = (statement, "SELECT id FROM tasks WHERE reporter_id = 7")
+    for query, plan in zip(queries, await plans(sessions, [(q, ()) for q in queries]), strict=True):
+        assert ("ix_tasks_reporter", "(reporter_id = 7)") in index_scans(plan), (query, plan)
+        assert "tasks" not in scanned_tables(plan)
